@@ -1,0 +1,550 @@
+//! Reading alerts from the forms users have them in: an API page `{"value":[...]}`, a JSON
+//! array, one object, or NDJSON (one alert or page per line), from a file or a pipe.
+//!
+//! Input is streamed: NDJSON is read a line at a time and a pretty-printed page or array one
+//! element at a time, so a file of any size is mapped in bounded memory. A malformed alert is
+//! reported to the caller with its position (and id when it has one) and reading goes on; only
+//! a JSON syntax error in a multi-line document ends that document, since nothing after it can
+//! be trusted to start an alert.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, BufRead, Read};
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::alert::{Alert, Str};
+
+/// Where an alert was found in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line where the alert starts.
+    pub line: u64,
+    /// 1-based index inside a page or array; `None` for a top-level object or NDJSON line.
+    pub index: Option<u64>,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "line {}, alert #{}", self.line, i),
+            None => write!(f, "line {}", self.line),
+        }
+    }
+}
+
+/// An alert read from the input, with the JSON text it came from.
+#[derive(Debug)]
+pub struct InputAlert<'a> {
+    pub alert: Alert<'a>,
+    /// The alert's JSON text, for the JSON output format (keeps fields the model does not know);
+    /// `None` only from [`read_page`] when the caller did not ask for it.
+    pub raw: Option<&'a str>,
+    pub position: Position,
+}
+
+/// An alert (or what should have been one) that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct MalformedAlert {
+    pub position: Position,
+    /// The alert's id when it could still be found.
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for MalformedAlert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.position)?;
+        if let Some(id) = &self.id {
+            write!(f, " (id {id})")?;
+        }
+        write!(f, ": malformed alert: {}", self.reason)
+    }
+}
+
+/// What the reader hands to its caller, in input order.
+#[derive(Debug)]
+pub enum Item<'a> {
+    Alert(InputAlert<'a>),
+    Malformed(MalformedAlert),
+}
+
+/// Why reading stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError<E> {
+    #[error("read failed: {0}")]
+    Io(#[from] io::Error),
+    /// The caller's sink asked to stop (e.g. its output went away).
+    #[error("stopped by the consumer")]
+    Stopped(E),
+}
+
+/// Reads every alert of `input` and hands each, or the reason it is malformed, to `sink`.
+///
+/// The form is told from the first non-blank line: when it is a complete JSON value the input is
+/// NDJSON (each line a complete alert, page or array; a bad line is reported and skipped);
+/// otherwise the input is one or more multi-line JSON documents, streamed element by element.
+pub fn read_alerts<R, E, F>(mut input: R, mut sink: F) -> Result<(), ReadError<E>>
+where
+    R: BufRead,
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    let mut line = Vec::with_capacity(64 * 1024);
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        if !trim(&line).is_empty() {
+            break;
+        }
+    }
+    if serde_json::from_slice::<IgnoredAny>(trim(&line)).is_ok() {
+        loop {
+            read_line(trim(&line), line_no, &mut sink).map_err(ReadError::Stopped)?;
+            loop {
+                line.clear();
+                if input.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                line_no += 1;
+                if !trim(&line).is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    let first_line = line_no;
+    read_documents(io::Cursor::new(line).chain(input), first_line, sink)
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+/// One NDJSON line: an alert, a page or an array.
+fn read_line<E, F>(line: &[u8], line_no: u64, sink: &mut F) -> Result<(), E>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    let position = Position {
+        line: line_no,
+        index: None,
+    };
+    if line.first() == Some(&b'[') {
+        return read_page_slice(line, line_no, PageShape::Array, sink);
+    }
+    match serde_json::from_slice::<Alert>(line) {
+        Ok(alert) if alert.is_page() => read_page_slice(line, line_no, PageShape::Page, sink),
+        Ok(alert) => match std::str::from_utf8(line) {
+            Ok(raw) => sink(Item::Alert(InputAlert {
+                alert,
+                raw: Some(raw),
+                position,
+            })),
+            Err(e) => sink(Item::Malformed(MalformedAlert {
+                position,
+                id: alert.id().map(str::to_owned),
+                reason: e.to_string(),
+            })),
+        },
+        Err(e) => sink(Item::Malformed(MalformedAlert {
+            position,
+            id: id_of(line),
+            reason: describe(&e),
+        })),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum PageShape {
+    Page,
+    Array,
+}
+
+/// A page or array held in memory: its elements are read one by one so that a bad alert is
+/// reported on its own and the others still come through.
+fn read_page_slice<E, F>(
+    bytes: &[u8],
+    line_no: u64,
+    shape: PageShape,
+    sink: &mut F,
+) -> Result<(), E>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    #[derive(Deserialize)]
+    struct RawPage<'a> {
+        #[serde(borrow)]
+        value: Vec<&'a RawValue>,
+    }
+    let elements = match shape {
+        PageShape::Page => serde_json::from_slice::<RawPage>(bytes).map(|p| p.value),
+        PageShape::Array => serde_json::from_slice::<Vec<&RawValue>>(bytes),
+    };
+    let elements = match elements {
+        Ok(e) => e,
+        Err(e) => {
+            return sink(Item::Malformed(MalformedAlert {
+                position: Position {
+                    line: line_no + u64::try_from(e.line()).unwrap_or(1) - 1,
+                    index: None,
+                },
+                id: None,
+                reason: format!("not a readable page: {}", describe(&e)),
+            }));
+        }
+    };
+    let mut line = line_no;
+    let mut consumed = 0usize;
+    let base = bytes.as_ptr() as usize;
+    for (i, raw) in elements.into_iter().enumerate() {
+        let text = raw.get();
+        // Elements borrow from `bytes`, so their offset gives the line they start on.
+        let start = (text.as_ptr() as usize)
+            .saturating_sub(base)
+            .min(bytes.len());
+        if start >= consumed {
+            line += bytes[consumed..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            consumed = start;
+        }
+        let position = Position {
+            line,
+            index: Some(i as u64 + 1),
+        };
+        emit_element(text, position, sink)?;
+    }
+    Ok(())
+}
+
+fn emit_element<E, F>(text: &str, position: Position, sink: &mut F) -> Result<(), E>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    match Alert::from_json(text) {
+        Ok(alert) if alert.is_page() => sink(Item::Malformed(MalformedAlert {
+            position,
+            id: None,
+            reason: "a page inside a page".into(),
+        })),
+        Ok(alert) => sink(Item::Alert(InputAlert {
+            alert,
+            raw: Some(text),
+            position,
+        })),
+        Err(e) => sink(Item::Malformed(MalformedAlert {
+            position,
+            id: id_of(text.as_bytes()),
+            reason: describe(&e),
+        })),
+    }
+}
+
+/// The `id` of something that failed to read as an alert, if it is still visible.
+fn id_of(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IdOnly<'a> {
+        #[serde(borrow, default)]
+        id: Option<Str<'a>>,
+    }
+    serde_json::from_slice::<IdOnly>(bytes)
+        .ok()
+        .and_then(|o| o.id)
+        .map(|s| s.0.into_owned())
+}
+
+/// serde_json's message without its trailing "at line L column C" (positions are ours).
+fn describe(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(at) => s[..at].to_owned(),
+        None => s,
+    }
+}
+
+/// Counts the newlines that the JSON deserializer has consumed, so elements get line numbers.
+struct LineCounter<R> {
+    inner: R,
+    newlines: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let nl = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.newlines.set(self.newlines.get() + nl);
+        Ok(n)
+    }
+}
+
+/// Shared state of a streaming read: the consumer, and its error if it asked to stop.
+struct Stream<'s, E, F> {
+    sink: &'s mut F,
+    stopped: Option<E>,
+    newlines: Rc<Cell<u64>>,
+    first_line: u64,
+}
+
+impl<E, F> Stream<'_, E, F>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    fn line_now(&self) -> u64 {
+        self.first_line + self.newlines.get()
+    }
+
+    fn emit(&mut self, item: Item<'_>) -> Result<(), StopSignal> {
+        match (self.sink)(item) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stopped = Some(e);
+                Err(StopSignal)
+            }
+        }
+    }
+
+    /// Hands one element to the consumer; `position` says where it started.
+    fn element<D: de::Error>(&mut self, text: &str, position: Position) -> Result<(), D> {
+        emit_element(text, position, &mut |item| self.emit(item)).map_err(|_| D::custom(STOPPED))
+    }
+
+    /// Where an element that was just read started: count back the newlines inside it.
+    fn start_of(&self, text: &str) -> u64 {
+        self.line_now() - text.bytes().filter(|&b| b == b'\n').count() as u64
+    }
+}
+
+#[derive(Debug)]
+struct StopSignal;
+const STOPPED: &str = "siemfwd: consumer stopped";
+
+fn read_documents<R, E, F>(input: R, first_line: u64, mut sink: F) -> Result<(), ReadError<E>>
+where
+    R: Read,
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    let newlines = Rc::new(Cell::new(0));
+    let reader = LineCounter {
+        inner: input,
+        newlines: newlines.clone(),
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut stream = Stream {
+        sink: &mut sink,
+        stopped: None,
+        newlines,
+        first_line,
+    };
+    // `end()` skips whitespace and fails only when another document follows.
+    while de.end().is_err() {
+        if let Err(e) = (Document {
+            stream: &mut stream,
+        })
+        .deserialize(&mut de)
+        {
+            if let Some(stop) = stream.stopped.take() {
+                return Err(ReadError::Stopped(stop));
+            }
+            if e.is_io() {
+                return Err(ReadError::Io(e.into()));
+            }
+            let line = first_line + u64::try_from(e.line()).unwrap_or(1) - 1;
+            let item = Item::Malformed(MalformedAlert {
+                position: Position { line, index: None },
+                id: None,
+                reason: format!(
+                    "JSON syntax error at column {}: {}; the rest of this input is skipped",
+                    e.column(),
+                    describe(&e)
+                ),
+            });
+            return (stream.sink)(item).map_err(ReadError::Stopped);
+        }
+    }
+    Ok(())
+}
+
+/// One top-level JSON document: a page, an array of alerts or a single alert.
+struct Document<'a, 's, E, F> {
+    stream: &'a mut Stream<'s, E, F>,
+}
+
+impl<'de, E, F> DeserializeSeed<'de> for Document<'_, '_, E, F>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, E, F> Visitor<'de> for Document<'_, '_, E, F>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an alert object, an array of alerts or a page {\"value\": [...]}")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        elements(self.stream, seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let start_line = self.stream.line_now();
+        let mut members: Vec<(String, Box<RawValue>)> = Vec::new();
+        let mut page = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "value" {
+                map.next_value_seed(Elements {
+                    stream: &mut *self.stream,
+                })?;
+                page = true;
+            } else {
+                members.push((key, map.next_value()?));
+            }
+        }
+        if page {
+            return Ok(());
+        }
+        // A single alert: rebuild its text from the members read so far.
+        let mut text = String::from("{");
+        for (i, (k, v)) in members.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&serde_json::to_string(k).map_err(de::Error::custom)?);
+            text.push(':');
+            text.push_str(v.get());
+        }
+        text.push('}');
+        let position = Position {
+            line: start_line,
+            index: None,
+        };
+        self.stream.element(&text, position)
+    }
+
+    fn visit_unit<Er: de::Error>(self) -> Result<(), Er> {
+        self.not_an_alert("null")
+    }
+    fn visit_bool<Er: de::Error>(self, _: bool) -> Result<(), Er> {
+        self.not_an_alert("a boolean")
+    }
+    fn visit_i64<Er: de::Error>(self, _: i64) -> Result<(), Er> {
+        self.not_an_alert("a number")
+    }
+    fn visit_u64<Er: de::Error>(self, _: u64) -> Result<(), Er> {
+        self.not_an_alert("a number")
+    }
+    fn visit_f64<Er: de::Error>(self, _: f64) -> Result<(), Er> {
+        self.not_an_alert("a number")
+    }
+    fn visit_str<Er: de::Error>(self, _: &str) -> Result<(), Er> {
+        self.not_an_alert("a string")
+    }
+}
+
+impl<E, F> Document<'_, '_, E, F>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    fn not_an_alert<Er: de::Error>(self, what: &str) -> Result<(), Er> {
+        let item = Item::Malformed(MalformedAlert {
+            position: Position {
+                line: self.stream.line_now(),
+                index: None,
+            },
+            id: None,
+            reason: format!("expected an alert object, an array or a page, found {what}"),
+        });
+        self.stream.emit(item).map_err(|_| Er::custom(STOPPED))
+    }
+}
+
+/// The elements of a page's `value` or of a top-level array.
+struct Elements<'a, 's, E, F> {
+    stream: &'a mut Stream<'s, E, F>,
+}
+
+impl<'de, E, F> DeserializeSeed<'de> for Elements<'_, '_, E, F>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, E, F> Visitor<'de> for Elements<'_, '_, E, F>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`value` to be an array of alerts")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        elements(self.stream, seq)
+    }
+}
+
+fn elements<'de, A, E, F>(stream: &mut Stream<'_, E, F>, mut seq: A) -> Result<(), A::Error>
+where
+    A: SeqAccess<'de>,
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    let mut index = 0u64;
+    while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+        index += 1;
+        let position = Position {
+            line: stream.start_of(raw.get()),
+            index: Some(index),
+        };
+        stream.element(raw.get(), position)?;
+    }
+    Ok(())
+}
+
+/// Parses one API page held in memory (what the alerts client receives) and hands its alerts to
+/// `sink`. With `want_raw` false the whole page is read in one typed pass, the fast path; a page
+/// with a bad alert in it falls back to reading element by element so the others survive.
+pub fn read_page<E, F>(bytes: &[u8], want_raw: bool, mut sink: F) -> Result<(), E>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    #[derive(Deserialize)]
+    struct TypedPage<'a> {
+        #[serde(borrow)]
+        value: Vec<Alert<'a>>,
+    }
+    if !want_raw && let Ok(page) = serde_json::from_slice::<TypedPage>(bytes) {
+        for (i, alert) in page.value.into_iter().enumerate() {
+            sink(Item::Alert(InputAlert {
+                alert,
+                raw: None,
+                position: Position {
+                    line: 1,
+                    index: Some(i as u64 + 1),
+                },
+            }))?;
+        }
+        return Ok(());
+    }
+    read_page_slice(bytes, 1, PageShape::Page, &mut sink)
+}
+
+#[cfg(test)]
+mod tests;

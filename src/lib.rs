@@ -14,3 +14,4 @@
 
 pub mod alert;
 pub mod input;
+pub mod mapping;

@@ -1,0 +1,158 @@
+//! LEEF (QRadar). 1.0: `LEEF:1.0|Vendor|Product|Version|EventID|` then attributes separated by
+//! TAB; 2.0: `LEEF:2.0|Vendor|Product|Version|EventID|Delim|` then attributes separated by Delim.
+//!
+//! LEEF has no escaping at all, so nothing is escaped: in header fields `|` is replaced, in
+//! values the delimiter, CR and LF are, all by a space (as are other C0 control characters, for
+//! the reasons given in the CEF module). `=` inside a value is fine.
+
+use super::{HeaderPlan, Plan, Record, Syntax};
+
+pub(crate) const HEADER_KEYS: [&str; 3] = ["vendor", "product", "event_id"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    V1,
+    V2,
+}
+
+/// Writes LEEF records.
+pub(crate) struct LeefSyntax;
+
+fn is_control(c: char) -> bool {
+    (c < ' ' && c != '\t') || c == '\x7f'
+}
+
+/// Appends `s` as a LEEF header field: `|`, CR, LF (and other controls) become spaces.
+pub fn clean_header(s: &str, out: &mut Vec<u8>) {
+    if !s
+        .bytes()
+        .any(|b| b == b'|' || b == b'\t' || is_control(b as char))
+    {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    for c in s.chars() {
+        if c == '|' || c == '\t' || is_control(c) {
+            out.push(b' ');
+        } else {
+            let mut buf = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+}
+
+/// Appends `s` as a LEEF value: the delimiter, CR, LF (and other controls) become spaces.
+pub fn clean_value(s: &str, delimiter: char, out: &mut Vec<u8>) {
+    let bad = |c: char| c == delimiter || c == '\t' && delimiter == '\t' || is_control(c);
+    if !s.chars().any(bad) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    for c in s.chars() {
+        if bad(c) {
+            out.push(b' ');
+        } else {
+            let mut buf = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+}
+
+/// How a LEEF 2.0 header names its delimiter: the character if it is printable, else `xHH`.
+pub fn delimiter_field(d: char) -> String {
+    if d.is_ascii_graphic() {
+        d.to_string()
+    } else {
+        format!("x{:02X}", d as u32)
+    }
+}
+
+/// Reads a delimiter setting: one ASCII character, or `xHH` / `0xHH`.
+pub(crate) fn parse_delimiter(s: &str) -> Result<char, String> {
+    let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("x"));
+    let c = match hex {
+        Some(h) if h.len() == 2 => u8::from_str_radix(h, 16)
+            .map(char::from)
+            .map_err(|_| format!("`{s}` is not a hex byte like x09 or 0x5E"))?,
+        _ => {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => c,
+                _ => {
+                    return Err(format!(
+                        "`{s}`: the delimiter is one character, or xHH / 0xHH"
+                    ));
+                }
+            }
+        }
+    };
+    if !c.is_ascii()
+        || c == '|'
+        || c == '='
+        || c == '\n'
+        || c == '\r'
+        || c == ' '
+        || c.is_ascii_alphanumeric()
+    {
+        return Err(format!(
+            "`{s}` cannot be the delimiter: it must be one ASCII character other than a letter, digit, space, |, =, CR or LF"
+        ));
+    }
+    Ok(c)
+}
+
+/// Attribute keys: no `=`, no delimiter, no spaces or control characters.
+pub(crate) fn check_key(key: &str, delimiter: char) -> Result<(), String> {
+    if key.is_empty()
+        || key
+            .chars()
+            .any(|c| c == '=' || c == delimiter || c == '|' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("`{key}` is not a valid LEEF attribute key"));
+    }
+    Ok(())
+}
+
+impl Syntax for LeefSyntax {
+    fn header_char_len(&self, c: char) -> usize {
+        if is_control(c) { 1 } else { c.len_utf8() }
+    }
+
+    fn field_char_len(&self, c: char) -> usize {
+        self.header_char_len(c)
+    }
+
+    fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>) {
+        let HeaderPlan::Leef {
+            leef_version,
+            delimiter,
+            ..
+        } = &plan.header
+        else {
+            unreachable!("LEEF syntax with a CEF plan");
+        };
+        out.extend_from_slice(match leef_version {
+            Version::V1 => b"LEEF:1.0",
+            Version::V2 => b"LEEF:2.0",
+        });
+        for part in &record.header {
+            out.push(b'|');
+            clean_header(&part.text, out);
+        }
+        out.push(b'|');
+        if *leef_version == Version::V2 {
+            out.extend_from_slice(delimiter_field(*delimiter).as_bytes());
+            out.push(b'|');
+        }
+        let mut buf = [0; 4];
+        let delim = delimiter.encode_utf8(&mut buf).as_bytes();
+        for (n, (i, part)) in record.fields.iter().enumerate() {
+            if n > 0 {
+                out.extend_from_slice(delim);
+            }
+            out.extend_from_slice(plan.fields[*i].key.as_bytes());
+            out.push(b'=');
+            clean_value(&part.text, *delimiter, out);
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Mapping alerts to CEF, LEEF and JSON records.
+//!
+//! A mapping file (`mappings/cef.toml`, `mappings/leef.toml`, or a user's copy) says which
+//! alert value goes into which header field and key; it is compiled once into a [`Mapping`] and
+//! then applied to every alert. The encoders own the escaping rules of each format, so no
+//! mapping can produce a record with a raw CR or LF, an unescaped `=` in a CEF value or a
+//! delimiter inside a LEEF value.
+//!
+//! Records can be encoded under a byte budget (the transport's maximum message size): the
+//! longest values are shortened first, on character boundaries and before escaping, until the
+//! record fits; an encoded record is never cut.
+
+mod budget;
+pub mod cef;
+mod config;
+mod expr;
+mod json;
+pub mod leef;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::Path;
+
+use crate::input::InputAlert;
+use expr::{Expr, Scope, ValueMap};
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Cef,
+    Leef,
+    Json,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Cef => "cef",
+            Format::Leef => "leef",
+            Format::Json => "json",
+        })
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cef" => Ok(Format::Cef),
+            "leef" => Ok(Format::Leef),
+            "json" => Ok(Format::Json),
+            other => Err(format!("unknown format `{other}` (cef, leef or json)")),
+        }
+    }
+}
+
+/// The tenant an alert came from, as configured: it goes into the `Tenant`/`TenantId` fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantIdentity<'t> {
+    pub name: &'t str,
+    pub id: &'t str,
+}
+
+/// A mapping file that could not be read or compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("cannot read mapping file {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{}", invalid_message(file, *line, key, message))]
+    Invalid {
+        file: String,
+        /// 1-based; 0 when the problem has no single line (a missing key).
+        line: usize,
+        key: String,
+        message: String,
+    },
+}
+
+fn invalid_message(file: &str, line: usize, key: &str, message: &str) -> String {
+    let mut s = file.to_owned();
+    if line > 0 {
+        s.push_str(&format!(":{line}"));
+    }
+    if !key.is_empty() {
+        s.push_str(&format!(": `{key}`"));
+    }
+    format!("{s}: {message}")
+}
+
+/// A record that could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// Even with every value shortened to nothing the record is longer than the budget.
+    #[error(
+        "alert {id}: the record needs at least {needed} bytes without any alert values, over the limit of {budget}",
+        id = id.as_deref().unwrap_or("(no id)")
+    )]
+    TooLarge {
+        id: Option<String>,
+        needed: usize,
+        budget: usize,
+    },
+    #[error("alert {}: the JSON format needs the alert's JSON text", id.as_deref().unwrap_or("(no id)"))]
+    NoRawJson { id: Option<String> },
+}
+
+/// What an encoder had to shorten to make a record valid and within budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncodeStats {
+    /// Values cut to the format's dictionary length (e.g. CEF `msg` to 1023 bytes).
+    pub dictionary_truncations: u32,
+    /// Values shortened to fit the byte budget.
+    pub budget_truncations: u32,
+    /// Bytes removed by both, counted before escaping.
+    pub bytes_removed: u64,
+}
+
+impl EncodeStats {
+    pub fn truncated(&self) -> bool {
+        self.dictionary_truncations + self.budget_truncations > 0
+    }
+
+    pub fn add(&mut self, other: EncodeStats) {
+        self.dictionary_truncations += other.dictionary_truncations;
+        self.budget_truncations += other.budget_truncations;
+        self.bytes_removed += other.bytes_removed;
+    }
+}
+
+/// One field of a CEF extension or of LEEF attributes.
+#[derive(Debug, Clone)]
+pub(crate) struct Field {
+    pub key: String,
+    pub expr: Expr,
+    /// Dictionary length in bytes; values are cut to it before escaping.
+    pub limit: Option<usize>,
+    /// Literals (labels) are never shortened to fit a budget.
+    pub shrinkable: bool,
+    /// For `xLabel`: the index of `x`, whose absence removes the label too.
+    pub label_of: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum HeaderPlan {
+    Cef {
+        vendor: Expr,
+        product: Expr,
+        version: Expr,
+        event_class_id: Expr,
+        name: Expr,
+        severity: Expr,
+    },
+    Leef {
+        leef_version: leef::Version,
+        delimiter: char,
+        vendor: Expr,
+        product: Expr,
+        version: Expr,
+        event_id: Expr,
+    },
+}
+
+/// A compiled mapping file.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub format: Format,
+    pub version: String,
+    pub header: HeaderPlan,
+    pub fields: Vec<Field>,
+    pub maps: Vec<ValueMap>,
+}
+
+/// A part of a record before escaping.
+#[derive(Debug)]
+pub(crate) struct Part<'x> {
+    pub text: Cow<'x, str>,
+    pub shrinkable: bool,
+}
+
+/// An evaluated record: header values, then `(field index, value)` in output order.
+#[derive(Debug)]
+pub(crate) struct Record<'x> {
+    pub header: Vec<Part<'x>>,
+    pub fields: Vec<(usize, Part<'x>)>,
+}
+
+/// How a part's characters are written: what each costs in bytes once escaped or replaced.
+pub(crate) trait Syntax {
+    fn header_char_len(&self, c: char) -> usize;
+    fn field_char_len(&self, c: char) -> usize;
+    fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>);
+}
+
+/// A compiled mapping: the way alerts become records of one format.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    source: String,
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Plan(Box<Plan>),
+    Json,
+}
+
+/// The shipped mapping files, also used when no `--mapping` is given.
+pub const BUILTIN_CEF: &str = include_str!("../../mappings/cef.toml");
+pub const BUILTIN_LEEF: &str = include_str!("../../mappings/leef.toml");
+
+impl Mapping {
+    /// The built-in mapping of a format (the shipped `mappings/*.toml`; JSON needs none).
+    pub fn builtin(format: Format) -> Mapping {
+        let (file, text) = match format {
+            Format::Cef => ("mappings/cef.toml (built in)", BUILTIN_CEF),
+            Format::Leef => ("mappings/leef.toml (built in)", BUILTIN_LEEF),
+            Format::Json => {
+                return Mapping {
+                    source: "json (built in)".into(),
+                    inner: Inner::Json,
+                };
+            }
+        };
+        Mapping::from_toml(file, text).expect("the shipped mapping files compile (tested)")
+    }
+
+    /// Compiles mapping text; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Mapping, MappingError> {
+        Ok(Mapping {
+            source: file.to_owned(),
+            inner: Inner::Plan(Box::new(config::compile(file, text)?)),
+        })
+    }
+
+    /// Reads and compiles a mapping file.
+    pub fn load(path: &Path) -> Result<Mapping, MappingError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Mapping::from_toml(&file, &text)
+    }
+
+    pub fn format(&self) -> Format {
+        match &self.inner {
+            Inner::Plan(p) => p.format,
+            Inner::Json => Format::Json,
+        }
+    }
+
+    /// Where the mapping came from, for messages.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The mapping's version (the CEF/LEEF header Version field).
+    pub fn version(&self) -> &str {
+        match &self.inner {
+            Inner::Plan(p) => &p.version,
+            Inner::Json => "",
+        }
+    }
+
+    /// Whether [`encode`](Self::encode) needs the alert's JSON text ([`InputAlert::raw`]).
+    pub fn needs_raw(&self) -> bool {
+        matches!(self.inner, Inner::Json)
+    }
+
+    /// Appends the record of `input` to `out` (no newline). With `max_bytes`, the record is at
+    /// most that long: the longest values are shortened first, and a record that cannot fit
+    /// even with every value emptied is an error with nothing appended.
+    pub fn encode(
+        &self,
+        input: &InputAlert<'_>,
+        tenant: TenantIdentity<'_>,
+        max_bytes: Option<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<EncodeStats, EncodeError> {
+        let plan = match &self.inner {
+            Inner::Json => {
+                let raw = input.raw.ok_or_else(|| EncodeError::NoRawJson {
+                    id: input.alert.id().map(str::to_owned),
+                })?;
+                return json::encode(raw, input.alert.id(), tenant, max_bytes, out);
+            }
+            Inner::Plan(plan) => plan,
+        };
+        let scope = Scope {
+            alert: &input.alert,
+            tenant_name: tenant.name,
+            tenant_id: tenant.id,
+            maps: &plan.maps,
+        };
+        let mut stats = EncodeStats::default();
+        let mut record = plan.evaluate(&scope, &mut stats);
+        let syntax: &dyn Syntax = match &plan.header {
+            HeaderPlan::Cef { .. } => &cef::CefSyntax,
+            HeaderPlan::Leef { .. } => &leef::LeefSyntax,
+        };
+        let start = out.len();
+        syntax.write(plan, &record, out);
+        let Some(budget) = max_bytes else {
+            return Ok(stats);
+        };
+        let len = out.len() - start;
+        if len <= budget {
+            return Ok(stats);
+        }
+        out.truncate(start);
+        match budget::fit(&mut record, syntax, len, budget) {
+            Ok(fit) => {
+                stats.add(fit);
+                syntax.write(plan, &record, out);
+                debug_assert!(out.len() - start <= budget);
+                Ok(stats)
+            }
+            Err(needed) => Err(EncodeError::TooLarge {
+                id: input.alert.id().map(str::to_owned),
+                needed,
+                budget,
+            }),
+        }
+    }
+}
+
+impl Plan {
+    fn evaluate<'x>(&'x self, scope: &Scope<'x, '_>, stats: &mut EncodeStats) -> Record<'x> {
+        let text = |e: &'x Expr| e.eval(scope).map(|v| v.into_text()).unwrap_or_default();
+        let mut header = Vec::with_capacity(6);
+        let mut push_header = |e: &'x Expr, limit: usize, shrinkable: bool| {
+            header.push(Part {
+                text: truncate_counted(text(e), Some(limit), stats),
+                shrinkable,
+            });
+        };
+        match &self.header {
+            HeaderPlan::Cef {
+                vendor,
+                product,
+                version,
+                event_class_id,
+                name,
+                severity,
+            } => {
+                push_header(vendor, 63, false);
+                push_header(product, 63, false);
+                push_header(version, 31, false);
+                push_header(event_class_id, 1023, true);
+                push_header(name, 512, true);
+                push_header(severity, 16, false);
+                let sev = &mut header[5].text;
+                if !cef::valid_severity(sev) {
+                    *sev = Cow::Borrowed("Unknown");
+                }
+            }
+            HeaderPlan::Leef {
+                vendor,
+                product,
+                version,
+                event_id,
+                ..
+            } => {
+                push_header(vendor, 255, false);
+                push_header(product, 255, false);
+                push_header(version, 255, false);
+                push_header(event_id, 255, true);
+            }
+        }
+        let values: Vec<Option<Cow<'x, str>>> = self
+            .fields
+            .iter()
+            .map(|f| f.expr.eval(scope).map(|v| v.into_text()))
+            .collect();
+        let mut fields = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let f = &self.fields[i];
+            let Some(value) = value else { continue };
+            if f.label_of.is_some_and(|base| values[base].is_none()) {
+                continue;
+            }
+            fields.push((
+                i,
+                Part {
+                    text: truncate_counted(value.clone(), f.limit, stats),
+                    shrinkable: f.shrinkable,
+                },
+            ));
+        }
+        Record { header, fields }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn truncate_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn truncate_counted<'x>(
+    s: Cow<'x, str>,
+    limit: Option<usize>,
+    stats: &mut EncodeStats,
+) -> Cow<'x, str> {
+    match limit {
+        Some(max) if s.len() > max => {
+            stats.dictionary_truncations += 1;
+            let cut = truncate_str(&s, max).len();
+            stats.bytes_removed += (s.len() - cut) as u64;
+            match s {
+                Cow::Borrowed(b) => Cow::Borrowed(&b[..cut]),
+                Cow::Owned(mut o) => {
+                    o.truncate(cut);
+                    Cow::Owned(o)
+                }
+            }
+        }
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,5 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod cli;
 pub mod input;
 pub mod mapping;
+pub mod transport;

@@ -2,9 +2,10 @@
 //!
 //! Header fields escape `\` and `|` and nothing else; extension values escape `\`, `=`, LF and
 //! CR and nothing else (strict parsers reject `\|` or `\"` in the extension). CR and LF cannot
-//! be escaped in the header and become spaces. Other C0 control characters have no escape in
-//! either place and become spaces too, so a record never carries a byte that a receiver would
-//! rewrite (rsyslog turns them into `#033`) or a terminal would act on.
+//! be escaped in the header and become spaces. Other control characters (C0, DEL and C1, which
+//! includes NEL) have no escape in either place and become spaces too, so a record never
+//! carries a byte that a receiver would rewrite (rsyslog turns ESC into `#033`), a parser could
+//! take for a line end, or an analyst's terminal would act on.
 
 use super::{Plan, Record, Syntax};
 
@@ -18,20 +19,39 @@ fn is_control(c: u8) -> bool {
     (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
+/// A C1 control character (U+0080..U+009F) starts at `b[i]`: its UTF-8 form is C2 80..C2 9F.
+fn c1_at(b: &[u8], i: usize) -> bool {
+    b[i] == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n))
+}
+
+/// Whether a character is written as a space: control characters without an escape.
+pub(crate) fn is_replaced(c: char) -> bool {
+    (c < ' ' && !matches!(c, '\t' | '\r' | '\n')) || ('\x7f'..='\u{9f}').contains(&c)
+}
+
 /// Appends `s` escaped as a CEF header field.
 pub fn escape_header(s: &str, out: &mut Vec<u8>) {
     let b = s.as_bytes();
-    if !b.iter().any(|&c| c == b'\\' || c == b'|' || is_control(c)) {
+    if !b
+        .iter()
+        .any(|&c| c == b'\\' || c == b'|' || is_control(c) || c == 0xc2)
+    {
         out.extend_from_slice(b);
         return;
     }
-    for &c in b {
-        match c {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'|' => out.extend_from_slice(b"\\|"),
             c if is_control(c) => out.push(b' '),
+            _ if c1_at(b, i) => {
+                out.push(b' ');
+                i += 1;
+            }
             c => out.push(c),
         }
+        i += 1;
     }
 }
 
@@ -39,18 +59,24 @@ pub fn escape_header(s: &str, out: &mut Vec<u8>) {
 pub fn escape_value(s: &str, out: &mut Vec<u8>) {
     let b = s.as_bytes();
     let mut from = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'\\' => b"\\\\",
-            b'=' => b"\\=",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            c if is_control(c) => b" ",
-            _ => continue,
+    let mut i = 0;
+    while i < b.len() {
+        let (esc, width): (&[u8], usize) = match b[i] {
+            b'\\' => (b"\\\\", 1),
+            b'=' => (b"\\=", 1),
+            b'\n' => (b"\\n", 1),
+            b'\r' => (b"\\r", 1),
+            c if is_control(c) => (b" ", 1),
+            _ if c1_at(b, i) => (b" ", 2),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&b[from..i]);
         out.extend_from_slice(esc);
-        from = i + 1;
+        i += width;
+        from = i;
     }
     out.extend_from_slice(&b[from..]);
 }
@@ -59,6 +85,7 @@ impl Syntax for CefSyntax {
     fn header_char_len(&self, c: char) -> usize {
         match c {
             '\\' | '|' => 2,
+            c if is_replaced(c) || c == '\r' || c == '\n' => 1,
             c => c.len_utf8(),
         }
     }
@@ -66,6 +93,7 @@ impl Syntax for CefSyntax {
     fn field_char_len(&self, c: char) -> usize {
         match c {
             '\\' | '=' | '\n' | '\r' => 2,
+            c if is_replaced(c) => 1,
             c => c.len_utf8(),
         }
     }

@@ -291,7 +291,9 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, ParseError> {
                             Some((_, e @ ('\'' | '\\'))) => lit.push(e),
                             Some((_, 't')) => lit.push('\t'),
                             _ => {
-                                return Err("in a literal, \\ must be followed by ', \\ or t".into());
+                                return Err(
+                                    "in a literal, \\ must be followed by ', \\ or t".into()
+                                );
                             }
                         },
                         Some((_, '\'')) => {

@@ -2,7 +2,7 @@
 //! TAB; 2.0: `LEEF:2.0|Vendor|Product|Version|EventID|Delim|` then attributes separated by Delim.
 //!
 //! LEEF has no escaping at all, so nothing is escaped: in header fields `|` is replaced, in
-//! values the delimiter, CR and LF are, all by a space (as are other C0 control characters, for
+//! values the delimiter, CR and LF are, all by a space (as are other control characters, for
 //! the reasons given in the CEF module). `=` inside a value is fine.
 
 use super::{HeaderPlan, Plan, Record, Syntax};
@@ -19,7 +19,7 @@ pub(crate) enum Version {
 pub(crate) struct LeefSyntax;
 
 fn is_control(c: char) -> bool {
-    (c < ' ' && c != '\t') || c == '\x7f'
+    (c < ' ' && c != '\t') || ('\x7f'..='\u{9f}').contains(&c)
 }
 
 /// Appends `s` as a LEEF header field: `|`, CR, LF (and other controls) become spaces.

@@ -479,7 +479,7 @@ fn arb_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
         prop_oneof![
             4 => any::<char>(),
-            4 => prop::sample::select(vec!['\\', '=', '|', '\r', '\n', '\t', '^', '"', ' ', 'é', '日', '\u{2028}', '\x1b']),
+            4 => prop::sample::select(vec!['\\', '=', '|', '\r', '\n', '\t', '^', '"', ' ', 'é', '日', '\u{2028}', '\x1b', '\u{85}', '\u{9b}', '\u{a0}']),
         ],
         0..64,
     )
@@ -490,7 +490,7 @@ fn arb_text() -> impl Strategy<Value = String> {
 fn controls_to_space(s: &str, keep: &[char]) -> String {
     s.chars()
         .map(|c| {
-            if (c < ' ' || c == '\x7f') && !keep.contains(&c) {
+            if (c < ' ' || ('\x7f'..='\u{9f}').contains(&c)) && !keep.contains(&c) {
                 ' '
             } else {
                 c
@@ -537,8 +537,9 @@ proptest! {
         let json = serde_json::json!({"title": title, "description": desc, "category": title}).to_string();
         let (line, _) = encode(&m, &json, None).unwrap();
         let (header, attrs) = decode_leef(&line).map_err(|e| TestCaseError::fail(format!("{e}: {line:?}")))?;
-        let clean = |s: &str| s.chars().map(|c| if c == d || (c < ' ' && c != '\t') || c == '\x7f' { ' ' } else { c }).collect::<String>();
-        let clean_header = |s: &str| s.chars().map(|c| if c == '|' || c < ' ' || c == '\x7f' { ' ' } else { c }).collect::<String>();
+        let ctl = |c: char| (c < ' ' && c != '\t') || ('\x7f'..='\u{9f}').contains(&c);
+        let clean = |s: &str| s.chars().map(|c| if c == d || ctl(c) { ' ' } else { c }).collect::<String>();
+        let clean_header = |s: &str| s.chars().map(|c| if c == '|' || c == '\t' || ctl(c) { ' ' } else { c }).collect::<String>();
         prop_assert_eq!(&header[3], &clean_header(&title));
         let attrs: BTreeMap<_, _> = attrs.into_iter().collect();
         prop_assert_eq!(attrs.get("title").cloned().unwrap_or_default(), clean(&title));

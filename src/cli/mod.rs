@@ -1,0 +1,74 @@
+//! The command line: `siemfwd <command>`.
+
+mod map;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::mapping::Format;
+use crate::transport::{Facility, SyslogFormat};
+
+pub use map::{MapOutcome, run_map};
+
+/// Forwards Microsoft Defender for Endpoint alerts from many tenants to SIEMs (CEF, LEEF, JSON
+/// over syslog).
+#[derive(Debug, Parser)]
+#[command(name = "siemfwd", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert alerts (API pages, JSON arrays, objects or NDJSON) to CEF, LEEF or JSON lines.
+    ///
+    /// Reads the files given, or standard input, and prints one record per line. A malformed
+    /// alert is reported on standard error with its position and the others are still
+    /// converted. Exit status: 0 all converted, 1 some alert could not be, 2 an error stopped
+    /// the run (bad option, unreadable mapping or input file).
+    Map(MapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Output format [default: cef, or the format of --mapping].
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Mapping file to use instead of the built-in one (start from a copy of mappings/*.toml).
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Tenant name written into each record (CEF `Tenant`, LEEF `tenantName`).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub tenant_name: String,
+    /// Tenant id used when an alert has no aadTenantId.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub tenant_id: String,
+    /// Put each record in a syslog envelope.
+    #[arg(long, value_parser = parse_syslog, default_value = "none")]
+    pub syslog: SyslogFormat,
+    /// HOSTNAME of the syslog envelope [default: this machine's name].
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Facility of the syslog envelope.
+    #[arg(long, value_parser = parse_facility, default_value = "local0")]
+    pub facility: Facility,
+    /// Fit every line (envelope included) into this many bytes by shortening the longest
+    /// values; a record that cannot fit is reported and skipped.
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Input files; standard input when none is given ("-" also means standard input).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+fn parse_syslog(s: &str) -> Result<SyslogFormat, String> {
+    s.parse()
+}
+fn parse_facility(s: &str) -> Result<Facility, String> {
+    s.parse()
+}

@@ -1,0 +1,253 @@
+//! The `siemfwd map` command as a user runs it: exit statuses, diagnostics, stdin, broken pipes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn siemfwd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("siemfwd-map-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn malformed_alerts_are_reported_with_position_and_id_and_the_rest_mapped() {
+    let out = siemfwd(&["map", "examples/alerts/malformed.ndjson"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2);
+    assert!(stdout.contains("externalId=mal-0001_1") && stdout.contains("externalId=mal-0005_1"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("malformed.ndjson: line 2: malformed alert"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 3 (id mal-0003_1): malformed alert: invalid type"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 5: malformed alert"), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_file_is_reported_and_the_others_are_still_mapped() {
+    let out = siemfwd(&["map", "no/such/file.json", "examples/alerts/single.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    assert!(text(&out.stderr).contains("cannot read no/such/file.json"));
+}
+
+#[test]
+fn stdin_is_read_when_no_file_is_given() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(["map", "--format", "leef", "--tenant-name", "fabrikam"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"value":[{"id":"a","severity":"Low"},{"id":"b"}]}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2);
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.contains("\ttenantName=fabrikam\t")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_broken_pipe_ends_quietly() {
+    let dir = scratch("pipe");
+    let file = dir.join("many.ndjson");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in 0..50_000 {
+        writeln!(
+            f,
+            r#"{{"id":"id-{i}","title":"alert {i}","description":"{}"}}"#,
+            "x".repeat(200)
+        )
+        .unwrap();
+    }
+    drop(f);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(["map", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: the next writes hit a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.contains("externalId=id-0"));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_copied_and_edited_mapping_file_is_used() {
+    let dir = scratch("mapping");
+    let mapping = dir.join("my-cef.toml");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings/cef.toml")).unwrap();
+    std::fs::write(
+        &mapping,
+        shipped.replace("vendor = \"'Microsoft'\"", "vendor = \"'Contoso SOC'\""),
+    )
+    .unwrap();
+    let out = siemfwd(&[
+        "map",
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "examples/alerts/single.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("CEF:0|Contoso SOC|Microsoft Defender for Endpoint|"));
+
+    std::fs::write(
+        &mapping,
+        shipped.replace("shost = \"computerDnsName\"", "shost = \"computerDnsNme\""),
+    )
+    .unwrap();
+    let out = siemfwd(&[
+        "map",
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "examples/alerts/single.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = shipped
+        .lines()
+        .position(|l| l.starts_with("shost ="))
+        .unwrap()
+        + 1;
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "my-cef.toml:{line}: `fields.shost`: unknown alert field `computerDnsNme`"
+        )),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).is_empty());
+
+    let out = siemfwd(&[
+        "map",
+        "--format",
+        "leef",
+        "--mapping",
+        "mappings/cef.toml",
+        "examples/alerts/single.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--format leef does not match"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Regression: a 70 KB description must come out whole-but-shortened, never cut mid-record.
+#[test]
+fn oversized_alert_fits_max_message_bytes_with_its_envelope() {
+    for (syslog, max) in [("rfc5424", "8192"), ("rfc3164", "2048")] {
+        for format in ["cef", "leef", "json"] {
+            let out = siemfwd(&[
+                "map",
+                "--format",
+                format,
+                "--syslog",
+                syslog,
+                "--hostname",
+                "fwd01",
+                "--max-message-bytes",
+                max,
+                "examples/alerts/oversized.json",
+            ]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let stdout = text(&out.stdout);
+            let line = stdout.strip_suffix('\n').unwrap();
+            assert!(!line.contains('\n'));
+            let max: usize = max.parse().unwrap();
+            assert!(line.len() < max, "{format}/{syslog}: {}", line.len());
+            let shortened = text(&out.stderr).contains("1 records were shortened");
+            // CEF cuts msg to 1023 bytes by its dictionary, so it may fit without shortening;
+            // LEEF and JSON carry the whole description and must be shortened to fit.
+            assert!(
+                shortened || (format == "cef" && line.len() < 2000),
+                "{format}/{syslog}"
+            );
+            if shortened {
+                assert!(
+                    line.len() > max * 9 / 10,
+                    "{format}/{syslog}: budget wasted: {}",
+                    line.len()
+                );
+            }
+            if format == "json" {
+                let at = line.find('{').unwrap();
+                let v: serde_json::Value = serde_json::from_str(&line[at..]).unwrap();
+                assert_eq!(v["id"], "da638672190001234567_1000000001");
+            }
+        }
+    }
+}
+
+#[test]
+fn syslog_envelopes_wrap_each_record() {
+    let out = siemfwd(&[
+        "map",
+        "--syslog",
+        "rfc5424",
+        "--hostname",
+        "fwd01",
+        "examples/alerts/single.json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("<130>1 2026-"), "{stdout}");
+    assert!(
+        stdout.contains(" fwd01 siemfwd - - - CEF:0|Microsoft|"),
+        "{stdout}"
+    );
+    let out = siemfwd(&[
+        "map",
+        "--syslog",
+        "rfc3164",
+        "--hostname",
+        "fwd01",
+        "examples/alerts/single.json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("<130>Nov 22 "), "{stdout}");
+    assert!(stdout.contains(" fwd01 siemfwd: CEF:0|"), "{stdout}");
+    let out = siemfwd(&[
+        "map",
+        "--syslog",
+        "rfc5424",
+        "--hostname",
+        "bad host",
+        "examples/alerts/single.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("HOSTNAME `bad host`"));
+}

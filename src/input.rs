@@ -66,6 +66,9 @@ impl fmt::Display for MalformedAlert {
 }
 
 /// What the reader hands to its caller, in input order.
+// Boxing the alert would cost an allocation per alert on the hot path, for an enum that only
+// ever lives on the stack for one call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item<'a> {
     Alert(InputAlert<'a>),
@@ -136,26 +139,30 @@ where
         line: line_no,
         index: None,
     };
-    if line.first() == Some(&b'[') {
-        return read_page_slice(line, line_no, PageShape::Array, sink);
+    // Validating UTF-8 once and parsing from `str` spares serde_json a check per string.
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t,
+        Err(e) => {
+            return sink(Item::Malformed(MalformedAlert {
+                position,
+                id: None,
+                reason: format!("not UTF-8: {e}"),
+            }));
+        }
+    };
+    if text.starts_with('[') {
+        return read_page_text(text, line_no, PageShape::Array, sink);
     }
-    match serde_json::from_slice::<Alert>(line) {
-        Ok(alert) if alert.is_page() => read_page_slice(line, line_no, PageShape::Page, sink),
-        Ok(alert) => match std::str::from_utf8(line) {
-            Ok(raw) => sink(Item::Alert(InputAlert {
-                alert,
-                raw: Some(raw),
-                position,
-            })),
-            Err(e) => sink(Item::Malformed(MalformedAlert {
-                position,
-                id: alert.id().map(str::to_owned),
-                reason: e.to_string(),
-            })),
-        },
+    match serde_json::from_str::<Alert>(text) {
+        Ok(alert) if alert.is_page() => read_page_text(text, line_no, PageShape::Page, sink),
+        Ok(alert) => sink(Item::Alert(InputAlert {
+            alert,
+            raw: Some(text),
+            position,
+        })),
         Err(e) => sink(Item::Malformed(MalformedAlert {
             position,
-            id: id_of(line),
+            id: id_of(text),
             reason: describe(&e),
         })),
     }
@@ -169,12 +176,7 @@ enum PageShape {
 
 /// A page or array held in memory: its elements are read one by one so that a bad alert is
 /// reported on its own and the others still come through.
-fn read_page_slice<E, F>(
-    bytes: &[u8],
-    line_no: u64,
-    shape: PageShape,
-    sink: &mut F,
-) -> Result<(), E>
+fn read_page_text<E, F>(text: &str, line_no: u64, shape: PageShape, sink: &mut F) -> Result<(), E>
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
@@ -184,8 +186,8 @@ where
         value: Vec<&'a RawValue>,
     }
     let elements = match shape {
-        PageShape::Page => serde_json::from_slice::<RawPage>(bytes).map(|p| p.value),
-        PageShape::Array => serde_json::from_slice::<Vec<&RawValue>>(bytes),
+        PageShape::Page => serde_json::from_str::<RawPage>(text).map(|p| p.value),
+        PageShape::Array => serde_json::from_str::<Vec<&RawValue>>(text),
     };
     let elements = match elements {
         Ok(e) => e,
@@ -202,11 +204,12 @@ where
     };
     let mut line = line_no;
     let mut consumed = 0usize;
+    let bytes = text.as_bytes();
     let base = bytes.as_ptr() as usize;
     for (i, raw) in elements.into_iter().enumerate() {
-        let text = raw.get();
-        // Elements borrow from `bytes`, so their offset gives the line they start on.
-        let start = (text.as_ptr() as usize)
+        let element = raw.get();
+        // Elements borrow from `text`, so their offset gives the line they start on.
+        let start = (element.as_ptr() as usize)
             .saturating_sub(base)
             .min(bytes.len());
         if start >= consumed {
@@ -220,7 +223,7 @@ where
             line,
             index: Some(i as u64 + 1),
         };
-        emit_element(text, position, sink)?;
+        emit_element(element, position, sink)?;
     }
     Ok(())
 }
@@ -242,20 +245,20 @@ where
         })),
         Err(e) => sink(Item::Malformed(MalformedAlert {
             position,
-            id: id_of(text.as_bytes()),
+            id: id_of(text),
             reason: describe(&e),
         })),
     }
 }
 
 /// The `id` of something that failed to read as an alert, if it is still visible.
-fn id_of(bytes: &[u8]) -> Option<String> {
+fn id_of(text: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct IdOnly<'a> {
         #[serde(borrow, default)]
         id: Option<Str<'a>>,
     }
-    serde_json::from_slice::<IdOnly>(bytes)
+    serde_json::from_str::<IdOnly>(text)
         .ok()
         .and_then(|o| o.id)
         .map(|s| s.0.into_owned())
@@ -530,7 +533,20 @@ where
         #[serde(borrow)]
         value: Vec<Alert<'a>>,
     }
-    if !want_raw && let Ok(page) = serde_json::from_slice::<TypedPage>(bytes) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return sink(Item::Malformed(MalformedAlert {
+                position: Position {
+                    line: 1,
+                    index: None,
+                },
+                id: None,
+                reason: format!("page is not UTF-8: {e}"),
+            }));
+        }
+    };
+    if !want_raw && let Ok(page) = serde_json::from_str::<TypedPage>(text) {
         for (i, alert) in page.value.into_iter().enumerate() {
             sink(Item::Alert(InputAlert {
                 alert,
@@ -543,7 +559,7 @@ where
         }
         return Ok(());
     }
-    read_page_slice(bytes, 1, PageShape::Page, &mut sink)
+    read_page_text(text, 1, PageShape::Page, &mut sink)
 }
 
 #[cfg(test)]

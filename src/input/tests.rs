@@ -137,3 +137,15 @@ fn empty_input_reads_nothing() {
     assert!(read("").is_empty());
     assert!(read("\n  \n").is_empty());
 }
+
+#[test]
+fn shipped_realistic_page_takes_the_typed_fast_path() {
+    #[derive(Deserialize)]
+    struct TypedPage<'a> {
+        #[serde(borrow)]
+        value: Vec<Alert<'a>>,
+    }
+    let page = include_bytes!("../../examples/alerts/realistic-page.json");
+    let parsed = serde_json::from_slice::<TypedPage>(page).unwrap();
+    assert_eq!(parsed.value.len(), 9);
+}

@@ -4,6 +4,10 @@ use std::borrow::Cow;
 
 use super::{EncodeStats, Part, Record, Syntax};
 
+/// A part that may be shortened: the part, the escaped length of each of its characters, and
+/// its escaped length.
+type Shrinkable<'p, 'x> = (&'p mut Part<'x>, &'p dyn Fn(char) -> usize, usize);
+
 /// Shortens the shrinkable parts of `record` so that, written by `syntax`, it takes at most
 /// `budget` bytes; `written` is its length as it stands. Returns what was cut, or the least
 /// length the record could have (all shrinkable values empty) when that is over budget.
@@ -15,7 +19,7 @@ pub(crate) fn fit(
 ) -> Result<EncodeStats, usize> {
     let header_len = |c: char| syntax.header_char_len(c);
     let field_len = |c: char| syntax.field_char_len(c);
-    let mut parts: Vec<(&mut Part<'_>, &dyn Fn(char) -> usize, usize)> = Vec::new();
+    let mut parts: Vec<Shrinkable<'_, '_>> = Vec::new();
     for p in record.header.iter_mut().filter(|p| p.shrinkable) {
         let len = escaped_len(&p.text, &header_len);
         parts.push((p, &header_len, len));

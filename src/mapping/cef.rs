@@ -7,7 +7,7 @@
 //! carries a byte that a receiver would rewrite (rsyslog turns ESC into `#033`), a parser could
 //! take for a line end, or an analyst's terminal would act on.
 
-use super::{Plan, Record, Syntax};
+use super::{Syntax, scan};
 
 pub(crate) const HEADER_KEYS: [&str; 5] =
     ["vendor", "product", "event_class_id", "name", "severity"];
@@ -15,7 +15,7 @@ pub(crate) const HEADER_KEYS: [&str; 5] =
 /// Writes CEF records.
 pub(crate) struct CefSyntax;
 
-fn is_control(c: u8) -> bool {
+const fn is_control(c: u8) -> bool {
     (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
@@ -29,53 +29,68 @@ pub(crate) fn is_replaced(c: char) -> bool {
     (c < ' ' && !matches!(c, '\t' | '\r' | '\n')) || ('\x7f'..='\u{9f}').contains(&c)
 }
 
-/// Appends `s` escaped as a CEF header field.
-pub fn escape_header(s: &str, out: &mut Vec<u8>) {
-    let b = s.as_bytes();
-    if !b
-        .iter()
-        .any(|&c| c == b'\\' || c == b'|' || is_control(c) || c == 0xc2)
-    {
-        out.extend_from_slice(b);
-        return;
-    }
+/// Bytes written differently in a header (`[0]`) and in an extension value (`[1]`). 0xC2 is
+/// flagged because it starts the C1 controls; the escaper looks at the byte after it.
+static SPECIAL: [[bool; 256]; 2] = {
+    let mut t = [[false; 256]; 2];
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'|' => out.extend_from_slice(b"\\|"),
-            c if is_control(c) => out.push(b' '),
-            _ if c1_at(b, i) => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => out.push(c),
-        }
+    while i < 256 {
+        let c = i as u8;
+        let common = c == b'\\' || is_control(c) || c == 0xc2;
+        t[0][i] = common || c == b'|';
+        t[1][i] = common || c == b'=' || c == b'\n' || c == b'\r';
         i += 1;
     }
+    t
+};
+
+/// Appends `s` escaped as a CEF header field.
+pub fn escape_header(s: &str, out: &mut Vec<u8>) {
+    escape::<false>(s.as_bytes(), out);
 }
 
 /// Appends `s` escaped as a CEF extension value.
 pub fn escape_value(s: &str, out: &mut Vec<u8>) {
-    let b = s.as_bytes();
-    let mut from = 0;
-    let mut i = 0;
-    while i < b.len() {
-        let (esc, width): (&[u8], usize) = match b[i] {
-            b'\\' => (b"\\\\", 1),
-            b'=' => (b"\\=", 1),
-            b'\n' => (b"\\n", 1),
-            b'\r' => (b"\\r", 1),
-            c if is_control(c) => (b" ", 1),
-            _ if c1_at(b, i) => (b" ", 2),
-            _ => {
-                i += 1;
-                continue;
+    escape::<true>(s.as_bytes(), out);
+}
+
+fn escape<const VALUE: bool>(b: &[u8], out: &mut Vec<u8>) {
+    let table = &SPECIAL[usize::from(VALUE)];
+    let sep = if VALUE { b'=' } else { b'|' };
+    let (mut from, mut i) = (0, 0);
+    loop {
+        // Skip eight bytes at a time while none of them can need escaping.
+        while i + 8 <= b.len() {
+            let c = &b[i..i + 8];
+            let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            if scan::byte(x, b'\\') | scan::byte(x, sep) | scan::control(x) != 0 {
+                break;
             }
+            i += 8;
+        }
+        let end = (i + 8).min(b.len());
+        let Some(p) = b[i..end].iter().position(|&c| table[usize::from(c)]) else {
+            if end == b.len() {
+                break;
+            }
+            i = end;
+            continue;
         };
-        out.extend_from_slice(&b[from..i]);
+        let at = i + p;
+        let (esc, width): (&[u8], usize) = match b[at] {
+            b'\\' => (b"\\\\", 1),
+            b'|' => (b"\\|", 1),
+            b'=' => (b"\\=", 1),
+            // An extension value escapes CR and LF; a header cannot, and writes a space.
+            b'\n' if VALUE => (b"\\n", 1),
+            b'\r' if VALUE => (b"\\r", 1),
+            0xc2 if c1_at(b, at) => (b" ", 2),
+            0xc2 => (&b[at..at + 1], 1),
+            _ => (b" ", 1),
+        };
+        out.extend_from_slice(&b[from..at]);
         out.extend_from_slice(esc);
-        i += width;
+        i = at + width;
         from = i;
     }
     out.extend_from_slice(&b[from..]);
@@ -98,21 +113,27 @@ impl Syntax for CefSyntax {
         }
     }
 
-    fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>) {
+    fn start(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"CEF:0");
-        for part in &record.header {
-            out.push(b'|');
-            escape_header(&part.text, out);
-        }
+    }
+
+    fn header(&self, text: &str, out: &mut Vec<u8>) {
         out.push(b'|');
-        for (n, (i, part)) in record.fields.iter().enumerate() {
-            if n > 0 {
-                out.push(b' ');
-            }
-            out.extend_from_slice(plan.fields[*i].key.as_bytes());
-            out.push(b'=');
-            escape_value(&part.text, out);
-        }
+        escape_header(text, out);
+    }
+
+    fn end_header(&self, out: &mut Vec<u8>) {
+        out.push(b'|');
+    }
+
+    fn separator(&self, out: &mut Vec<u8>) {
+        out.push(b' ');
+    }
+
+    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        escape_value(text, out);
     }
 }
 

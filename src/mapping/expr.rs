@@ -71,6 +71,8 @@ impl std::fmt::Debug for Path {
 /// A value while an expression is evaluated.
 pub(crate) enum Val<'x> {
     Text(Cow<'x, str>),
+    /// A number computed here (epoch milliseconds), written without an allocation.
+    Int(i64),
     Time(Timestamp),
     List(&'x [Str<'x>]),
 }
@@ -79,6 +81,7 @@ impl<'x> Val<'x> {
     pub(crate) fn into_text(self) -> Cow<'x, str> {
         match self {
             Val::Text(t) => t,
+            Val::Int(n) => Cow::Owned(n.to_string()),
             Val::Time(t) => {
                 let mut s = String::with_capacity(30);
                 t.write_rfc3339(t.fraction_digits(), &mut s);
@@ -186,11 +189,10 @@ impl Path {
 impl Filter {
     fn apply<'x>(&'x self, v: Val<'x>, s: &Scope<'x, '_>) -> Option<Val<'x>> {
         Some(match (self, v) {
-            (Filter::EpochMs, Val::Time(t)) => Val::Text(Cow::Owned(t.unix_millis().to_string())),
+            (Filter::EpochMs, Val::Time(t)) => Val::Int(t.unix_millis()),
             (Filter::EpochMs, other) => {
                 let text = other.into_text();
-                let t = Timestamp::parse(&text).ok()?;
-                Val::Text(Cow::Owned(t.unix_millis().to_string()))
+                Val::Int(Timestamp::parse(&text).ok()?.unix_millis())
             }
             (Filter::Join(sep), Val::List(items)) => Val::Text(join(items, sep)),
             (Filter::Join(_), other) => other,

@@ -5,7 +5,7 @@
 //! values the delimiter, CR and LF are, all by a space (as are other control characters, for
 //! the reasons given in the CEF module). `=` inside a value is fine.
 
-use super::{HeaderPlan, Plan, Record, Syntax};
+use super::Syntax;
 
 pub(crate) const HEADER_KEYS: [&str; 3] = ["vendor", "product", "event_id"];
 
@@ -15,8 +15,11 @@ pub(crate) enum Version {
     V2,
 }
 
-/// Writes LEEF records.
-pub(crate) struct LeefSyntax;
+/// Writes LEEF records of one version and delimiter.
+pub(crate) struct LeefSyntax {
+    pub version: Version,
+    pub delimiter: char,
+}
 
 fn is_control(c: char) -> bool {
     (c < ' ' && c != '\t') || ('\x7f'..='\u{9f}').contains(&c)
@@ -122,37 +125,34 @@ impl Syntax for LeefSyntax {
         self.header_char_len(c)
     }
 
-    fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>) {
-        let HeaderPlan::Leef {
-            leef_version,
-            delimiter,
-            ..
-        } = &plan.header
-        else {
-            unreachable!("LEEF syntax with a CEF plan");
-        };
-        out.extend_from_slice(match leef_version {
+    fn start(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(match self.version {
             Version::V1 => b"LEEF:1.0",
             Version::V2 => b"LEEF:2.0",
         });
-        for part in &record.header {
-            out.push(b'|');
-            clean_header(&part.text, out);
-        }
+    }
+
+    fn header(&self, text: &str, out: &mut Vec<u8>) {
         out.push(b'|');
-        if *leef_version == Version::V2 {
-            out.extend_from_slice(delimiter_field(*delimiter).as_bytes());
+        clean_header(text, out);
+    }
+
+    fn end_header(&self, out: &mut Vec<u8>) {
+        out.push(b'|');
+        if self.version == Version::V2 {
+            out.extend_from_slice(delimiter_field(self.delimiter).as_bytes());
             out.push(b'|');
         }
+    }
+
+    fn separator(&self, out: &mut Vec<u8>) {
         let mut buf = [0; 4];
-        let delim = delimiter.encode_utf8(&mut buf).as_bytes();
-        for (n, (i, part)) in record.fields.iter().enumerate() {
-            if n > 0 {
-                out.extend_from_slice(delim);
-            }
-            out.extend_from_slice(plan.fields[*i].key.as_bytes());
-            out.push(b'=');
-            clean_value(&part.text, *delimiter, out);
-        }
+        out.extend_from_slice(self.delimiter.encode_utf8(&mut buf).as_bytes());
+    }
+
+    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        clean_value(text, self.delimiter, out);
     }
 }

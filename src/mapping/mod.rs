@@ -16,13 +16,14 @@ mod config;
 mod expr;
 mod json;
 pub mod leef;
+mod scan;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
 use crate::input::InputAlert;
-use expr::{Expr, Scope, ValueMap};
+use expr::{Expr, Scope, Val, ValueMap};
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,11 +188,36 @@ pub(crate) struct Record<'x> {
     pub fields: Vec<(usize, Part<'x>)>,
 }
 
-/// How a part's characters are written: what each costs in bytes once escaped or replaced.
+/// How a record is written: its fixed parts, and how each character of a value is escaped or
+/// replaced. [`Syntax::write`] and the direct path of [`Mapping::encode`] both go through these
+/// pieces, so the bytes of a record have one definition.
 pub(crate) trait Syntax {
     fn header_char_len(&self, c: char) -> usize;
     fn field_char_len(&self, c: char) -> usize;
-    fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>);
+    /// `CEF:0` / `LEEF:2.0`.
+    fn start(&self, out: &mut Vec<u8>);
+    /// A header value with the separator before it.
+    fn header(&self, text: &str, out: &mut Vec<u8>);
+    /// What follows the last header value.
+    fn end_header(&self, out: &mut Vec<u8>);
+    /// The separator before a field that is not the first.
+    fn separator(&self, out: &mut Vec<u8>);
+    /// `key=` and the value.
+    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>);
+
+    fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>) {
+        self.start(out);
+        for part in &record.header {
+            self.header(&part.text, out);
+        }
+        self.end_header(out);
+        for (n, (i, part)) in record.fields.iter().enumerate() {
+            if n > 0 {
+                self.separator(out);
+            }
+            self.field(&plan.fields[*i].key, &part.text, out);
+        }
+    }
 }
 
 /// A compiled mapping: the way alerts become records of one format.
@@ -296,13 +322,24 @@ impl Mapping {
             maps: &plan.maps,
         };
         let mut stats = EncodeStats::default();
-        let mut record = plan.evaluate(&scope, &mut stats);
+        let leef;
         let syntax: &dyn Syntax = match &plan.header {
             HeaderPlan::Cef { .. } => &cef::CefSyntax,
-            HeaderPlan::Leef { .. } => &leef::LeefSyntax,
+            HeaderPlan::Leef {
+                leef_version,
+                delimiter,
+                ..
+            } => {
+                leef = leef::LeefSyntax {
+                    version: *leef_version,
+                    delimiter: *delimiter,
+                };
+                &leef
+            }
         };
         let start = out.len();
-        syntax.write(plan, &record, out);
+        out.reserve(4096);
+        plan.write_direct(&scope, syntax, &mut stats, out);
         let Some(budget) = max_bytes else {
             return Ok(stats);
         };
@@ -310,10 +347,14 @@ impl Mapping {
         if len <= budget {
             return Ok(stats);
         }
+        // Over budget, the rare case: evaluate into a record whose values can be shortened.
         out.truncate(start);
+        let mut stats = EncodeStats::default();
+        let mut record = plan.evaluate(&scope, &mut stats);
         match budget::fit(&mut record, syntax, len, budget) {
             Ok(fit) => {
                 stats.add(fit);
+                record.drop_emptied_fields(plan);
                 syntax.write(plan, &record, out);
                 debug_assert!(out.len() - start <= budget);
                 Ok(stats)
@@ -327,13 +368,35 @@ impl Mapping {
     }
 }
 
+impl Record<'_> {
+    /// Receivers reject `key=` with nothing after it (liblognorm drops the whole event): a value
+    /// shortened to nothing takes its key, and its label, out of the record.
+    fn drop_emptied_fields(&mut self, plan: &Plan) {
+        if self.fields.iter().all(|(_, p)| !p.text.is_empty()) {
+            return;
+        }
+        self.fields.retain(|(_, p)| !p.text.is_empty());
+        let kept: Vec<usize> = self.fields.iter().map(|(i, _)| *i).collect();
+        self.fields.retain(|(i, _)| {
+            plan.fields[*i]
+                .label_of
+                .is_none_or(|base| kept.contains(&base))
+        });
+    }
+}
+
 impl Plan {
-    fn evaluate<'x>(&'x self, scope: &Scope<'x, '_>, stats: &mut EncodeStats) -> Record<'x> {
-        let text = |e: &'x Expr| e.eval(scope).map(|v| v.into_text()).unwrap_or_default();
-        let mut header = Vec::with_capacity(6);
-        let mut push_header = |e: &'x Expr, limit: usize, shrinkable: bool| {
-            header.push(Part {
-                text: truncate_counted(text(e), Some(limit), stats),
+    /// Calls `part` with each header value, cut to its length and made valid.
+    fn each_header_part<'x>(
+        &'x self,
+        scope: &Scope<'x, '_>,
+        stats: &mut EncodeStats,
+        mut part: impl FnMut(Part<'x>),
+    ) {
+        let mut push = |e: &'x Expr, limit: usize, shrinkable: bool| {
+            let text = e.eval(scope).map(|v| v.into_text()).unwrap_or_default();
+            part(Part {
+                text: truncate_counted(text, Some(limit), stats),
                 shrinkable,
             });
         };
@@ -346,16 +409,23 @@ impl Plan {
                 name,
                 severity,
             } => {
-                push_header(vendor, 63, false);
-                push_header(product, 63, false);
-                push_header(version, 31, false);
-                push_header(event_class_id, 1023, true);
-                push_header(name, 512, true);
-                push_header(severity, 16, false);
-                let sev = &mut header[5].text;
-                if !cef::valid_severity(sev) {
-                    *sev = Cow::Borrowed("Unknown");
-                }
+                push(vendor, 63, false);
+                push(product, 63, false);
+                push(version, 31, false);
+                push(event_class_id, 1023, true);
+                push(name, 512, true);
+                let sev = severity
+                    .eval(scope)
+                    .map(|v| v.into_text())
+                    .unwrap_or_default();
+                part(Part {
+                    text: if cef::valid_severity(&sev) {
+                        sev
+                    } else {
+                        Cow::Borrowed("Unknown")
+                    },
+                    shrinkable: false,
+                });
             }
             HeaderPlan::Leef {
                 vendor,
@@ -364,34 +434,103 @@ impl Plan {
                 event_id,
                 ..
             } => {
-                push_header(vendor, 255, false);
-                push_header(product, 255, false);
-                push_header(version, 255, false);
-                push_header(event_id, 255, true);
+                push(vendor, 255, false);
+                push(product, 255, false);
+                push(version, 255, false);
+                push(event_id, 255, true);
             }
         }
-        let values: Vec<Option<Cow<'x, str>>> = self
-            .fields
-            .iter()
-            .map(|f| f.expr.eval(scope).map(|v| v.into_text()))
-            .collect();
-        let mut fields = Vec::with_capacity(values.len());
-        for (i, value) in values.iter().enumerate() {
-            let f = &self.fields[i];
-            let Some(value) = value else { continue };
-            if f.label_of.is_some_and(|base| values[base].is_none()) {
+    }
+
+    /// Whether field `i`, a label, must be left out because its base field has no value.
+    fn label_without_base(&self, i: usize, present: &[bool], scope: &Scope<'_, '_>) -> bool {
+        match self.fields[i].label_of {
+            None => false,
+            Some(base) if base < i => !present[base],
+            // A label written before its field (unusual order): look the field up.
+            Some(base) => self.fields[base].expr.eval(scope).is_none(),
+        }
+    }
+
+    /// Evaluates and writes the record in one pass, with no intermediate record: the path every
+    /// alert takes unless it has to be shortened.
+    fn write_direct(
+        &self,
+        scope: &Scope<'_, '_>,
+        syntax: &dyn Syntax,
+        stats: &mut EncodeStats,
+        out: &mut Vec<u8>,
+    ) {
+        syntax.start(out);
+        self.each_header_part(scope, stats, |part| syntax.header(&part.text, out));
+        syntax.end_header(out);
+        let mut present = vec![false; self.fields.len()];
+        let mut first = true;
+        let mut digits = [0u8; 20];
+        for (i, f) in self.fields.iter().enumerate() {
+            if self.label_without_base(i, &present, scope) {
                 continue;
             }
+            let Some(value) = f.expr.eval(scope) else {
+                continue;
+            };
+            present[i] = true;
+            if !first {
+                syntax.separator(out);
+            }
+            first = false;
+            match value {
+                Val::Int(n) => syntax.field(&f.key, int_str(n, &mut digits), out),
+                value => {
+                    let text = truncate_counted(value.into_text(), f.limit, stats);
+                    syntax.field(&f.key, &text, out);
+                }
+            }
+        }
+    }
+
+    fn evaluate<'x>(&'x self, scope: &Scope<'x, '_>, stats: &mut EncodeStats) -> Record<'x> {
+        let mut header = Vec::with_capacity(6);
+        self.each_header_part(scope, stats, |part| header.push(part));
+        let mut present = vec![false; self.fields.len()];
+        let mut fields = Vec::with_capacity(self.fields.len());
+        for (i, f) in self.fields.iter().enumerate() {
+            if self.label_without_base(i, &present, scope) {
+                continue;
+            }
+            let Some(value) = f.expr.eval(scope) else {
+                continue;
+            };
+            present[i] = true;
             fields.push((
                 i,
                 Part {
-                    text: truncate_counted(value.clone(), f.limit, stats),
+                    text: truncate_counted(value.into_text(), f.limit, stats),
                     shrinkable: f.shrinkable,
                 },
             ));
         }
         Record { header, fields }
     }
+}
+
+/// Formats `n` in `buf` (epoch milliseconds fit any dictionary length).
+fn int_str(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -10,9 +10,12 @@ const TENANT: TenantIdentity<'static> = TenantIdentity {
     id: "00000000-0000-0000-0000-000000000001",
 };
 
+/// Header fields, then `(key, value)` pairs, as a decoder sees them.
+pub(crate) type Decoded = (Vec<String>, Vec<(String, String)>);
+
 /// A strict CEF decoder for tests: header escapes `\\` and `\|` only; extension escapes
 /// `\\ \= \n \r` only; no raw `=`, CR or LF in a value. Returns (header, extension).
-pub(crate) fn decode_cef(line: &str) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+pub(crate) fn decode_cef(line: &str) -> Result<Decoded, String> {
     if line.contains(['\r', '\n']) {
         return Err("raw CR or LF in the record".into());
     }
@@ -87,7 +90,7 @@ pub(crate) fn decode_cef(line: &str) -> Result<(Vec<String>, Vec<(String, String
 
 /// A LEEF decoder for tests: header split on `|`, attributes on the delimiter, key at the first
 /// `=`. Returns (header fields after the version, attributes).
-pub(crate) fn decode_leef(line: &str) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+pub(crate) fn decode_leef(line: &str) -> Result<Decoded, String> {
     if line.contains(['\r', '\n']) {
         return Err("raw CR or LF in the record".into());
     }

@@ -1,0 +1,216 @@
+//! Throughput of parsing + mapping alerts to CEF, against parsing alone, in the same run; and
+//! the peak memory of `siemfwd map` over a 1 GiB NDJSON file.
+//!
+//! Run: `cargo bench --bench map_throughput` (add `-- --no-rss` to skip the 1 GiB run).
+//! Targets (issue 2): parse + map >= 150,000 alerts/s and >= 0.8x parse alone on one core;
+//! peak RSS of the 1 GiB map < 50 MB. Figures go to BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use siemfwd::input::{self, Item};
+use siemfwd::mapping::{Format, Mapping, TenantIdentity};
+
+const PAGE_ALERTS: usize = 100;
+const TARGET_ALERT_BYTES: usize = 3400;
+
+/// Realistic alerts from the shipped samples, each grown to about 3.4 KB with more description
+/// and evidence (what busy tenants' alerts look like), with unique ids.
+fn realistic_alerts() -> Vec<serde_json::Value> {
+    let page: serde_json::Value =
+        serde_json::from_str(include_str!("../examples/alerts/realistic-page.json")).unwrap();
+    let base = page["value"].as_array().unwrap().clone();
+    (0..PAGE_ALERTS)
+        .map(|i| {
+            let mut a = base[i % base.len()].clone();
+            a["id"] = format!("da6386721{i:011}_{}", 1_364_969_609u64 + i as u64).into();
+            let mut len = a.to_string().len();
+            let mut n = 0;
+            while len < TARGET_ALERT_BYTES {
+                let ev = serde_json::json!({
+                    "entityType": "File", "evidenceCreationTime": "2026-11-22T10:15:58.41Z",
+                    "sha1": "5e1c2ab8d4f0e9b7a6c3d2e1f0a9b8c7d6e5f4a3",
+                    "sha256": "9f2c1b0a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+                    "fileName": format!("payload{n}.dll"), "filePath": "C:\\Users\\jdoe\\AppData\\Local\\Temp",
+                    "detectionStatus": "Detected", "processId": null, "processCommandLine": null,
+                });
+                a["evidence"].as_array_mut().unwrap().push(ev);
+                n += 1;
+                len = a.to_string().len();
+            }
+            a
+        })
+        .collect()
+}
+
+fn page_bytes(alerts: &[serde_json::Value]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "@odata.context": "https://api.securitycenter.microsoft.com/api/$metadata#Alerts",
+        "value": alerts,
+    }))
+    .unwrap()
+}
+
+/// Alerts per second over `dur`, calling `f` on the page repeatedly.
+fn rate(dur: Duration, mut f: impl FnMut() -> usize) -> f64 {
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed() < dur {
+        n += f();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn throughput() {
+    let alerts = realistic_alerts();
+    let page = page_bytes(&alerts);
+    let mapping = Mapping::builtin(Format::Cef);
+    let tenant = TenantIdentity {
+        name: "contoso",
+        id: "8f0b5c6e-0000-4000-8000-000000000001",
+    };
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut cef_bytes = 0;
+
+    let mut parse_only = || {
+        let mut n = 0;
+        input::read_page(&page, false, |item| {
+            black_box(&item);
+            n += 1;
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        n
+    };
+    let mut parse_and_map = || {
+        out.clear();
+        let mut n = 0;
+        input::read_page(&page, false, |item| {
+            if let Item::Alert(a) = item {
+                mapping.encode(&a, tenant, None, &mut out).unwrap();
+                out.push(b'\n');
+                n += 1;
+            }
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        cef_bytes = out.len();
+        black_box(&out);
+        n
+    };
+    if std::env::args().any(|a| a == "--map-only") {
+        println!("{:.0}", rate(Duration::from_secs(4), &mut parse_and_map));
+        return;
+    }
+    // Warm up, then alternate short slices so that both see the same machine state (this VM's
+    // speed drifts by tens of percent); report the median slice of each.
+    rate(Duration::from_millis(500), &mut parse_only);
+    rate(Duration::from_millis(500), &mut parse_and_map);
+    let (mut parse_rates, mut map_rates) = (Vec::new(), Vec::new());
+    for _ in 0..25 {
+        parse_rates.push(rate(Duration::from_millis(200), &mut parse_only));
+        map_rates.push(rate(Duration::from_millis(200), &mut parse_and_map));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (best_parse, best_map) = (median(&mut parse_rates), median(&mut map_rates));
+    // For scale: what it costs serde_json just to validate the page, building nothing.
+    let validate = rate(Duration::from_secs(1), || {
+        black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&page).unwrap());
+        PAGE_ALERTS
+    });
+    println!(
+        "page: {} alerts, {} bytes ({:.0} bytes/alert); CEF {} bytes/alert",
+        PAGE_ALERTS,
+        page.len(),
+        page.len() as f64 / PAGE_ALERTS as f64,
+        cef_bytes / PAGE_ALERTS
+    );
+    println!("validate only:     {validate:>10.0} alerts/s  (serde_json IgnoredAny, for scale)");
+    println!(
+        "parse only:        {:>10.0} alerts/s  ({:.0} MB/s)",
+        best_parse,
+        best_parse * page.len() as f64 / PAGE_ALERTS as f64 / 1e6
+    );
+    println!(
+        "parse + map (CEF): {:>10.0} alerts/s  ({:.0} MB/s)",
+        best_map,
+        best_map * page.len() as f64 / PAGE_ALERTS as f64 / 1e6
+    );
+    println!(
+        "ratio parse+map / parse: {:.2}  (target >= 0.80; absolute target >= 150000 alerts/s)",
+        best_map / best_parse
+    );
+}
+
+/// Peak resident memory (VmHWM, kB) of a running process, sampled until it exits.
+fn watch_peak_rss(child: &mut std::process::Child) -> (u64, std::process::ExitStatus) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file)
+            && let Some(line) = s.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            peak = peak.max(
+                line.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            );
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (peak, status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rss_of_big_map() {
+    let dir = std::env::temp_dir().join(format!("siemfwd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("1gib.ndjson");
+    let alerts = realistic_alerts();
+    let lines: Vec<String> = alerts.iter().map(|a| a.to_string()).collect();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    let (mut written, mut count) = (0u64, 0u64);
+    while written < 1 << 30 {
+        let line = &lines[count as usize % lines.len()];
+        // Unique ids: replace the page index with a running number.
+        let line = line.replacen("\"id\":\"da6386721", &format!("\"id\":\"{count:012}-"), 1);
+        w.write_all(line.as_bytes()).unwrap();
+        w.write_all(b"\n").unwrap();
+        written += line.len() as u64 + 1;
+        count += 1;
+    }
+    w.flush().unwrap();
+    drop(w);
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(["map", "--tenant-name", "contoso", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (peak_kb, status) = watch_peak_rss(&mut child);
+    let secs = start.elapsed().as_secs_f64();
+    assert!(status.success(), "siemfwd map failed: {status}");
+    println!(
+        "map of {:.2} GiB NDJSON ({count} alerts) to CEF: {secs:.1} s, {:.0} alerts/s, {:.0} MB/s, peak RSS {:.1} MB (target < 50 MB)",
+        written as f64 / (1u64 << 30) as f64,
+        count as f64 / secs,
+        written as f64 / secs / 1e6,
+        peak_kb as f64 / 1024.0
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    throughput();
+    if !args.iter().any(|a| a == "--no-rss") {
+        rss_of_big_map();
+    }
+}

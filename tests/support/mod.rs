@@ -1,0 +1,38 @@
+//! Shared helpers for the integration tests that run real syslog receivers.
+//!
+//! Std only. Use from a test crate with `mod support;`. Each test starts its own daemon in its
+//! own temp dir on its own ports, so tests can run in parallel.
+//!
+//! - [`tempdir::TestDir`]: unique temp dir, removed on drop unless `SIEMFWD_KEEP_TEST_DIRS` is set.
+//! - [`ports::free_ports`]: distinct free 127.0.0.1 ports (TCP and UDP) chosen at run time.
+//! - [`certs::Certs`]: throwaway CA, server cert (localhost/127.0.0.1), client cert
+//!   (CN `mde-forwarder`) made with `openssl`.
+//! - [`rsyslog::Rsyslog`]: rsyslogd + mmnormalize/liblognorm (CEF/LEEF decoding), TLS (gtls,
+//!   ossl with permittedPeer), plain TCP (octet-counted and LF), UDP.
+//! - [`files`]: bounded waits on the receivers' output files.
+//! - [`send`]: plain TCP (octet counting / LF) and UDP senders.
+#![allow(dead_code)]
+
+pub mod certs;
+pub mod files;
+pub mod ports;
+pub mod process;
+pub mod rsyslog;
+pub mod send;
+pub mod tempdir;
+
+use std::path::PathBuf;
+
+/// Root of the crate (where Cargo.toml is).
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where `scripts/install-receivers.sh` unpacks receivers that are not apt-installed
+/// (syslog-ng): `$SIEMFWD_RECEIVERS_DIR` or `<crate>/target/receivers`.
+pub fn receivers_dir() -> PathBuf {
+    match std::env::var_os("SIEMFWD_RECEIVERS_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => manifest_dir().join("target").join("receivers"),
+    }
+}

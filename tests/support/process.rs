@@ -1,0 +1,150 @@
+//! Foreground daemon processes started by tests, stopped by pid.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// First of `candidates` that exists as a file, else `name` looked up in `$PATH`.
+pub fn find_executable(name: &str, candidates: &[&str]) -> Option<PathBuf> {
+    for c in candidates {
+        let p = Path::new(c);
+        if p.is_file() {
+            return Some(p.to_path_buf());
+        }
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A daemon running in the foreground as a child of the test, with stdout/stderr captured to
+/// files. Stopped (SIGTERM, then SIGKILL after a grace period) and reaped on drop.
+#[derive(Debug)]
+pub struct Daemon {
+    name: String,
+    child: Option<Child>,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Daemon {
+    /// Spawns `cmd` with stdin closed and stdout/stderr appended to `<log_prefix>.stdout` /
+    /// `<log_prefix>.stderr`.
+    pub fn spawn(name: &str, mut cmd: Command, log_prefix: &Path) -> std::io::Result<Daemon> {
+        let stdout_path = log_prefix.with_extension("stdout");
+        let stderr_path = log_prefix.with_extension("stderr");
+        let open = |p: &Path| File::options().create(true).append(true).open(p);
+        cmd.stdin(Stdio::null())
+            .stdout(open(&stdout_path)?)
+            .stderr(open(&stderr_path)?);
+        let child = cmd.spawn()?;
+        Ok(Daemon {
+            name: name.to_string(),
+            child: Some(child),
+            stdout_path,
+            stderr_path,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `Some(status)` if the process has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// What the daemon wrote to stderr (and stdout) so far.
+    pub fn output(&self) -> String {
+        let err = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        let out = std::fs::read_to_string(&self.stdout_path).unwrap_or_default();
+        if out.trim().is_empty() {
+            err
+        } else {
+            format!("{err}\n--- stdout ---\n{out}")
+        }
+    }
+
+    pub fn stderr_path(&self) -> &Path {
+        &self.stderr_path
+    }
+
+    /// Sends SIGTERM by pid and waits up to 5 s; then SIGKILL and waits. Idempotent.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        signal(child.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        eprintln!(
+            "{} (pid {}) ignored SIGTERM; killing",
+            self.name,
+            child.id()
+        );
+        let _ = child.kill();
+        child.wait().ok()
+    }
+}
+
+/// `kill -SIG PID` (std has no signal API other than SIGKILL).
+pub fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether process `pid` has a socket listening on 127.0.0.1:`port` (`udp == false`: TCP in
+/// LISTEN state), per /proc/net/{tcp,udp} and /proc/PID/fd. Does not connect, so TLS
+/// listeners do not log handshake errors, and a port taken by another process does not count.
+pub fn is_bound_by(pid: u32, port: u16, udp: bool) -> bool {
+    let file = if udp {
+        "/proc/net/udp"
+    } else {
+        "/proc/net/tcp"
+    };
+    let Ok(table) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let ok = cols.len() > 9 && cols[1] == local && (udp || cols[3] == "0A");
+            ok.then(|| format!("socket:[{}]", cols[9]))
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|t| inodes.iter().any(|i| t.as_os_str() == i.as_str()))
+    })
+}

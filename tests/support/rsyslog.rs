@@ -1,0 +1,389 @@
+//! A real rsyslogd (8.2302, Debian) with mmnormalize/liblognorm as a strict CEF/LEEF checker.
+//!
+//! Inputs (all 127.0.0.1, see [`RsyslogPorts`]): TLS gtls (`x509/certvalid`), TLS gtls
+//! (`x509/name`, permitted peer `mde-forwarder`), TLS ossl (`x509/name`, same peer), plain TCP
+//! (octet-counted and LF frames on one port), UDP. Input names in `raw.log`/`inputname`:
+//! `tls_gtls`, `tls_gtls_name`, `tls_ossl`, `tcp_plain`, `udp_plain`.
+//!
+//! Config: `tests/receivers/rsyslog.conf.in` (from shared/reference/rsyslog.conf) with
+//! rulebases `tests/receivers/cef.rb` and `leef.rb`. Every message is written to
+//! `out/raw.log` as `INPUTNAME RAWMSG` and, as rsyslog's `%jsonmesg%`, to `out/parsed.jsonl`;
+//! decoded CEF is under `$!` → `cefparse` → `cef` → {`DeviceVendor`, `DeviceProduct`,
+//! `DeviceVersion`, `SignatureID`, `Name`, `Severity`, `Extensions` {key: unescaped value}},
+//! decoded LEEF under `$!` → `leefparse`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::certs::Certs;
+use super::files;
+use super::ports::free_ports;
+use super::process::{Daemon, find_executable, is_bound_by};
+use super::tempdir::TestDir;
+
+const CONF_TEMPLATE: &str = include_str!("../receivers/rsyslog.conf.in");
+const CEF_RB: &str = include_str!("../receivers/cef.rb");
+const LEEF_RB: &str = include_str!("../receivers/leef.rb");
+
+const NOT_FOUND: &str = "rsyslogd not found: run scripts/install-receivers.sh";
+
+/// How long to wait for rsyslogd to listen on all its ports.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How many times to pick new ports when one was taken meanwhile.
+const START_ATTEMPTS: usize = 5;
+
+/// Options for [`Rsyslog::start`].
+#[derive(Debug, Clone)]
+pub struct RsyslogOpts {
+    /// rsyslog `global(maxMessageSize=...)`, e.g. `"64k"` (rsyslog's own default is 8k).
+    pub max_message_size: String,
+    /// rsyslog `parser.escapeControlCharactersOnReceive`: stock rsyslog (true) turns control
+    /// characters other than TAB (kept by this config) into `#ooo` (octal) on receipt.
+    pub escape_control_characters: bool,
+    /// Client certificate name the `tls_ossl` input accepts (`permittedPeer`).
+    pub permitted_peer: String,
+}
+
+impl Default for RsyslogOpts {
+    fn default() -> Self {
+        RsyslogOpts {
+            max_message_size: "64k".to_string(),
+            escape_control_characters: true,
+            permitted_peer: super::certs::CLIENT_CN.to_string(),
+        }
+    }
+}
+
+/// Ports of the running receiver (all on 127.0.0.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RsyslogPorts {
+    /// TLS (gtls driver), client certificate must chain to the CA (`x509/certvalid`).
+    pub tls_gtls: u16,
+    /// TLS (gtls driver), client certificate must chain to the CA and have the permitted
+    /// peer name (`x509/name`). Use this one for negative client-name tests.
+    pub tls_gtls_name: u16,
+    /// TLS (ossl driver), client certificate must chain to the CA and have the permitted
+    /// peer name (`x509/name`) -- but rsyslog's ossl driver does not reliably refuse other
+    /// names (upstream rsyslog issue #6350), so do not test rejection on this port.
+    pub tls_ossl: u16,
+    /// Plain TCP, octet-counted and LF-framed messages on the same port.
+    pub tcp: u16,
+    /// UDP.
+    pub udp: u16,
+}
+
+/// A running rsyslogd in its own temp dir. Stopped (by pid) and the dir removed on drop.
+#[derive(Debug)]
+pub struct Rsyslog {
+    // Field order matters: the daemon is stopped before the dir is removed.
+    daemon: Option<Daemon>,
+    opts: RsyslogOpts,
+    ports: RsyslogPorts,
+    certs: Certs,
+    rsyslogd: PathBuf,
+    module_dir: PathBuf,
+    dir: TestDir,
+}
+
+/// Path of rsyslogd (`$SIEMFWD_RSYSLOGD`, /usr/sbin/rsyslogd, or `$PATH`); panics with
+/// "rsyslogd not found: run scripts/install-receivers.sh" when absent.
+pub fn rsyslogd_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("SIEMFWD_RSYSLOGD").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "{NOT_FOUND} (SIEMFWD_RSYSLOGD={})",
+            p.display()
+        );
+        return p;
+    }
+    find_executable("rsyslogd", &["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]).expect(NOT_FOUND)
+}
+
+/// rsyslog's module directory (`$SIEMFWD_RSYSLOG_MODDIR` or the Debian multiarch path).
+pub fn module_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("SIEMFWD_RSYSLOG_MODDIR").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    for d in [
+        "/usr/lib/x86_64-linux-gnu/rsyslog",
+        "/usr/lib/aarch64-linux-gnu/rsyslog",
+        "/usr/lib/rsyslog",
+        "/usr/lib64/rsyslog",
+    ] {
+        if Path::new(d).join("imtcp.so").is_file() {
+            return PathBuf::from(d);
+        }
+    }
+    panic!("rsyslog modules (imtcp.so) not found: run scripts/install-receivers.sh")
+}
+
+/// The config template filled in for `work` dir, `ports` and `opts`.
+pub fn render_config(work: &Path, ports: &RsyslogPorts, opts: &RsyslogOpts) -> String {
+    let work = work.to_str().expect("utf-8 temp dir path");
+    assert!(
+        !work.contains('"') && !work.contains('\''),
+        "temp dir path must not contain quotes: {work}"
+    );
+    CONF_TEMPLATE
+        .replace("@WORK@", work)
+        .replace("@PORT_GTLS@", &ports.tls_gtls.to_string())
+        .replace("@PORT_GTLS_NAME@", &ports.tls_gtls_name.to_string())
+        .replace("@PORT_OSSL@", &ports.tls_ossl.to_string())
+        .replace("@PORT_TCP@", &ports.tcp.to_string())
+        .replace("@PORT_UDP@", &ports.udp.to_string())
+        .replace("@MAX_MESSAGE_SIZE@", &opts.max_message_size)
+        .replace(
+            "@ESCAPE_CC@",
+            if opts.escape_control_characters {
+                "on"
+            } else {
+                "off"
+            },
+        )
+        .replace("@PERMITTED_PEER@", &opts.permitted_peer)
+}
+
+impl Rsyslog {
+    /// Makes a temp dir with certs, rulebases and config, starts rsyslogd in the foreground and
+    /// waits until all its listeners are up. Picks new ports and retries if one was taken.
+    pub fn start(opts: RsyslogOpts) -> Rsyslog {
+        let rsyslogd = rsyslogd_path();
+        let module_dir = module_dir();
+        let dir = TestDir::new("rsyslog");
+        for sub in ["work", "out"] {
+            dir.mkdir(sub);
+        }
+        let certs = Certs::generate(&dir.join("certs"));
+        std::fs::write(dir.join("cef.rb"), CEF_RB).expect("write cef.rb");
+        std::fs::write(dir.join("leef.rb"), LEEF_RB).expect("write leef.rb");
+        let mut me = Rsyslog {
+            daemon: None,
+            opts,
+            ports: RsyslogPorts {
+                tls_gtls: 0,
+                tls_gtls_name: 0,
+                tls_ossl: 0,
+                tcp: 0,
+                udp: 0,
+            },
+            certs,
+            rsyslogd,
+            module_dir,
+            dir,
+        };
+        let mut last_err = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let p = free_ports(5);
+            me.ports = RsyslogPorts {
+                tls_gtls: p[0],
+                tls_gtls_name: p[1],
+                tls_ossl: p[2],
+                tcp: p[3],
+                udp: p[4],
+            };
+            match me.try_launch() {
+                Ok(()) => return me,
+                Err(LaunchError::PortTaken(e)) => last_err = e,
+                Err(LaunchError::Fatal(e)) => panic!("{e}"),
+            }
+        }
+        panic!("rsyslogd did not start after {START_ATTEMPTS} attempts: {last_err}");
+    }
+
+    /// Stops rsyslogd and starts it again with the same config and ports (output files are
+    /// kept and appended to). Retries for a while if a port is still/already in use.
+    pub fn restart(&mut self) {
+        self.stop();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.try_launch() {
+                Ok(()) => return,
+                Err(LaunchError::PortTaken(e)) if Instant::now() < deadline => {
+                    eprintln!("rsyslogd restart: {e}; retrying");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(LaunchError::PortTaken(e) | LaunchError::Fatal(e)) => {
+                    panic!("rsyslogd restart failed: {e}")
+                }
+            }
+        }
+    }
+
+    /// Stops rsyslogd (SIGTERM by pid, wait; SIGKILL after 5 s). The dir stays until drop.
+    pub fn stop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            d.stop();
+        }
+    }
+
+    /// Whether the daemon is (still) running.
+    pub fn is_running(&mut self) -> bool {
+        self.daemon.as_mut().is_some_and(|d| d.try_wait().is_none())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.as_ref().and_then(Daemon::pid)
+    }
+
+    pub fn ports(&self) -> RsyslogPorts {
+        self.ports
+    }
+
+    pub fn certs(&self) -> &Certs {
+        &self.certs
+    }
+
+    pub fn opts(&self) -> &RsyslogOpts {
+        &self.opts
+    }
+
+    /// The temp dir (config `rsyslog.conf`, `certs/`, `out/`, `work/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("rsyslog.conf")
+    }
+
+    /// `out/raw.log`: one line per received message, `INPUTNAME RAWMSG`.
+    pub fn raw_log(&self) -> PathBuf {
+        self.dir.join("out/raw.log")
+    }
+
+    /// `out/parsed.jsonl`: one JSON object (`%jsonmesg%`) per received message.
+    pub fn parsed_jsonl(&self) -> PathBuf {
+        self.dir.join("out/parsed.jsonl")
+    }
+
+    /// What rsyslogd wrote to stderr/stdout so far (all runs).
+    pub fn daemon_output(&self) -> String {
+        std::fs::read_to_string(self.dir.join("rsyslogd.stderr")).unwrap_or_default()
+    }
+
+    /// Waits until `file` has at least `n` complete lines and returns them; panics after
+    /// `timeout` with the file's content and rsyslogd's stderr.
+    pub fn wait_for_lines(&self, file: &Path, n: usize, timeout: Duration) -> Vec<String> {
+        files::try_wait_for_lines(file, n, timeout)
+            .unwrap_or_else(|e| panic!("{e}\nrsyslogd stderr:\n{}", self.daemon_output()))
+    }
+
+    /// Waits until a line of `file` contains `needle`; returns the lines up to it.
+    pub fn wait_for_line_containing(
+        &self,
+        file: &Path,
+        needle: &str,
+        timeout: Duration,
+    ) -> Vec<String> {
+        files::try_wait_for_line_containing(file, needle, timeout)
+            .unwrap_or_else(|e| panic!("{e}\nrsyslogd stderr:\n{}", self.daemon_output()))
+    }
+
+    /// Runs `rsyslogd -N1` on the generated config; `Err(output)` if it is rejected.
+    pub fn validate_config(&self) -> Result<String, String> {
+        let out = Command::new(&self.rsyslogd)
+            .arg("-N1")
+            .arg("-f")
+            .arg(self.config_path())
+            .arg("-M")
+            .arg(&self.module_dir)
+            .output()
+            .expect("run rsyslogd -N1");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // rsyslogd -N1 exits 0 on warnings too; treat any "error" line as a failure.
+        if out.status.success() && !text.to_ascii_lowercase().contains("error") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    }
+
+    fn try_launch(&mut self) -> Result<(), LaunchError> {
+        let conf = self.config_path();
+        let work = self.dir.path().to_path_buf();
+        std::fs::write(&conf, render_config(&work, &self.ports, &self.opts))
+            .expect("write rsyslog.conf");
+        let pidfile = self.dir.join("rsyslogd.pid");
+        let _ = std::fs::remove_file(&pidfile);
+        let stderr_path = self.dir.join("rsyslogd.stderr");
+        let before = std::fs::metadata(&stderr_path).map_or(0, |m| m.len() as usize);
+        let mut cmd = Command::new(&self.rsyslogd);
+        cmd.arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(&pidfile)
+            .arg("-M")
+            .arg(&self.module_dir);
+        let mut daemon =
+            Daemon::spawn("rsyslogd", cmd, &self.dir.join("rsyslogd")).map_err(|e| {
+                LaunchError::Fatal(format!("cannot run {}: {e}", self.rsyslogd.display()))
+            })?;
+        let new_output = || {
+            let all = std::fs::read(&stderr_path).unwrap_or_default();
+            String::from_utf8_lossy(all.get(before..).unwrap_or_default()).into_owned()
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let out = new_output();
+            if out.contains("Address already in use") || out.contains("Could not create") {
+                daemon.stop();
+                return Err(LaunchError::PortTaken(format!(
+                    "port in use ({:?}): {out}",
+                    self.ports
+                )));
+            }
+            if let Some(status) = daemon.try_wait() {
+                return Err(LaunchError::Fatal(format!(
+                    "rsyslogd exited during startup ({status}); config {}; stderr:\n{}",
+                    conf.display(),
+                    new_output()
+                )));
+            }
+            let p = self.ports;
+            let pid = daemon.pid().unwrap_or(0);
+            if is_bound_by(pid, p.tls_gtls, false)
+                && is_bound_by(pid, p.tls_gtls_name, false)
+                && is_bound_by(pid, p.tls_ossl, false)
+                && is_bound_by(pid, p.tcp, false)
+                && is_bound_by(pid, p.udp, true)
+                && std::net::TcpStream::connect(("127.0.0.1", p.tcp)).is_ok()
+            {
+                self.daemon = Some(daemon);
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                daemon.stop();
+                return Err(LaunchError::Fatal(format!(
+                    "rsyslogd did not listen on {p:?} within {START_TIMEOUT:?}; config {}; stderr:\n{}",
+                    conf.display(),
+                    new_output()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+enum LaunchError {
+    PortTaken(String),
+    Fatal(String),
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() && !super::tempdir::keep_test_dirs() {
+            eprintln!(
+                "rsyslog test dir {} is removed; set SIEMFWD_KEEP_TEST_DIRS=1 to keep it",
+                self.dir.path().display()
+            );
+        }
+    }
+}

@@ -100,24 +100,56 @@ fn throughput() {
         black_box(&out);
         n
     };
+    if std::env::args().any(|a| a == "--encode-only") {
+        // Profiling aid: the encoder alone, on alerts parsed once.
+        let text = std::str::from_utf8(&page).unwrap();
+        #[derive(serde::Deserialize)]
+        struct Page<'a> {
+            #[serde(borrow)]
+            value: Vec<siemfwd::alert::Alert<'a>>,
+        }
+        let parsed = serde_json::from_str::<Page>(text).unwrap().value;
+        let inputs: Vec<input::InputAlert> = parsed
+            .into_iter()
+            .map(|alert| input::InputAlert {
+                alert,
+                raw: None,
+                position: input::Position {
+                    line: 1,
+                    index: None,
+                },
+            })
+            .collect();
+        let r = rate(Duration::from_secs(4), || {
+            out.clear();
+            for a in &inputs {
+                mapping.encode(a, tenant, None, &mut out).unwrap();
+            }
+            inputs.len()
+        });
+        println!("encode only: {r:.0} alerts/s ({:.2} us/alert)", 1e6 / r);
+        return;
+    }
     if std::env::args().any(|a| a == "--map-only") {
         println!("{:.0}", rate(Duration::from_secs(4), &mut parse_and_map));
         return;
     }
-    // Warm up, then alternate short slices so that both see the same machine state (this VM's
-    // speed drifts by tens of percent); report the median slice of each.
+    // This VM's speed drifts by tens of percent within seconds, so the two are interleaved page
+    // by page (about a millisecond each) and their times summed: drift hits both alike.
     rate(Duration::from_millis(500), &mut parse_only);
     rate(Duration::from_millis(500), &mut parse_and_map);
-    let (mut parse_rates, mut map_rates) = (Vec::new(), Vec::new());
-    for _ in 0..25 {
-        parse_rates.push(rate(Duration::from_millis(200), &mut parse_only));
-        map_rates.push(rate(Duration::from_millis(200), &mut parse_and_map));
+    let (mut t_parse, mut t_map, mut n_parse, mut n_map) = (Duration::ZERO, Duration::ZERO, 0, 0);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let t0 = Instant::now();
+        n_parse += parse_only();
+        let t1 = Instant::now();
+        n_map += parse_and_map();
+        t_map += t1.elapsed();
+        t_parse += t1 - t0;
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let (best_parse, best_map) = (median(&mut parse_rates), median(&mut map_rates));
+    let best_parse = n_parse as f64 / t_parse.as_secs_f64();
+    let best_map = n_map as f64 / t_map.as_secs_f64();
     // For scale: what it costs serde_json just to validate the page, building nothing.
     let validate = rate(Duration::from_secs(1), || {
         black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&page).unwrap());

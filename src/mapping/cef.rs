@@ -63,7 +63,7 @@ fn escape<const VALUE: bool>(b: &[u8], out: &mut Vec<u8>) {
         while i + 8 <= b.len() {
             let c = &b[i..i + 8];
             let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            if scan::byte(x, b'\\') | scan::byte(x, sep) | scan::control(x) != 0 {
+            if scan::byte(x, b'\\') | scan::byte(x, sep) | scan::control_or_non_ascii(x) != 0 {
                 break;
             }
             i += 8;

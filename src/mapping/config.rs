@@ -4,8 +4,8 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::expr::{self, Expr, ValueMap};
-use super::{Field, Format, HeaderPlan, MappingError, Plan, cef, leef};
+use super::expr::{self, Expr, Names, ValueMap};
+use super::{Field, Format, HeaderPlan, MappingError, Plan, Syntax, cef, leef};
 
 /// A mapping file before validation. Unknown keys are errors: a typo must not silently drop a
 /// field from every alert.
@@ -69,15 +69,18 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
             if k == "_default" {
                 map.default = Some(v);
             } else {
-                map.entries.insert(k, v);
+                map.entries.push((k, v));
             }
         }
         map_names.push(name);
         maps.push(map);
     }
-    let lookup = |n: &str| map_names.iter().position(|m| m == n);
+    let names = Names {
+        maps: map_names,
+        ..Names::default()
+    };
     let compile_expr = |key: &str, value: &Spanned<String>| -> Result<Expr, MappingError> {
-        expr::parse(value.get_ref(), &lookup)
+        expr::parse(value.get_ref(), &names)
             .map_err(|m| err(line_of(text, value.span().start), key, m))
     };
 
@@ -180,12 +183,42 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
             Format::Cef => cef::dictionary_limit(key),
             _ => None,
         };
+        let written = match &expr {
+            Expr::Literal(text) if !text.is_empty() => {
+                if let Some(max) = limit.filter(|max| text.len() > *max) {
+                    return Err(err(
+                        line,
+                        &format!("fields.{key}"),
+                        format!(
+                            "this literal is {} bytes, over the {max} that CEF allows for `{key}`",
+                            text.len()
+                        ),
+                    ));
+                }
+                let mut bytes = Vec::new();
+                match &header {
+                    HeaderPlan::Cef { .. } => cef::CefSyntax.field(key, text, &mut bytes),
+                    HeaderPlan::Leef {
+                        leef_version,
+                        delimiter,
+                        ..
+                    } => leef::LeefSyntax {
+                        version: *leef_version,
+                        delimiter: *delimiter,
+                    }
+                    .field(key, text, &mut bytes),
+                }
+                Some(bytes)
+            }
+            _ => None,
+        };
         fields.push(Field {
             key: key.clone(),
             shrinkable: !expr.is_literal(),
             expr,
             limit,
             label_of: None,
+            written,
         });
     }
     // `cs1Label` belongs to `cs1`: it is left out whenever `cs1` is.
@@ -200,5 +233,6 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
         header,
         fields,
         maps,
+        selectors: names.selectors.into_inner(),
     })
 }

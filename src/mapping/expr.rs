@@ -15,7 +15,6 @@
 //! A missing, null or empty value makes the field absent from the record.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::alert::{Alert, Evidence, Str, Timestamp};
@@ -58,8 +57,9 @@ pub(crate) enum Path {
     MitreTechniques,
     UserName,
     UserDomain,
-    EvidenceStr(Vec<String>, EvidenceStr),
-    EvidenceTime(Vec<String>, EvidenceTime),
+    /// A field of the first evidence of a selector (an index into [`Names::selectors`]).
+    EvidenceStr(usize, EvidenceStr),
+    EvidenceTime(usize, EvidenceTime),
 }
 
 impl std::fmt::Debug for Path {
@@ -78,6 +78,7 @@ pub(crate) enum Val<'x> {
 }
 
 impl<'x> Val<'x> {
+    #[inline]
     pub(crate) fn into_text(self) -> Cow<'x, str> {
         match self {
             Val::Text(t) => t,
@@ -109,6 +110,8 @@ fn join<'x>(items: &'x [Str<'x>], sep: &str) -> Cow<'x, str> {
 /// What an expression is evaluated against.
 pub(crate) struct Scope<'x, 'a> {
     pub alert: &'x Alert<'a>,
+    /// The first evidence of each selector of the plan, found once per alert.
+    pub evidence: &'x [Option<&'x Evidence<'a>>],
     pub tenant_name: &'x str,
     pub tenant_id: &'x str,
     pub maps: &'x [ValueMap],
@@ -117,7 +120,8 @@ pub(crate) struct Scope<'x, 'a> {
 /// A `[maps.NAME]` table: exact matches, then `_default`, else the value unchanged.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ValueMap {
-    pub entries: HashMap<String, String>,
+    /// Few entries (a severity scale): a scan beats hashing.
+    pub entries: Vec<(String, String)>,
     pub default: Option<String>,
 }
 
@@ -128,7 +132,7 @@ impl Expr {
             Expr::Literal(l) => Val::Text(Cow::Borrowed(l)),
             Expr::Tenant(TenantField::Name) => Val::Text(Cow::Borrowed(s.tenant_name)),
             Expr::Tenant(TenantField::Id) => Val::Text(Cow::Borrowed(s.tenant_id)),
-            Expr::Path(p) => p.eval(s.alert)?,
+            Expr::Path(p) => p.eval(s.alert, s.evidence)?,
             Expr::Else(alts) => return alts.iter().find_map(|e| e.eval(s)),
             Expr::Concat(parts) => {
                 let mut out = String::new();
@@ -159,11 +163,18 @@ impl Expr {
 }
 
 impl Path {
-    fn eval<'x>(&self, a: &'x Alert<'_>) -> Option<Val<'x>> {
+    fn eval<'x>(
+        &self,
+        a: &'x Alert<'_>,
+        evidence: &'x [Option<&'x Evidence<'_>>],
+    ) -> Option<Val<'x>> {
         // Shorten the alert's lifetime to the borrow: `Str<'a>` is covariant in 'a.
         let a: &'x Alert<'x> = a;
+        let evidence: &'x [Option<&'x Evidence<'x>>] = evidence;
         match self {
             Path::Str(f) => f(a).map(|s| Val::Text(Cow::Borrowed(&**s))),
+            Path::EvidenceStr(sel, f) => f(evidence[*sel]?).map(|s| Val::Text(Cow::Borrowed(&**s))),
+            Path::EvidenceTime(sel, f) => f(evidence[*sel]?).map(Val::Time),
             Path::Time(f) => f(a).map(Val::Time),
             Path::MitreTechniques => a.mitre_techniques.as_ref().map(|l| Val::List(&l.0)),
             Path::UserName => a
@@ -178,10 +189,6 @@ impl Path {
                 .domain_name
                 .as_deref()
                 .map(|s| Val::Text(Cow::Borrowed(s))),
-            Path::EvidenceStr(types, f) => {
-                f(a.first_evidence(types)?).map(|s| Val::Text(Cow::Borrowed(&**s)))
-            }
-            Path::EvidenceTime(types, f) => f(a.first_evidence(types)?).map(Val::Time),
         }
     }
 }
@@ -199,7 +206,12 @@ impl Filter {
             (Filter::Map(i), v) => {
                 let map = &s.maps[*i];
                 let text = v.into_text();
-                match map.entries.get(&*text).or(map.default.as_ref()) {
+                let hit = map
+                    .entries
+                    .iter()
+                    .find(|(k, _)| **k == *text)
+                    .map(|(_, v)| v);
+                match hit.or(map.default.as_ref()) {
                     Some(m) => Val::Text(Cow::Borrowed(m)),
                     None => Val::Text(text),
                 }
@@ -213,13 +225,38 @@ impl Filter {
 /// Why an expression does not compile. The caller adds file, line and key.
 pub(crate) type ParseError = String;
 
-/// Compiles expression text; `maps` resolves `map(NAME)` to an index.
-pub(crate) fn parse(text: &str, maps: &dyn Fn(&str) -> Option<usize>) -> Result<Expr, ParseError> {
+/// The names a mapping's expressions refer to: value maps, and evidence selectors (each
+/// distinct `evidence[Types]`, so that the first evidence of each is found once per alert).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    pub maps: Vec<String>,
+    pub selectors: std::cell::RefCell<Vec<Vec<String>>>,
+}
+
+impl Names {
+    fn map(&self, name: &str) -> Option<usize> {
+        self.maps.iter().position(|m| m == name)
+    }
+
+    fn selector(&self, types: Vec<String>) -> usize {
+        let mut selectors = self.selectors.borrow_mut();
+        selectors
+            .iter()
+            .position(|s| *s == types)
+            .unwrap_or_else(|| {
+                selectors.push(types);
+                selectors.len() - 1
+            })
+    }
+}
+
+/// Compiles expression text.
+pub(crate) fn parse(text: &str, names: &Names) -> Result<Expr, ParseError> {
     let tokens = tokenize(text)?;
     let mut p = Parser {
         tokens,
         at: 0,
-        maps,
+        names,
     };
     let e = p.expr()?;
     if let Some(t) = p.tokens.get(p.at) {
@@ -344,7 +381,7 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, ParseError> {
 struct Parser<'m> {
     tokens: Vec<Tok>,
     at: usize,
-    maps: &'m dyn Fn(&str) -> Option<usize>,
+    names: &'m Names,
 }
 
 impl Parser<'_> {
@@ -408,7 +445,7 @@ impl Parser<'_> {
                 }
             }
             Some(Tok::Word(w)) if w == "else" => Err("`else` needs a value before it".into()),
-            Some(Tok::Word(w)) => path(&w),
+            Some(Tok::Word(w)) => path(&w, self.names),
             Some(t) => Err(format!("expected a value, found {}", t.describe())),
             None => Err("expected a value, found the end".into()),
         }
@@ -445,7 +482,7 @@ impl Parser<'_> {
             ("upper", None) => Ok(Filter::Upper),
             ("join", Some(sep)) => Ok(Filter::Join(sep)),
             ("join", None) => Ok(Filter::Join(",".into())),
-            ("map", Some(table)) => (self.maps)(&table)
+            ("map", Some(table)) => (self.names.map(&table))
                 .map(Filter::Map)
                 .ok_or_else(|| format!("map({table}): there is no [maps.{table}] table")),
             ("map", None) => Err("map needs a table name: map(severity)".into()),
@@ -492,10 +529,10 @@ alert_fields! {
 
 macro_rules! evidence_fields {
     (str: $($sname:literal => $sfield:ident),* ; time: $($tname:literal => $tfield:ident),*) => {
-        fn evidence_path(types: Vec<String>, name: &str) -> Option<Path> {
+        fn evidence_path(selector: usize, name: &str) -> Option<Path> {
             match name {
-                $($sname => Some(Path::EvidenceStr(types, |e| e.$sfield.as_ref())),)*
-                $($tname => Some(Path::EvidenceTime(types, |e| e.$tfield)),)*
+                $($sname => Some(Path::EvidenceStr(selector, |e| e.$sfield.as_ref())),)*
+                $($tname => Some(Path::EvidenceTime(selector, |e| e.$tfield)),)*
                 _ => None,
             }
         }
@@ -519,7 +556,7 @@ evidence_fields! {
     "parentProcessCreationTime" => parent_process_creation_time
 }
 
-fn path(word: &str) -> Result<Expr, ParseError> {
+fn path(word: &str, names: &Names) -> Result<Expr, ParseError> {
     match word {
         "$tenant.name" => return Ok(Expr::Tenant(TenantField::Name)),
         "$tenant.id" => return Ok(Expr::Tenant(TenantField::Id)),
@@ -544,12 +581,21 @@ fn path(word: &str) -> Result<Expr, ParseError> {
                 "`{word}`: name at least one entityType, e.g. evidence[File].sha1"
             ));
         }
-        return evidence_path(types, field).map(Expr::Path).ok_or_else(|| {
-            format!(
+        if !EVIDENCE_FIELDS.contains(&field) {
+            return Err(format!(
                 "unknown evidence field `{field}` (known: {})",
                 EVIDENCE_FIELDS.join(", ")
-            )
-        });
+            ));
+        }
+        let selector = names.selector(types);
+        return evidence_path(selector, field)
+            .map(Expr::Path)
+            .ok_or_else(|| {
+                format!(
+                    "unknown evidence field `{field}` (known: {})",
+                    EVIDENCE_FIELDS.join(", ")
+                )
+            });
     }
     alert_path(word).map(Expr::Path).ok_or_else(|| {
         let mut msg = format!("unknown alert field `{word}`");
@@ -572,14 +618,24 @@ mod tests {
 
     fn eval_text(expr: &str, alert_json: &str) -> Option<String> {
         let maps = vec![ValueMap {
-            entries: [("High".to_owned(), "8".to_owned())].into(),
+            entries: vec![("High".to_owned(), "8".to_owned())],
             default: Some("0".into()),
         }];
-        let lookup = |n: &str| (n == "severity").then_some(0);
-        let e = parse(expr, &lookup).unwrap();
+        let names = Names {
+            maps: vec!["severity".into()],
+            ..Names::default()
+        };
+        let e = parse(expr, &names).unwrap();
         let alert = Alert::from_json(alert_json).unwrap();
+        let evidence: Vec<_> = names
+            .selectors
+            .borrow()
+            .iter()
+            .map(|t| alert.first_evidence(t))
+            .collect();
         let scope = Scope {
             alert: &alert,
+            evidence: &evidence,
             tenant_name: "contoso",
             tenant_id: "tid",
             maps: &maps,
@@ -655,8 +711,8 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong() {
-        let no_maps = |_: &str| None;
-        let err = |s: &str| parse(s, &no_maps).unwrap_err();
+        let names = Names::default();
+        let err = |s: &str| parse(s, &names).unwrap_err();
         assert!(err("titel").contains("unknown alert field `titel`"));
         assert!(err("Title").contains("did you mean `title`"));
         assert!(err("evidence[File].sha512").contains("unknown evidence field `sha512`"));

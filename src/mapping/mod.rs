@@ -142,6 +142,8 @@ pub(crate) struct Field {
     pub shrinkable: bool,
     /// For `xLabel`: the index of `x`, whose absence removes the label too.
     pub label_of: Option<usize>,
+    /// For a literal: the field as written (`key=value`, escaped), prepared once.
+    pub written: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +174,8 @@ pub(crate) struct Plan {
     pub header: HeaderPlan,
     pub fields: Vec<Field>,
     pub maps: Vec<ValueMap>,
+    /// The distinct `evidence[Types]` of the expressions.
+    pub selectors: Vec<Vec<String>>,
 }
 
 /// A part of a record before escaping.
@@ -315,31 +319,44 @@ impl Mapping {
             }
             Inner::Plan(plan) => plan,
         };
+        let evidence: Vec<_> = plan
+            .selectors
+            .iter()
+            .map(|types| input.alert.first_evidence(types))
+            .collect();
         let scope = Scope {
             alert: &input.alert,
+            evidence: &evidence,
             tenant_name: tenant.name,
             tenant_id: tenant.id,
             maps: &plan.maps,
         };
         let mut stats = EncodeStats::default();
-        let leef;
-        let syntax: &dyn Syntax = match &plan.header {
-            HeaderPlan::Cef { .. } => &cef::CefSyntax,
+        let leef = match &plan.header {
             HeaderPlan::Leef {
                 leef_version,
                 delimiter,
                 ..
-            } => {
-                leef = leef::LeefSyntax {
-                    version: *leef_version,
-                    delimiter: *delimiter,
-                };
-                &leef
-            }
+            } => leef::LeefSyntax {
+                version: *leef_version,
+                delimiter: *delimiter,
+            },
+            HeaderPlan::Cef { .. } => leef::LeefSyntax {
+                version: leef::Version::V2,
+                delimiter: '\t',
+            },
+        };
+        let syntax: &dyn Syntax = match &plan.header {
+            HeaderPlan::Cef { .. } => &cef::CefSyntax,
+            HeaderPlan::Leef { .. } => &leef,
         };
         let start = out.len();
         out.reserve(4096);
-        plan.write_direct(&scope, syntax, &mut stats, out);
+        // Monomorphized per format, so that escaping inlines into the field loop.
+        match &plan.header {
+            HeaderPlan::Cef { .. } => plan.write_direct(&scope, &cef::CefSyntax, &mut stats, out),
+            HeaderPlan::Leef { .. } => plan.write_direct(&scope, &leef, &mut stats, out),
+        }
         let Some(budget) = max_bytes else {
             return Ok(stats);
         };
@@ -443,10 +460,10 @@ impl Plan {
     }
 
     /// Whether field `i`, a label, must be left out because its base field has no value.
-    fn label_without_base(&self, i: usize, present: &[bool], scope: &Scope<'_, '_>) -> bool {
+    fn label_without_base(&self, i: usize, present: &Present, scope: &Scope<'_, '_>) -> bool {
         match self.fields[i].label_of {
             None => false,
-            Some(base) if base < i => !present[base],
+            Some(base) if base < i => !present.get(base),
             // A label written before its field (unusual order): look the field up.
             Some(base) => self.fields[base].expr.eval(scope).is_none(),
         }
@@ -454,27 +471,36 @@ impl Plan {
 
     /// Evaluates and writes the record in one pass, with no intermediate record: the path every
     /// alert takes unless it has to be shortened.
-    fn write_direct(
+    fn write_direct<S: Syntax>(
         &self,
         scope: &Scope<'_, '_>,
-        syntax: &dyn Syntax,
+        syntax: &S,
         stats: &mut EncodeStats,
         out: &mut Vec<u8>,
     ) {
         syntax.start(out);
         self.each_header_part(scope, stats, |part| syntax.header(&part.text, out));
         syntax.end_header(out);
-        let mut present = vec![false; self.fields.len()];
+        let mut present = Present::new(self.fields.len());
         let mut first = true;
         let mut digits = [0u8; 20];
         for (i, f) in self.fields.iter().enumerate() {
             if self.label_without_base(i, &present, scope) {
                 continue;
             }
+            if let Some(written) = &f.written {
+                present.set(i);
+                if !first {
+                    syntax.separator(out);
+                }
+                first = false;
+                out.extend_from_slice(written);
+                continue;
+            }
             let Some(value) = f.expr.eval(scope) else {
                 continue;
             };
-            present[i] = true;
+            present.set(i);
             if !first {
                 syntax.separator(out);
             }
@@ -492,7 +518,7 @@ impl Plan {
     fn evaluate<'x>(&'x self, scope: &Scope<'x, '_>, stats: &mut EncodeStats) -> Record<'x> {
         let mut header = Vec::with_capacity(6);
         self.each_header_part(scope, stats, |part| header.push(part));
-        let mut present = vec![false; self.fields.len()];
+        let mut present = Present::new(self.fields.len());
         let mut fields = Vec::with_capacity(self.fields.len());
         for (i, f) in self.fields.iter().enumerate() {
             if self.label_without_base(i, &present, scope) {
@@ -501,7 +527,7 @@ impl Plan {
             let Some(value) = f.expr.eval(scope) else {
                 continue;
             };
-            present[i] = true;
+            present.set(i);
             fields.push((
                 i,
                 Part {
@@ -511,6 +537,41 @@ impl Plan {
             ));
         }
         Record { header, fields }
+    }
+}
+
+/// Which fields of a record have a value: bits for the usual mapping, a vector past 128.
+struct Present {
+    bits: u128,
+    more: Vec<bool>,
+}
+
+impl Present {
+    fn new(fields: usize) -> Present {
+        Present {
+            bits: 0,
+            more: if fields > 128 {
+                vec![false; fields]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        if self.more.is_empty() {
+            self.bits |= 1 << i;
+        } else {
+            self.more[i] = true;
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        if self.more.is_empty() {
+            self.bits & (1 << i) != 0
+        } else {
+            self.more[i]
+        }
     }
 }
 

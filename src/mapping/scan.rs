@@ -26,6 +26,13 @@ pub(crate) fn control(x: u64) -> u64 {
     less(x, 0x20) | byte(x, 0x7f) | byte(x, 0xc2)
 }
 
+/// Non-zero when a chunk may hold a control character or is not all ASCII: cheaper than
+/// [`control`] for the ASCII text most values are, at the price of a closer look at others.
+#[inline]
+pub(crate) fn control_or_non_ascii(x: u64) -> u64 {
+    less(x, 0x20) | byte(x, 0x7f) | (x & HI)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +44,7 @@ mod tests {
             assert_eq!(control(x) != 0, n < 0x20 || n == 0x7f || n == 0xc2, "{n}");
             assert_eq!(byte(x, b'=') != 0, n == b'=', "{n}");
             assert_eq!(byte(x, 0xc2) != 0, n == 0xc2, "{n}");
+            assert_eq!(control_or_non_ascii(x) != 0, n < 0x20 || n >= 0x7f, "{n}");
         }
     }
 }

@@ -414,7 +414,7 @@ impl Plan {
             let text = e.eval(scope).map(|v| v.into_text()).unwrap_or_default();
             part(Part {
                 text: truncate_counted(text, Some(limit), stats),
-                shrinkable,
+                shrinkable: shrinkable && !e.is_literal(),
             });
         };
         match &self.header {

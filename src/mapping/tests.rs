@@ -566,3 +566,31 @@ proptest! {
         }
     }
 }
+
+/// Regression: liblognorm rejects a whole event with `key=` and nothing after it, so a value
+/// that the budget shortens to nothing must take its key (and its label) out of the record.
+#[test]
+fn a_value_emptied_by_the_budget_leaves_no_empty_key() {
+    let text = r#"
+format = "cef"
+version = "1"
+[header]
+vendor = "'V'"
+product = "'P'"
+event_class_id = "'E'"
+name = "'N'"
+severity = "'5'"
+[fields]
+msg = "description"
+cs1 = "threatName"
+cs1Label = "'Threat'"
+"#;
+    let m = Mapping::from_toml("t.toml", text).unwrap();
+    let json = serde_json::json!({"description": "d".repeat(500), "threatName": "t".repeat(500)}).to_string();
+    // Room for the header and the keys, not for any value.
+    let budget = "CEF:0|V|P|1|E|N|5|msg= cs1= cs1Label=Threat".len();
+    let (line, stats) = encode(&m, &json, Some(budget)).unwrap();
+    assert_eq!(line, "CEF:0|V|P|1|E|N|5|");
+    assert_eq!(stats.budget_truncations, 2);
+    decode_cef(&line).unwrap();
+}

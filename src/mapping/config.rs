@@ -5,7 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::expr::{self, Expr, Names, ValueMap};
-use super::{Field, Format, HeaderPlan, MappingError, Plan, Syntax, cef, leef};
+use super::{Field, Format, HeaderPlan, MappingError, Plan, cef, leef};
 
 /// A mapping file before validation. Unknown keys are errors: a typo must not silently drop a
 /// field from every alert.
@@ -152,8 +152,10 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
                 }
             };
             HeaderPlan::Leef {
-                leef_version,
-                delimiter,
+                syntax: leef::LeefSyntax {
+                    version: leef_version,
+                    delimiter,
+                },
                 vendor: take("vendor")?,
                 product: take("product")?,
                 version: version_expr,
@@ -175,7 +177,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
         let line = line_of(text, value.span().start);
         let check = match &header {
             HeaderPlan::Cef { .. } => cef::check_key(key),
-            HeaderPlan::Leef { delimiter, .. } => leef::check_key(key, *delimiter),
+            HeaderPlan::Leef { syntax, .. } => leef::check_key(key, syntax.delimiter),
         };
         check.map_err(|m| err(line, &format!("fields.{key}"), m))?;
         let expr = compile_expr(&format!("fields.{key}"), value)?;
@@ -183,42 +185,25 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
             Format::Cef => cef::dictionary_limit(key),
             _ => None,
         };
-        let written = match &expr {
-            Expr::Literal(text) if !text.is_empty() => {
-                if let Some(max) = limit.filter(|max| text.len() > *max) {
-                    return Err(err(
-                        line,
-                        &format!("fields.{key}"),
-                        format!(
-                            "this literal is {} bytes, over the {max} that CEF allows for `{key}`",
-                            text.len()
-                        ),
-                    ));
-                }
-                let mut bytes = Vec::new();
-                match &header {
-                    HeaderPlan::Cef { .. } => cef::CefSyntax.field(key, text, &mut bytes),
-                    HeaderPlan::Leef {
-                        leef_version,
-                        delimiter,
-                        ..
-                    } => leef::LeefSyntax {
-                        version: *leef_version,
-                        delimiter: *delimiter,
-                    }
-                    .field(key, text, &mut bytes),
-                }
-                Some(bytes)
-            }
-            _ => None,
-        };
+        if let Expr::Literal(text) = &expr
+            && let Some(max) = limit.filter(|max| text.len() > *max)
+        {
+            return Err(err(
+                line,
+                &format!("fields.{key}"),
+                format!(
+                    "this literal is {} bytes, over the {max} that CEF allows for `{key}`",
+                    text.len()
+                ),
+            ));
+        }
         fields.push(Field {
             key: key.clone(),
             shrinkable: !expr.is_literal(),
             expr,
             limit,
             label_of: None,
-            written,
+            written: None,
         });
     }
     // `cs1Label` belongs to `cs1`: it is left out whenever `cs1` is.
@@ -227,12 +212,29 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
             fields[i].label_of = fields.iter().position(|f| f.key == base);
         }
     }
-    Ok(Plan {
+    let mut plan = Plan {
         format,
         version,
         header,
         fields,
         maps,
         selectors: names.selectors.into_inner(),
-    })
+    };
+    // Literal fields (labels) are the same in every record: escape them once.
+    let written: Vec<Option<Vec<u8>>> = plan
+        .fields
+        .iter()
+        .map(|f| match &f.expr {
+            Expr::Literal(text) if !text.is_empty() => {
+                let mut bytes = Vec::new();
+                plan.syntax().field(&f.key, text, &mut bytes);
+                Some(bytes)
+            }
+            _ => None,
+        })
+        .collect();
+    for (f, w) in plan.fields.iter_mut().zip(written) {
+        f.written = w;
+    }
+    Ok(plan)
 }

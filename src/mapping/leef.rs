@@ -16,6 +16,7 @@ pub(crate) enum Version {
 }
 
 /// Writes LEEF records of one version and delimiter.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct LeefSyntax {
     pub version: Version,
     pub delimiter: char,
@@ -46,7 +47,7 @@ pub fn clean_header(s: &str, out: &mut Vec<u8>) {
 
 /// Appends `s` as a LEEF value: the delimiter, CR, LF (and other controls) become spaces.
 pub fn clean_value(s: &str, delimiter: char, out: &mut Vec<u8>) {
-    let bad = |c: char| c == delimiter || c == '\t' && delimiter == '\t' || is_control(c);
+    let bad = |c: char| c == delimiter || is_control(c);
     if !s.chars().any(bad) {
         out.extend_from_slice(s.as_bytes());
         return;

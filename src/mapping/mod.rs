@@ -157,8 +157,7 @@ pub(crate) enum HeaderPlan {
         severity: Expr,
     },
     Leef {
-        leef_version: leef::Version,
-        delimiter: char,
+        syntax: leef::LeefSyntax,
         vendor: Expr,
         product: Expr,
         version: Expr,
@@ -332,30 +331,12 @@ impl Mapping {
             maps: &plan.maps,
         };
         let mut stats = EncodeStats::default();
-        let leef = match &plan.header {
-            HeaderPlan::Leef {
-                leef_version,
-                delimiter,
-                ..
-            } => leef::LeefSyntax {
-                version: *leef_version,
-                delimiter: *delimiter,
-            },
-            HeaderPlan::Cef { .. } => leef::LeefSyntax {
-                version: leef::Version::V2,
-                delimiter: '\t',
-            },
-        };
-        let syntax: &dyn Syntax = match &plan.header {
-            HeaderPlan::Cef { .. } => &cef::CefSyntax,
-            HeaderPlan::Leef { .. } => &leef,
-        };
         let start = out.len();
         out.reserve(4096);
         // Monomorphized per format, so that escaping inlines into the field loop.
         match &plan.header {
             HeaderPlan::Cef { .. } => plan.write_direct(&scope, &cef::CefSyntax, &mut stats, out),
-            HeaderPlan::Leef { .. } => plan.write_direct(&scope, &leef, &mut stats, out),
+            HeaderPlan::Leef { syntax, .. } => plan.write_direct(&scope, syntax, &mut stats, out),
         }
         let Some(budget) = max_bytes else {
             return Ok(stats);
@@ -368,6 +349,7 @@ impl Mapping {
         out.truncate(start);
         let mut stats = EncodeStats::default();
         let mut record = plan.evaluate(&scope, &mut stats);
+        let syntax = plan.syntax();
         match budget::fit(&mut record, syntax, len, budget) {
             Ok(fit) => {
                 stats.add(fit);
@@ -403,6 +385,13 @@ impl Record<'_> {
 }
 
 impl Plan {
+    pub(crate) fn syntax(&self) -> &dyn Syntax {
+        match &self.header {
+            HeaderPlan::Cef { .. } => &cef::CefSyntax,
+            HeaderPlan::Leef { syntax, .. } => syntax,
+        }
+    }
+
     /// Calls `part` with each header value, cut to its length and made valid.
     fn each_header_part<'x>(
         &'x self,

@@ -462,6 +462,15 @@ fn mapping_errors_name_file_line_and_key() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("`delimiter`"), "{e}");
+
+    let label = format!("cs1Label = \"'{}'\"", "x".repeat(1024));
+    let long_label = BUILTIN_CEF.replace("cs1Label = \"'ThreatName'\"", &label);
+    let e = Mapping::from_toml("my.toml", &long_label).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("`fields.cs1Label`: this literal is 1024 bytes, over the 1023"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -586,7 +595,8 @@ cs1 = "threatName"
 cs1Label = "'Threat'"
 "#;
     let m = Mapping::from_toml("t.toml", text).unwrap();
-    let json = serde_json::json!({"description": "d".repeat(500), "threatName": "t".repeat(500)}).to_string();
+    let json = serde_json::json!({"description": "d".repeat(500), "threatName": "t".repeat(500)})
+        .to_string();
     // Room for the header and the keys, not for any value.
     let budget = "CEF:0|V|P|1|E|N|5|msg= cs1= cs1Label=Threat".len();
     let (line, stats) = encode(&m, &json, Some(budget)).unwrap();

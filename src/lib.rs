@@ -9,11 +9,12 @@
 //! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
 //!   JSON encoders with their escaping and byte budgets.
 //! - [`transport`]: the syslog envelope (RFC 5424 / RFC 3164) around an encoded record.
-//! - [`cli`]: the command line and the `map` command.
+//!
+//! The command line (`src/cli/`) belongs to the binary, `src/main.rs`: the library returns typed
+//! errors, and only the binary turns them into messages and exit statuses.
 #![forbid(unsafe_code)]
 
 pub mod alert;
-pub mod cli;
 pub mod input;
 pub mod mapping;
 pub mod transport;

@@ -5,7 +5,9 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use siemfwd::cli::{Cli, Command, run_map};
+mod cli;
+
+use cli::{Cli, Command, run_map};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -7,11 +7,11 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use super::MapArgs;
-use crate::alert::Timestamp;
-use crate::input::{self, Item, ReadError};
-use crate::mapping::{EncodeError, EncodeStats, Format, Mapping, TenantIdentity};
-use crate::transport::Envelope;
-use crate::transport::envelope::local_hostname;
+use siemfwd::alert::Timestamp;
+use siemfwd::input::{self, Item, ReadError};
+use siemfwd::mapping::{EncodeError, EncodeStats, Format, Mapping, TenantIdentity};
+use siemfwd::transport::Envelope;
+use siemfwd::transport::envelope::local_hostname;
 
 /// How a `map` run went, for the exit status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::mapping::Format;
-use crate::transport::{Facility, SyslogFormat};
+use siemfwd::mapping::Format;
+use siemfwd::transport::{Facility, SyslogFormat};
 
-pub use map::{MapOutcome, run_map};
+pub use map::run_map;
 
 /// Forwards Microsoft Defender for Endpoint alerts from many tenants to SIEMs (CEF, LEEF, JSON
 /// over syslog).

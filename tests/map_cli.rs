@@ -114,31 +114,21 @@ fn a_copied_and_edited_mapping_file_is_used() {
     let mapping = dir.join("my-cef.toml");
     let shipped =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings/cef.toml")).unwrap();
-    std::fs::write(
-        &mapping,
-        shipped.replace("vendor = \"'Microsoft'\"", "vendor = \"'Contoso SOC'\""),
-    )
-    .unwrap();
-    let out = siemfwd(&[
-        "map",
-        "--mapping",
-        mapping.to_str().unwrap(),
-        "examples/alerts/single.json",
-    ]);
+    // Writes the shipped mapping with one line replaced, and maps a sample with it.
+    let map_with = |from: &str, to: &str| {
+        std::fs::write(&mapping, shipped.replace(from, to)).unwrap();
+        siemfwd(&[
+            "map",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "examples/alerts/single.json",
+        ])
+    };
+    let out = map_with("vendor = \"'Microsoft'\"", "vendor = \"'Contoso SOC'\"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("CEF:0|Contoso SOC|Microsoft Defender for Endpoint|"));
 
-    std::fs::write(
-        &mapping,
-        shipped.replace("shost = \"computerDnsName\"", "shost = \"computerDnsNme\""),
-    )
-    .unwrap();
-    let out = siemfwd(&[
-        "map",
-        "--mapping",
-        mapping.to_str().unwrap(),
-        "examples/alerts/single.json",
-    ]);
+    let out = map_with("shost = \"computerDnsName\"", "shost = \"computerDnsNme\"");
     assert_eq!(out.status.code(), Some(2));
     let line = shipped
         .lines()

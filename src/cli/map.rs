@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use super::MapArgs;
 use siemfwd::alert::Timestamp;
 use siemfwd::input::{self, Item, ReadError};
-use siemfwd::mapping::{EncodeError, EncodeStats, Format, Mapping, TenantIdentity};
+use siemfwd::mapping::{EncodeStats, Format, Mapping, TenantIdentity};
 use siemfwd::transport::Envelope;
 use siemfwd::transport::envelope::local_hostname;
 
@@ -174,7 +174,7 @@ impl Job<'_> {
                     self.outcome.shortened += 1;
                 }
             }
-            Err(e @ (EncodeError::TooLarge { .. } | EncodeError::NoRawJson { .. })) => {
+            Err(e) => {
                 self.outcome.rejected += 1;
                 let _ = writeln!(self.err, "siemfwd: {name}: {}: {e}", alert.position);
                 return Ok(());

@@ -96,7 +96,7 @@ fn invalid_message(file: &str, line: usize, key: &str, message: &str) -> String 
 pub enum EncodeError {
     /// Even with every value shortened to nothing the record is longer than the budget.
     #[error(
-        "alert {id}: the record needs at least {needed} bytes without any alert values, over the limit of {budget}",
+        "alert {id}: the record needs at least {needed} bytes even with every alert value emptied, over the limit of {budget}: raise the maximum message size",
         id = id.as_deref().unwrap_or("(no id)")
     )]
     TooLarge {

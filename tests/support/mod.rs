@@ -9,6 +9,9 @@
 //!   (CN `mde-forwarder`) made with `openssl`.
 //! - [`rsyslog::Rsyslog`]: rsyslogd + mmnormalize/liblognorm (CEF/LEEF decoding), TLS (gtls,
 //!   ossl with permittedPeer), plain TCP (octet-counted and LF), UDP.
+//! - [`syslog_ng::SyslogNg`]: syslog-ng 3.38 (unpacked under [`receivers_dir`]) with regexp/kv
+//!   CEF/LEEF decoding to JSON, TLS (RFC 5425, client cert required; LF framing), plain TCP
+//!   (octet-counted, trimmed, LF with BSD or RFC 5424 parsing), UDP.
 //! - [`files`]: bounded waits on the receivers' output files.
 //! - [`send`]: plain TCP (octet counting / LF) and UDP senders.
 //! - [`cef_contract`]: the default CEF mapping modelled from the source alert, for comparing
@@ -22,6 +25,7 @@ pub mod ports;
 pub mod process;
 pub mod rsyslog;
 pub mod send;
+pub mod syslog_ng;
 pub mod tempdir;
 
 use std::path::PathBuf;

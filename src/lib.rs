@@ -8,13 +8,16 @@
 //!   position of every malformed alert.
 //! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
 //!   JSON encoders with their escaping and byte budgets.
-//! - [`transport`]: the syslog envelope (RFC 5424 / RFC 3164) around an encoded record.
+//! - [`config`]: the configuration file (`state_dir`, `[[tenant]]`, `[[output]]`), validated.
+//! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, TCP, UDP,
+//!   local syslog socket, file, stdout) with reconnects and a delivery contract.
 //!
 //! The command line (`src/cli/`) belongs to the binary, `src/main.rs`: the library returns typed
 //! errors, and only the binary turns them into messages and exit statuses.
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod config;
 pub mod input;
 pub mod mapping;
 pub mod transport;

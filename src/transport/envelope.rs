@@ -33,6 +33,17 @@ impl FromStr for SyslogFormat {
     }
 }
 
+/// Which time goes into the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeSource {
+    /// The alert's lastUpdateTime (when the alert has none: now). The SIEM then orders events
+    /// by when they changed in Defender, also when they are replayed.
+    #[default]
+    Alert,
+    /// When the record is written.
+    Now,
+}
+
 /// Syslog facilities (RFC 5424 §6.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facility(u8);
@@ -103,6 +114,7 @@ pub struct Envelope {
     app_name: String,
     procid: String,
     msgid: String,
+    time: TimeSource,
 }
 
 fn check(field: &'static str, value: &str, max: usize) -> Result<(), EnvelopeError> {
@@ -161,7 +173,14 @@ impl Envelope {
             app_name: app_name.into(),
             procid: procid.into(),
             msgid: msgid.into(),
+            time: TimeSource::Alert,
         })
+    }
+
+    /// Takes the header time from `time` instead of the alert.
+    pub fn with_time_source(mut self, time: TimeSource) -> Envelope {
+        self.time = time;
+        self
     }
 
     /// RFC 5424 with this machine's name, app `siemfwd`, facility local0.
@@ -194,13 +213,17 @@ impl Envelope {
     }
 
     /// Appends the header for `alert` to `out`; the record follows it directly. The timestamp
-    /// is the alert's lastUpdateTime, or `now` when it has none.
+    /// is the alert's lastUpdateTime, or `now` when it has none or the envelope says
+    /// [`TimeSource::Now`].
     pub fn write_header(&self, alert: &Alert<'_>, now: Timestamp, out: &mut Vec<u8>) {
         if self.format == SyslogFormat::None {
             return;
         }
         let pri = u16::from(self.facility.code()) * 8 + u16::from(Self::severity_of(alert));
-        let time = alert.last_update_time.unwrap_or(now);
+        let time = match self.time {
+            TimeSource::Alert => alert.last_update_time.unwrap_or(now),
+            TimeSource::Now => now,
+        };
         let mut s = String::with_capacity(96);
         match self.format {
             SyslogFormat::Rfc5424 => {

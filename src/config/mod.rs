@@ -1,0 +1,132 @@
+//! The configuration file (design.md §9): `state_dir`, `[[tenant]]` and `[[output]]`.
+//!
+//! The file is read into raw structs that reject unknown keys, then turned into a validated
+//! [`Config`] by one fallible constructor, so the rest of the program never sees a half-checked
+//! setting. Every error names the file, the line and the key.
+
+mod duration;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::transport::config::{OutputConfig, RawOutput};
+
+pub use duration::parse_duration;
+
+/// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";
+
+/// A configuration file that could not be read or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: String,
+        /// 1-based.
+        line: usize,
+        message: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: Option<PathBuf>,
+    /// Validated by the fetcher's own config (tenants come with the fetcher); kept as tables
+    /// here so that a file with tenants is already accepted by `map --config`.
+    #[serde(default)]
+    tenant: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    output: Vec<Spanned<RawOutput>>,
+}
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it came from, for messages.
+    pub source: String,
+    pub state_dir: PathBuf,
+    pub tenants: Vec<toml::Table>,
+    pub outputs: Vec<OutputConfig>,
+}
+
+/// Line (1-based) of a byte offset in `text`.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Config::from_toml(&file, &text)
+    }
+
+    /// Parses and validates `text`; `file` names it in errors and resolves relative paths
+    /// (mapping, certificates) against the file's folder.
+    pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let invalid = |line: usize, message: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            line,
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            invalid(line, e.message().trim_end().to_owned())
+        })?;
+        let base = Path::new(file).parent().unwrap_or(Path::new(""));
+        let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.output.len());
+        for spanned in raw.output {
+            let line = line_of(text, spanned.span().start);
+            let output = OutputConfig::from_raw(spanned.into_inner(), base)
+                .map_err(|m| invalid(line, format!("[[output]] {m}")))?;
+            if outputs.iter().any(|o| o.name == output.name) {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "[[output]] `name`: \"{}\" is used by another output; names must be unique",
+                        output.name
+                    ),
+                ));
+            }
+            outputs.push(output);
+        }
+        Ok(Config {
+            source: file.to_owned(),
+            state_dir: raw
+                .state_dir
+                .map(|d| base.join(d))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            tenants: raw.tenant.into_iter().map(Spanned::into_inner).collect(),
+            outputs,
+        })
+    }
+
+    pub fn output(&self, name: &str) -> Option<&OutputConfig> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+
+    /// Where records that could not be sent to `output` are kept.
+    pub fn dead_letter_path(&self, output: &str) -> PathBuf {
+        self.state_dir
+            .join("dead-letter")
+            .join(format!("{output}.ndjson"))
+    }
+}

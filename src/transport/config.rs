@@ -1,0 +1,459 @@
+//! `[[output]]` as written, and its validation into an [`OutputConfig`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::envelope::{Facility, SyslogFormat, TimeSource};
+use super::framing::Framing;
+use crate::config::parse_duration;
+use crate::mapping::Format;
+
+/// One `[[output]]` table before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    address: Option<String>,
+    path: Option<PathBuf>,
+    format: Option<String>,
+    mapping: Option<PathBuf>,
+    syslog: Option<String>,
+    framing: Option<String>,
+    facility: Option<String>,
+    hostname: Option<String>,
+    app_name: Option<String>,
+    timestamp: Option<String>,
+    max_message_bytes: Option<usize>,
+    ca_file: Option<PathBuf>,
+    system_roots: Option<bool>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    server_name: Option<String>,
+    pin_sha256: Option<String>,
+    insecure_skip_verify: Option<bool>,
+    connect_timeout: Option<String>,
+    write_timeout: Option<String>,
+    delivery_timeout: Option<String>,
+    reconnect_backoff: Option<String>,
+    reconnect_backoff_max: Option<String>,
+    queue: Option<usize>,
+    batch_max_bytes: Option<usize>,
+}
+
+/// Where an output sends its records.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Tls {
+        address: String,
+        tls: TlsSettings,
+    },
+    Tcp {
+        address: String,
+    },
+    Udp {
+        address: String,
+    },
+    /// The local syslog socket (a datagram socket such as `/dev/log`).
+    Unix {
+        path: PathBuf,
+    },
+    File {
+        path: PathBuf,
+    },
+    Stdout,
+}
+
+impl Destination {
+    /// What to call it in messages: the address, the path or `stdout`.
+    pub fn describe(&self) -> String {
+        match self {
+            Destination::Tls { address, .. }
+            | Destination::Tcp { address }
+            | Destination::Udp { address } => address.clone(),
+            Destination::Unix { path } | Destination::File { path } => path.display().to_string(),
+            Destination::Stdout => "stdout".into(),
+        }
+    }
+}
+
+/// How a TLS output checks the server and proves who it is.
+#[derive(Clone, Default)]
+pub struct TlsSettings {
+    /// PEM bundle of the CAs that sign the SIEM's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Trust the system's CAs too (default: only when no `ca_file` is given).
+    pub system_roots: bool,
+    /// Client certificate chain and key for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Name to verify the certificate against; default the host of `address`.
+    pub server_name: String,
+    /// SHA-256 of the server's certificate (DER), required in addition to the usual checks.
+    pub pin_sha256: Option<[u8; 32]>,
+    /// Accept any certificate. Only by an explicit `insecure_skip_verify = true`, logged loudly.
+    pub insecure_skip_verify: bool,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("ca_file", &self.ca_file)
+            .field("system_roots", &self.system_roots)
+            .field("client_cert", &self.client_cert)
+            .field("server_name", &self.server_name)
+            .field("pinned", &self.pin_sha256.is_some())
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .finish()
+    }
+}
+
+/// Timeouts and retry pacing of a connection-oriented output.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    pub connect_timeout: Duration,
+    /// A write (and flush) of one batch that takes longer fails, and the batch is retried.
+    pub write_timeout: Duration,
+    /// How long one batch is retried (reconnecting) before it is reported undelivered.
+    pub delivery_timeout: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Batches waiting for the connection; the sender waits when it is full.
+    pub queue: usize,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings {
+            connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            delivery_timeout: Duration::from_secs(60),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            queue: 8,
+        }
+    }
+}
+
+/// A validated output.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub name: String,
+    pub destination: Destination,
+    pub format: Format,
+    pub mapping: Option<PathBuf>,
+    pub syslog: SyslogFormat,
+    pub framing: Framing,
+    pub facility: Facility,
+    pub hostname: Option<String>,
+    pub app_name: String,
+    pub timestamp: TimeSource,
+    /// The longest record on the wire, envelope and framing included.
+    pub max_message_bytes: usize,
+    /// Records are grouped into batches of at most this many bytes (one write each).
+    pub batch_max_bytes: usize,
+    pub connection: ConnectionSettings,
+}
+
+/// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
+const MIN_MESSAGE_BYTES: usize = 480;
+
+impl OutputConfig {
+    /// Validates one `[[output]]`. Errors read `"name": key: message` (the caller adds file
+    /// and line). Relative paths are resolved against `base`, the config file's folder.
+    pub fn from_raw(raw: RawOutput, base: &Path) -> Result<OutputConfig, String> {
+        let name = raw.name.clone();
+        let err = |key: &str, message: String| format!("\"{name}\": `{key}`: {message}");
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(format!(
+                "`name`: \"{name}\" must be letters, digits, '-', '_' or '.' (it names files)"
+            ));
+        }
+        let path_of = |p: &Path| base.join(p);
+        let kind = raw.kind.as_str();
+        let network = matches!(kind, "tls" | "tcp" | "udp");
+        if network && raw.path.is_some() {
+            return Err(err(
+                "path",
+                format!("a {kind} output takes `address`, not `path`"),
+            ));
+        }
+        if !network && raw.address.is_some() {
+            return Err(err(
+                "address",
+                format!("a {kind} output takes no `address` (file and unix take `path`)"),
+            ));
+        }
+        let address = || -> Result<String, String> {
+            let a = raw
+                .address
+                .clone()
+                .ok_or_else(|| err("address", format!("a {kind} output needs \"host:port\"")))?;
+            check_address(&a).map_err(|m| err("address", m))?;
+            Ok(a)
+        };
+        let tls_keys = [
+            ("ca_file", raw.ca_file.is_some()),
+            ("system_roots", raw.system_roots.is_some()),
+            ("cert_file", raw.cert_file.is_some()),
+            ("key_file", raw.key_file.is_some()),
+            ("server_name", raw.server_name.is_some()),
+            ("pin_sha256", raw.pin_sha256.is_some()),
+            ("insecure_skip_verify", raw.insecure_skip_verify.is_some()),
+        ];
+        if kind != "tls"
+            && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
+        {
+            return Err(err(key, format!("only a tls output has `{key}`")));
+        }
+        let destination = match kind {
+            "tls" => {
+                let address = address()?;
+                let client_cert = match (&raw.cert_file, &raw.key_file) {
+                    (Some(c), Some(k)) => Some((path_of(c), path_of(k))),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(err("key_file", "cert_file needs key_file too".into()));
+                    }
+                    (None, Some(_)) => {
+                        return Err(err("cert_file", "key_file needs cert_file too".into()));
+                    }
+                };
+                let server_name = match &raw.server_name {
+                    Some(n) if n.is_empty() => {
+                        return Err(err("server_name", "must not be empty".into()));
+                    }
+                    Some(n) => n.clone(),
+                    None => host_of(&address).to_owned(),
+                };
+                let pin_sha256 = raw
+                    .pin_sha256
+                    .as_deref()
+                    .map(parse_fingerprint)
+                    .transpose()
+                    .map_err(|m| err("pin_sha256", m))?;
+                let insecure_skip_verify = raw.insecure_skip_verify.unwrap_or(false);
+                if insecure_skip_verify && (raw.ca_file.is_some() || pin_sha256.is_some()) {
+                    return Err(err(
+                        "insecure_skip_verify",
+                        "cannot be combined with ca_file or pin_sha256, which it would ignore"
+                            .into(),
+                    ));
+                }
+                Destination::Tls {
+                    address,
+                    tls: TlsSettings {
+                        ca_file: raw.ca_file.as_deref().map(path_of),
+                        system_roots: raw.system_roots.unwrap_or(raw.ca_file.is_none()),
+                        client_cert,
+                        server_name,
+                        pin_sha256,
+                        insecure_skip_verify,
+                    },
+                }
+            }
+            "tcp" => Destination::Tcp {
+                address: address()?,
+            },
+            "udp" => Destination::Udp {
+                address: address()?,
+            },
+            "unix" => Destination::Unix {
+                path: raw
+                    .path
+                    .as_deref()
+                    .map(path_of)
+                    .unwrap_or_else(|| PathBuf::from("/dev/log")),
+            },
+            "file" => Destination::File {
+                path: raw
+                    .path
+                    .as_deref()
+                    .map(path_of)
+                    .ok_or_else(|| err("path", "a file output needs a path".into()))?,
+            },
+            "stdout" => {
+                if raw.path.is_some() {
+                    return Err(err("path", "stdout takes no path".into()));
+                }
+                Destination::Stdout
+            }
+            other => {
+                return Err(err(
+                    "type",
+                    format!("unknown output type `{other}` (tls, tcp, udp, unix, file or stdout)"),
+                ));
+            }
+        };
+
+        let format = match &raw.format {
+            Some(f) => f.parse().map_err(|m| err("format", m))?,
+            None => Format::Cef,
+        };
+        let streamed = matches!(kind, "tls" | "tcp");
+        let lines = matches!(kind, "file" | "stdout");
+        let syslog = match &raw.syslog {
+            Some(s) => s.parse().map_err(|m| err("syslog", m))?,
+            None if lines => SyslogFormat::None,
+            None => SyslogFormat::Rfc5424,
+        };
+        let framing = match (raw.framing.as_deref(), kind) {
+            (None, "tls" | "tcp") => Framing::OctetCounting,
+            (None, "file" | "stdout") => Framing::Lf,
+            (None, _) => Framing::Datagram,
+            (Some("octet-counting"), "tls" | "tcp") => Framing::OctetCounting,
+            (Some("lf"), "tcp" | "file" | "stdout") => Framing::Lf,
+            (Some("lf"), "tls") => {
+                return Err(err(
+                    "framing",
+                    "TLS always uses octet counting (RFC 5425); LF framing is for plain tcp".into(),
+                ));
+            }
+            (Some(f @ ("octet-counting" | "lf")), _) => {
+                return Err(err(
+                    "framing",
+                    format!(
+                        "`{f}` does not apply to a {kind} output ({})",
+                        if lines {
+                            "one record per line"
+                        } else {
+                            "one record per datagram"
+                        }
+                    ),
+                ));
+            }
+            (Some(other), _) => {
+                return Err(err(
+                    "framing",
+                    format!("unknown framing `{other}` (octet-counting or lf)"),
+                ));
+            }
+        };
+        let facility = match &raw.facility {
+            Some(f) => f.parse().map_err(|m| err("facility", m))?,
+            None => Facility::LOCAL0,
+        };
+        let timestamp = match raw.timestamp.as_deref() {
+            None | Some("alert") => TimeSource::Alert,
+            Some("now") => TimeSource::Now,
+            Some(other) => {
+                return Err(err(
+                    "timestamp",
+                    format!(
+                        "unknown timestamp `{other}` (\"alert\": the alert's lastUpdateTime, or \"now\")"
+                    ),
+                ));
+            }
+        };
+        let max_message_bytes =
+            raw.max_message_bytes
+                .unwrap_or(if streamed || lines { 8192 } else { 2048 });
+        if max_message_bytes < MIN_MESSAGE_BYTES {
+            return Err(err(
+                "max_message_bytes",
+                format!("{max_message_bytes} is too small (at least {MIN_MESSAGE_BYTES})"),
+            ));
+        }
+        if kind == "udp" && max_message_bytes > 65_000 {
+            return Err(err(
+                "max_message_bytes",
+                "a UDP datagram carries at most 65,000 bytes here".into(),
+            ));
+        }
+        let duration = |key: &str, value: &Option<String>, default: Duration| {
+            value
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|m| err(key, m))
+                .map(|d| d.unwrap_or(default))
+        };
+        let d = ConnectionSettings::default();
+        let connection = ConnectionSettings {
+            connect_timeout: duration("connect_timeout", &raw.connect_timeout, d.connect_timeout)?,
+            write_timeout: duration("write_timeout", &raw.write_timeout, d.write_timeout)?,
+            delivery_timeout: duration(
+                "delivery_timeout",
+                &raw.delivery_timeout,
+                d.delivery_timeout,
+            )?,
+            backoff_min: duration("reconnect_backoff", &raw.reconnect_backoff, d.backoff_min)?,
+            backoff_max: duration(
+                "reconnect_backoff_max",
+                &raw.reconnect_backoff_max,
+                d.backoff_max,
+            )?,
+            queue: raw.queue.unwrap_or(d.queue).max(1),
+        };
+        if connection.backoff_min.is_zero() || connection.backoff_max < connection.backoff_min {
+            return Err(err(
+                "reconnect_backoff_max",
+                "the backoff must be above zero and reconnect_backoff_max at least reconnect_backoff".into(),
+            ));
+        }
+        let batch_max_bytes = raw
+            .batch_max_bytes
+            .unwrap_or(256 * 1024)
+            .max(max_message_bytes);
+        Ok(OutputConfig {
+            name,
+            destination,
+            format,
+            mapping: raw.mapping.as_deref().map(path_of),
+            syslog,
+            framing,
+            facility,
+            hostname: raw.hostname,
+            app_name: raw.app_name.unwrap_or_else(|| "siemfwd".into()),
+            timestamp,
+            max_message_bytes,
+            batch_max_bytes,
+            connection,
+        })
+    }
+}
+
+/// `host:port`, with `[v6]:port` for IPv6 literals.
+fn check_address(a: &str) -> Result<(), String> {
+    let (host, port) = a
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{a}` is not \"host:port\""))?;
+    if host.is_empty() {
+        return Err(format!("`{a}` has no host"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!("`{a}`: write an IPv6 address as \"[addr]:port\""));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("`{a}`: `{port}` is not a port number")),
+    }
+}
+
+/// The host part of a checked `host:port`, without IPv6 brackets.
+pub fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// A SHA-256 fingerprint as 64 hex digits, with or without `:` between bytes.
+fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+    let hex: String = s.chars().filter(|c| *c != ':').collect();
+    let bad = || format!("`{s}` is not a SHA-256 fingerprint (64 hex digits, `:` allowed)");
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,56 @@
+//! The dead-letter file: records that could not be made to fit an output are kept here with
+//! the reason, one JSON object per line, never dropped silently.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// One rejected alert.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter<'a> {
+    /// When it was written (RFC 3339).
+    pub time: String,
+    pub output: &'a str,
+    pub tenant: &'a str,
+    pub alert_id: Option<&'a str>,
+    pub last_update_time: Option<String>,
+    pub reason: String,
+    /// The alert's JSON, when the reader kept it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Appends dead letters to one file (created 0600: it holds alert data).
+#[derive(Debug, Clone)]
+pub struct DeadLetters {
+    path: PathBuf,
+}
+
+impl DeadLetters {
+    pub fn new(path: PathBuf) -> DeadLetters {
+        DeadLetters { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&self, letter: &DeadLetter<'_>) -> io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut line = serde_json::to_vec(letter)?;
+        line.push(b'\n');
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)?;
+        file.write_all(&line)?;
+        file.sync_data()
+    }
+}

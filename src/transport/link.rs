@@ -1,0 +1,276 @@
+//! One connection (or socket, or file) of an output, and how to open it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UdpSocket, UnixDatagram};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::batch::Batch;
+use super::config::Destination;
+use super::tls::TlsClient;
+
+/// How long to wait after a handshake in which the server asked for a client certificate: a
+/// TLS 1.3 server rejects one only after the client thinks the handshake is done.
+const CLIENT_CERT_VERDICT_WAIT: Duration = Duration::from_millis(300);
+
+/// Why a connection could not be opened, in words for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectError(pub String);
+
+/// Opens links to one destination. DNS is resolved again on every connect, so a SIEM that
+/// moved is found after a reconnect.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    destination: Destination,
+    tls: Option<TlsClient>,
+}
+
+/// An open link.
+pub enum Link {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    Udp(UdpSocket),
+    Unix(UnixDatagram),
+    File(tokio::fs::File),
+    Stdout(tokio::io::Stdout),
+}
+
+impl Connector {
+    pub fn new(destination: Destination, tls: Option<TlsClient>) -> Connector {
+        Connector { destination, tls }
+    }
+
+    pub fn destination(&self) -> &Destination {
+        &self.destination
+    }
+
+    /// Opens a link; `timeout` bounds name resolution, TCP connect and the TLS handshake.
+    pub async fn connect(&self, timeout: Duration) -> Result<Link, ConnectError> {
+        match tokio::time::timeout(timeout, self.connect_inner()).await {
+            Ok(r) => r,
+            Err(_) => Err(ConnectError(format!(
+                "connecting to {} timed out after {}",
+                self.destination.describe(),
+                humantime(timeout)
+            ))),
+        }
+    }
+
+    async fn connect_inner(&self) -> Result<Link, ConnectError> {
+        match &self.destination {
+            Destination::Tcp { address } => Ok(Link::Tcp(tcp_connect(address).await?)),
+            Destination::Tls { address, .. } => {
+                let tls = self
+                    .tls
+                    .as_ref()
+                    .expect("a TLS destination has TLS settings");
+                let tcp = tcp_connect(address).await?;
+                tls.reset_request_flag();
+                let connector = TlsConnector::from(tls.config.clone());
+                let mut stream = connector
+                    .connect(tls.server_name.clone(), tcp)
+                    .await
+                    .map_err(|e| ConnectError(format!("{address}: {}", tls.explain(&e))))?;
+                if tls.client_cert_requested() {
+                    let verdict =
+                        tokio::time::timeout(CLIENT_CERT_VERDICT_WAIT, read_one(&mut stream)).await;
+                    match verdict {
+                        Err(_) | Ok(Ok(Some(_))) => {}
+                        Ok(Ok(None)) => {
+                            if let Some(why) = tls.explain_close_after_handshake() {
+                                return Err(ConnectError(format!("{address}: {why}")));
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            return Err(ConnectError(format!("{address}: {}", tls.explain(&e))));
+                        }
+                    }
+                }
+                Ok(Link::Tls(Box::new(stream)))
+            }
+            Destination::Udp { address } => {
+                let addrs = resolve(address).await?;
+                let mut last = None;
+                for addr in addrs {
+                    let local: SocketAddr = if addr.is_ipv4() {
+                        ([0, 0, 0, 0], 0).into()
+                    } else {
+                        ([0u16; 8], 0).into()
+                    };
+                    let attempt = async {
+                        let socket = UdpSocket::bind(local).await?;
+                        socket.connect(addr).await?;
+                        Ok::<_, io::Error>(socket)
+                    };
+                    match attempt.await {
+                        Ok(s) => return Ok(Link::Udp(s)),
+                        Err(e) => last = Some(io_message(address, &e)),
+                    }
+                }
+                Err(ConnectError(
+                    last.unwrap_or_else(|| format!("{address}: no address")),
+                ))
+            }
+            Destination::Unix { path } => {
+                let socket = UnixDatagram::unbound()
+                    .and_then(|s| s.connect(path).map(|()| s))
+                    .map_err(|e| ConnectError(path_message(path, &e)))?;
+                Ok(Link::Unix(socket))
+            }
+            Destination::File { path } => {
+                let file = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await
+                    .map_err(|e| ConnectError(path_message(path, &e)))?;
+                Ok(Link::File(file))
+            }
+            Destination::Stdout => Ok(Link::Stdout(tokio::io::stdout())),
+        }
+    }
+}
+
+async fn resolve(address: &str) -> Result<Vec<SocketAddr>, ConnectError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| ConnectError(format!("cannot resolve {address}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(ConnectError(format!(
+            "cannot resolve {address}: no address"
+        )));
+    }
+    Ok(addrs)
+}
+
+async fn tcp_connect(address: &str) -> Result<TcpStream, ConnectError> {
+    let mut last = String::new();
+    for addr in resolve(address).await? {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                // Batches are written whole; no reason to hold the tail of one back.
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = io_message(&addr.to_string(), &e),
+        }
+    }
+    Err(ConnectError(last))
+}
+
+fn io_message(target: &str, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => format!("connection refused to {target}"),
+        io::ErrorKind::TimedOut => format!("connection to {target} timed out"),
+        _ => format!("cannot connect to {target}: {e}"),
+    }
+}
+
+fn path_message(path: &std::path::Path, e: &io::Error) -> String {
+    format!("cannot open {}: {e}", path.display())
+}
+
+/// Reads at most one chunk; `None` at end of stream.
+async fn read_one<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<usize>> {
+    let mut buf = [0u8; 512];
+    let mut read = ReadBuf::new(&mut buf);
+    std::future::poll_fn(|cx| Pin::new(&mut *s).poll_read(cx, &mut read)).await?;
+    Ok(match read.filled().len() {
+        0 => None,
+        n => Some(n),
+    })
+}
+
+impl Link {
+    /// Writes every record of `batch` and flushes it to the operating system.
+    pub async fn write_batch(&mut self, batch: &Batch) -> io::Result<()> {
+        match self {
+            Link::Tcp(s) => {
+                s.write_all(batch.bytes()).await?;
+                s.flush().await
+            }
+            Link::Tls(s) => {
+                s.write_all(batch.bytes()).await?;
+                s.flush().await
+            }
+            Link::Udp(s) => {
+                for record in batch.records() {
+                    s.send(record).await?;
+                }
+                Ok(())
+            }
+            Link::Unix(s) => {
+                for record in batch.records() {
+                    s.send(record).await?;
+                }
+                Ok(())
+            }
+            Link::File(f) => {
+                f.write_all(batch.bytes()).await?;
+                f.flush().await
+            }
+            Link::Stdout(s) => {
+                s.write_all(batch.bytes()).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    /// Whether the peer has closed (or reset) a stream connection, seen without waiting. A
+    /// syslog receiver never sends, so anything readable is the end of the connection, a TLS
+    /// alert, or TLS housekeeping (session tickets), which is read and dropped.
+    pub fn peer_closed(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = [0u8; 1024];
+        for _ in 0..16 {
+            let mut read = ReadBuf::new(&mut buf);
+            let poll = match self {
+                Link::Tcp(s) => Pin::new(s).poll_read(&mut cx, &mut read),
+                Link::Tls(s) => Pin::new(s.as_mut()).poll_read(&mut cx, &mut read),
+                _ => return false,
+            };
+            match poll {
+                Poll::Pending => return false,
+                Poll::Ready(Err(_)) => return true,
+                Poll::Ready(Ok(())) if read.filled().is_empty() => return true,
+                Poll::Ready(Ok(())) => continue,
+            }
+        }
+        false
+    }
+
+    /// Ends the link cleanly: TLS sends close_notify, TCP a FIN, files are flushed.
+    pub async fn close(self) -> io::Result<()> {
+        match self {
+            Link::Tcp(mut s) => s.shutdown().await,
+            Link::Tls(mut s) => s.shutdown().await,
+            Link::File(mut f) => f.flush().await,
+            Link::Stdout(mut s) => s.flush().await,
+            Link::Udp(_) | Link::Unix(_) => Ok(()),
+        }
+    }
+}
+
+/// `1.5s`, `300ms`, `2m` for log lines.
+pub fn humantime(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        if ms % 1_000 == 0 {
+            format!("{}s", ms / 1_000)
+        } else {
+            format!("{:.1}s", ms as f64 / 1_000.0)
+        }
+    } else {
+        format!("{}m{}s", ms / 60_000, (ms % 60_000) / 1_000)
+    }
+}

@@ -1,0 +1,284 @@
+//! [`Output`]: one configured destination, with its encoder, its dead-letter file and the task
+//! that owns its connection.
+//!
+//! # Delivery contract
+//!
+//! [`Output::send`] (or [`Output::submit`] and then [`Receipt::delivered`]) returns `Ok` only
+//! when every record of the batch was written and flushed to the socket or file. The caller
+//! advances its checkpoints on that and nothing else. A failed link is reconnected and the whole
+//! batch written again, so a receiver can see a batch twice (at-least-once), never a record cut
+//! in two. When the batch cannot be written within `delivery_timeout`, it comes back in the
+//! error with the alert ids of its records.
+//!
+//! What "written" cannot promise: plain TCP and TLS have no application-level
+//! acknowledgement. Records that reached the kernel's send buffer or the receiver's receive
+//! buffer are lost if the receiver dies before reading them, and the sender cannot know. The
+//! output narrows the window by checking, before each batch, whether the peer has closed the
+//! connection; what remains is inherent to syslog over TCP (RELP would close it).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::batch::{Batch, RecordEncoder};
+use super::config::{ConnectionSettings, Destination, OutputConfig};
+use super::dead_letter::{DeadLetter, DeadLetters};
+use super::envelope::{Envelope, EnvelopeError, local_hostname};
+use super::link::Connector;
+use super::sender::{Job, Sender};
+use super::tls::{TlsClient, TlsSetupError};
+use crate::mapping::{Mapping, MappingError};
+
+/// An output that cannot be started.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("output \"{output}\": {source}")]
+    Mapping {
+        output: String,
+        source: MappingError,
+    },
+    #[error(
+        "output \"{output}\": mapping {mapping} is for {found}, but the output's format is {wanted}"
+    )]
+    FormatMismatch {
+        output: String,
+        mapping: String,
+        found: crate::mapping::Format,
+        wanted: crate::mapping::Format,
+    },
+    #[error("output \"{output}\": {source}")]
+    Envelope {
+        output: String,
+        source: EnvelopeError,
+    },
+    #[error("output \"{output}\": {source}")]
+    Tls {
+        output: String,
+        source: TlsSetupError,
+    },
+}
+
+/// A batch that could not be delivered, given back with its records.
+#[derive(Debug, thiserror::Error)]
+#[error("output \"{output}\": {} records not delivered to {target}: {reason}", batch.len())]
+pub struct DeliveryError {
+    pub output: String,
+    pub target: String,
+    pub reason: String,
+    pub batch: Batch,
+}
+
+/// A running output.
+pub struct Output {
+    name: String,
+    target: String,
+    encoder: RecordEncoder,
+    dead_letters: Option<DeadLetters>,
+    batch_max_bytes: usize,
+    queue: mpsc::Sender<Job>,
+    task: JoinHandle<()>,
+}
+
+impl Output {
+    /// Loads the output's mapping and TLS material and starts its sender task (on the current
+    /// tokio runtime). Nothing is connected until the first batch.
+    pub fn start(
+        config: &OutputConfig,
+        dead_letters: Option<DeadLetters>,
+    ) -> Result<Output, OutputError> {
+        let name = config.name.clone();
+        let mapping = match &config.mapping {
+            Some(path) => {
+                let m = Mapping::load(path).map_err(|source| OutputError::Mapping {
+                    output: name.clone(),
+                    source,
+                })?;
+                if m.format() != config.format {
+                    return Err(OutputError::FormatMismatch {
+                        output: name,
+                        mapping: path.display().to_string(),
+                        found: m.format(),
+                        wanted: config.format,
+                    });
+                }
+                m
+            }
+            None => Mapping::builtin(config.format),
+        };
+        let hostname = config.hostname.clone().unwrap_or_else(local_hostname);
+        let envelope = Envelope::new(
+            config.syslog,
+            config.facility,
+            &hostname,
+            &config.app_name,
+            "-",
+            "-",
+        )
+        .map_err(|source| OutputError::Envelope {
+            output: name.clone(),
+            source,
+        })?
+        .with_time_source(config.timestamp);
+        let tls = match &config.destination {
+            Destination::Tls { tls, .. } => {
+                if tls.insecure_skip_verify {
+                    tracing::error!(
+                        output = %name,
+                        "TLS certificate verification is OFF (insecure_skip_verify = true): \
+                         anyone between here and {} can read and forge these alerts",
+                        config.destination.describe()
+                    );
+                }
+                Some(TlsClient::new(tls).map_err(|source| OutputError::Tls {
+                    output: name.clone(),
+                    source,
+                })?)
+            }
+            _ => None,
+        };
+        let encoder = RecordEncoder::new(
+            Arc::new(mapping),
+            envelope,
+            config.framing,
+            config.max_message_bytes,
+        );
+        Ok(Output::from_parts(
+            name,
+            encoder,
+            Connector::new(config.destination.clone(), tls),
+            config.connection,
+            config.batch_max_bytes,
+            dead_letters,
+        ))
+    }
+
+    /// An output from its pieces (tests and benchmarks build their own).
+    pub fn from_parts(
+        name: String,
+        encoder: RecordEncoder,
+        connector: Connector,
+        settings: ConnectionSettings,
+        batch_max_bytes: usize,
+        dead_letters: Option<DeadLetters>,
+    ) -> Output {
+        let (queue, jobs) = mpsc::channel(settings.queue);
+        let target = connector.destination().describe();
+        let sender = Sender {
+            name: name.clone(),
+            connector,
+            settings,
+        };
+        let task = tokio::spawn(sender.run(jobs));
+        Output {
+            name,
+            target,
+            encoder,
+            dead_letters,
+            batch_max_bytes,
+            queue,
+            task,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The address, path or `stdout` it sends to.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn encoder(&self) -> &RecordEncoder {
+        &self.encoder
+    }
+
+    /// An empty batch sized for this output.
+    pub fn new_batch(&self) -> Batch {
+        Batch::with_capacity(self.batch_max_bytes + self.encoder.max_message_bytes())
+    }
+
+    /// Whether another record might take `batch` over the output's batch size.
+    pub fn batch_is_full(&self, batch: &Batch) -> bool {
+        batch.bytes().len() + self.encoder.max_message_bytes() > self.batch_max_bytes
+    }
+
+    /// Keeps an alert that could not be encoded for this output in the dead-letter file.
+    /// Without a dead-letter file (e.g. `map` to stdout) the caller reports it instead.
+    pub fn dead_letter(&self, letter: DeadLetter<'_>) -> std::io::Result<bool> {
+        match &self.dead_letters {
+            Some(d) => d.append(&letter).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    pub fn dead_letters(&self) -> Option<&DeadLetters> {
+        self.dead_letters.as_ref()
+    }
+
+    /// Queues `batch` (waiting while the queue is full) and returns a receipt for its outcome.
+    pub async fn submit(&self, batch: Batch) -> Receipt {
+        let (reply, outcome) = oneshot::channel();
+        let state = match self.queue.send(Job { batch, reply }).await {
+            Ok(()) => ReceiptState::Pending(outcome),
+            Err(mpsc::error::SendError(job)) => ReceiptState::Refused(job.batch),
+        };
+        Receipt {
+            output: self.name.clone(),
+            target: self.target.clone(),
+            state,
+        }
+    }
+
+    /// Sends `batch` and waits until it is delivered (see the module's delivery contract).
+    /// The batch comes back, emptied, for reuse.
+    pub async fn send(&self, batch: Batch) -> Result<Batch, DeliveryError> {
+        self.submit(batch).await.delivered().await
+    }
+
+    /// Delivers what is queued, closes the connection (TLS close_notify) and stops the task.
+    pub async fn shutdown(self) {
+        drop(self.queue);
+        if let Err(e) = self.task.await {
+            tracing::error!(output = %self.name, "the sender task failed: {e}");
+        }
+    }
+}
+
+/// The outcome of a submitted batch, to be awaited.
+pub struct Receipt {
+    output: String,
+    target: String,
+    state: ReceiptState,
+}
+
+enum ReceiptState {
+    Pending(oneshot::Receiver<Result<Batch, (Batch, String)>>),
+    Refused(Batch),
+}
+
+impl Receipt {
+    pub async fn delivered(self) -> Result<Batch, DeliveryError> {
+        let error = |batch, reason: &str| DeliveryError {
+            output: self.output.clone(),
+            target: self.target.clone(),
+            reason: reason.to_owned(),
+            batch,
+        };
+        match self.state {
+            ReceiptState::Refused(batch) => Err(error(batch, "the output has stopped")),
+            ReceiptState::Pending(rx) => match rx.await {
+                Ok(Ok(mut batch)) => {
+                    batch.clear();
+                    Ok(batch)
+                }
+                Ok(Err((batch, why))) => Err(error(batch, &why)),
+                Err(_) => Err(error(
+                    Batch::default(),
+                    "the output stopped before the batch was written",
+                )),
+            },
+        }
+    }
+}

@@ -5,12 +5,28 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::filter::LevelFilter;
 mod cli;
 
 use cli::{Cli, Command, run_map};
 
+/// Log lines (reconnects, TLS trouble) go to stderr; `SIEMFWD_LOG` = error, warn, info (the
+/// default), debug or trace.
+fn init_logging() {
+    let level = std::env::var("SIEMFWD_LOG")
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     match cli.command {
         Command::Map(args) => {
             let stdout = io::stdout();
@@ -18,6 +34,7 @@ fn main() -> ExitCode {
             let mut err = io::stderr();
             match run_map(&args, &mut out, &mut err) {
                 Ok(outcome) if outcome.unreadable > 0 => ExitCode::from(2),
+                Ok(outcome) if outcome.undelivered > 0 => ExitCode::from(3),
                 Ok(outcome) if outcome.rejected > 0 => ExitCode::from(1),
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {

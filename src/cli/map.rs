@@ -7,7 +7,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use super::MapArgs;
+use super::deliver::Delivery;
 use siemfwd::alert::Timestamp;
+use siemfwd::config::Config;
 use siemfwd::input::{self, Item, ReadError};
 use siemfwd::mapping::{EncodeStats, Format, Mapping, TenantIdentity};
 use siemfwd::transport::Envelope;
@@ -21,8 +23,10 @@ pub struct MapOutcome {
     pub rejected: u64,
     /// Input files that could not be read.
     pub unreadable: u64,
-    /// Records shortened to fit --max-message-bytes.
+    /// Records shortened to fit --max-message-bytes (or the output's max_message_bytes).
     pub shortened: u64,
+    /// With --output: records the output could not deliver.
+    pub undelivered: u64,
 }
 
 /// Runs `map`, writing records to `out` and reports to `err`. Returns an error only for what
@@ -32,6 +36,38 @@ pub fn run_map(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<MapOutcome> {
+    let tenant = TenantIdentity {
+        name: &args.tenant_name,
+        id: &args.tenant_id,
+    };
+    if let (Some(config), Some(name)) = (&args.config, &args.output) {
+        let config = Config::load(config)?;
+        let delivery = Delivery::start(&config, name)?;
+        let mut job = Job {
+            tenant,
+            now: now(),
+            err,
+            sink: Sink::Output(Box::new(delivery)),
+            outcome: MapOutcome::default(),
+        };
+        job.read_inputs(&args.files)?;
+        let Sink::Output(delivery) = job.sink else {
+            unreachable!("built as an output sink")
+        };
+        let counts = delivery.finish(job.err);
+        job.outcome.written = counts.delivered;
+        job.outcome.undelivered = counts.undelivered;
+        job.outcome.shortened += counts.shortened;
+        job.outcome.rejected += counts.dead_lettered;
+        if counts.shortened > 0 {
+            let _ = writeln!(
+                job.err,
+                "siemfwd: {} records were shortened to fit the output's max_message_bytes",
+                counts.shortened
+            );
+        }
+        return Ok(job.outcome);
+    }
     let mapping = match &args.mapping {
         Some(path) => Mapping::load(path)?,
         None => Mapping::builtin(args.format.unwrap_or(Format::Cef)),
@@ -48,61 +84,26 @@ pub fn run_map(
     let hostname = args.hostname.clone().unwrap_or_else(local_hostname);
     let envelope = Envelope::new(args.syslog, args.facility, &hostname, "siemfwd", "-", "-")
         .context("invalid syslog envelope")?;
-    let tenant = TenantIdentity {
-        name: &args.tenant_name,
-        id: &args.tenant_id,
-    };
     let mut job = Job {
-        mapping: &mapping,
-        envelope: &envelope,
         tenant,
-        max: args.max_message_bytes,
         now: now(),
-        out,
         err,
-        line: Vec::with_capacity(16 * 1024),
+        sink: Sink::Lines(Lines {
+            mapping: &mapping,
+            envelope: &envelope,
+            max: args.max_message_bytes,
+            out,
+            line: Vec::with_capacity(16 * 1024),
+        }),
         outcome: MapOutcome::default(),
     };
-    let stdin_only = args.files.is_empty();
-    let files: Vec<&Path> = if stdin_only {
-        vec![Path::new("-")]
-    } else {
-        args.files.iter().map(|p| p.as_path()).collect()
-    };
-    for path in files {
-        let result = if path == Path::new("-") {
-            let stdin = io::stdin();
-            if stdin.is_terminal() {
-                let _ = writeln!(
-                    job.err,
-                    "siemfwd: reading alerts from standard input (end with Ctrl-D)"
-                );
-            }
-            job.read("<stdin>", stdin.lock())
-        } else {
-            match File::open(path) {
-                Ok(f) => job.read(
-                    &path.display().to_string(),
-                    BufReader::with_capacity(256 * 1024, f),
-                ),
-                Err(e) => {
-                    let _ = writeln!(job.err, "siemfwd: cannot read {}: {e}", path.display());
-                    job.outcome.unreadable += 1;
-                    continue;
-                }
-            }
-        };
-        match result {
-            Ok(()) => {}
-            Err(Stop::BrokenPipe) => return Ok(job.outcome),
-            Err(Stop::Output(e)) => return Err(e).context("cannot write the output"),
-            Err(Stop::Input(name, e)) => {
-                let _ = writeln!(job.err, "siemfwd: cannot read {name}: {e}");
-                job.outcome.unreadable += 1;
-            }
-        }
+    if !job.read_inputs(&args.files)? {
+        return Ok(job.outcome);
     }
-    match job.out.flush() {
+    let Sink::Lines(lines) = &mut job.sink else {
+        unreachable!("built as a line sink")
+    };
+    match lines.out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(job.outcome),
         r => r.context("cannot write the output")?,
     }
@@ -117,6 +118,54 @@ pub fn run_map(
     Ok(job.outcome)
 }
 
+impl Job<'_> {
+    /// Reads every input (stdin when there is none). Returns false when the output went away
+    /// (a broken pipe), which ends the run quietly.
+    fn read_inputs(&mut self, files: &[std::path::PathBuf]) -> anyhow::Result<bool> {
+        let stdin_only = files.is_empty();
+        let files: Vec<&Path> = if stdin_only {
+            vec![Path::new("-")]
+        } else {
+            files.iter().map(|p| p.as_path()).collect()
+        };
+        for path in files {
+            let result = if path == Path::new("-") {
+                let stdin = io::stdin();
+                if stdin.is_terminal() {
+                    let _ = writeln!(
+                        self.err,
+                        "siemfwd: reading alerts from standard input (end with Ctrl-D)"
+                    );
+                }
+                self.read("<stdin>", stdin.lock())
+            } else {
+                match File::open(path) {
+                    Ok(f) => self.read(
+                        &path.display().to_string(),
+                        BufReader::with_capacity(256 * 1024, f),
+                    ),
+                    Err(e) => {
+                        let _ = writeln!(self.err, "siemfwd: cannot read {}: {e}", path.display());
+                        self.outcome.unreadable += 1;
+                        continue;
+                    }
+                }
+            };
+            match result {
+                Ok(()) => {}
+                Err(Stop::BrokenPipe) => return Ok(false),
+                Err(Stop::Output(e)) => return Err(e).context("cannot write the output"),
+                Err(Stop::Fatal(e)) => return Err(e),
+                Err(Stop::Input(name, e)) => {
+                    let _ = writeln!(self.err, "siemfwd: cannot read {name}: {e}");
+                    self.outcome.unreadable += 1;
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
 fn now() -> Timestamp {
     let now = chrono::Utc::now();
     Timestamp::from_unix_nanos(now.timestamp_nanos_opt().unwrap_or(0), 6)
@@ -126,18 +175,32 @@ enum Stop {
     BrokenPipe,
     Output(io::Error),
     Input(String, io::Error),
+    /// Something that must end the run, e.g. a dead-letter file that cannot be written.
+    Fatal(anyhow::Error),
 }
 
 struct Job<'a> {
+    tenant: TenantIdentity<'a>,
+    now: Timestamp,
+    err: &'a mut dyn Write,
+    sink: Sink<'a>,
+    outcome: MapOutcome,
+}
+
+/// Where the records go.
+enum Sink<'a> {
+    /// One line each on `out`.
+    Lines(Lines<'a>),
+    /// Through a configured output.
+    Output(Box<Delivery>),
+}
+
+struct Lines<'a> {
     mapping: &'a Mapping,
     envelope: &'a Envelope,
-    tenant: TenantIdentity<'a>,
     max: Option<usize>,
-    now: Timestamp,
     out: &'a mut dyn Write,
-    err: &'a mut dyn Write,
     line: Vec<u8>,
-    outcome: MapOutcome,
 }
 
 impl Job<'_> {
@@ -159,13 +222,23 @@ impl Job<'_> {
                 return Ok(());
             }
         };
-        self.line.clear();
-        self.envelope
-            .write_header(&alert.alert, self.now, &mut self.line);
-        let budget = self.max.map(|m| m.saturating_sub(self.line.len() + 1));
-        match self
+        let lines = match &mut self.sink {
+            Sink::Output(delivery) => {
+                let where_ = format!("{name}: {}", alert.position);
+                return delivery
+                    .push(&alert, self.tenant, self.now, &where_, self.err)
+                    .map_err(Stop::Fatal);
+            }
+            Sink::Lines(lines) => lines,
+        };
+        lines.line.clear();
+        lines
+            .envelope
+            .write_header(&alert.alert, self.now, &mut lines.line);
+        let budget = lines.max.map(|m| m.saturating_sub(lines.line.len() + 1));
+        match lines
             .mapping
-            .encode(&alert, self.tenant, budget, &mut self.line)
+            .encode(&alert, self.tenant, budget, &mut lines.line)
         {
             Ok(EncodeStats {
                 budget_truncations, ..
@@ -180,8 +253,8 @@ impl Job<'_> {
                 return Ok(());
             }
         }
-        self.line.push(b'\n');
-        match self.out.write_all(&self.line) {
+        lines.line.push(b'\n');
+        match lines.out.write_all(&lines.line) {
             Ok(()) => {
                 self.outcome.written += 1;
                 Ok(())

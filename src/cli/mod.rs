@@ -1,5 +1,6 @@
 //! The command line: `siemfwd <command>`.
 
+mod deliver;
 mod map;
 
 use std::path::PathBuf;
@@ -24,15 +25,29 @@ pub struct Cli {
 pub enum Command {
     /// Convert alerts (API pages, JSON arrays, objects or NDJSON) to CEF, LEEF or JSON lines.
     ///
-    /// Reads the files given, or standard input, and prints one record per line. A malformed
-    /// alert is reported on standard error with its position and the others are still
-    /// converted. Exit status: 0 all converted, 1 some alert could not be, 2 an error stopped
-    /// the run (bad option, unreadable mapping or input file).
+    /// Reads the files given, or standard input, and prints one record per line, or sends them
+    /// through a configured output (--config FILE --output NAME). A malformed alert is reported
+    /// on standard error with its position and the others are still converted. Exit status: 0
+    /// all converted (and delivered), 1 some alert could not be converted, 2 an error stopped
+    /// the run (bad option, config, mapping or unreadable input), 3 some records could not be
+    /// delivered to the output.
     Map(MapArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct MapArgs {
+    /// Configuration file whose [[output]] --output names.
+    #[arg(long, value_name = "FILE", requires = "output")]
+    pub config: Option<PathBuf>,
+    /// Send the records through this output of --config instead of printing them; its format,
+    /// mapping, envelope and size limit apply.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "config",
+        conflicts_with_all = ["format", "mapping", "syslog", "hostname", "facility", "max_message_bytes"]
+    )]
+    pub output: Option<String>,
     /// Output format [default: cef, or the format of --mapping].
     #[arg(long, value_parser = parse_format)]
     pub format: Option<Format>,

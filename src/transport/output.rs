@@ -220,6 +220,7 @@ impl Output {
     /// Queues `batch` (waiting while the queue is full) and returns a receipt for its outcome.
     pub async fn submit(&self, batch: Batch) -> Receipt {
         let (reply, outcome) = oneshot::channel();
+        let records = batch.len();
         let state = match self.queue.send(Job { batch, reply }).await {
             Ok(()) => ReceiptState::Pending(outcome),
             Err(mpsc::error::SendError(job)) => ReceiptState::Refused(job.batch),
@@ -227,6 +228,7 @@ impl Output {
         Receipt {
             output: self.name.clone(),
             target: self.target.clone(),
+            records,
             state,
         }
     }
@@ -250,6 +252,7 @@ impl Output {
 pub struct Receipt {
     output: String,
     target: String,
+    records: usize,
     state: ReceiptState,
 }
 
@@ -259,6 +262,11 @@ enum ReceiptState {
 }
 
 impl Receipt {
+    /// How many records the batch holds.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
     pub async fn delivered(self) -> Result<Batch, DeliveryError> {
         let error = |batch, reason: &str| DeliveryError {
             output: self.output.clone(),

@@ -22,9 +22,10 @@
 //!   (tests/receivers/rsyslog.conf.in) inserts that space, so it cannot hide encoder output;
 //! - stock rsyslog (`parser.escapeControlCharactersOnReceive="on"`) turns every control
 //!   character below 0x20 other than TAB (kept by our config) into `#` + 3 octal digits
-//!   before liblognorm sees it; that is modelled in [`rsyslog_view`] for the stock test and
-//!   switched off in the others so that they compare exact bytes. (The encoder writes such
-//!   characters as spaces anyway, see [`ext_text`], so none should reach rsyslog.)
+//!   before liblognorm sees it; that is modelled in `cef_check::rsyslog_view` for the stock
+//!   test and switched off in the others so that they compare exact bytes. (The encoder writes
+//!   such characters as spaces anyway, see `cef_contract::ext_text`, so none should reach
+//!   rsyslog.)
 
 mod support;
 
@@ -33,91 +34,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::cef_contract::{Cef, expected_cef};
+use support::cef_check::{
+    TENANT_ID, TENANT_NAME, WAIT, all_alerts, assert_events_match, collect, decoded_cef, diff,
+    sample_paths, sentinel, show, wrap5424,
+};
+use support::cef_contract::expected_cef;
 use support::rsyslog::{Rsyslog, RsyslogOpts};
 use support::send::{Framing, send_tcp, send_udp};
-
-const TENANT_NAME: &str = "Contoso EU";
-const TENANT_ID: &str = "00000000-1111-2222-3333-444444444444";
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Sample alerts given to `siemfwd map`, in this order.
-const SAMPLES: &[&str] = &[
-    "realistic-page.json",
-    "realistic.ndjson",
-    "array.json",
-    "single.json",
-    "adversarial.json",
-    "oversized.json",
-];
-
-// ------------------------------------------------------------------ source alerts ----
-
-fn samples_dir() -> PathBuf {
-    support::manifest_dir().join("examples/alerts")
-}
-
-fn sample_paths() -> Vec<PathBuf> {
-    SAMPLES.iter().map(|f| samples_dir().join(f)).collect()
-}
-
-/// Alerts of one sample file: NDJSON lines, a JSON array, an API page `{"value": [...]}` or
-/// a single alert object.
-fn load_alerts(path: &Path) -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    if path.extension().is_some_and(|e| e == "ndjson") {
-        return text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-            .collect();
-    }
-    let v: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    match v {
-        Value::Array(a) => a,
-        Value::Object(ref o) if o.get("value").is_some_and(Value::is_array) => {
-            o["value"].as_array().cloned().unwrap_or_default()
-        }
-        other => vec![other],
-    }
-}
-
-fn all_alerts() -> Vec<Value> {
-    sample_paths().iter().flat_map(|p| load_alerts(p)).collect()
-}
-
-/// What stock rsyslog (`parser.escapeControlCharactersOnReceive="on"`, TAB kept) makes of a
-/// value on the wire: control characters < 0x20 other than TAB become `#ooo`. CR and LF never
-/// reach it raw (the encoder escapes or replaces them), so they are left alone here.
-fn rsyslog_view(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if (c as u32) < 0x20 && !matches!(c, '\t' | '\r' | '\n') {
-            out.push_str(&format!("#{:03o}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn rsyslog_view_cef(c: &Cef) -> Cef {
-    Cef {
-        vendor: rsyslog_view(&c.vendor),
-        product: rsyslog_view(&c.product),
-        version: rsyslog_view(&c.version),
-        class_id: rsyslog_view(&c.class_id),
-        name: rsyslog_view(&c.name),
-        severity: c.severity.clone(),
-        ext: c
-            .ext
-            .iter()
-            .map(|(k, v)| (k.clone(), rsyslog_view(v)))
-            .collect(),
-    }
-}
 
 // ------------------------------------------------------------------ siemfwd map ----
 
@@ -150,194 +73,6 @@ fn run_map(files: &[PathBuf], syslog: Option<&str>) -> Vec<String> {
         "siemfwd map output contains a raw CR (it would corrupt framing/forge events)"
     );
     stdout.lines().map(str::to_string).collect()
-}
-
-// ------------------------------------------------------------- rsyslog results ----
-
-/// A unique end marker sent after the events; rsyslog keeps the order of one connection.
-fn sentinel() -> String {
-    format!(
-        "SIEMFWD-TEST-END-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
-/// An RFC 5424 message around a bare CEF record (the `map` output without `--syslog`).
-fn wrap5424(cef: &str) -> String {
-    format!("<14>1 2026-11-22T14:00:00.000Z test-host siemfwd-test - - - {cef}")
-}
-
-struct Received {
-    /// `out/parsed.jsonl` lines before the sentinel, parsed.
-    parsed: Vec<Value>,
-    /// `out/raw.log` lines before the sentinel.
-    raw: Vec<String>,
-}
-
-/// Waits for the sentinel in parsed.jsonl (the last action of the ruleset, so raw.log is
-/// complete too) and returns what came before it.
-fn collect(rs: &Rsyslog, sentinel: &str) -> Received {
-    let mut parsed_lines = rs.wait_for_line_containing(&rs.parsed_jsonl(), sentinel, WAIT);
-    parsed_lines.pop();
-    let mut raw = rs.wait_for_line_containing(&rs.raw_log(), sentinel, WAIT);
-    raw.pop();
-    let parsed = parsed_lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad jsonmesg line {l}: {e}")))
-        .collect();
-    Received { parsed, raw }
-}
-
-/// The `$!cefparse` result of one rsyslog message as a [`Cef`], or why it is not one.
-fn decoded_cef(msg: &Value) -> Result<Cef, String> {
-    let cp = msg
-        .pointer("/$!/cefparse")
-        .ok_or_else(|| "no $!cefparse (no CEF found by the rsyslog config)".to_string())?;
-    if let Some(u) = cp.get("unparsed-data") {
-        return Err(format!("liblognorm could not parse it; unparsed-data: {u}"));
-    }
-    let cef = cp.get("cef").ok_or_else(|| format!("no cef in {cp}"))?;
-    let s = |k: &str| -> Result<String, String> {
-        cef.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("no string {k} in {cef}"))
-    };
-    let ext = cef
-        .get("Extensions")
-        .and_then(Value::as_object)
-        .ok_or_else(|| format!("no Extensions in {cef}"))?
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_str().map_or_else(|| v.to_string(), str::to_string),
-            )
-        })
-        .collect();
-    Ok(Cef {
-        vendor: s("DeviceVendor")?,
-        product: s("DeviceProduct")?,
-        version: s("DeviceVersion")?,
-        class_id: s("SignatureID")?,
-        name: s("Name")?,
-        severity: s("Severity")?,
-        ext,
-    })
-}
-
-fn show(s: &str) -> String {
-    let shown: String = s.chars().take(160).collect();
-    if shown.len() < s.len() {
-        format!("{shown:?}... ({} bytes)", s.len())
-    } else {
-        format!("{shown:?}")
-    }
-}
-
-/// "expected X got Y", plus where they first differ when the values are long.
-fn mismatch(e: &str, g: &str) -> String {
-    let mut m = format!("expected {} got {}", show(e), show(g));
-    if e.len() > 160 || g.len() > 160 {
-        let at = e
-            .bytes()
-            .zip(g.bytes())
-            .position(|(a, b)| a != b)
-            .unwrap_or(e.len().min(g.len()));
-        let from = at.saturating_sub(20);
-        let near = |s: &str| {
-            String::from_utf8_lossy(&s.as_bytes()[from.min(s.len())..(at + 40).min(s.len())])
-                .into_owned()
-        };
-        m.push_str(&format!(
-            "; first difference at byte {at}: expected ...{:?}... got ...{:?}...",
-            near(e),
-            near(g)
-        ));
-    }
-    m
-}
-
-/// Field-by-field differences between expected and decoded.
-fn diff(exp: &Cef, got: &Cef) -> Vec<String> {
-    let mut d = Vec::new();
-    let hdr = [
-        ("DeviceVendor", &exp.vendor, &got.vendor),
-        ("DeviceProduct", &exp.product, &got.product),
-        ("DeviceVersion", &exp.version, &got.version),
-        ("DeviceEventClassID", &exp.class_id, &got.class_id),
-        ("Name", &exp.name, &got.name),
-        ("Severity", &exp.severity, &got.severity),
-    ];
-    for (k, e, g) in hdr {
-        if e != g {
-            d.push(format!("header {k}: {}", mismatch(e, g)));
-        }
-    }
-    for (k, e) in &exp.ext {
-        match got.ext.get(k) {
-            None => d.push(format!("{k}: missing, expected {}", show(e))),
-            Some(g) if g != e => d.push(format!("{k}: {}", mismatch(e, g))),
-            _ => {}
-        }
-    }
-    for (k, g) in &got.ext {
-        if !exp.ext.contains_key(k) {
-            d.push(format!("{k}: unexpected key, got {}", show(g)));
-        }
-    }
-    d
-}
-
-/// Asserts one decoded CEF event per alert, in order, each equal to the expected mapping.
-fn assert_events_match(alerts: &[Value], got: &Received, stock_rsyslog: bool, what: &str) {
-    assert_eq!(
-        got.raw.len(),
-        alerts.len(),
-        "{what}: rsyslog received {} messages for {} alerts (an alert must be exactly one \
-         event; extra ones mean a forged/split event):\n{}",
-        got.raw.len(),
-        alerts.len(),
-        support::files::preview(&got.raw)
-    );
-    assert_eq!(got.parsed.len(), alerts.len(), "{what}: parsed.jsonl count");
-    let mut failures = Vec::new();
-    for (i, (alert, msg)) in alerts.iter().zip(&got.parsed).enumerate() {
-        let id = alert
-            .get("id")
-            .map_or("<no id>".to_string(), Value::to_string);
-        let mut exp = expected_cef(alert, TENANT_NAME, TENANT_ID);
-        if stock_rsyslog {
-            exp = rsyslog_view_cef(&exp);
-        }
-        match decoded_cef(msg) {
-            Err(e) => failures.push(format!(
-                "#{i} alert {id}: {e}\n  raw: {}",
-                show(&got.raw[i])
-            )),
-            Ok(dec) => {
-                let d = diff(&exp, &dec);
-                if !d.is_empty() {
-                    failures.push(format!(
-                        "#{i} alert {id}:\n  {}\n  raw: {}",
-                        d.join("\n  "),
-                        show(&got.raw[i])
-                    ));
-                }
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{what}: {} of {} events differ from the source alerts:\n{}",
-        failures.len(),
-        alerts.len(),
-        failures.join("\n")
-    );
 }
 
 /// `map` (no --syslog, so no byte budget) → wrapped in RFC 5424 here → rsyslog over `how`.

@@ -1,1 +1,199 @@
+use std::time::Duration;
 
+use super::*;
+use crate::mapping::Format;
+use crate::transport::{Destination, Framing, SyslogFormat};
+
+fn load(text: &str) -> Result<Config, String> {
+    Config::from_toml("/etc/siemfwd/siemfwd.toml", text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn durations_need_a_unit() {
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+    assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+    assert_eq!(parse_duration("48h"), Ok(Duration::from_secs(48 * 3600)));
+    assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+    assert!(parse_duration("60").unwrap_err().contains("no unit"));
+    assert!(
+        parse_duration("5 minutes")
+            .unwrap_err()
+            .contains("unknown unit")
+    );
+    assert!(parse_duration("-1s").is_err());
+}
+
+#[test]
+fn the_design_example_output_is_valid_with_its_defaults() {
+    let c = load(
+        r#"
+state_dir = "/var/lib/siemfwd"
+
+[[tenant]]
+name = "contoso"
+
+[[output]]
+name = "arcsight"
+type = "tls"
+address = "arcsight.example.net:6514"
+format = "cef"
+syslog = "rfc5424"
+framing = "octet-counting"
+ca_file = "/etc/siemfwd/ca.pem"
+cert_file = "/etc/siemfwd/client.pem"
+key_file = "client.key"
+server_name = "arcsight.example.net"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.tenants.len(), 1);
+    let o = c.output("arcsight").unwrap();
+    assert_eq!(o.format, Format::Cef);
+    assert_eq!(o.syslog, SyslogFormat::Rfc5424);
+    assert_eq!(o.framing, Framing::OctetCounting);
+    assert_eq!(o.max_message_bytes, 8192);
+    let Destination::Tls { address, tls } = &o.destination else {
+        panic!("tls expected")
+    };
+    assert_eq!(address, "arcsight.example.net:6514");
+    assert_eq!(tls.server_name, "arcsight.example.net");
+    assert!(!tls.system_roots, "a ca_file replaces the system roots");
+    let (_, key) = tls.client_cert.as_ref().unwrap();
+    assert_eq!(
+        key,
+        &PathBuf::from("/etc/siemfwd/client.key"),
+        "relative to the config"
+    );
+    assert_eq!(
+        c.dead_letter_path("arcsight"),
+        PathBuf::from("/var/lib/siemfwd/dead-letter/arcsight.ndjson")
+    );
+}
+
+#[test]
+fn defaults_follow_the_output_type() {
+    let c = load(
+        r#"
+[[output]]
+name = "u"
+type = "udp"
+address = "[::1]:514"
+[[output]]
+name = "t"
+type = "tcp"
+address = "siem:514"
+[[output]]
+name = "f"
+type = "file"
+path = "out/alerts.cef"
+[[output]]
+name = "s"
+type = "stdout"
+format = "json"
+[[output]]
+name = "local"
+type = "unix"
+"#,
+    )
+    .unwrap();
+    let u = c.output("u").unwrap();
+    assert_eq!((u.framing, u.max_message_bytes), (Framing::Datagram, 2048));
+    let t = c.output("t").unwrap();
+    assert_eq!(
+        (t.framing, t.max_message_bytes),
+        (Framing::OctetCounting, 8192)
+    );
+    let f = c.output("f").unwrap();
+    assert_eq!((f.framing, f.syslog), (Framing::Lf, SyslogFormat::None));
+    assert!(
+        matches!(&f.destination, Destination::File { path } if path == &PathBuf::from("/etc/siemfwd/out/alerts.cef"))
+    );
+    assert_eq!(c.output("s").unwrap().format, Format::Json);
+    assert!(
+        matches!(&c.output("local").unwrap().destination, Destination::Unix { path } if path == &PathBuf::from("/dev/log"))
+    );
+    assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+}
+
+#[test]
+fn mistakes_are_errors_with_file_line_and_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tls\"\naddres = \"x:1\"\n",
+            "siemfwd.toml:4: unknown field `addres`",
+        ),
+        (
+            "\n[[output]]\nname = \"a\"\ntype = \"tls\"\naddress = \"x:1\"\nframing = \"lf\"\n",
+            "siemfwd.toml:2: [[output]] \"a\": `framing`: TLS always uses octet counting",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tcp\"\naddress = \"x\"\n",
+            "`address`: `x` is not \"host:port\"",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tcp\"\naddress = \"x:1\"\nca_file = \"ca.pem\"\n",
+            "`ca_file`: only a tls output has `ca_file`",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tls\"\naddress = \"x:1\"\ncert_file = \"c.pem\"\n",
+            "`key_file`: cert_file needs key_file too",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tls\"\naddress = \"x:1\"\npin_sha256 = \"abc\"\n",
+            "is not a SHA-256 fingerprint",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tls\"\naddress = \"x:1\"\ninsecure_skip_verify = true\nca_file = \"ca.pem\"\n",
+            "cannot be combined with ca_file",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"udp\"\naddress = \"x:1\"\nframing = \"octet-counting\"\n",
+            "does not apply to a udp output",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"syslog\"\n",
+            "unknown output type `syslog`",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tcp\"\naddress = \"x:1\"\ndelivery_timeout = \"30\"\n",
+            "`delivery_timeout`: `30` has no unit",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"tcp\"\naddress = \"x:1\"\nmax_message_bytes = 100\n",
+            "100 is too small",
+        ),
+        (
+            "[[output]]\nname = \"a\"\ntype = \"stdout\"\n[[output]]\nname = \"a\"\ntype = \"stdout\"\n",
+            "siemfwd.toml:4: [[output]] `name`: \"a\" is used by another output",
+        ),
+        (
+            "[[output]]\nname = \"a/b\"\ntype = \"stdout\"\n",
+            "must be letters, digits",
+        ),
+        (
+            "stat_dir = \"/x\"\n",
+            "siemfwd.toml:1: unknown field `stat_dir`",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load(text).expect_err(text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+}
+
+#[test]
+fn pins_are_read_with_or_without_colons() {
+    let hex = "AB".repeat(32);
+    let colons = vec!["ab"; 32].join(":");
+    for pin in [hex, colons] {
+        let c = load(&format!(
+            "[[output]]\nname = \"a\"\ntype = \"tls\"\naddress = \"x:1\"\npin_sha256 = \"{pin}\"\n"
+        ))
+        .unwrap();
+        let Destination::Tls { tls, .. } = &c.output("a").unwrap().destination else {
+            panic!()
+        };
+        assert_eq!(tls.pin_sha256, Some([0xab; 32]));
+    }
+}

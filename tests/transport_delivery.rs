@@ -1,0 +1,364 @@
+//! The delivery contract of an output, against receivers written here on 127.0.0.1:0 that
+//! speak real bytes: whole batches, nothing lost when a peer closes between batches, undelivered
+//! batches given back with their alert ids, backpressure from a bounded queue, datagrams and
+//! files. (Real rsyslog and syslog-ng are in transport_rsyslog.rs / transport_syslog_ng.rs.)
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use siemfwd::alert::Timestamp;
+use siemfwd::config::Config;
+use siemfwd::input::{self, Item};
+use siemfwd::mapping::TenantIdentity;
+use siemfwd::transport::{Batch, Output};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+const TENANT: TenantIdentity<'static> = TenantIdentity {
+    name: "Contoso",
+    id: "00000000-1111-2222-3333-444444444444",
+};
+
+fn output(toml_body: &str) -> Output {
+    let text = format!("[[output]]\nname = \"test\"\n{toml_body}");
+    let config = Config::from_toml("test.toml", &text).unwrap();
+    Output::start(config.output("test").unwrap(), None).unwrap()
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/examples/alerts/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The alerts of an API page encoded for `out`, `times` times over.
+fn batch_of(out: &Output, page: &[u8], times: usize) -> Batch {
+    let mut batch = out.new_batch();
+    let now = Timestamp::from_unix_nanos(1_764_000_000_000_000_000, 6);
+    for _ in 0..times {
+        input::read_page(page, false, |item| {
+            let Item::Alert(alert) = item else {
+                panic!("sample alerts are valid")
+            };
+            out.encoder()
+                .encode(&alert, TENANT, now, &mut batch)
+                .map(|_| ())
+        })
+        .unwrap();
+    }
+    batch
+}
+
+/// Records received by [`FrameReceiver`], per connection.
+#[derive(Default)]
+struct Received {
+    connections: Vec<Vec<Vec<u8>>>,
+}
+
+impl Received {
+    fn all(&self) -> Vec<Vec<u8>> {
+        self.connections.iter().flatten().cloned().collect()
+    }
+}
+
+/// A syslog receiver for octet-counted TCP. With `close_after` it reads that many records on
+/// each connection and then closes it, as a receiver being restarted does.
+struct FrameReceiver {
+    port: u16,
+    received: Arc<Mutex<Received>>,
+    changed: Arc<Notify>,
+}
+
+impl FrameReceiver {
+    async fn start(close_after: Option<usize>) -> FrameReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FrameReceiver::serve(listener, close_after)
+    }
+
+    fn serve(listener: TcpListener, close_after: Option<usize>) -> FrameReceiver {
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Received::default()));
+        let changed = Arc::new(Notify::new());
+        let (r, c) = (received.clone(), changed.clone());
+        tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                let index = {
+                    let mut r = r.lock().unwrap();
+                    r.connections.push(Vec::new());
+                    r.connections.len() - 1
+                };
+                let (r, c) = (r.clone(), c.clone());
+                tokio::spawn(read_frames(socket, close_after, move |record| {
+                    r.lock().unwrap().connections[index].push(record);
+                    c.notify_waiters();
+                }));
+            }
+        });
+        FrameReceiver {
+            port,
+            received,
+            changed,
+        }
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let notified = self.changed.notified();
+            let all = self.received.lock().unwrap().all();
+            if all.len() >= n {
+                return all;
+            }
+            assert!(
+                tokio::time::timeout_at(deadline, notified).await.is_ok(),
+                "received {} records of {n}",
+                all.len()
+            );
+        }
+    }
+}
+
+/// Reads `LEN SP MSG` frames until EOF or `close_after` records.
+async fn read_frames(
+    mut socket: TcpStream,
+    close_after: Option<usize>,
+    mut record: impl FnMut(Vec<u8>),
+) {
+    let mut buf = Vec::new();
+    let mut count = 0;
+    loop {
+        // Parse every complete frame in the buffer.
+        loop {
+            let Some(sp) = buf.iter().position(|&b| b == b' ') else {
+                break;
+            };
+            let len: usize = std::str::from_utf8(&buf[..sp])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "bad frame length {:?}",
+                        String::from_utf8_lossy(&buf[..sp.min(20)])
+                    )
+                });
+            if buf.len() < sp + 1 + len {
+                break;
+            }
+            record(buf[sp + 1..sp + 1 + len].to_vec());
+            buf.drain(..sp + 1 + len);
+            count += 1;
+            if close_after == Some(count) {
+                return;
+            }
+        }
+        let mut chunk = [0u8; 64 * 1024];
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octet_counted_batches_arrive_whole_and_in_order() {
+    let rx = FrameReceiver::start(None).await;
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{}\"\n",
+        rx.port
+    ));
+    let page = sample("realistic-page.json");
+    let mut sent = Vec::new();
+    for times in [1, 3, 5] {
+        let batch = batch_of(&out, &page, times);
+        sent.extend(batch.records().map(|r| {
+            let sp = r.iter().position(|&b| b == b' ').unwrap();
+            r[sp + 1..].to_vec()
+        }));
+        out.send(batch).await.unwrap();
+    }
+    let got = rx.wait_for(sent.len()).await;
+    assert_eq!(got.len(), 81);
+    assert_eq!(got, sent, "records must arrive byte for byte, in order");
+    assert_eq!(
+        rx.received.lock().unwrap().connections.len(),
+        1,
+        "one long-lived connection"
+    );
+    for r in &got {
+        assert!(r.starts_with(b"<") && r.windows(14).any(|w| w == b"CEF:0|Microsof"));
+        assert!(r.len() <= 8192);
+    }
+    out.shutdown().await;
+}
+
+/// Regression: a receiver that closed the connection between two batches must not swallow the
+/// second one (the first write after a FIN succeeds locally and the data is lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_closed_between_batches_is_noticed_and_nothing_is_lost() {
+    let page = sample("realistic-page.json");
+    let rx = FrameReceiver::start(Some(9)).await;
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{}\"\nreconnect_backoff = \"50ms\"\n",
+        rx.port
+    ));
+    for round in 1..=4 {
+        out.send(batch_of(&out, &page, 1)).await.unwrap();
+        rx.wait_for(9 * round).await;
+        // Let the receiver's close reach us before the next batch, as it would in practice.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = rx.received.lock().unwrap();
+    assert_eq!(r.all().len(), 36, "every record of every batch arrived");
+    assert_eq!(r.connections.len(), 4, "one reconnect per close");
+    drop(r);
+    out.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_output_gives_the_batch_back_with_its_alert_ids() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\ndelivery_timeout = \"10s\"\nreconnect_backoff = \"1s\"\n"
+    ));
+    let started = tokio::time::Instant::now();
+    let err = out
+        .send(batch_of(&out, &sample("realistic-page.json"), 1))
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        waited <= Duration::from_secs(10) && waited >= Duration::from_secs(3),
+        "retried with backoff within delivery_timeout, waited {waited:?}"
+    );
+    assert_eq!(
+        err.reason,
+        format!("connection refused to 127.0.0.1:{port}")
+    );
+    assert_eq!(err.batch.len(), 9);
+    let ids: Vec<&str> = err.batch.alert_ids().collect();
+    assert_eq!(ids[0], "da637472900382838869_1364969609");
+    assert!(err.to_string().contains("9 records not delivered"), "{err}");
+    out.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_resumes_when_the_receiver_comes_back() {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = std_listener.local_addr().unwrap().port();
+    drop(std_listener);
+    let out = Arc::new(output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nreconnect_backoff = \"100ms\"\nreconnect_backoff_max = \"200ms\"\n"
+    )));
+    let batch = batch_of(&out, &sample("realistic-page.json"), 1);
+    let sending = tokio::spawn({
+        let out = out.clone();
+        async move { out.send(batch).await.map(|_| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sending.is_finished(), "nothing to deliver to yet");
+    let rx = FrameReceiver::serve(TcpListener::bind(("127.0.0.1", port)).await.unwrap(), None);
+    sending
+        .await
+        .unwrap()
+        .expect("delivered after the receiver came up");
+    assert_eq!(rx.wait_for(9).await.len(), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_makes_the_caller_wait_and_memory_stays_bounded() {
+    // A receiver that accepts and does not read: the kernel buffers fill, the sender task
+    // blocks in its write, the queue (one batch) fills, and then submit must wait.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stalled = Arc::new(Notify::new());
+    let accept = tokio::spawn({
+        let stalled = stalled.clone();
+        async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            stalled.notified().await;
+            let mut records = 0;
+            read_frames(socket, None, |_| records += 1).await;
+            records
+        }
+    });
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nqueue = 1\nbatch_max_bytes = 8388608\n"
+    ));
+    let page = sample("realistic-page.json");
+    let mut receipts = Vec::new();
+    let mut waited = false;
+    for _ in 0..8 {
+        // ~2.4 MB per batch: a few of them exceed what the kernel buffers hold.
+        let submit = out.submit(batch_of(&out, &page, 1000));
+        match tokio::time::timeout(Duration::from_secs(2), submit).await {
+            Ok(receipt) => receipts.push(receipt),
+            Err(_) => {
+                waited = true;
+                break;
+            }
+        }
+    }
+    assert!(waited, "submit never waited: the queue is not bounded");
+    assert!(receipts.len() <= 4, "{} batches accepted", receipts.len());
+    stalled.notify_one();
+    let n = receipts.len();
+    for r in receipts {
+        r.delivered().await.unwrap();
+    }
+    out.shutdown().await;
+    assert_eq!(accept.await.unwrap(), n * 9000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_sends_one_record_per_datagram_within_the_limit() {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let out = output(&format!("type = \"udp\"\naddress = \"127.0.0.1:{port}\"\n"));
+    let batch = batch_of(&out, &sample("adversarial.json"), 1);
+    let n = batch.len();
+    out.send(batch).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..n {
+        let len = tokio::time::timeout(Duration::from_secs(5), socket.recv(&mut buf))
+            .await
+            .expect("a datagram per record")
+            .unwrap();
+        assert!(len <= 2048, "datagram of {len} bytes over the 2048 default");
+        assert!(buf[..len].starts_with(b"<"), "a syslog record");
+        assert!(!buf[..len].contains(&b'\n'), "no raw LF in a record");
+    }
+    out.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_output_appends_one_line_per_record() {
+    let dir = std::env::temp_dir().join(format!("siemfwd-file-output-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("alerts.cef");
+    let _ = std::fs::remove_file(&path);
+    for _ in 0..2 {
+        let out = output(&format!("type = \"file\"\npath = \"{}\"\n", path.display()));
+        out.send(batch_of(&out, &sample("adversarial.json"), 1))
+            .await
+            .unwrap();
+        out.shutdown().await;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        32,
+        "16 adversarial alerts, twice, appended"
+    );
+    assert!(
+        text.lines().all(|l| l.starts_with("CEF:0|")),
+        "no envelope by default"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,7 @@
 //! The `siemfwd` binary: parses the command line, runs the command, picks the exit status.
 #![forbid(unsafe_code)]
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,6 +21,7 @@ fn init_logging() {
         .with_writer(io::stderr)
         .with_max_level(level)
         .with_target(false)
+        .with_ansi(io::stderr().is_terminal())
         .init();
 }
 

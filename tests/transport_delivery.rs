@@ -132,10 +132,7 @@ async fn read_frames(
     let mut count = 0;
     loop {
         // Parse every complete frame in the buffer.
-        loop {
-            let Some(sp) = buf.iter().position(|&b| b == b' ') else {
-                break;
-            };
+        while let Some(sp) = buf.iter().position(|&b| b == b' ') {
             let len: usize = std::str::from_utf8(&buf[..sp])
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -211,10 +208,12 @@ async fn a_peer_that_closed_between_batches_is_noticed_and_nothing_is_lost() {
         // Let the receiver's close reach us before the next batch, as it would in practice.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r = rx.received.lock().unwrap();
-    assert_eq!(r.all().len(), 36, "every record of every batch arrived");
-    assert_eq!(r.connections.len(), 4, "one reconnect per close");
-    drop(r);
+    let (records, connections) = {
+        let r = rx.received.lock().unwrap();
+        (r.all().len(), r.connections.len())
+    };
+    assert_eq!(records, 36, "every record of every batch arrived");
+    assert_eq!(connections, 4, "one reconnect per close");
     out.shutdown().await;
 }
 

@@ -552,7 +552,8 @@ proptest! {
         let ctl = |c: char| (c < ' ' && c != '\t') || ('\x7f'..='\u{9f}').contains(&c);
         let clean = |s: &str| s.chars().map(|c| if c == d || ctl(c) { ' ' } else { c }).collect::<String>();
         let clean_header = |s: &str| s.chars().map(|c| if c == '|' || c == '\t' || ctl(c) { ' ' } else { c }).collect::<String>();
-        prop_assert_eq!(&header[3], &clean_header(&title));
+        let event_id = if title.is_empty() { "MdeAlert".to_owned() } else { clean_header(&title) };
+        prop_assert_eq!(&header[3], &event_id);
         let attrs: BTreeMap<_, _> = attrs.into_iter().collect();
         prop_assert_eq!(attrs.get("title").cloned().unwrap_or_default(), clean(&title));
         prop_assert_eq!(attrs.get("description").cloned().unwrap_or_default(), clean(&desc));

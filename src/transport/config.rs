@@ -41,6 +41,7 @@ pub struct RawOutput {
     reconnect_backoff: Option<String>,
     reconnect_backoff_max: Option<String>,
     queue: Option<usize>,
+    replay_window_bytes: Option<usize>,
     batch_max_bytes: Option<usize>,
 }
 
@@ -122,6 +123,8 @@ pub struct ConnectionSettings {
     pub backoff_max: Duration,
     /// Batches waiting for the connection; the sender waits when it is full.
     pub queue: usize,
+    /// TCP/TLS: bytes resent after the connection breaks (see [`super::replay`]).
+    pub replay_window_bytes: usize,
 }
 
 impl Default for ConnectionSettings {
@@ -133,6 +136,7 @@ impl Default for ConnectionSettings {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             queue: 8,
+            replay_window_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -390,6 +394,7 @@ impl OutputConfig {
                 d.backoff_max,
             )?,
             queue: raw.queue.unwrap_or(d.queue).max(1),
+            replay_window_bytes: raw.replay_window_bytes.unwrap_or(d.replay_window_bytes),
         };
         if connection.backoff_min.is_zero() || connection.backoff_max < connection.backoff_min {
             return Err(err(

@@ -51,6 +51,14 @@ impl Connector {
         &self.destination
     }
 
+    /// Whether its links are byte streams (TCP, TLS), which can lose unread data on a break.
+    pub fn is_stream(&self) -> bool {
+        matches!(
+            self.destination,
+            Destination::Tcp { .. } | Destination::Tls { .. }
+        )
+    }
+
     /// Opens a link; `timeout` bounds name resolution, TCP connect and the TLS handshake.
     pub async fn connect(&self, timeout: Duration) -> Result<Link, ConnectError> {
         match tokio::time::timeout(timeout, self.connect_inner()).await {
@@ -77,20 +85,36 @@ impl Connector {
                 let mut stream = connector
                     .connect(tls.server_name.clone(), tcp)
                     .await
-                    .map_err(|e| ConnectError(format!("{address}: {}", tls.explain(&e))))?;
+                    .map_err(|e| {
+                        ConnectError(format!("TLS with {address}: {}", tls.explain(&e)))
+                    })?;
                 if tls.client_cert_requested() {
                     let verdict =
                         tokio::time::timeout(CLIENT_CERT_VERDICT_WAIT, read_one(&mut stream)).await;
-                    match verdict {
-                        Err(_) | Ok(Ok(Some(_))) => {}
-                        Ok(Ok(None)) => {
-                            if let Some(why) = tls.explain_close_after_handshake() {
-                                return Err(ConnectError(format!("{address}: {why}")));
-                            }
+                    let closed = match verdict {
+                        Err(_) | Ok(Ok(Some(_))) => false,
+                        Ok(Ok(None)) => true,
+                        // rsyslog (GnuTLS) rejects a client certificate by closing TCP without
+                        // an alert or close_notify.
+                        Ok(Err(e))
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::UnexpectedEof
+                                    | io::ErrorKind::ConnectionReset
+                                    | io::ErrorKind::ConnectionAborted
+                            ) =>
+                        {
+                            true
                         }
                         Ok(Err(e)) => {
-                            return Err(ConnectError(format!("{address}: {}", tls.explain(&e))));
+                            return Err(ConnectError(format!(
+                                "TLS with {address}: {}",
+                                tls.explain(&e)
+                            )));
                         }
+                    };
+                    if closed && let Some(why) = tls.explain_close_after_handshake() {
+                        return Err(ConnectError(format!("TLS with {address}: {why}")));
                     }
                 }
                 Ok(Link::Tls(Box::new(stream)))
@@ -190,17 +214,28 @@ async fn read_one<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<usize>> 
 }
 
 impl Link {
-    /// Writes every record of `batch` and flushes it to the operating system.
-    pub async fn write_batch(&mut self, batch: &Batch) -> io::Result<()> {
+    /// Writes already framed bytes to a stream link and flushes them.
+    pub async fn write_stream(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Link::Tcp(s) => {
-                s.write_all(batch.bytes()).await?;
+                s.write_all(bytes).await?;
                 s.flush().await
             }
             Link::Tls(s) => {
-                s.write_all(batch.bytes()).await?;
+                s.write_all(bytes).await?;
                 s.flush().await
             }
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not a stream link",
+            )),
+        }
+    }
+
+    /// Writes every record of `batch` and flushes it to the operating system.
+    pub async fn write_batch(&mut self, batch: &Batch) -> io::Result<()> {
+        match self {
+            Link::Tcp(_) | Link::Tls(_) => self.write_stream(batch.bytes()).await,
             Link::Udp(s) => {
                 for record in batch.records() {
                     s.send(record).await?;

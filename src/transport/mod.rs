@@ -9,6 +9,7 @@
 //! - [`tls`]: rustls client configuration, pinning, and handshake errors in words.
 //! - [`link`]: opening and writing one connection.
 //! - `sender`: the task that owns the connection, with reconnects and backoff.
+//! - [`replay`]: the recent bytes a stream output resends after its connection breaks.
 //! - [`output`]: the [`Output`] handle and its delivery contract.
 //! - [`dead_letter`]: where records that cannot be sent are kept.
 
@@ -19,6 +20,7 @@ pub mod envelope;
 pub mod framing;
 pub mod link;
 pub mod output;
+pub mod replay;
 mod sender;
 pub mod tls;
 
@@ -28,4 +30,4 @@ pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{Envelope, EnvelopeError, Facility, SyslogFormat, TimeSource};
 pub use framing::Framing;
 pub use output::{DeliveryError, Output, OutputError, Receipt};
-pub use sender::Backoff;
+pub use sender::{Backoff, OutputStats};

@@ -26,7 +26,7 @@ use super::config::{ConnectionSettings, Destination, OutputConfig};
 use super::dead_letter::{DeadLetter, DeadLetters};
 use super::envelope::{Envelope, EnvelopeError, local_hostname};
 use super::link::Connector;
-use super::sender::{Job, Sender};
+use super::sender::{Job, OutputStats, Sender, SharedStats};
 use super::tls::{TlsClient, TlsSetupError};
 use crate::mapping::{Mapping, MappingError};
 
@@ -59,9 +59,10 @@ pub enum OutputError {
     },
 }
 
-/// A batch that could not be delivered, given back with its records.
+/// A batch that could not be delivered, given back with its records. The reason names the
+/// address or path.
 #[derive(Debug, thiserror::Error)]
-#[error("output \"{output}\": {} records not delivered to {target}: {reason}", batch.len())]
+#[error("output \"{output}\": {} records not delivered: {reason}", batch.len())]
 pub struct DeliveryError {
     pub output: String,
     pub target: String,
@@ -78,6 +79,7 @@ pub struct Output {
     batch_max_bytes: usize,
     queue: mpsc::Sender<Job>,
     task: JoinHandle<()>,
+    stats: Arc<SharedStats>,
 }
 
 impl Output {
@@ -164,10 +166,12 @@ impl Output {
     ) -> Output {
         let (queue, jobs) = mpsc::channel(settings.queue);
         let target = connector.destination().describe();
+        let stats = Arc::new(SharedStats::default());
         let sender = Sender {
             name: name.clone(),
             connector,
             settings,
+            stats: stats.clone(),
         };
         let task = tokio::spawn(sender.run(jobs));
         Output {
@@ -178,7 +182,13 @@ impl Output {
             batch_max_bytes,
             queue,
             task,
+            stats,
         }
+    }
+
+    /// Connections, broken links and deliveries so far.
+    pub fn stats(&self) -> OutputStats {
+        self.stats.snapshot()
     }
 
     pub fn name(&self) -> &str {
@@ -275,7 +285,10 @@ impl Receipt {
             batch,
         };
         match self.state {
-            ReceiptState::Refused(batch) => Err(error(batch, "the output has stopped")),
+            ReceiptState::Refused(batch) => Err(error(
+                batch,
+                &format!("the output to {} has stopped", self.target),
+            )),
             ReceiptState::Pending(rx) => match rx.await {
                 Ok(Ok(mut batch)) => {
                     batch.clear();
@@ -284,7 +297,10 @@ impl Receipt {
                 Ok(Err((batch, why))) => Err(error(batch, &why)),
                 Err(_) => Err(error(
                     Batch::default(),
-                    "the output stopped before the batch was written",
+                    &format!(
+                        "the output to {} stopped before the batch was written",
+                        self.target
+                    ),
                 )),
             },
         }

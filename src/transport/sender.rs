@@ -3,6 +3,8 @@
 //! delivered or not.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -11,6 +13,7 @@ use tokio::time::Instant;
 use super::batch::Batch;
 use super::config::ConnectionSettings;
 use super::link::{Connector, Link, humantime};
+use super::replay::ReplayWindow;
 
 /// A batch with the channel its outcome goes back on.
 pub(crate) struct Job {
@@ -58,80 +61,173 @@ impl Backoff {
     }
 }
 
+/// Counters of one output since it started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OutputStats {
+    /// Connections opened (the first one included).
+    pub connects: u64,
+    /// Connections found closed by the peer before a batch, or failed in a write.
+    pub broken_links: u64,
+    pub batches_delivered: u64,
+    pub records_delivered: u64,
+    /// Batches given back undelivered after `delivery_timeout`.
+    pub batches_failed: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SharedStats {
+    connects: AtomicU64,
+    broken_links: AtomicU64,
+    batches_delivered: AtomicU64,
+    records_delivered: AtomicU64,
+    batches_failed: AtomicU64,
+}
+
+impl SharedStats {
+    pub fn snapshot(&self) -> OutputStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        OutputStats {
+            connects: get(&self.connects),
+            broken_links: get(&self.broken_links),
+            batches_delivered: get(&self.batches_delivered),
+            records_delivered: get(&self.records_delivered),
+            batches_failed: get(&self.batches_failed),
+        }
+    }
+
+    fn bump(a: &AtomicU64, n: u64) {
+        a.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The connection of the sender task and what goes with it.
+struct LinkState {
+    link: Option<Link>,
+    backoff: Backoff,
+    replay: ReplayWindow,
+}
+
 pub(crate) struct Sender {
     pub name: String,
     pub connector: Connector,
     pub settings: ConnectionSettings,
+    pub stats: Arc<SharedStats>,
 }
 
 impl Sender {
     pub async fn run(self, mut jobs: mpsc::Receiver<Job>) {
-        let mut link: Option<Link> = None;
-        let mut backoff = Backoff::new(self.settings.backoff_min, self.settings.backoff_max);
+        let mut state = LinkState {
+            link: None,
+            backoff: Backoff::new(self.settings.backoff_min, self.settings.backoff_max),
+            replay: ReplayWindow::new(if self.connector.is_stream() {
+                self.settings.replay_window_bytes
+            } else {
+                0
+            }),
+        };
         while let Some(job) = jobs.recv().await {
-            let outcome = self.deliver(&job.batch, &mut link, &mut backoff).await;
+            let outcome = self.deliver(&job.batch, &mut state).await;
+            match outcome {
+                Ok(()) => {
+                    SharedStats::bump(&self.stats.batches_delivered, 1);
+                    SharedStats::bump(&self.stats.records_delivered, job.batch.len() as u64);
+                }
+                Err(_) => SharedStats::bump(&self.stats.batches_failed, 1),
+            }
             let _ = job.reply.send(match outcome {
                 Ok(()) => Ok(job.batch),
                 Err(why) => Err((job.batch, why)),
             });
         }
-        if let Some(link) = link
+        if let Some(link) = state.link
             && let Err(e) = link.close().await
         {
             tracing::debug!(output = %self.name, "closing the connection: {e}");
         }
     }
 
-    /// Writes `batch` whole, over a new connection if the old one failed, until it is written
-    /// or its delivery time is up.
-    async fn deliver(
-        &self,
-        batch: &Batch,
-        link: &mut Option<Link>,
-        backoff: &mut Backoff,
-    ) -> Result<(), String> {
+    /// Writes `batch` whole, over a new connection if the old one failed (after resending the
+    /// replay window), until it is written or its delivery time is up.
+    async fn deliver(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
         let target = self.connector.destination().describe();
         let deadline = Instant::now() + self.settings.delivery_timeout;
         loop {
-            if link.as_mut().is_some_and(Link::peer_closed) {
+            if state.link.as_mut().is_some_and(Link::peer_closed) {
                 tracing::info!(output = %self.name, "{target} closed the connection; reconnecting");
-                *link = None;
+                self.broken(state);
             }
-            let fresh = link.is_none();
+            let fresh = state.link.is_none();
             if fresh {
                 match self.connector.connect(self.settings.connect_timeout).await {
                     Ok(l) => {
                         tracing::info!(output = %self.name, "connected to {target}");
-                        *link = Some(l);
+                        SharedStats::bump(&self.stats.connects, 1);
+                        state.link = Some(l);
                     }
                     Err(e) => {
-                        self.wait_or_give_up(backoff, deadline, &e.0).await?;
+                        self.wait_or_give_up(&mut state.backoff, deadline, &e.0)
+                            .await?;
                         continue;
                     }
                 }
             }
-            let l = link.as_mut().expect("connected above");
-            let written =
-                tokio::time::timeout(self.settings.write_timeout, l.write_batch(batch)).await;
-            let why = match written {
-                Ok(Ok(())) => {
-                    backoff.reset();
+            let why = match self.write(batch, state).await {
+                Ok(()) => {
+                    state.backoff.reset();
+                    state.replay.written(batch.bytes(), batch.len());
                     return Ok(());
                 }
-                Ok(Err(e)) => format!("writing to {target} failed: {e}"),
-                Err(_) => format!(
-                    "writing to {target} timed out after {}",
-                    humantime(self.settings.write_timeout)
-                ),
+                Err(why) => why,
             };
-            *link = None;
+            self.broken(state);
             if fresh {
                 // A new connection that cannot take a write: back off as for a refused one.
-                self.wait_or_give_up(backoff, deadline, &why).await?;
+                self.wait_or_give_up(&mut state.backoff, deadline, &why)
+                    .await?;
             } else {
                 tracing::warn!(output = %self.name, "{why}; reconnecting");
             }
         }
+    }
+
+    /// The replay window if it is due, then `batch`, on the current link.
+    async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
+        let target = self.connector.destination().describe();
+        let link = state.link.as_mut().expect("connected");
+        let timeout = self.settings.write_timeout;
+        let failed = |e: Option<std::io::Error>| match e {
+            Some(e) => format!("writing to {target} failed: {e}"),
+            None => format!("writing to {target} timed out after {}", humantime(timeout)),
+        };
+        if let Some(window) = state.replay.pending() {
+            for bytes in window {
+                match tokio::time::timeout(timeout, link.write_stream(bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(failed(Some(e))),
+                    Err(_) => return Err(failed(None)),
+                }
+            }
+        }
+        if state.replay.pending().is_some() {
+            let (records, bytes) = state.replay.size();
+            tracing::warn!(
+                output = %self.name,
+                "resent the last {records} records ({bytes} bytes) after the connection broke: \
+                 the receiver may have lost them unread, and may now see some twice"
+            );
+            state.replay.resent();
+        }
+        match tokio::time::timeout(timeout, link.write_batch(batch)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(failed(Some(e))),
+            Err(_) => Err(failed(None)),
+        }
+    }
+
+    fn broken(&self, state: &mut LinkState) {
+        SharedStats::bump(&self.stats.broken_links, 1);
+        state.link = None;
+        state.replay.broke();
     }
 
     async fn wait_or_give_up(

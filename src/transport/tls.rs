@@ -116,12 +116,23 @@ impl TlsClient {
                         ca.display()
                     ),
                 },
+                CertificateError::BadSignature => match &self.settings.ca_file {
+                    None => "certificate signed by unknown authority (set ca_file)".into(),
+                    Some(ca) => format!(
+                        "certificate signed by unknown authority: its issuer has the name of a CA in ca_file {} but not its key (a different CA of the same name?); set ca_file to the CA that signed the server's certificate",
+                        ca.display()
+                    ),
+                },
                 CertificateError::NotValidForName => {
                     format!("server name {name} does not match certificate (set server_name)")
                 }
                 CertificateError::NotValidForNameContext { presented, .. } => format!(
                     "server name {name} does not match certificate, which is for {} (set server_name or address)",
-                    presented.join(", ")
+                    presented
+                        .iter()
+                        .map(|p| plain_name(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                     "the server's certificate has expired".into()
@@ -175,6 +186,15 @@ impl TlsClient {
             "server requires a client certificate (set cert_file/key_file)".into()
         })
     }
+}
+
+/// rustls lists presented names in their Debug form (`DnsName("x")`, `IpAddress(1.2.3.4)`).
+fn plain_name(presented: &str) -> &str {
+    let inner = presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or(presented);
+    inner.trim_matches('"')
 }
 
 fn load_roots(settings: &TlsSettings) -> Result<RootCertStore, TlsSetupError> {

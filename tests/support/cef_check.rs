@@ -381,7 +381,16 @@ pub fn diff_shortened(exp: &Cef, got: &Cef) -> Vec<String> {
             d.push(format!("{k}: unexpected key, got {}", show(g)));
         }
     }
-    let shortened: Vec<&(String, usize, bool)> = lens.iter().filter(|l| l.2).collect();
+    d.extend(check_common_cap(&lens));
+    d
+}
+
+/// Rules 3 and 4 of [`diff_shortened`] for any format: `values` are (name, wire length as
+/// decoded, whether it was shortened) of every value the encoder may shorten; a value
+/// shortened to nothing (left out) has length 0.
+pub fn check_common_cap(values: &[(String, usize, bool)]) -> Vec<String> {
+    let mut d = Vec::new();
+    let shortened: Vec<&(String, usize, bool)> = values.iter().filter(|l| l.2).collect();
     let (Some(min_cut), Some(max_cut)) = (
         shortened.iter().map(|l| l.1).min(),
         shortened.iter().map(|l| l.1).max(),
@@ -398,7 +407,7 @@ pub fn diff_shortened(exp: &Cef, got: &Cef) -> Vec<String> {
                 .collect::<Vec<_>>()
         ));
     }
-    for (k, n, _) in lens.iter().filter(|l| !l.2) {
+    for (k, n, _) in values.iter().filter(|l| !l.2) {
         if *n > min_cut + 3 {
             d.push(format!(
                 "{k}: kept whole at {n} wire bytes while another value was cut to {min_cut} \

@@ -235,7 +235,7 @@ pub fn expected_cef(alert: &Value, tenant_name: &str, tenant_id: &str) -> Cef {
 
     let class_id = text(get("detectorId"))
         .or_else(|| text(get("category")))
-        .unwrap_or_default();
+        .unwrap_or_else(|| "MdeAlert".into());
     Cef {
         vendor: "Microsoft".into(),
         product: "Microsoft Defender for Endpoint".into(),

@@ -1,0 +1,712 @@
+//! What a user is told when TLS to the SIEM does not work, checked against real receivers:
+//! syslog-ng 3.38 (`tls_framed`: RFC 5425, client certificate required, OpenSSL) and rsyslog
+//! 8.2302 (`tls_gtls`, `tls_gtls_name`: GnuTLS, client certificate required; the latter also
+//! checks its name). Each case sends one alert through a configured output with
+//! `delivery_timeout = "1s"` and looks at `DeliveryError.reason`; the positive cases check that
+//! the same receiver accepts the alert when the setting is right, so no negative case passes
+//! for a reason of its own.
+//!
+//! Also: TLS settings refused when the config is read or the output started, and the exit
+//! status of `siemfwd map --config FILE --output NAME` when the records cannot be delivered.
+//!
+//! Needs syslog-ng (`scripts/install-receivers.sh`) and rsyslogd. `SIEMFWD_KEEP_TEST_DIRS=1`
+//! keeps the receivers' temp dirs.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use siemfwd::alert::Timestamp;
+use siemfwd::config::Config;
+use siemfwd::input::{Item, read_alerts};
+use siemfwd::mapping::TenantIdentity;
+use siemfwd::transport::{DeliveryError, Output};
+use support::certs::Certs;
+use support::rsyslog::{Rsyslog, RsyslogOpts};
+use support::syslog_ng::{SyslogNg, SyslogNgOpts, field};
+use support::tempdir::TestDir;
+
+const WAIT: Duration = Duration::from_secs(20);
+/// Retry settings that make an undeliverable batch come back quickly.
+const FAST: &str = "delivery_timeout = \"1s\"\nreconnect_backoff = \"100ms\"\nreconnect_backoff_max = \"200ms\"\nconnect_timeout = \"2s\"\n";
+/// `id` of the alert in examples/alerts/single.json.
+const SINGLE_ID: &str = "da638672170592213380_1847720195";
+
+fn single_json() -> PathBuf {
+    support::manifest_dir().join("examples/alerts/single.json")
+}
+
+/// A config whose output `x` is `type = "tls"` to `address` with `keys` (TOML lines) and the
+/// fast retry settings.
+fn tls_config(address: &str, keys: &str) -> Config {
+    let text = format!(
+        "[[output]]\nname = \"x\"\ntype = \"tls\"\naddress = \"{address}\"\n{FAST}{keys}\n"
+    );
+    Config::from_toml("test.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// `key = "path"` lines.
+fn keys(pairs: &[(&str, &Path)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, p)| format!("{k} = \"{}\"\n", p.display()))
+        .collect()
+}
+
+/// CA, client certificate and key of `certs`.
+fn trust_and_identity(certs: &Certs) -> String {
+    keys(&[
+        ("ca_file", &certs.ca_crt),
+        ("cert_file", &certs.client_crt),
+        ("key_file", &certs.client_key),
+    ])
+}
+
+fn client_identity(certs: &Certs) -> String {
+    keys(&[
+        ("cert_file", &certs.client_crt),
+        ("key_file", &certs.client_key),
+    ])
+}
+
+/// Sends the alert of single.json through output `x` of `cfg`, then shuts the output down.
+async fn deliver(cfg: &Config) -> Result<(), DeliveryError> {
+    let out = Output::start(cfg.output("x").unwrap(), None).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(single_json()).unwrap();
+    let mut batch = out.new_batch();
+    let now = Timestamp::from_unix_nanos(1_795_000_000_000_000_000, 6);
+    let tenant = TenantIdentity {
+        name: "Contoso",
+        id: "00000000-1111-2222-3333-444444444444",
+    };
+    read_alerts(&bytes[..], |item| {
+        match item {
+            Item::Alert(a) => {
+                out.encoder()
+                    .encode(&a, tenant, now, &mut batch)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            Item::Malformed(m) => panic!("{m}"),
+        }
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(batch.len(), 1);
+    let r = out.send(batch).await.map(|_| ());
+    out.shutdown().await;
+    r
+}
+
+/// Delivery must fail; returns the reason after checking the batch came back whole and the
+/// error came within the delivery timeout (plus a connect).
+async fn undeliverable(cfg: &Config, case: &str) -> String {
+    let started = Instant::now();
+    let e = match deliver(cfg).await {
+        Ok(()) => panic!("{case}: delivered, but it must not be"),
+        Err(e) => e,
+    };
+    let took = started.elapsed();
+    eprintln!("{case}: after {took:?}: {e}");
+    assert!(took < Duration::from_secs(5), "{case}: took {took:?}");
+    assert_eq!(e.output, "x");
+    assert_eq!(e.batch.len(), 1, "{case}: the batch comes back");
+    assert_eq!(e.batch.alert_ids().collect::<Vec<_>>(), [SINGLE_ID]);
+    let shown = e.to_string();
+    assert!(
+        shown.contains("output \"x\"") && shown.contains(&e.reason) && shown.contains(&e.target),
+        "{case}: {shown}"
+    );
+    e.reason
+}
+
+fn assert_contains(reason: &str, needle: &str, case: &str) {
+    assert!(
+        reason.contains(needle),
+        "{case}: the reason should say {needle:?}, it says: {reason}"
+    );
+}
+
+/// Waits for the `n`th event at syslog-ng and checks it is the alert of single.json.
+fn assert_arrived(sng: &SyslogNg, n: usize) {
+    let events = sng.wait_for_events(n, WAIT);
+    assert_eq!(events.len(), n, "{events:?}");
+    let e = &events[n - 1];
+    assert_eq!(field(e, ".cef.ext.externalId"), Some(SINGLE_ID), "{e}");
+    assert_eq!(field(e, ".cef.extension_strict_ok"), Some("yes"), "{e}");
+}
+
+/// Nothing reached syslog-ng's output files.
+fn assert_nothing_arrived(sng: &SyslogNg) {
+    let raw = support::files::read_lines(&sng.raw_log());
+    assert!(raw.is_empty(), "received: {raw:?}");
+}
+
+fn syslog_ng() -> SyslogNg {
+    SyslogNg::start(SyslogNgOpts::default())
+}
+
+fn tls_framed(sng: &SyslogNg) -> String {
+    format!("127.0.0.1:{}", sng.ports().tls_framed)
+}
+
+/// A second, unrelated PKI (another CA, server and client certificate).
+fn foreign_certs(dir: &TestDir) -> Certs {
+    Certs::generate(&dir.join("foreign"))
+}
+
+/// A CA certificate named `CN=Other Test CA` (not the `CN=Test CA` of every [`Certs`]), made
+/// with openssl in `dir`.
+fn other_named_ca(dir: &TestDir) -> PathBuf {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-keyout",
+            "other-ca.key",
+            "-out",
+            "other-ca.crt",
+            "-days",
+            "30",
+        ])
+        .args(["-subj", "/CN=Other Test CA"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("other-ca.crt")
+}
+
+// --------------------------------------------------------- server verification ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_certificate_from_another_ca_is_unknown_authority() {
+    let sng = syslog_ng();
+    let dir = TestDir::new("tls-errors");
+    let other_ca = other_named_ca(&dir);
+
+    // ca_file with another CA: says which file did not have it
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &format!(
+            "{}{}",
+            keys(&[("ca_file", &other_ca)]),
+            client_identity(sng.certs())
+        ),
+    );
+    let reason = undeliverable(&cfg, "wrong ca_file").await;
+    assert_contains(
+        &reason,
+        "certificate signed by unknown authority",
+        "wrong ca_file",
+    );
+    assert_contains(
+        &reason,
+        &format!("ca_file {}", other_ca.display()),
+        "wrong ca_file",
+    );
+    assert_contains(&reason, &tls_framed(&sng), "wrong ca_file");
+
+    // no ca_file: the system's CAs, which do not have the test CA
+    let cfg = tls_config(&tls_framed(&sng), &client_identity(sng.certs()));
+    let reason = undeliverable(&cfg, "no ca_file").await;
+    assert_contains(
+        &reason,
+        "certificate signed by unknown authority (set ca_file)",
+        "no ca_file",
+    );
+
+    assert_nothing_arrived(&sng);
+    // the same receiver takes it with the right CA
+    deliver(&tls_config(
+        &tls_framed(&sng),
+        &trust_and_identity(sng.certs()),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_arrived(&sng, 1);
+}
+
+/// A ca_file with a different CA of the same name (`CN=Test CA`; e.g. the CA was made again
+/// by the same script): webpki finds the issuer by name, the signature does not verify, and
+/// rustls reports `BadSignature` rather than `UnknownIssuer`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_certificate_from_a_same_named_other_ca_is_unknown_authority() {
+    let sng = syslog_ng();
+    let dir = TestDir::new("tls-errors");
+    let foreign = foreign_certs(&dir);
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &format!(
+            "{}{}",
+            keys(&[("ca_file", &foreign.ca_crt)]),
+            client_identity(sng.certs())
+        ),
+    );
+    let reason = undeliverable(&cfg, "same-named other CA").await;
+    assert_contains(&reason, "ca_file", "same-named other CA");
+    assert_contains(
+        &reason,
+        "certificate signed by unknown authority",
+        "same-named other CA",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_not_in_certificate_is_refused() {
+    let sng = syslog_ng();
+    let ok = trust_and_identity(sng.certs());
+
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &format!("{ok}server_name = \"wrong.example\"\n"),
+    );
+    let reason = undeliverable(&cfg, "server_name").await;
+    assert_contains(
+        &reason,
+        "server name wrong.example does not match certificate",
+        "server_name",
+    );
+    // the certificate is for localhost and 127.0.0.1
+    assert_contains(&reason, "localhost", "server_name");
+
+    // the address by another name of 127.0.0.1 that the certificate does not carry (this
+    // machine's host name, when it resolves to 127.0.0.1)
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    let port = sng.ports().tls_framed;
+    let loopback = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map(|mut a| a.any(|a| a.ip() == std::net::Ipv4Addr::LOCALHOST))
+        .unwrap_or(false);
+    if !host.is_empty() && host != "localhost" && loopback {
+        let cfg = tls_config(&format!("{host}:{port}"), &ok);
+        let reason = undeliverable(&cfg, "address by host name").await;
+        assert_contains(
+            &reason,
+            &format!("server name {host} does not match certificate"),
+            "address by host name",
+        );
+    } else {
+        eprintln!("host name {host:?} does not resolve to 127.0.0.1; that case is skipped");
+    }
+    assert_nothing_arrived(&sng);
+
+    // a name the certificate has: in the address, and as server_name
+    deliver(&tls_config(&format!("localhost:{port}"), &ok))
+        .await
+        .unwrap_or_else(|e| panic!("address localhost: {e}"));
+    assert_arrived(&sng, 1);
+    deliver(&tls_config(
+        &tls_framed(&sng),
+        &format!("{ok}server_name = \"localhost\"\n"),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("server_name localhost: {e}"));
+    assert_arrived(&sng, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_fingerprint_must_match() {
+    let sng = syslog_ng();
+    let ok = trust_and_identity(sng.certs());
+    let pin = sng.certs().server_fingerprint_sha256();
+
+    // the server's own fingerprint (openssl's AA:BB:... form)
+    let cfg = tls_config(&tls_framed(&sng), &format!("{ok}pin_sha256 = \"{pin}\"\n"));
+    deliver(&cfg)
+        .await
+        .unwrap_or_else(|e| panic!("right pin: {e}"));
+    assert_arrived(&sng, 1);
+    // lower case without colons is the same pin
+    let plain = pin.replace(':', "").to_lowercase();
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &format!("{ok}pin_sha256 = \"{plain}\"\n"),
+    );
+    deliver(&cfg)
+        .await
+        .unwrap_or_else(|e| panic!("right pin, plain hex: {e}"));
+    assert_arrived(&sng, 2);
+
+    // another certificate's fingerprint
+    let wrong = format!(
+        "{}{}",
+        &pin[..pin.len() - 2],
+        if pin.ends_with("00") { "01" } else { "00" }
+    );
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &format!("{ok}pin_sha256 = \"{wrong}\"\n"),
+    );
+    let reason = undeliverable(&cfg, "wrong pin").await;
+    assert_contains(&reason, "pin_sha256", "wrong pin");
+    // names what the server presented, so the user can compare
+    assert_contains(&reason, &pin, "wrong pin");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(support::files::read_lines(&sng.raw_log()).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_skip_verify_delivers_without_ca_file() {
+    let sng = syslog_ng();
+    // neither the CA nor the name (wrong.example) would verify
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &format!(
+            "{}insecure_skip_verify = true\nserver_name = \"wrong.example\"\n",
+            client_identity(sng.certs())
+        ),
+    );
+    deliver(&cfg).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_arrived(&sng, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_port_is_named() {
+    let port = support::ports::free_ports(1)[0];
+    let dir = TestDir::new("tls-errors");
+    let certs = Certs::generate(&dir.join("certs"));
+    let cfg = tls_config(&format!("127.0.0.1:{port}"), &trust_and_identity(&certs));
+    let reason = undeliverable(&cfg, "refused").await;
+    assert_contains(
+        &reason,
+        &format!("connection refused to 127.0.0.1:{port}"),
+        "refused",
+    );
+}
+
+// --------------------------------------------------------- client certificates ----
+
+/// syslog-ng (OpenSSL, TLS 1.3) requires a client certificate chained to its CA. Without one
+/// the handshake completes on our side and the server's alert comes right after; the output
+/// waits for that verdict before it calls the connection good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_ng_requires_a_client_certificate_from_its_ca() {
+    let sng = syslog_ng();
+    let dir = TestDir::new("tls-errors");
+    let foreign = foreign_certs(&dir);
+
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &keys(&[("ca_file", &sng.certs().ca_crt)]),
+    );
+    let reason = undeliverable(&cfg, "no client cert").await;
+    assert_contains(
+        &reason,
+        "server requires a client certificate (set cert_file/key_file)",
+        "no client cert",
+    );
+
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &keys(&[
+            ("ca_file", &sng.certs().ca_crt),
+            ("cert_file", &foreign.client_crt),
+            ("key_file", &foreign.client_key),
+        ]),
+    );
+    let reason = undeliverable(&cfg, "foreign client cert").await;
+    assert_contains(
+        &reason,
+        "rejected our client certificate",
+        "foreign client cert",
+    );
+
+    assert_nothing_arrived(&sng);
+    deliver(&tls_config(
+        &tls_framed(&sng),
+        &trust_and_identity(sng.certs()),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_arrived(&sng, 1);
+}
+
+/// rsyslog (GnuTLS): `tls_gtls` requires a client certificate chained to the CA,
+/// `tls_gtls_name` also one named `mde-forwarder`. rsyslog completes the handshake (TLS 1.3
+/// and 1.2 alike), then checks the certificate and closes the TCP connection without an alert
+/// or close_notify (checked with `openssl s_client -msg`; rsyslogd logs "peer did not provide
+/// a certificate, not permitted to talk to it").
+const RSYSLOG_REJECTIONS: [(&str, &str); 3] = [
+    (
+        "no client cert",
+        "server requires a client certificate (set cert_file/key_file)",
+    ),
+    (
+        "client name not permitted",
+        "rejected our client certificate",
+    ),
+    ("foreign client cert", "rejected our client certificate"),
+];
+
+/// The three rejected cases of [`RSYSLOG_REJECTIONS`], in order, and the reason of each.
+async fn rsyslog_rejections(rs: &Rsyslog) -> Vec<String> {
+    let p = rs.ports();
+    let gtls = format!("127.0.0.1:{}", p.tls_gtls);
+    let gtls_name = format!("127.0.0.1:{}", p.tls_gtls_name);
+    let ca = keys(&[("ca_file", &rs.certs().ca_crt)]);
+    let (crt, key) = rs.certs().extra_client("intruder", "/CN=intruder");
+    let dir = TestDir::new("tls-errors");
+    let foreign = foreign_certs(&dir);
+    let cases = [
+        tls_config(&gtls, &ca),
+        tls_config(
+            &gtls_name,
+            &format!("{ca}{}", keys(&[("cert_file", &crt), ("key_file", &key)])),
+        ),
+        tls_config(
+            &gtls,
+            &format!(
+                "{ca}{}",
+                keys(&[
+                    ("cert_file", &foreign.client_crt),
+                    ("key_file", &foreign.client_key)
+                ])
+            ),
+        ),
+    ];
+    let mut reasons = Vec::new();
+    for (cfg, (case, _)) in cases.iter().zip(RSYSLOG_REJECTIONS) {
+        reasons.push(undeliverable(cfg, &format!("rsyslog, {case}")).await);
+    }
+    reasons
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsyslog_refuses_a_missing_or_unpermitted_client_certificate() {
+    let rs = Rsyslog::start(RsyslogOpts::default());
+    rsyslog_rejections(&rs).await;
+    std::thread::sleep(Duration::from_millis(300));
+    let raw = support::files::read_lines(&rs.raw_log());
+    assert!(raw.is_empty(), "rsyslog received: {raw:?}");
+    // both ports take the right certificate
+    let p = rs.ports();
+    for (i, port) in [p.tls_gtls, p.tls_gtls_name].into_iter().enumerate() {
+        let address = format!("127.0.0.1:{port}");
+        deliver(&tls_config(&address, &trust_and_identity(rs.certs())))
+            .await
+            .unwrap_or_else(|e| panic!("{address}: {e}"));
+        let raw = rs.wait_for_lines(&rs.raw_log(), i + 1, WAIT);
+        assert!(raw[i].contains(SINGLE_ID), "{raw:?}");
+    }
+    let raw = rs.wait_for_lines(&rs.raw_log(), 2, WAIT);
+    assert!(raw[0].starts_with("tls_gtls "), "{raw:?}");
+    assert!(raw[1].starts_with("tls_gtls_name "), "{raw:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsyslog_rejections_of_the_client_certificate_are_explained() {
+    let rs = Rsyslog::start(RsyslogOpts::default());
+    let reasons = rsyslog_rejections(&rs).await;
+    for (reason, (case, needle)) in reasons.iter().zip(RSYSLOG_REJECTIONS) {
+        assert_contains(reason, needle, &format!("rsyslog, {case}"));
+    }
+}
+
+// ------------------------------------------------------------ config-time errors ----
+
+fn config_error(body: &str) -> String {
+    let text =
+        format!("[[output]]\nname = \"x\"\ntype = \"tls\"\naddress = \"127.0.0.1:6514\"\n{body}");
+    match Config::from_toml("test.toml", &text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn tls_settings_refused_when_the_config_is_read() {
+    let e = config_error("key_file = \"client.key\"\n");
+    assert!(
+        e.starts_with("test.toml:1: [[output]] \"x\": `cert_file`"),
+        "{e}"
+    );
+    assert!(e.contains("key_file needs cert_file too"), "{e}");
+
+    let e = config_error("cert_file = \"client.crt\"\n");
+    assert!(e.contains("cert_file needs key_file too"), "{e}");
+
+    let e = config_error("framing = \"lf\"\n");
+    assert!(e.contains("`framing`"), "{e}");
+    assert!(
+        e.contains("TLS always uses octet counting (RFC 5425)"),
+        "{e}"
+    );
+
+    let e = config_error("insecure_skip_verify = true\nca_file = \"ca.crt\"\n");
+    assert!(e.contains("`insecure_skip_verify`"), "{e}");
+    assert!(e.contains("cannot be combined with ca_file"), "{e}");
+
+    let e = config_error("pin_sha256 = \"AB:CD\"\n");
+    assert!(e.contains("`pin_sha256`"), "{e}");
+    assert!(e.contains("is not a SHA-256 fingerprint"), "{e}");
+
+    let e = config_error("server_name = \"\"\n");
+    assert!(e.contains("`server_name`: must not be empty"), "{e}");
+
+    // TLS keys on a plain TCP output
+    let text = "[[output]]\nname = \"x\"\ntype = \"tcp\"\naddress = \"127.0.0.1:514\"\nca_file = \"ca.crt\"\n";
+    let e = Config::from_toml("test.toml", text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("only a tls output has `ca_file`"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_certificate_files_stop_the_output_from_starting() {
+    let dir = TestDir::new("tls-errors");
+    let certs = Certs::generate(&dir.join("certs"));
+    let missing = dir.join("no-such-ca.crt");
+    let start_error = |body: String| {
+        let cfg = tls_config("127.0.0.1:6514", &body);
+        match Output::start(cfg.output("x").unwrap(), None) {
+            Ok(_) => panic!("started with:\n{body}"),
+            Err(e) => e.to_string(),
+        }
+    };
+
+    let e = start_error(keys(&[("ca_file", &missing)]));
+    assert!(e.starts_with("output \"x\": "), "{e}");
+    assert!(
+        e.contains(&format!("ca_file {}", missing.display())),
+        "names the file: {e}"
+    );
+    assert!(e.contains("No such file"), "{e}");
+
+    // a key that is not the certificate's
+    let e = start_error(keys(&[
+        ("ca_file", &certs.ca_crt),
+        ("cert_file", &certs.client_crt),
+        ("key_file", &certs.server_key),
+    ]));
+    assert!(e.contains("cert_file") && e.contains("key_file"), "{e}");
+
+    // a CA file without a certificate in it
+    let e = start_error(keys(&[("ca_file", &certs.client_key)]));
+    assert!(e.contains("ca_file"), "{e}");
+
+    // a key file that is not a key
+    let e = start_error(keys(&[
+        ("ca_file", &certs.ca_crt),
+        ("cert_file", &certs.client_crt),
+        ("key_file", &certs.ca_crt),
+    ]));
+    assert!(
+        e.contains(&format!("key_file {}", certs.ca_crt.display())),
+        "{e}"
+    );
+}
+
+// --------------------------------------------------------------------------- CLI ----
+
+/// `siemfwd map --config FILE --output NAME` with a CA that did not sign the server's
+/// certificate: exit status 3 (not delivered), and stderr says why.
+#[test]
+fn map_to_an_output_that_cannot_verify_the_server_exits_3() {
+    let sng = syslog_ng();
+    let dir = TestDir::new("tls-errors");
+    let other_ca = other_named_ca(&dir);
+    let conf = dir.join("siemfwd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "state_dir = \"{}\"\n[[output]]\nname = \"siem\"\ntype = \"tls\"\naddress = \"{}\"\n{FAST}{}{}",
+            dir.join("state").display(),
+            tls_framed(&sng),
+            keys(&[("ca_file", &other_ca)]),
+            client_identity(sng.certs()),
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .arg("map")
+        .arg("--config")
+        .arg(&conf)
+        .args(["--output", "siem"])
+        .arg(single_json())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run siemfwd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("after {:?}: {}\n{stderr}", started.elapsed(), out.status);
+    assert_eq!(out.status.code(), Some(3), "stderr:\n{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "records go to the output, not stdout"
+    );
+    assert!(
+        stderr.contains("certificate signed by unknown authority"),
+        "stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("1 records not delivered to {}", tls_framed(&sng))),
+        "stderr:\n{stderr}"
+    );
+    assert!(stderr.contains(SINGLE_ID), "names the alert:\n{stderr}");
+    assert_nothing_arrived(&sng);
+}
+
+/// The message of a [`DeliveryError`] names the target once: `... not delivered to ADDR:
+/// REASON`, where the reason of a failed connect starts with the address again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_error_names_the_address_once() {
+    let sng = syslog_ng();
+    let cfg = tls_config(
+        &tls_framed(&sng),
+        &keys(&[("ca_file", &sng.certs().ca_crt)]),
+    );
+    let e = match deliver(&cfg).await {
+        Ok(()) => panic!("delivered without a client certificate"),
+        Err(e) => e,
+    };
+    let shown = e.to_string();
+    assert_eq!(shown.matches(&e.target).count(), 1, "{shown}");
+}
+
+/// Log lines on stderr that is not a terminal (a file, a pipe, journald) carry no ANSI colour
+/// codes.
+#[test]
+fn map_log_lines_to_a_pipe_have_no_colour_codes() {
+    let dir = TestDir::new("tls-errors");
+    let certs = Certs::generate(&dir.join("certs"));
+    let port = support::ports::free_ports(1)[0];
+    let conf = dir.join("siemfwd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "state_dir = \"{}\"\n[[output]]\nname = \"siem\"\ntype = \"tls\"\naddress = \"127.0.0.1:{port}\"\n{FAST}{}",
+            dir.join("state").display(),
+            trust_and_identity(&certs),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .arg("map")
+        .arg("--config")
+        .arg(&conf)
+        .args(["--output", "siem"])
+        .arg(single_json())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run siemfwd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("connection refused to 127.0.0.1:{port}")),
+        "stderr:\n{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "colour codes in:\n{stderr:?}");
+}

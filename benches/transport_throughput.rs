@@ -1,0 +1,314 @@
+//! Records per second through a TLS output (mutual TLS, octet counting, batched writes):
+//! 1. to a receiver in this process that decrypts and discards, the sender on a single-threaded
+//!    runtime (one core), the receiver on the other core;
+//! 2. to a real rsyslog (gtls, client certificate required) that writes every record to a file
+//!    as it arrives, and to the tests' rsyslog, which also parses every record with mmnormalize
+//!    and writes it to two files.
+//!
+//! Run: `cargo bench --bench transport_throughput` (`-- --records N`, `-- --no-rsyslog`).
+//! Target (issue 3): >= 500,000 records/s of ~600 bytes over TLS to the discarding receiver.
+//! Needs `openssl` (and rsyslogd for part 2): `scripts/install-receivers.sh`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use siemfwd::config::Config;
+use siemfwd::transport::{Batch, Framing, Output};
+use support::certs::Certs;
+use support::rsyslog::{Rsyslog, RsyslogOpts};
+use tokio::io::AsyncReadExt;
+
+const RECORD_BYTES: usize = 600;
+
+/// A syslog record of exactly RECORD_BYTES (before framing) with a numbered externalId.
+fn record(i: u64) -> Vec<u8> {
+    let head = format!(
+        "<130>1 2026-11-22T10:15:58.410Z siemfwd-bench siemfwd - - - CEF:0|Microsoft|Microsoft Defender for Endpoint|1.0|WindowsDefenderAv|Suspicious PowerShell command line|8|externalId=bench-{i:012} rt=1763806558410 cat=Execution shost=WS-FIN-0231 suser=jdoe sntdom=CONTOSO msg="
+    );
+    let mut r = head.into_bytes();
+    r.resize(RECORD_BYTES, b'x');
+    r
+}
+
+fn fill(batch: &mut Batch, next: &mut u64, records: usize, framing: Framing) {
+    for _ in 0..records {
+        batch.push_record(framing, &record(*next), "");
+        *next += 1;
+    }
+}
+
+fn tls_output(name: &str, port: u16, certs: &Certs) -> Output {
+    let text = format!(
+        r#"
+[[output]]
+name = "{name}"
+type = "tls"
+address = "localhost:{port}"
+ca_file = "{ca}"
+cert_file = "{crt}"
+key_file = "{key}"
+"#,
+        ca = certs.ca_crt.display(),
+        crt = certs.client_crt.display(),
+        key = certs.client_key.display(),
+    );
+    let config = Config::from_toml("bench.toml", &text).unwrap();
+    Output::start(config.output(name).unwrap(), None).unwrap()
+}
+
+/// Sends `total` records in full batches, keeping a few in flight; returns records/s from the
+/// first write to the last batch delivered.
+async fn pump(out: &Output, total: u64) -> f64 {
+    let records_per_batch = 256 * 1024 / (RECORD_BYTES + 4);
+    let mut next = 0u64;
+    let mut spare: Vec<Batch> = Vec::new();
+    let mut in_flight = std::collections::VecDeque::new();
+    let start = Instant::now();
+    while next < total {
+        let mut batch = spare.pop().unwrap_or_else(|| out.new_batch());
+        let n = records_per_batch.min((total - next) as usize);
+        fill(&mut batch, &mut next, n, Framing::OctetCounting);
+        in_flight.push_back(out.submit(batch).await);
+        if in_flight.len() > 4 {
+            let r: siemfwd::transport::Receipt = in_flight.pop_front().unwrap();
+            spare.push(r.delivered().await.unwrap());
+        }
+    }
+    for r in in_flight {
+        r.delivered().await.unwrap();
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A TLS server on the other core that requires the client certificate, decrypts everything
+/// and counts the bytes.
+fn discarding_receiver(certs: &Certs) -> (u16, Arc<AtomicU64>) {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&certs.server_crt)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&certs.server_key).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(&certs.ca_crt).unwrap() {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counter = bytes.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut tls = acceptor.accept(tcp).await.unwrap();
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            counter.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        });
+    });
+    (port, bytes)
+}
+
+fn wire_bytes(records: u64) -> u64 {
+    // "600 " prefix + record
+    records * (RECORD_BYTES as u64 + 4)
+}
+
+fn to_discarding_receiver(total: u64) {
+    let dir = support::tempdir::TestDir::new("bench-tls");
+    let certs = Certs::generate(dir.path());
+    let (port, received) = discarding_receiver(&certs);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let out = tls_output("discard", port, &certs);
+        // Warm up: connect, handshake, grow the socket buffers.
+        pump(&out, 50_000).await;
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            let before = received.load(Ordering::Relaxed);
+            let start = Instant::now();
+            let sent_rate = pump(&out, total).await;
+            while received.load(Ordering::Relaxed) - before < wire_bytes(total) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let received_rate = total as f64 / start.elapsed().as_secs_f64();
+            rates.push(received_rate);
+            println!(
+                "TLS to a discarding receiver: {total} records of {RECORD_BYTES} B: delivered {:.0}/s, all received {:.0}/s ({:.0} MB/s)",
+                sent_rate,
+                received_rate,
+                received_rate * (RECORD_BYTES + 4) as f64 / 1e6
+            );
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "TLS to a discarding receiver: median {:.0} records/s (target >= 500,000)",
+            rates[1]
+        );
+        out.shutdown().await;
+    });
+}
+
+/// Whether the last 64 KiB of `file` contain `needle`.
+fn tail_contains(file: &Path, needle: &[u8]) -> bool {
+    let Ok(mut f) = std::fs::File::open(file) else {
+        return false;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut tail = Vec::new();
+    let _ = f.read_to_end(&mut tail);
+    tail.windows(needle.len()).any(|w| w == needle)
+}
+
+fn to_rsyslog(total: u64) {
+    let rs = Rsyslog::start(RsyslogOpts::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let out = tls_output("rsyslog", rs.ports().tls_gtls, rs.certs());
+        let start = Instant::now();
+        let sent_rate = pump(&out, total).await;
+        let last = format!("externalId=bench-{:012}", total - 1);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !tail_contains(&rs.parsed_jsonl(), last.as_bytes()) {
+            assert!(Instant::now() < deadline, "rsyslog did not write the last record");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let written_rate = total as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "TLS to rsyslog (gtls, mmnormalize, 2 files): {total} records: delivered {sent_rate:.0}/s, written by rsyslog {written_rate:.0}/s"
+        );
+        out.shutdown().await;
+    });
+}
+
+/// rsyslogd with one gtls input (client certificate required) and one omfile action.
+fn lean_rsyslog(dir: &Path, certs: &Certs) -> (support::process::Daemon, u16) {
+    let port = support::ports::free_port();
+    let conf = dir.join("lean.conf");
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            r#"global(workDirectory="{d}/work" maxMessageSize="64k"
+  defaultNetstreamDriverCAFile="{ca}" defaultNetstreamDriverCertFile="{crt}" defaultNetstreamDriverKeyFile="{key}")
+module(load="imtcp")
+input(type="imtcp" port="{port}" address="127.0.0.1" streamDriver.name="gtls" streamDriver.mode="1"
+      streamDriver.authMode="x509/certvalid")
+template(name="raw" type="string" string="%rawmsg%\n")
+action(type="omfile" file="{d}/out.log" template="raw")
+"#,
+            d = dir.display(),
+            ca = certs.ca_crt.display(),
+            crt = certs.server_crt.display(),
+            key = certs.server_key.display(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(support::rsyslog::rsyslogd_path());
+    cmd.arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.join("pid"))
+        .arg("-M")
+        .arg(support::rsyslog::module_dir());
+    let mut daemon =
+        support::process::Daemon::spawn("rsyslogd", cmd, &dir.join("rsyslogd")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon
+        .pid()
+        .is_some_and(|pid| support::process::is_bound_by(pid, port, false))
+    {
+        assert!(
+            Instant::now() < deadline && daemon.try_wait().is_none(),
+            "lean rsyslogd did not start: {}",
+            daemon.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (daemon, port)
+}
+
+fn to_lean_rsyslog(total: u64) {
+    let dir = support::tempdir::TestDir::new("bench-rsyslog");
+    let certs = Certs::generate(&dir.join("certs"));
+    let (mut daemon, port) = lean_rsyslog(dir.path(), &certs);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let out = tls_output("rsyslog", port, &certs);
+        let start = Instant::now();
+        let sent_rate = pump(&out, total).await;
+        let last = format!("externalId=bench-{:012}", total - 1);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !tail_contains(&dir.join("out.log"), last.as_bytes()) {
+            assert!(Instant::now() < deadline, "rsyslog did not write the last record");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let written_rate = total as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "TLS to rsyslog (gtls, client cert, omfile): {total} records: delivered {sent_rate:.0}/s, written by rsyslog {written_rate:.0}/s"
+        );
+        out.shutdown().await;
+    });
+    daemon.stop();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let records = args
+        .iter()
+        .position(|a| a == "--records")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000_000u64);
+    to_discarding_receiver(records);
+    if !args.iter().any(|a| a == "--no-rsyslog") {
+        to_lean_rsyslog(records);
+        to_rsyslog((records / 20).max(1));
+    }
+}

@@ -241,3 +241,135 @@ fn syslog_envelopes_wrap_each_record() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("HOSTNAME `bad host`"));
 }
+
+/// A config with one output, written into a scratch dir.
+fn config_with(dir: &std::path::Path, output: &str) -> PathBuf {
+    let path = dir.join("siemfwd.toml");
+    std::fs::write(
+        &path,
+        format!("state_dir = \"state\"\n\n[[output]]\nname = \"out\"\n{output}"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn map_sends_through_a_configured_output() {
+    let dir = scratch("output-file");
+    let _ = std::fs::remove_file(dir.join("alerts.log"));
+    let config = config_with(
+        &dir,
+        "type = \"file\"\npath = \"alerts.log\"\nsyslog = \"rfc5424\"\n",
+    );
+    let out = siemfwd(&[
+        "map",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        "out",
+        "examples/alerts/realistic-page.json",
+        "examples/alerts/adversarial.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        out.stdout.is_empty(),
+        "records go to the output, not stdout"
+    );
+    let written = std::fs::read_to_string(dir.join("alerts.log")).unwrap();
+    assert_eq!(written.lines().count(), 25);
+    assert!(
+        written
+            .lines()
+            .all(|l| l.starts_with('<') && l.contains(" siemfwd - - - CEF:0|"))
+    );
+}
+
+#[test]
+fn a_record_that_cannot_fit_goes_to_the_dead_letter_file() {
+    let dir = scratch("dead-letter");
+    let _ = std::fs::remove_dir_all(dir.join("state"));
+    // A 255-byte host name leaves no room for the CEF header within 480 bytes.
+    let config = config_with(
+        &dir,
+        &format!(
+            "type = \"file\"\npath = \"alerts.log\"\nsyslog = \"rfc5424\"\nhostname = \"{}\"\nmax_message_bytes = 480\n",
+            "h".repeat(255)
+        ),
+    );
+    let out = siemfwd(&[
+        "map",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        "out",
+        "examples/alerts/single.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("raise the maximum message size"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dead-letter/out.ndjson"), "{stderr}");
+    let letters = std::fs::read_to_string(dir.join("state/dead-letter/out.ndjson")).unwrap();
+    let letter: serde_json::Value = serde_json::from_str(letters.lines().next().unwrap()).unwrap();
+    assert_eq!(letter["output"], "out");
+    assert!(letter["alertId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of")
+    );
+    assert_eq!(
+        letter["alert"]["id"], letter["alertId"],
+        "the alert itself is kept for a later replay"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("state/dead-letter/out.ndjson"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "dead letters hold alert data");
+}
+
+#[test]
+fn output_options_are_checked_against_the_config() {
+    let dir = scratch("output-options");
+    let config = config_with(&dir, "type = \"stdout\"\n");
+    let c = config.to_str().unwrap();
+    let out = siemfwd(&[
+        "map",
+        "--config",
+        c,
+        "--output",
+        "siem",
+        "examples/alerts/single.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("has no output named \"siem\" (it has: out)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = siemfwd(&["map", "--config", c, "--output", "out", "--format", "leef"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[output]]\nname = \"out\"\ntype = \"tcp\"\nadress = \"x:1\"\n",
+    )
+    .unwrap();
+    let out = siemfwd(&["map", "--config", bad.to_str().unwrap(), "--output", "out"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("bad.toml:4: unknown field `adress`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

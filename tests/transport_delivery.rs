@@ -361,3 +361,39 @@ async fn a_file_output_appends_one_line_per_record() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_output_sends_rfc3164_datagrams_to_the_local_socket() {
+    let dir = std::env::temp_dir().join(format!("siemfwd-unix-output-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("log.sock");
+    let _ = std::fs::remove_file(&path);
+    let socket = tokio::net::UnixDatagram::bind(&path).unwrap();
+    let out = output(&format!(
+        "type = \"unix\"\npath = \"{}\"\nhostname = \"fwd1\"\n",
+        path.display()
+    ));
+    let batch = batch_of(&out, &sample("realistic-page.json"), 1);
+    out.send(batch).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..9 {
+        let len = tokio::time::timeout(Duration::from_secs(5), socket.recv(&mut buf))
+            .await
+            .expect("one datagram per record")
+            .unwrap();
+        let text = std::str::from_utf8(&buf[..len]).unwrap();
+        // <PRI>Mmm dd hh:mm:ss HOST TAG: MSG
+        let after_pri = &text[text.find('>').unwrap() + 1..];
+        let stamp = after_pri.as_bytes();
+        assert!(
+            stamp[3] == b' ' && stamp[6] == b' ' && stamp[9] == b':' && stamp[12] == b':',
+            "an RFC 3164 timestamp: {text}"
+        );
+        assert!(
+            after_pri[16..].starts_with("fwd1 siemfwd: CEF:0|"),
+            "{text}"
+        );
+    }
+    out.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -115,7 +115,7 @@ impl Delivery {
             alert_id: alert.alert.id(),
             last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
             reason: e.to_string(),
-            alert: alert.raw.and_then(|r| serde_json::from_str(r).ok()),
+            alert: alert.raw,
         };
         output.dead_letter(letter).with_context(|| {
             format!(

@@ -39,8 +39,9 @@ fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Copies JSON text without the whitespace outside strings.
-fn minify(text: &str, out: &mut Vec<u8>) {
+/// Copies JSON text without the whitespace outside strings (JSON strings cannot hold a raw
+/// newline, so the result is one line).
+pub(crate) fn minify(text: &str, out: &mut Vec<u8>) {
     let mut in_string = false;
     let mut escaped = false;
     for &b in text.as_bytes() {

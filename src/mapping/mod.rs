@@ -14,7 +14,7 @@ mod budget;
 pub mod cef;
 mod config;
 mod expr;
-mod json;
+pub(crate) mod json;
 pub mod leef;
 mod scan;
 

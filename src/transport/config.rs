@@ -26,6 +26,8 @@ pub struct RawOutput {
     facility: Option<String>,
     hostname: Option<String>,
     app_name: Option<String>,
+    procid: Option<String>,
+    msgid: Option<String>,
     timestamp: Option<String>,
     max_message_bytes: Option<usize>,
     ca_file: Option<PathBuf>,
@@ -153,6 +155,8 @@ pub struct OutputConfig {
     pub facility: Facility,
     pub hostname: Option<String>,
     pub app_name: String,
+    pub procid: String,
+    pub msgid: String,
     pub timestamp: TimeSource,
     /// The longest record on the wire, envelope and framing included.
     pub max_message_bytes: usize,
@@ -305,6 +309,8 @@ impl OutputConfig {
         let syslog = match &raw.syslog {
             Some(s) => s.parse().map_err(|m| err("syslog", m))?,
             None if lines => SyslogFormat::None,
+            // What local syslog daemons (rsyslog's imuxsock, journald) read on /dev/log.
+            None if kind == "unix" => SyslogFormat::Rfc3164,
             None => SyslogFormat::Rfc5424,
         };
         let framing = match (raw.framing.as_deref(), kind) {
@@ -416,6 +422,8 @@ impl OutputConfig {
             facility,
             hostname: raw.hostname,
             app_name: raw.app_name.unwrap_or_else(|| "siemfwd".into()),
+            procid: raw.procid.unwrap_or_else(|| "-".into()),
+            msgid: raw.msgid.unwrap_or_else(|| "-".into()),
             timestamp,
             max_message_bytes,
             batch_max_bytes,

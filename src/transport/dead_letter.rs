@@ -19,9 +19,21 @@ pub struct DeadLetter<'a> {
     pub alert_id: Option<&'a str>,
     pub last_update_time: Option<String>,
     pub reason: String,
-    /// The alert's JSON, when the reader kept it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alert: Option<&'a serde_json::value::RawValue>,
+    /// The alert's JSON text, when the reader kept it; written on the same line.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "one_line_json"
+    )]
+    pub alert: Option<&'a str>,
+}
+
+/// The alert as JSON, without the line breaks a pretty-printed input had.
+fn one_line_json<S: serde::Serializer>(alert: &Option<&str>, s: S) -> Result<S::Ok, S::Error> {
+    let mut compact = Vec::with_capacity(alert.map_or(0, str::len));
+    crate::mapping::json::minify(alert.unwrap_or("null"), &mut compact);
+    let text = String::from_utf8(compact).map_err(serde::ser::Error::custom)?;
+    let raw = serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
 }
 
 /// Appends dead letters to one file (created 0600: it holds alert data).

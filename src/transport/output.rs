@@ -114,8 +114,8 @@ impl Output {
             config.facility,
             &hostname,
             &config.app_name,
-            "-",
-            "-",
+            &config.procid,
+            &config.msgid,
         )
         .map_err(|source| OutputError::Envelope {
             output: name.clone(),

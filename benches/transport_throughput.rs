@@ -55,7 +55,9 @@ address = "localhost:{port}"
 ca_file = "{ca}"
 cert_file = "{crt}"
 key_file = "{key}"
+replay_window_bytes = {replay}
 "#,
+        replay = std::env::var("BENCH_REPLAY_WINDOW").unwrap_or_else(|_| "16777216".into()),
         ca = certs.ca_crt.display(),
         crt = certs.client_crt.display(),
         key = certs.client_key.display(),

@@ -39,16 +39,22 @@ impl ReplayWindow {
         if self.limit == 0 {
             return;
         }
-        self.batches.push_back((bytes.to_vec(), records));
-        self.bytes += bytes.len();
-        while self.batches.len() > 1 {
-            let oldest = self.batches[0].0.len();
-            if self.bytes - oldest < self.limit {
+        // Drop the oldest batches the window does not need, keeping one buffer to reuse: at
+        // full speed this copy runs for every batch.
+        let mut spare = None;
+        while let Some((front, _)) = self.batches.front() {
+            if self.bytes - front.len() + bytes.len() < self.limit {
                 break;
             }
-            self.bytes -= oldest;
-            self.batches.pop_front();
+            let (buf, _) = self.batches.pop_front().expect("front exists");
+            self.bytes -= buf.len();
+            spare = Some(buf);
         }
+        let mut buf = spare.unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        self.bytes += buf.len();
+        self.batches.push_back((buf, records));
     }
 
     /// The connection broke: the window must be written again first.

@@ -15,8 +15,8 @@
 //! - the syslog envelope as rsyslog parsed it (host, app name / tag, facility, severity,
 //!   timestamp);
 //! - the CEF (or LEEF) fields liblognorm decoded equal the model computed from the source JSON
-//!   (tests/support/cef_contract.rs). A record the encoder had to shorten to the maximum size
-//!   (it says so in its `EncodeStats`) is checked by the shortening rule of
+//!   (tests/support/cef_contract.rs, leef_contract.rs). A record the encoder had to shorten to
+//!   the maximum size (it says so in its `EncodeStats`) is checked by the shortening rule of
 //!   `cef_check::diff_shortened` instead: fixed fields exact, every other value exact or a
 //!   prefix of the expected one, the longest values cut first to one common cap.
 //!
@@ -45,10 +45,13 @@ use siemfwd::input::{Item, read_alerts};
 use siemfwd::mapping::TenantIdentity;
 use siemfwd::transport::{Batch, Framing, Output};
 use support::cef_check::{
-    Mark, Received, TENANT_ID, TENANT_NAME, alert_id, assert_events_match_within, check_common_cap,
-    collect_after, load_alerts, mark, mismatch, sample_paths, sentinel, show, wrap5424,
+    Mark, Received, TENANT_ID, TENANT_NAME, alert_id, assert_events_match_within, collect_after,
+    load_alerts, lognorm_result, mark, mismatch, sample_paths, sentinel, show, str_field, wrap5424,
 };
-use support::cef_contract::{epoch_millis, text, truncate_bytes};
+use support::cef_contract::{epoch_millis, text};
+use support::leef_contract::{
+    Leef, decode_leef_raw, diff_leef, diff_leef_shortened, expected_leef,
+};
 use support::rsyslog::{Rsyslog, RsyslogOpts};
 
 /// HOSTNAME of the envelope (the `hostname` setting of every output here).
@@ -146,8 +149,17 @@ impl Sent {
     }
 }
 
-fn start_output(toml: &str) -> Output {
-    let cfg = Config::from_toml("transport-rsyslog-test.toml", toml)
+/// Retry settings of the connection-oriented outputs here (TCP, TLS).
+const RETRY: &str = "delivery_timeout = \"15s\"\nreconnect_backoff = \"100ms\"\n";
+
+/// Starts output `x` of `kind` to 127.0.0.1:`port` with `hostname = HOSTNAME` and the TOML
+/// lines `keys`.
+fn start_output(kind: &str, port: u16, keys: &str) -> Output {
+    let toml = format!(
+        "[[output]]\nname = \"x\"\ntype = \"{kind}\"\naddress = \"127.0.0.1:{port}\"\n\
+         hostname = \"{HOSTNAME}\"\n{keys}"
+    );
+    let cfg = Config::from_toml("transport-rsyslog-test.toml", &toml)
         .unwrap_or_else(|e| panic!("{e}\nconfig:\n{toml}"));
     let oc = cfg.output("x").expect("output x");
     Output::start(oc, None).unwrap_or_else(|e| panic!("{e}"))
@@ -297,6 +309,16 @@ async fn send_alerts(out: &Output, inputs: &[Input], end: &str) -> Sent {
     }
 }
 
+/// Sends `inputs` through `out` with a new sentinel ([`send_alerts`]), shuts the output down
+/// and returns what was sent and what rsyslog received meanwhile ([`collect_run`]).
+async fn run(rs: &Rsyslog, out: Output, inputs: &[Input]) -> (Sent, Received) {
+    let from = mark(rs);
+    let end = sentinel();
+    let sent = send_alerts(&out, inputs, &end).await;
+    out.shutdown().await;
+    (sent, collect_run(rs, &end, from))
+}
+
 // ----------------------------------------------------------------------- checking ----
 
 /// Waits for the sentinel and returns what came after `from`; then checks that nothing
@@ -436,205 +458,24 @@ fn check_cef_run(got: &Received, sent: &Sent, input: &str, syslog: Syslog, what:
     assert_events_match_within(&sent.alerts, &sent.shortened, got, false, what);
 }
 
+/// An rsyslog with the default options but control characters kept as they arrive
+/// (`escape_control_characters` off), so that values decode as sent.
+fn rsyslog_keeping_control_characters() -> Rsyslog {
+    Rsyslog::start(RsyslogOpts {
+        escape_control_characters: false,
+        ..RsyslogOpts::default()
+    })
+}
+
 fn sample_alert_count() -> usize {
     sample_inputs().iter().map(|i| i.alerts.len()).sum()
 }
 
 // -------------------------------------------------------------------------- LEEF ----
 
-/// A LEEF event: header and attributes in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Leef {
-    version: String,
-    vendor: String,
-    product: String,
-    product_version: String,
-    event_id: String,
-    attrs: Vec<(String, String)>,
-}
-
-fn leef_control(c: char) -> bool {
-    (c < ' ' && c != '\t') || ('\x7f'..='\u{9f}').contains(&c)
-}
-
-/// The LEEF the built-in mapping (mappings/leef.toml) must produce for `alert`, attributes
-/// separated by `delimiter`: no escaping, the delimiter and control characters in values and
-/// `|`, TAB and control characters in the header become spaces; EventID is cut to 255 bytes.
-fn expected_leef(alert: &Value, version: &str, delimiter: char) -> Leef {
-    let get = |k: &str| alert.get(k);
-    let mut attrs = Vec::new();
-    let mut put = |key: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            let v = v
-                .chars()
-                .map(|c| {
-                    if c == delimiter || leef_control(c) {
-                        ' '
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            attrs.push((key.to_string(), v));
-        }
-    };
-    let ts = |k: &str| text(get(k)).map(|t| epoch_millis(&t).to_string());
-    let (user, domain) = match get("relatedUser") {
-        Some(Value::Object(o)) => (text(o.get("userName")), text(o.get("domainName"))),
-        Some(Value::String(s)) => match s.split_once('\\') {
-            Some((d, u)) => (Some(u.to_string()), Some(d.to_string())),
-            None => (Some(s.clone()), None),
-        },
-        _ => (None, None),
-    };
-    let evidence: Vec<&Value> = get("evidence")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let first_of = |types: &[&str]| {
-        evidence.iter().copied().find(|e| {
-            e.get("entityType")
-                .and_then(Value::as_str)
-                .is_some_and(|t| types.contains(&t))
-        })
-    };
-    let file = first_of(&["File", "Process"]);
-    let of = |e: Option<&Value>, k: &str| text(e.and_then(|e| e.get(k)));
-    let id = text(get("id"));
-    put("devTime", ts("lastUpdateTime"));
-    let sev = match get("severity").and_then(Value::as_str) {
-        Some("Informational") => "1",
-        Some("Low") => "3",
-        Some("Medium") => "5",
-        Some("High") => "8",
-        _ => "1",
-    };
-    put("sev", Some(sev.into()));
-    put("cat", text(get("category")));
-    put("usrName", user);
-    put("domain", domain);
-    put("src", of(first_of(&["Ip"]), "ipAddress"));
-    put("url", of(first_of(&["Url"]), "url"));
-    put(
-        "tenantId",
-        text(get("aadTenantId")).or(Some(TENANT_ID.into())),
-    );
-    put("tenantName", Some(TENANT_NAME.into()));
-    put("alertId", id.clone());
-    put("title", text(get("title")));
-    put("hostName", text(get("computerDnsName")));
-    put("description", text(get("description")));
-    put("status", text(get("status")));
-    put("classification", text(get("classification")));
-    put("determination", text(get("determination")));
-    put("detectionSource", text(get("detectionSource")));
-    put("threatName", text(get("threatName")));
-    put("incidentId", text(get("incidentId")));
-    put("machineId", text(get("machineId")));
-    let mitre = match get("mitreTechniques") {
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .map(|t| text(Some(t)).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        other => text(other),
-    };
-    put("mitreTechniques", mitre);
-    put("fileName", of(file, "fileName"));
-    put("filePath", of(file, "filePath"));
-    put("sha1", of(file, "sha1"));
-    put("sha256", of(file, "sha256"));
-    put("processCommandLine", of(file, "processCommandLine"));
-    put("firstEventTime", ts("firstEventTime"));
-    put("lastEventTime", ts("lastEventTime"));
-    put(
-        "alertLink",
-        id.map(|id| format!("https://security.microsoft.com/alerts/{id}")),
-    );
-    let event_id = text(get("detectorId"))
-        .or_else(|| text(get("category")))
-        .unwrap_or_default();
-    let header = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c == '|' || c == '\t' || leef_control(c) {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect()
-    };
-    Leef {
-        version: version.into(),
-        vendor: "Microsoft".into(),
-        product: "Microsoft Defender for Endpoint".into(),
-        product_version: "1.0".into(),
-        event_id: header(&truncate_bytes(&event_id, 255)),
-        attrs,
-    }
-}
-
-/// A LEEF record decoded by hand from the raw message: after `LEEF:V|`, four header fields
-/// (and for 2.0 the delimiter field, which must name `delimiter`), then `key=value` attributes
-/// separated by the delimiter. LEEF has no escaping, so this split is the only possible one.
-fn decode_leef_raw(raw: &str, delimiter: char) -> Result<Leef, String> {
-    let at = raw.find("LEEF:").ok_or("no LEEF: in the message")?;
-    let rest = &raw[at + 5..];
-    let (version, rest) = rest.split_once('|').ok_or("no version")?;
-    let mut parts = rest.splitn(if version == "2.0" { 6 } else { 5 }, '|');
-    let mut next = |what: &str| parts.next().map(str::to_string).ok_or(format!("no {what}"));
-    let (vendor, product, product_version, event_id) = (
-        next("vendor")?,
-        next("product")?,
-        next("version")?,
-        next("event id")?,
-    );
-    if version == "2.0" {
-        let d = next("delimiter field")?;
-        let want = if delimiter.is_ascii_graphic() {
-            delimiter.to_string()
-        } else {
-            format!("x{:02X}", delimiter as u32)
-        };
-        if d != want {
-            return Err(format!("delimiter field {d:?}, expected {want:?}"));
-        }
-    }
-    let body = next("attributes")?;
-    let attrs = body
-        .split(delimiter)
-        .map(|a| {
-            a.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or(format!("attribute without '=': {}", show(a)))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Leef {
-        version: version.into(),
-        vendor,
-        product,
-        product_version,
-        event_id,
-        attrs,
-    })
-}
-
 /// What liblognorm decoded (`$!leefparse`, rules leef1 / leef2caret of tests/receivers/leef.rb).
 fn decoded_leef(msg: &Value, version: &str) -> Result<Leef, String> {
-    let lp = msg
-        .pointer("/$!/leefparse")
-        .ok_or("no $!leefparse (no LEEF found by the rsyslog config)")?;
-    if let Some(u) = lp.get("unparsed-data") {
-        return Err(format!("liblognorm could not parse it; unparsed-data: {u}"));
-    }
-    let s = |k: &str| -> Result<String, String> {
-        lp.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("no string {k} in {lp}"))
-    };
+    let lp = lognorm_result(msg, "leefparse", "LEEF")?;
     let attrs = lp
         .get("attrs")
         .and_then(Value::as_array)
@@ -649,106 +490,12 @@ fn decoded_leef(msg: &Value, version: &str) -> Result<Leef, String> {
         .collect::<Result<_, _>>()?;
     Ok(Leef {
         version: version.into(),
-        vendor: s("vendor")?,
-        product: s("product")?,
-        product_version: s("product_version")?,
-        event_id: s("event_id")?,
+        vendor: str_field(lp, "vendor")?,
+        product: str_field(lp, "product")?,
+        product_version: str_field(lp, "product_version")?,
+        event_id: str_field(lp, "event_id")?,
         attrs,
     })
-}
-
-fn diff_leef(exp: &Leef, got: &Leef) -> Vec<String> {
-    let mut d = Vec::new();
-    let hdr = [
-        ("version", &exp.version, &got.version),
-        ("vendor", &exp.vendor, &got.vendor),
-        ("product", &exp.product, &got.product),
-        (
-            "product_version",
-            &exp.product_version,
-            &got.product_version,
-        ),
-        ("event_id", &exp.event_id, &got.event_id),
-    ];
-    for (k, e, g) in hdr {
-        if e != g {
-            d.push(format!("header {k}: {}", mismatch(e, g)));
-        }
-    }
-    let keys = |l: &Leef| l.attrs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-    if keys(exp) != keys(got) {
-        d.push(format!(
-            "attribute keys (in order) differ:\n    expected {:?}\n    got      {:?}",
-            keys(exp),
-            keys(got)
-        ));
-    }
-    for ((k, e), (_, g)) in exp.attrs.iter().zip(&got.attrs) {
-        if e != g {
-            d.push(format!("{k}: {}", mismatch(e, g)));
-        }
-    }
-    d
-}
-
-/// [`diff_leef`] for a record the encoder shortened, by the rule of
-/// `cef_check::diff_shortened`: version, vendor, product and product version exact; EventID
-/// and every attribute value exact or a non-empty prefix of the expected value; attributes in
-/// the expected order, one left out only when shortened to nothing; all cut to one common cap
-/// (LEEF has no escapes: wire length = UTF-8 length).
-fn diff_leef_shortened(exp: &Leef, got: &Leef) -> Vec<String> {
-    let mut d = Vec::new();
-    let hdr = [
-        ("version", &exp.version, &got.version),
-        ("vendor", &exp.vendor, &got.vendor),
-        ("product", &exp.product, &got.product),
-        (
-            "product_version",
-            &exp.product_version,
-            &got.product_version,
-        ),
-    ];
-    for (k, e, g) in hdr {
-        if e != g {
-            d.push(format!("header {k}: {}", mismatch(e, g)));
-        }
-    }
-    let mut lens: Vec<(String, usize, bool)> = Vec::new();
-    let mut value = |what: String, e: &str, g: &str, d: &mut Vec<String>| {
-        if e == g {
-            lens.push((what, g.len(), false));
-        } else if !g.is_empty() && e.starts_with(g) {
-            lens.push((what, g.len(), true));
-        } else {
-            d.push(format!(
-                "{what}: not the expected value nor a shortening of it: {}",
-                mismatch(e, g)
-            ));
-        }
-    };
-    value(
-        "header event_id".into(),
-        &exp.event_id,
-        &got.event_id,
-        &mut d,
-    );
-    let mut got_attrs = got.attrs.iter().peekable();
-    let mut left_out = Vec::new();
-    for (k, e) in &exp.attrs {
-        match got_attrs.peek() {
-            Some((gk, g)) if gk == k => {
-                value(k.clone(), e, g, &mut d);
-                got_attrs.next();
-            }
-            _ => left_out.push(k.clone()),
-        }
-    }
-    for (k, g) in got_attrs {
-        d.push(format!("{k}: unexpected or out of order, got {}", show(g)));
-    }
-    lens.extend(left_out.into_iter().map(|k| (k, 0, true)));
-    d.extend(check_common_cap(&lens));
-    d
 }
 
 // ------------------------------------------------------------------------- tests ----
@@ -768,19 +515,14 @@ async fn tls_gtls_client_cert_all_samples_and_a_huge_alert() {
         escape_control_characters: false,
         ..RsyslogOpts::default()
     });
-    let toml = format!(
-        "[[output]]\nname = \"x\"\ntype = \"tls\"\naddress = \"127.0.0.1:{}\"\n{}\
-         hostname = \"{HOSTNAME}\"\nbatch_max_bytes = 20000\nqueue = 2\n\
-         delivery_timeout = \"15s\"\nreconnect_backoff = \"100ms\"\n",
-        rs.ports().tls_gtls,
+    let keys = format!(
+        "{}batch_max_bytes = 20000\nqueue = 2\n{RETRY}",
         tls_files(&rs)
     );
-    let out = start_output(&toml);
+    let out = start_output("tls", rs.ports().tls_gtls, &keys);
     let mut inputs = sample_inputs();
     inputs.push(huge_input());
-    let end = sentinel();
-    let sent = send_alerts(&out, &inputs, &end).await;
-    out.shutdown().await;
+    let (sent, got) = run(&rs, out, &inputs).await;
     assert!(
         sent.batches > 3,
         "expected several batches, got {}",
@@ -798,7 +540,6 @@ async fn tls_gtls_client_cert_all_samples_and_a_huge_alert() {
         "the shortened record takes {framed} bytes framed; expected 7936..=8192"
     );
 
-    let got = collect_run(&rs, &end, Mark::default());
     assert_tls_closed_cleanly(&rs);
     check_cef_run(&got, &sent, "tls_gtls", Syslog::Rfc5424, "TLS gtls");
     assert_eq!(got.raw.len(), sample_alert_count() + 1);
@@ -809,27 +550,15 @@ async fn tls_gtls_client_cert_all_samples_and_a_huge_alert() {
 /// once each, bytes and decoded fields as sent and expected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_ossl_permitted_peer_all_samples() {
-    let rs = Rsyslog::start(RsyslogOpts {
-        escape_control_characters: false,
-        ..RsyslogOpts::default()
-    });
-    let toml = format!(
-        "[[output]]\nname = \"x\"\ntype = \"tls\"\naddress = \"127.0.0.1:{}\"\n{}\
-         server_name = \"localhost\"\nhostname = \"{HOSTNAME}\"\n\
-         delivery_timeout = \"15s\"\nreconnect_backoff = \"100ms\"\n",
-        rs.ports().tls_ossl,
-        tls_files(&rs)
-    );
-    let out = start_output(&toml);
-    let end = sentinel();
-    let sent = send_alerts(&out, &sample_inputs(), &end).await;
-    out.shutdown().await;
+    let rs = rsyslog_keeping_control_characters();
+    let keys = format!("{}server_name = \"localhost\"\n{RETRY}", tls_files(&rs));
+    let out = start_output("tls", rs.ports().tls_ossl, &keys);
+    let (sent, got) = run(&rs, out, &sample_inputs()).await;
     assert!(
         sent.shortened.iter().all(|s| !s),
         "no sample needs shortening at 8192: {:?}",
         sent.shortened_ids()
     );
-    let got = collect_run(&rs, &end, Mark::default());
     check_cef_run(&got, &sent, "tls_ossl", Syslog::Rfc5424, "TLS ossl");
 }
 
@@ -838,23 +567,12 @@ async fn tls_ossl_permitted_peer_all_samples() {
 /// values) never make a second event; raw.log has exactly one line per alert each time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_octet_counting_and_lf_framing_one_event_per_alert() {
-    let rs = Rsyslog::start(RsyslogOpts {
-        escape_control_characters: false,
-        ..RsyslogOpts::default()
-    });
+    let rs = rsyslog_keeping_control_characters();
     for framing in ["octet-counting", "lf"] {
-        let toml = format!(
-            "[[output]]\nname = \"x\"\ntype = \"tcp\"\naddress = \"127.0.0.1:{}\"\n\
-             framing = \"{framing}\"\nhostname = \"{HOSTNAME}\"\n\
-             delivery_timeout = \"15s\"\nreconnect_backoff = \"100ms\"\n",
-            rs.ports().tcp
-        );
-        let out = start_output(&toml);
+        let keys = format!("framing = \"{framing}\"\n{RETRY}");
+        let out = start_output("tcp", rs.ports().tcp, &keys);
         let from = mark(&rs);
-        let end = sentinel();
-        let sent = send_alerts(&out, &sample_inputs(), &end).await;
-        out.shutdown().await;
-        let got = collect_run(&rs, &end, from);
+        let (sent, got) = run(&rs, out, &sample_inputs()).await;
         let what = format!("TCP {framing}");
         check_cef_run(&got, &sent, "tcp_plain", Syslog::Rfc5424, &what);
         assert_eq!(
@@ -874,21 +592,13 @@ async fn udp_records_fit_2048_and_each_is_one_event() {
         max_message_size: "8k".into(),
         ..RsyslogOpts::default()
     });
-    let toml = format!(
-        "[[output]]\nname = \"x\"\ntype = \"udp\"\naddress = \"127.0.0.1:{}\"\n\
-         hostname = \"{HOSTNAME}\"\n",
-        rs.ports().udp
-    );
-    let out = start_output(&toml);
+    let out = start_output("udp", rs.ports().udp, "");
     assert_eq!(out.encoder().max_message_bytes(), 2048);
-    let end = sentinel();
-    let sent = send_alerts(&out, &sample_inputs(), &end).await;
-    out.shutdown().await;
+    let (sent, got) = run(&rs, out, &sample_inputs()).await;
     assert!(
         !sent.shortened_ids().is_empty(),
         "some sample record is over 2048 bytes and must have been shortened"
     );
-    let got = collect_run(&rs, &end, Mark::default());
     assert_raw_is_sent(&got, &sent, "udp_plain");
     assert_envelopes(&got, &sent, Syslog::Rfc5424);
     assert_events_match_within(&sent.alerts, &sent.shortened, &got, true, "UDP");
@@ -898,21 +608,10 @@ async fn udp_records_fit_2048_and_each_is_one_event() {
 /// program name, facility, severity) and decodes the CEF after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc3164_over_tcp_parses_in_rsyslog() {
-    let rs = Rsyslog::start(RsyslogOpts {
-        escape_control_characters: false,
-        ..RsyslogOpts::default()
-    });
-    let toml = format!(
-        "[[output]]\nname = \"x\"\ntype = \"tcp\"\naddress = \"127.0.0.1:{}\"\n\
-         syslog = \"rfc3164\"\nhostname = \"{HOSTNAME}\"\n\
-         delivery_timeout = \"15s\"\nreconnect_backoff = \"100ms\"\n",
-        rs.ports().tcp
-    );
-    let out = start_output(&toml);
-    let end = sentinel();
-    let sent = send_alerts(&out, &sample_inputs(), &end).await;
-    out.shutdown().await;
-    let got = collect_run(&rs, &end, Mark::default());
+    let rs = rsyslog_keeping_control_characters();
+    let keys = format!("syslog = \"rfc3164\"\n{RETRY}");
+    let out = start_output("tcp", rs.ports().tcp, &keys);
+    let (sent, got) = run(&rs, out, &sample_inputs()).await;
     check_cef_run(
         &got,
         &sent,
@@ -983,33 +682,24 @@ async fn send_leef(rs: &Rsyslog, v: &LeefVariant, inputs: &[Input]) -> (Sent, Re
         }
         None => String::new(),
     };
-    let toml = format!(
-        "[[output]]\nname = \"x\"\ntype = \"tls\"\naddress = \"127.0.0.1:{}\"\n{}\
-         format = \"leef\"\n{mapping_line}hostname = \"{HOSTNAME}\"\n\
-         delivery_timeout = \"15s\"\nreconnect_backoff = \"100ms\"\n",
-        rs.ports().tls_gtls,
-        tls_files(rs)
-    );
-    let out = start_output(&toml);
-    let from = mark(rs);
-    let end = sentinel();
-    let sent = send_alerts(&out, inputs, &end).await;
-    out.shutdown().await;
-    let got = collect_run(rs, &end, from);
+    let keys = format!("{}format = \"leef\"\n{mapping_line}{RETRY}", tls_files(rs));
+    let out = start_output("tls", rs.ports().tls_gtls, &keys);
+    let (sent, got) = run(rs, out, inputs).await;
     assert_tls_closed_cleanly(rs);
     assert_raw_is_sent(&got, &sent, "tls_gtls");
     assert_envelopes(&got, &sent, Syslog::Rfc5424);
     (sent, got)
 }
 
-/// Compares each event with the LEEF model (exactly, or by the shortening rule when the
-/// encoder shortened it); `decode` says how to decode event `i`. Returns the failures.
-fn leef_failures(
+/// Asserts that each event equals the LEEF model of its alert (exactly, or by the shortening
+/// rule when the encoder shortened it); `decode` decodes an event from its `parsed.jsonl`
+/// object and its raw.log line.
+fn assert_leef_events(
     sent: &Sent,
     got: &Received,
     v: &LeefVariant,
-    mut decode: impl FnMut(usize, &Value, &str) -> Result<Leef, String>,
-) -> Vec<String> {
+    decode: impl Fn(&Value, &str) -> Result<Leef, String>,
+) {
     let mut failures = Vec::new();
     for (i, ((alert, msg), raw)) in sent
         .alerts
@@ -1018,8 +708,8 @@ fn leef_failures(
         .zip(&got.raw)
         .enumerate()
     {
-        let exp = expected_leef(alert, v.version, v.delimiter);
-        let d = match decode(i, msg, raw) {
+        let exp = expected_leef(alert, TENANT_NAME, TENANT_ID, v.version, v.delimiter);
+        let d = match decode(msg, raw) {
             Ok(dec) if sent.shortened[i] => diff_leef_shortened(&exp, &dec),
             Ok(dec) => diff_leef(&exp, &dec),
             Err(e) => vec![e],
@@ -1038,13 +728,14 @@ fn leef_failures(
             ));
         }
     }
-    failures
-}
-
-/// Whether the alert has neither `detectorId` nor `category`: the built-in LEEF mapping then
-/// writes an empty EventID (see [`leef_empty_event_id_decodes_in_liblognorm`]).
-fn no_event_id(alert: &Value) -> bool {
-    text(alert.get("detectorId")).is_none() && text(alert.get("category")).is_none()
+    assert!(
+        failures.is_empty(),
+        "LEEF {}: {} of {} events differ:\n{}",
+        v.what,
+        failures.len(),
+        sent.alerts.len(),
+        failures.join("\n")
+    );
 }
 
 /// LEEF over TLS (gtls, client certificate), the three [`leef_variants`] in turn to one
@@ -1052,15 +743,9 @@ fn no_event_id(alert: &Value) -> bool {
 /// order) equal the model of mappings/leef.toml -- exactly, or for the oversized alert (70 KB
 /// description: LEEF has no dictionary limits, so it is shortened to 8192 bytes) by the
 /// shortening rule.
-///
-/// Known gap, tested separately (blocked): an alert with neither `detectorId` nor `category`
-/// gets an empty EventID, which liblognorm refuses; those events are decoded by hand here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leef_over_tls_decodes() {
-    let rs = Rsyslog::start(RsyslogOpts {
-        escape_control_characters: false,
-        ..RsyslogOpts::default()
-    });
+    let rs = rsyslog_keeping_control_characters();
     let inputs = sample_inputs();
     let oversized_id = inputs
         .iter()
@@ -1076,39 +761,29 @@ async fn leef_over_tls_decodes() {
             v.what,
             sent.shortened_ids()
         );
-        let failures = leef_failures(&sent, &got, &v, |i, msg, raw| {
-            if v.liblognorm && !no_event_id(&sent.alerts[i]) {
+        assert_leef_events(&sent, &got, &v, |msg, raw| {
+            if v.liblognorm {
                 decoded_leef(msg, v.version)
             } else {
                 decode_leef_raw(raw, v.delimiter)
             }
         });
-        assert!(
-            failures.is_empty(),
-            "LEEF {}: {} of {} events differ:\n{}",
-            v.what,
-            failures.len(),
-            sent.alerts.len(),
-            failures.join("\n")
-        );
     }
 }
 
 /// An alert with neither `detectorId` nor `category` (adversarial.json has two) must still
 /// make a LEEF event that a LEEF parser takes: EventID is a mandatory header field, and
-/// liblognorm's LEEF rules (`%event_id:char-to:|%`) refuse an empty one. The built-in
-/// mapping's `event_id = "detectorId else category"` has no last fallback, so the record is
-/// `...|1.0||sev=1...` and liblognorm leaves it as unparsed-data.
+/// liblognorm's LEEF rules (`%event_id:char-to:|%`) refuse an empty one. The built-in mapping's
+/// `event_id = "detectorId else category else 'MdeAlert'"` makes it `MdeAlert`: in each variant
+/// that liblognorm decodes, every such alert decodes there with EventID `MdeAlert` and equals
+/// the model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leef_empty_event_id_decodes_in_liblognorm() {
-    let rs = Rsyslog::start(RsyslogOpts {
-        escape_control_characters: false,
-        ..RsyslogOpts::default()
-    });
+async fn leef_without_detector_or_category_has_event_id_mdealert_in_liblognorm() {
+    let rs = rsyslog_keeping_control_characters();
     let alerts: Vec<Value> = sample_inputs()
         .into_iter()
         .flat_map(|i| i.alerts)
-        .filter(no_event_id)
+        .filter(|a| text(a.get("detectorId")).is_none() && text(a.get("category")).is_none())
         .collect();
     assert!(!alerts.is_empty(), "the samples have such alerts");
     let ndjson: String = alerts
@@ -1122,27 +797,14 @@ async fn leef_empty_event_id_decodes_in_liblognorm() {
     }];
     for v in leef_variants().into_iter().filter(|v| v.liblognorm) {
         let (sent, got) = send_leef(&rs, &v, &inputs).await;
-        let mut failures = Vec::new();
-        for (i, msg) in got.parsed.iter().enumerate() {
-            match decoded_leef(msg, v.version) {
-                Ok(dec) if dec.event_id.trim().is_empty() => failures.push(format!(
-                    "#{i} alert {}: empty EventID",
-                    alert_id(&sent.alerts[i])
-                )),
-                Ok(_) => {}
-                Err(e) => failures.push(format!(
-                    "#{i} alert {}: {e}\n  raw: {}",
-                    alert_id(&sent.alerts[i]),
-                    show(&got.raw[i])
-                )),
+        assert_leef_events(&sent, &got, &v, |msg, _| {
+            let dec = decoded_leef(msg, v.version)?;
+            if dec.event_id == "MdeAlert" {
+                Ok(dec)
+            } else {
+                Err(format!("EventID {:?}, expected \"MdeAlert\"", dec.event_id))
             }
-        }
-        assert!(
-            failures.is_empty(),
-            "LEEF {}: liblognorm cannot decode:\n{}",
-            v.what,
-            failures.join("\n")
-        );
+        });
     }
 }
 

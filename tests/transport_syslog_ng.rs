@@ -6,7 +6,9 @@
 //! Every test encodes the sample alerts of `examples/alerts` through a configured output, adds a
 //! sentinel alert last on the same connection, and waits for the sentinel in syslog-ng's output:
 //! syslog-ng keeps the order of one connection, so everything before it is everything the
-//! output delivered.
+//! output delivered. Each decoded event is compared with the model of its source alert
+//! (tests/support/cef_contract.rs, leef_contract.rs): exactly, or for a record the encoder had
+//! to shorten to the maximum size, by the shortening rule of `cef_check::diff_shortened`.
 //!
 //! How syslog-ng decodes (see tests/support/syslog_ng.rs): header fields with `\|`, `\\`
 //! unescaped; `.cef.extension_strict_ok = "yes"` only when every escape in the extension is
@@ -26,7 +28,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -35,51 +37,27 @@ use siemfwd::config::Config;
 use siemfwd::input::{Item, read_alerts};
 use siemfwd::mapping::{EncodeStats, TenantIdentity};
 use siemfwd::transport::{Batch, Output};
-use support::cef_contract::{Cef, epoch_millis, expected_cef, text, truncate_bytes};
+use support::cef_check::{
+    TENANT_ID, TENANT_NAME, WAIT, alert_id, diff, diff_shortened, load_alerts, mismatch,
+    sample_paths, samples_dir, show,
+};
+use support::cef_contract::{Cef, expected_cef, truncate_bytes};
+use support::leef_contract::{
+    Leef, decode_leef_raw, diff_leef, diff_leef_shortened, expected_leef,
+};
 use support::syslog_ng::{SyslogNg, SyslogNgOpts, field};
 
-const TENANT_NAME: &str = "Contoso EU";
-const TENANT_ID: &str = "00000000-1111-2222-3333-444444444444";
 const HOSTNAME: &str = "fwd-test-host";
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Sample alerts, in the order they are sent.
-const SAMPLES: &[&str] = &[
-    "realistic-page.json",
-    "realistic.ndjson",
-    "array.json",
-    "single.json",
-    "adversarial.json",
-    "oversized.json",
-];
 
 // ------------------------------------------------------------------ source alerts ----
 
+/// A sample alert file (`examples/alerts/NAME`).
 fn sample(name: &str) -> PathBuf {
-    support::manifest_dir().join("examples/alerts").join(name)
+    samples_dir().join(name)
 }
 
-/// Alerts of one sample file as JSON: NDJSON lines, an array, a page `{"value": [...]}` or
-/// one object.
-fn load_alerts(path: &Path) -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    if path.extension().is_some_and(|e| e == "ndjson") {
-        return text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-            .collect();
-    }
-    let v: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    match v {
-        Value::Array(a) => a,
-        Value::Object(ref o) if o.get("value").is_some_and(Value::is_array) => {
-            o["value"].as_array().cloned().unwrap_or_default()
-        }
-        other => vec![other],
-    }
+fn alerts_of(files: &[PathBuf]) -> Vec<Value> {
+    files.iter().flat_map(|p| load_alerts(p)).collect()
 }
 
 /// A unique alert id (at most 40 bytes, CEF's `externalId` limit) that marks the end.
@@ -108,7 +86,17 @@ fn config(kind: &str, address: &str, keys: &str) -> Config {
     Config::from_toml("test.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-/// TLS to `port` of `sng`, trusting its CA and with its client certificate.
+/// `127.0.0.1:PORT`.
+fn local(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+/// The address of `sng`'s RFC 5425 source (`s_tls_framed`).
+fn tls_framed(sng: &SyslogNg) -> String {
+    local(sng.ports().tls_framed)
+}
+
+/// The TLS keys for `sng`: trust its CA, present its client certificate.
 fn tls_keys(sng: &SyslogNg) -> String {
     let c = sng.certs();
     format!(
@@ -315,85 +303,34 @@ fn decoded_cef(e: &Value) -> Result<Cef, String> {
     for (k, v) in raw_ext {
         ext.insert(k, unescape_ext(&v)?);
     }
-    Ok(Cef {
-        vendor: h("device_vendor")?,
-        product: h("device_product")?,
-        version: h("device_version")?,
-        class_id: h("device_event_class_id")?,
-        name: h("name")?,
-        severity: h("severity")?,
+    Cef::from_fields(
+        [
+            "device_vendor",
+            "device_product",
+            "device_version",
+            "device_event_class_id",
+            "name",
+            "severity",
+        ],
+        h,
         ext,
-    })
+    )
 }
 
-fn show(s: &str) -> String {
-    let shown: String = s.chars().take(160).collect();
-    if shown.len() < s.len() {
-        format!("{shown:?}... ({} bytes)", s.len())
-    } else {
-        format!("{shown:?}")
+/// Length on the wire of a message of `len` bytes as `source` frames it: octet counting on the
+/// `*_framed` sources, a trailing LF on `s_tcp_lf5424`.
+fn framed_len(source: &str, len: usize) -> usize {
+    match source {
+        "s_tls_framed" | "s_tcp_framed" => len.to_string().len() + 1 + len,
+        "s_tcp_lf5424" => len + 1,
+        other => panic!("the framing of {other} is not known here"),
     }
-}
-
-/// Differences between `exp` and `got`; with `shortened`, a value may be a (non-empty) prefix
-/// of the expected one and a key may be missing (shortened to nothing).
-fn diff_maps(
-    exp: &BTreeMap<String, String>,
-    got: &BTreeMap<String, String>,
-    shortened: bool,
-) -> Vec<String> {
-    let mut d = Vec::new();
-    for (k, e) in exp {
-        match got.get(k) {
-            None if shortened => {}
-            None => d.push(format!("{k}: missing, expected {}", show(e))),
-            Some(g) if g == e => {}
-            Some(g) if shortened && !g.is_empty() && e.starts_with(g.as_str()) => {}
-            Some(g) => d.push(format!("{k}: expected {} got {}", show(e), show(g))),
-        }
-    }
-    for (k, g) in got {
-        if !exp.contains_key(k) {
-            d.push(format!("{k}: unexpected key, got {}", show(g)));
-        }
-    }
-    d
-}
-
-fn diff_cef(exp: &Cef, got: &Cef, shortened: bool) -> Vec<String> {
-    let mut d = Vec::new();
-    for (k, e, g) in [
-        ("vendor", &exp.vendor, &got.vendor),
-        ("product", &exp.product, &got.product),
-        ("version", &exp.version, &got.version),
-        ("class_id", &exp.class_id, &got.class_id),
-        ("name", &exp.name, &got.name),
-        ("severity", &exp.severity, &got.severity),
-    ] {
-        let prefix_ok = shortened && !g.is_empty() && e.starts_with(g.as_str());
-        if e != g && !prefix_ok {
-            d.push(format!("header {k}: expected {} got {}", show(e), show(g)));
-        }
-    }
-    d.extend(diff_maps(&exp.ext, &got.ext, shortened));
-    d
-}
-
-/// Length of the octet-counting frame around a message of `len` bytes.
-fn octet_framed_len(len: usize) -> usize {
-    len.to_string().len() + 1 + len
 }
 
 /// Checks common to every event: one per alert, from `source`, with our envelope, within
-/// `max_bytes` on the wire (`overhead(len)` = framed length), no regexp errors in syslog-ng.
-fn check_envelopes(
-    sng: &SyslogNg,
-    got: &Received,
-    alerts: usize,
-    source: &str,
-    max_bytes: usize,
-    framed_len: fn(usize) -> usize,
-) {
+/// `max_bytes` on the wire (framing included, see [`framed_len`]), no regexp errors in
+/// syslog-ng.
+fn check_envelopes(sng: &SyslogNg, got: &Received, alerts: usize, source: &str, max_bytes: usize) {
     assert_eq!(
         got.raw.len(),
         alerts,
@@ -409,9 +346,9 @@ fn check_envelopes(
         assert_eq!(field(e, "PROGRAM"), Some("siemfwd"), "#{i}: {e}");
         let raw = field(e, "RAWMSG").unwrap_or_else(|| panic!("#{i}: no RAWMSG: {e}"));
         assert!(
-            framed_len(raw.len()) <= max_bytes,
+            framed_len(source, raw.len()) <= max_bytes,
             "#{i}: {} bytes on the wire, over max_message_bytes {max_bytes}",
-            framed_len(raw.len())
+            framed_len(source, raw.len())
         );
         assert!(
             got.raw[i].starts_with(&format!("{source} <")),
@@ -440,41 +377,91 @@ fn check_one_clean_tls_connection(sng: &SyslogNg) {
     assert!(errors.is_empty(), "not a clean TLS close: {errors:?}");
 }
 
-/// Every event is strict CEF equal to the model of its alert (a prefix of it where the
-/// encoder had to shorten the record to fit).
-fn check_cef(alerts: &[Value], sent: &Sent, got: &Received, what: &str) {
-    assert_eq!(sent.stats.len(), alerts.len(), "{what}: alerts encoded");
+/// Runs `check` on each (alert, its event, the encoder's stats of its record) of `r` and
+/// asserts that it found no problem with any event.
+fn assert_each_event(
+    r: &Run,
+    what: &str,
+    check: impl Fn(&Value, &Value, &EncodeStats) -> Vec<String>,
+) {
+    assert_eq!(r.sent.stats.len(), r.alerts.len(), "{what}: alerts encoded");
     let mut failures = Vec::new();
-    for (i, ((alert, e), stats)) in alerts.iter().zip(&got.events).zip(&sent.stats).enumerate() {
-        let id = alert.get("id").map_or("<no id>".into(), Value::to_string);
-        if field(e, ".cef.extension_strict_ok") != Some("yes") {
+    for (i, ((alert, e), stats)) in r
+        .alerts
+        .iter()
+        .zip(&r.got.events)
+        .zip(&r.sent.stats)
+        .enumerate()
+    {
+        let d = check(alert, e, stats);
+        if !d.is_empty() {
             failures.push(format!(
-                "#{i} {id}: extension not strictly escaped: {}",
-                show(field(e, ".cef.extension").unwrap_or("<none>"))
+                "#{i} {}:\n  {}\n  raw: {}",
+                alert_id(alert),
+                d.join("\n  "),
+                show(&r.got.raw[i])
             ));
-        }
-        let exp = expected_cef(alert, TENANT_NAME, TENANT_ID);
-        match decoded_cef(e) {
-            Err(why) => failures.push(format!("#{i} {id}: {why}; raw {}", show(&got.raw[i]))),
-            Ok(dec) => {
-                let d = diff_cef(&exp, &dec, stats.budget_truncations > 0);
-                if !d.is_empty() {
-                    failures.push(format!("#{i} {id}:\n  {}", d.join("\n  ")));
-                }
-            }
         }
     }
     assert!(
         failures.is_empty(),
         "{what}: {} of {} events differ from the source alerts:\n{}",
         failures.len(),
-        alerts.len(),
+        r.alerts.len(),
         failures.join("\n")
     );
 }
 
-fn alerts_of(files: &[PathBuf]) -> Vec<Value> {
-    files.iter().flat_map(|p| load_alerts(p)).collect()
+/// Every event is strict CEF equal to the model of its alert (where the encoder had to shorten
+/// the record to fit, by the shortening rule of `cef_check::diff_shortened`).
+fn check_cef(r: &Run, what: &str) {
+    assert_each_event(r, what, |alert, e, stats| {
+        let mut d = Vec::new();
+        if field(e, ".cef.extension_strict_ok") != Some("yes") {
+            d.push(format!(
+                "extension not strictly escaped: {}",
+                show(field(e, ".cef.extension").unwrap_or("<none>"))
+            ));
+        }
+        let exp = expected_cef(alert, TENANT_NAME, TENANT_ID);
+        match decoded_cef(e) {
+            Err(why) => d.push(why),
+            Ok(dec) if stats.budget_truncations > 0 => d.extend(diff_shortened(&exp, &dec)),
+            Ok(dec) => d.extend(diff(&exp, &dec)),
+        }
+        d
+    });
+}
+
+/// One run: the receiver, the alerts sent, the encoder's account of them, and what arrived.
+struct Run {
+    sng: SyslogNg,
+    alerts: Vec<Value>,
+    sent: Sent,
+    got: Received,
+}
+
+/// Starts a syslog-ng and output `x` of the config that `cfg` makes for it, sends the alerts
+/// of `files` through the output, collects what arrived and checks its envelopes
+/// ([`check_envelopes`]: on `source`, within `max_bytes`).
+async fn run(
+    files: &[PathBuf],
+    source: &str,
+    max_bytes: usize,
+    cfg: impl FnOnce(&SyslogNg) -> Config,
+) -> Run {
+    let sng = SyslogNg::start(SyslogNgOpts::default());
+    let out = Output::start(cfg(&sng).output("x").unwrap(), None).unwrap();
+    let alerts = alerts_of(files);
+    let sent = send_files(out, files).await;
+    let got = collect(&sng, &sent.sentinel);
+    check_envelopes(&sng, &got, alerts.len(), source, max_bytes);
+    Run {
+        sng,
+        alerts,
+        sent,
+        got,
+    }
 }
 
 // ------------------------------------------------------------------------ tests ----
@@ -484,286 +471,84 @@ fn alerts_of(files: &[PathBuf]) -> Vec<Value> {
 /// arrives as a record within 8192 bytes, whole (strict, decodable, `msg` cut to CEF's 1023).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_mutual_all_samples_arrive_once_as_strict_cef() {
-    let sng = SyslogNg::start(SyslogNgOpts::default());
-    let cfg = config(
-        "tls",
-        &format!("127.0.0.1:{}", sng.ports().tls_framed),
-        &tls_keys(&sng),
-    );
-    let out_cfg = cfg.output("x").unwrap();
-    assert_eq!(out_cfg.max_message_bytes, 8192, "default maximum");
-    let out = Output::start(out_cfg, None).unwrap();
-    let files: Vec<PathBuf> = SAMPLES.iter().map(|f| sample(f)).collect();
-    let alerts = alerts_of(&files);
-    let sent = send_files(out, &files).await;
-    let got = collect(&sng, &sent.sentinel);
-    check_envelopes(
-        &sng,
-        &got,
-        alerts.len(),
-        "s_tls_framed",
-        8192,
-        octet_framed_len,
-    );
+    let r = run(&sample_paths(), "s_tls_framed", 8192, |sng| {
+        let cfg = config("tls", &tls_framed(sng), &tls_keys(sng));
+        let max = cfg.output("x").unwrap().max_message_bytes;
+        assert_eq!(max, 8192, "default maximum");
+        cfg
+    })
+    .await;
     assert!(
-        sent.stats.iter().all(|s| s.budget_truncations == 0),
+        r.sent.stats.iter().all(|s| s.budget_truncations == 0),
         "every sample fits 8192 bytes, so every event is compared exactly: {:?}",
-        sent.stats
+        r.sent.stats
     );
-    check_cef(&alerts, &sent, &got, "tls");
-    check_one_clean_tls_connection(&sng);
+    check_cef(&r, "tls");
+    check_one_clean_tls_connection(&r.sng);
 
-    let big = alerts.len() - 1;
-    let description = alerts[big]["description"].as_str().unwrap();
+    let big = r.alerts.len() - 1;
+    let description = r.alerts[big]["description"].as_str().unwrap();
     assert!(description.len() > 70_000, "oversized.json is the big one");
-    let dec = decoded_cef(&got.events[big]).unwrap();
+    let dec = decoded_cef(&r.got.events[big]).unwrap();
     let msg = &dec.ext["msg"];
     assert_eq!(msg, &truncate_bytes(description, 1023), "msg shortened");
-    assert!(got.raw[big].len() <= 8192, "raw {}", got.raw[big].len());
-    assert!(sent.stats[big].truncated(), "{:?}", sent.stats[big]);
+    assert!(r.got.raw[big].len() <= 8192, "raw {}", r.got.raw[big].len());
+    assert!(r.sent.stats[big].truncated(), "{:?}", r.sent.stats[big]);
 }
 
 /// (b) Plain TCP with octet counting: the adversarial alerts (raw LF/CR, `=`, `|`, `\`,
 /// control characters, forged syslog headers in values) are one strict CEF event each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_octet_counting_adversarial_alerts_arrive_once_as_strict_cef() {
-    let sng = SyslogNg::start(SyslogNgOpts::default());
-    let cfg = config("tcp", &format!("127.0.0.1:{}", sng.ports().tcp_framed), "");
-    let out = Output::start(cfg.output("x").unwrap(), None).unwrap();
-    let files = vec![sample("adversarial.json")];
-    let alerts = alerts_of(&files);
-    let sent = send_files(out, &files).await;
-    let got = collect(&sng, &sent.sentinel);
-    check_envelopes(
-        &sng,
-        &got,
-        alerts.len(),
-        "s_tcp_framed",
-        8192,
-        octet_framed_len,
-    );
-    check_cef(&alerts, &sent, &got, "tcp octet counting");
+    let r = run(&[sample("adversarial.json")], "s_tcp_framed", 8192, |sng| {
+        config("tcp", &local(sng.ports().tcp_framed), "")
+    })
+    .await;
+    check_cef(&r, "tcp octet counting");
 }
 
 /// (c) LF framing (RFC 5424 parsing): a raw LF or CR in a value would end the record and
 /// forge a second event. Exactly one event per adversarial alert, equal to the model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_lf_framing_adversarial_alerts_never_forge_a_second_event() {
-    let sng = SyslogNg::start(SyslogNgOpts::default());
-    let cfg = config(
-        "tcp",
-        &format!("127.0.0.1:{}", sng.ports().tcp_lf5424),
-        "framing = \"lf\"",
-    );
-    let out = Output::start(cfg.output("x").unwrap(), None).unwrap();
-    let files = vec![sample("adversarial.json")];
-    let alerts = alerts_of(&files);
-    let sent = send_files(out, &files).await;
-    let got = collect(&sng, &sent.sentinel);
-    check_envelopes(&sng, &got, alerts.len(), "s_tcp_lf5424", 8192, |n| n + 1);
-    for (i, r) in got.raw.iter().enumerate() {
-        assert!(!r.contains('\r'), "#{i}: raw CR in {}", show(r));
+    let r = run(&[sample("adversarial.json")], "s_tcp_lf5424", 8192, |sng| {
+        config("tcp", &local(sng.ports().tcp_lf5424), "framing = \"lf\"")
+    })
+    .await;
+    for (i, raw) in r.got.raw.iter().enumerate() {
+        assert!(!raw.contains('\r'), "#{i}: raw CR in {}", show(raw));
     }
-    check_cef(&alerts, &sent, &got, "tcp lf");
+    check_cef(&r, "tcp lf");
 }
 
 /// A small `max_message_bytes`: records are shortened (values, never the line) to fit, and
-/// every one still arrives whole, strict and decodable, each value a prefix of the model's.
+/// every one still arrives whole, strict and decodable, each value exact or a shortening of
+/// the model's (`cef_check::diff_shortened`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_records_shortened_to_a_small_maximum_arrive_whole() {
     const MAX: usize = 1200;
-    let sng = SyslogNg::start(SyslogNgOpts::default());
-    let cfg = config(
-        "tls",
-        &format!("127.0.0.1:{}", sng.ports().tls_framed),
-        &format!("{}max_message_bytes = {MAX}\n", tls_keys(&sng)),
-    );
-    let out = Output::start(cfg.output("x").unwrap(), None).unwrap();
-    let files = vec![sample("adversarial.json"), sample("oversized.json")];
-    let alerts = alerts_of(&files);
-    let sent = send_files(out, &files).await;
-    let got = collect(&sng, &sent.sentinel);
-    check_envelopes(
-        &sng,
-        &got,
-        alerts.len(),
-        "s_tls_framed",
-        MAX,
-        octet_framed_len,
-    );
-    let shortened = sent
+    let files = [sample("adversarial.json"), sample("oversized.json")];
+    let r = run(&files, "s_tls_framed", MAX, |sng| {
+        let keys = format!("{}max_message_bytes = {MAX}\n", tls_keys(sng));
+        config("tls", &tls_framed(sng), &keys)
+    })
+    .await;
+    let shortened = r
+        .sent
         .stats
         .iter()
         .filter(|s| s.budget_truncations > 0)
         .count();
     assert!(shortened >= 2, "{shortened} records shortened to fit {MAX}");
-    check_cef(&alerts, &sent, &got, "tls, max 1200");
-    check_one_clean_tls_connection(&sng);
+    check_cef(&r, "tls, max 1200");
+    check_one_clean_tls_connection(&r.sng);
 }
 
 // ------------------------------------------------------------------------ LEEF ----
 
-/// What LEEF writes for a value: TAB (the delimiter), CR, LF and other control characters
-/// become spaces.
-fn leef_text(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c < ' ' || ('\x7f'..='\u{9f}').contains(&c) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// The attributes of the built-in LEEF mapping (mappings/leef.toml) for `alert`.
-fn expected_leef(alert: &Value) -> BTreeMap<String, String> {
-    let get = |k: &str| alert.get(k);
-    let mut m = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            m.insert(k.to_string(), leef_text(&v));
-        }
-    };
-    let ms = |k: &str| text(get(k)).map(|t| epoch_millis(&t).to_string());
-    put("devTime", ms("lastUpdateTime"));
-    let sev = match get("severity").and_then(Value::as_str) {
-        Some("Informational") => "1",
-        Some("Low") => "3",
-        Some("Medium") => "5",
-        Some("High") => "8",
-        _ => "1",
-    };
-    put("sev", Some(sev.into()));
-    put("cat", text(get("category")));
-    let (user, domain) = match get("relatedUser") {
-        Some(Value::Object(o)) => (text(o.get("userName")), text(o.get("domainName"))),
-        Some(Value::String(s)) => match s.split_once('\\') {
-            Some((d, u)) => (Some(u.to_string()), Some(d.to_string())),
-            None => (Some(s.clone()), None),
-        },
-        _ => (None, None),
-    };
-    put("usrName", user);
-    put("domain", domain);
-    let evidence: Vec<&Value> = get("evidence")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let first_of = |types: &[&str]| {
-        evidence.iter().copied().find(|e| {
-            e.get("entityType")
-                .and_then(Value::as_str)
-                .is_some_and(|t| types.contains(&t))
-        })
-    };
-    put(
-        "src",
-        first_of(&["Ip"]).and_then(|e| text(e.get("ipAddress"))),
-    );
-    put("url", first_of(&["Url"]).and_then(|e| text(e.get("url"))));
-    put(
-        "tenantId",
-        Some(text(get("aadTenantId")).unwrap_or_else(|| TENANT_ID.into())),
-    );
-    put("tenantName", Some(TENANT_NAME.into()));
-    put("alertId", text(get("id")));
-    put("title", text(get("title")));
-    put("hostName", text(get("computerDnsName")));
-    for (key, src) in [
-        ("description", "description"),
-        ("status", "status"),
-        ("classification", "classification"),
-        ("determination", "determination"),
-        ("detectionSource", "detectionSource"),
-        ("threatName", "threatName"),
-        ("incidentId", "incidentId"),
-        ("machineId", "machineId"),
-    ] {
-        put(key, text(get(src)));
-    }
-    let mitre = match get("mitreTechniques") {
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .map(|t| text(Some(t)).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        other => text(other),
-    };
-    put("mitreTechniques", mitre);
-    if let Some(ev) = first_of(&["File", "Process"]) {
-        for (key, src) in [
-            ("fileName", "fileName"),
-            ("filePath", "filePath"),
-            ("sha1", "sha1"),
-            ("sha256", "sha256"),
-            ("processCommandLine", "processCommandLine"),
-        ] {
-            put(key, text(ev.get(src)));
-        }
-    }
-    put("firstEventTime", ms("firstEventTime"));
-    put("lastEventTime", ms("lastEventTime"));
-    put(
-        "alertLink",
-        text(get("id")).map(|id| format!("https://security.microsoft.com/alerts/{id}")),
-    );
-    m
-}
-
-/// A LEEF 2.0 record split into header fields and attributes.
-#[derive(Debug)]
-struct Leef {
-    header: BTreeMap<&'static str, String>,
-    /// The attributes part, as one string (what syslog-ng calls `.leef.attrs`).
-    attrs_text: String,
-    attrs: BTreeMap<String, String>,
-}
-
-/// Splits `LEEF:2.0|Vendor|Product|Version|EventID|x09|k=v<TAB>k=v...`.
-fn parse_leef(msg: &str) -> Result<Leef, String> {
-    let names = [
-        "version",
-        "vendor",
-        "product",
-        "product_version",
-        "event_id",
-        "delimiter",
-    ];
-    let rest = msg
-        .strip_prefix("LEEF:")
-        .ok_or_else(|| format!("not LEEF: {}", show(msg)))?;
-    let parts: Vec<&str> = rest.splitn(names.len() + 1, '|').collect();
-    if parts.len() != names.len() + 1 {
-        return Err(format!("short LEEF header: {}", show(msg)));
-    }
-    let header = names
-        .iter()
-        .zip(&parts)
-        .map(|(n, p)| (*n, p.to_string()))
-        .collect();
-    let attrs_text = parts[names.len()].to_string();
-    let mut attrs = BTreeMap::new();
-    for pair in attrs_text.split('\t').filter(|p| !p.is_empty()) {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("no `=` in LEEF attribute {}", show(pair)))?;
-        if attrs.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(format!("LEEF attribute {k} twice"));
-        }
-    }
-    Ok(Leef {
-        header,
-        attrs_text,
-        attrs,
-    })
-}
-
-/// The LEEF record of one event, split here from syslog-ng's `MESSAGE` (the RFC 5424 MSG),
-/// after checking that syslog-ng's own LEEF parser split the header and the attributes the
-/// same way.
+/// The LEEF record of one event (built-in mapping: LEEF 2.0, TAB delimiter written `x09`),
+/// split here from syslog-ng's `MESSAGE` (the RFC 5424 MSG), after checking that syslog-ng's
+/// own LEEF parser split the header and the attributes the same way.
 ///
 /// syslog-ng's kv-parser (`.leef.attr.*`) is not used for values: it trims spaces, unquotes
 /// values that start with `'` or `"`, and splits a value at ` word=` even with a TAB pair
@@ -772,23 +557,28 @@ fn parse_leef(msg: &str) -> Result<Leef, String> {
 /// decoded as CEF there; such an event is checked from `MESSAGE` alone.
 fn decoded_leef(e: &Value) -> Result<Leef, String> {
     let msg = field(e, "MESSAGE").ok_or("no MESSAGE")?;
-    let leef = parse_leef(msg)?;
+    if !msg.starts_with("LEEF:") {
+        return Err(format!("not LEEF: {}", show(msg)));
+    }
+    let leef = decode_leef_raw(msg, '\t')?;
     if field(e, ".leef.version").is_some() {
-        for (k, v) in &leef.header {
+        for (k, v) in [
+            ("version", leef.version.as_str()),
+            ("vendor", &leef.vendor),
+            ("product", &leef.product),
+            ("product_version", &leef.product_version),
+            ("event_id", &leef.event_id),
+            ("delimiter", "x09"),
+            ("attrs", &leef.attrs_text('\t')),
+        ] {
             let got = field(e, &format!(".leef.{k}"));
-            if got != Some(v.as_str()) {
+            if got != Some(v) {
                 return Err(format!(
-                    "syslog-ng's .leef.{k} is {got:?}, MESSAGE has {v:?}"
+                    "syslog-ng's .leef.{k} is {}, MESSAGE has {}",
+                    show(got.unwrap_or("<none>")),
+                    show(v)
                 ));
             }
-        }
-        let got = field(e, ".leef.attrs");
-        if got != Some(leef.attrs_text.as_str()) {
-            return Err(format!(
-                "syslog-ng's .leef.attrs {} differs from MESSAGE's {}",
-                show(got.unwrap_or("<none>")),
-                show(&leef.attrs_text)
-            ));
         }
     } else if field(e, ".cef.version").is_none() || !msg.contains("CEF:") {
         return Err(format!(
@@ -800,81 +590,48 @@ fn decoded_leef(e: &Value) -> Result<Leef, String> {
 }
 
 /// (d) LEEF 2.0 (TAB delimiter, written `x09`) over TLS with the client certificate: one event
-/// per sample alert, decoded by syslog-ng's LEEF parser into the attributes of the mapping;
-/// the oversized alert's 75 KB description is shortened to fit 8192 bytes.
+/// per sample alert, split by syslog-ng's LEEF parser as it is here, header and attributes (in
+/// order) equal to the model of mappings/leef.toml -- exactly, or for the oversized alert's 75
+/// KB description, shortened to fit 8192 bytes, by the shortening rule (EventID exact even
+/// then).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_leef_all_samples_decode_attribute_by_attribute() {
-    let sng = SyslogNg::start(SyslogNgOpts::default());
-    let cfg = config(
-        "tls",
-        &format!("127.0.0.1:{}", sng.ports().tls_framed),
-        &format!("format = \"leef\"\n{}", tls_keys(&sng)),
-    );
-    let out = Output::start(cfg.output("x").unwrap(), None).unwrap();
-    let files: Vec<PathBuf> = SAMPLES.iter().map(|f| sample(f)).collect();
-    let alerts = alerts_of(&files);
-    let sent = send_files(out, &files).await;
-    let got = collect(&sng, &sent.sentinel);
-    check_envelopes(
-        &sng,
-        &got,
-        alerts.len(),
-        "s_tls_framed",
-        8192,
-        octet_framed_len,
-    );
-    let mut failures = Vec::new();
-    for (i, ((alert, e), stats)) in alerts.iter().zip(&got.events).zip(&sent.stats).enumerate() {
-        let id = alert.get("id").map_or("<no id>".into(), Value::to_string);
-        let event_id = text(alert.get("detectorId"))
-            .or_else(|| text(alert.get("category")))
-            .map(|s| leef_text(&truncate_bytes(&s, 255)).replace('|', " "))
-            .unwrap_or_default();
-        let leef = match decoded_leef(e) {
-            Ok(l) => l,
-            Err(why) => {
-                failures.push(format!("#{i} {id}: {why}"));
-                continue;
+    let r = run(&sample_paths(), "s_tls_framed", 8192, |sng| {
+        let keys = format!("format = \"leef\"\n{}", tls_keys(sng));
+        config("tls", &tls_framed(sng), &keys)
+    })
+    .await;
+    assert_each_event(&r, "LEEF", |alert, e, stats| {
+        let exp = expected_leef(alert, TENANT_NAME, TENANT_ID, "2.0", '\t');
+        match decoded_leef(e) {
+            Err(why) => vec![why],
+            Ok(dec) if stats.budget_truncations > 0 => {
+                let mut d = diff_leef_shortened(&exp, &dec);
+                if dec.event_id != exp.event_id {
+                    d.push(format!(
+                        "header event_id: {}",
+                        mismatch(&exp.event_id, &dec.event_id)
+                    ));
+                }
+                d
             }
-        };
-        for (k, want) in [
-            ("version", "2.0"),
-            ("vendor", "Microsoft"),
-            ("product", "Microsoft Defender for Endpoint"),
-            ("product_version", "1.0"),
-            ("delimiter", "x09"),
-            ("event_id", event_id.as_str()),
-        ] {
-            let got = &leef.header[k];
-            if got != want {
-                failures.push(format!(
-                    "#{i} {id}: header {k}: expected {want:?} got {got:?}"
-                ));
-            }
+            Ok(dec) => diff_leef(&exp, &dec),
         }
-        let d = diff_maps(
-            &expected_leef(alert),
-            &leef.attrs,
-            stats.budget_truncations > 0,
-        );
-        if !d.is_empty() {
-            failures.push(format!("#{i} {id}:\n  {}", d.join("\n  ")));
-        }
-    }
+    });
+    check_one_clean_tls_connection(&r.sng);
+    let big = r.alerts.len() - 1;
     assert!(
-        failures.is_empty(),
-        "LEEF: {} problems:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    check_one_clean_tls_connection(&sng);
-    let big = alerts.len() - 1;
-    assert!(
-        sent.stats[big].budget_truncations > 0,
+        r.sent.stats[big].budget_truncations > 0,
         "{:?}",
-        sent.stats[big]
+        r.sent.stats[big]
     );
-    let description = decoded_leef(&got.events[big]).unwrap().attrs["description"].clone();
+    let dec = decoded_leef(&r.got.events[big]).unwrap();
+    let description = &dec
+        .attrs
+        .iter()
+        .find(|(k, _)| k == "description")
+        .unwrap()
+        .1;
     assert!(
         description.len() > 1000 && description.len() < 8192,
         "description of {} bytes",

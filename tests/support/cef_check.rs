@@ -175,21 +175,31 @@ pub fn collect_after(rs: &Rsyslog, sentinel: &str, from: Mark) -> Received {
     Received { parsed, raw }
 }
 
-/// The `$!cefparse` result of one rsyslog message as a [`Cef`], or why it is not one.
-pub fn decoded_cef(msg: &Value) -> Result<Cef, String> {
-    let cp = msg
-        .pointer("/$!/cefparse")
-        .ok_or_else(|| "no $!cefparse (no CEF found by the rsyslog config)".to_string())?;
-    if let Some(u) = cp.get("unparsed-data") {
+/// What mmnormalize left in `$!NAME` (`cefparse`, `leefparse`) for one rsyslog message, or why
+/// it decoded nothing: no such variable (the config found no `what` record in the message) or
+/// liblognorm's `unparsed-data`.
+pub fn lognorm_result<'a>(msg: &'a Value, name: &str, what: &str) -> Result<&'a Value, String> {
+    let r = msg
+        .pointer(&format!("/$!/{name}"))
+        .ok_or_else(|| format!("no $!{name} (no {what} found by the rsyslog config)"))?;
+    if let Some(u) = r.get("unparsed-data") {
         return Err(format!("liblognorm could not parse it; unparsed-data: {u}"));
     }
+    Ok(r)
+}
+
+/// The string `key` of a JSON object, or an error that shows the object.
+pub fn str_field(obj: &Value, key: &str) -> Result<String, String> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("no string {key} in {obj}"))
+}
+
+/// The `$!cefparse` result of one rsyslog message as a [`Cef`], or why it is not one.
+pub fn decoded_cef(msg: &Value) -> Result<Cef, String> {
+    let cp = lognorm_result(msg, "cefparse", "CEF")?;
     let cef = cp.get("cef").ok_or_else(|| format!("no cef in {cp}"))?;
-    let s = |k: &str| -> Result<String, String> {
-        cef.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("no string {k} in {cef}"))
-    };
     let ext = cef
         .get("Extensions")
         .and_then(Value::as_object)
@@ -202,15 +212,18 @@ pub fn decoded_cef(msg: &Value) -> Result<Cef, String> {
             )
         })
         .collect();
-    Ok(Cef {
-        vendor: s("DeviceVendor")?,
-        product: s("DeviceProduct")?,
-        version: s("DeviceVersion")?,
-        class_id: s("SignatureID")?,
-        name: s("Name")?,
-        severity: s("Severity")?,
+    Cef::from_fields(
+        [
+            "DeviceVendor",
+            "DeviceProduct",
+            "DeviceVersion",
+            "SignatureID",
+            "Name",
+            "Severity",
+        ],
+        |k| str_field(cef, k),
         ext,
-    })
+    )
 }
 
 // ------------------------------------------------------------------ comparison ----

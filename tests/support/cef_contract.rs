@@ -18,6 +18,27 @@ pub struct Cef {
     pub ext: BTreeMap<String, String>,
 }
 
+impl Cef {
+    /// A decoded event: header field `i` (in CEF order: vendor, product, version, event class
+    /// id, name, severity) is `field(names[i])`, with `names` the decoder's names for them.
+    pub fn from_fields(
+        names: [&str; 6],
+        field: impl Fn(&str) -> Result<String, String>,
+        ext: BTreeMap<String, String>,
+    ) -> Result<Cef, String> {
+        let [vendor, product, version, class_id, name, severity] = names;
+        Ok(Cef {
+            vendor: field(vendor)?,
+            product: field(product)?,
+            version: field(version)?,
+            class_id: field(class_id)?,
+            name: field(name)?,
+            severity: field(severity)?,
+            ext,
+        })
+    }
+}
+
 /// A scalar as text: strings as they are, numbers and booleans as JSON text; `None` for
 /// missing, null and "" (the key is then absent).
 pub fn text(v: Option<&Value>) -> Option<String> {
@@ -125,6 +146,60 @@ pub fn header_text(s: &str) -> String {
     ext_text(s).replace(['\r', '\n'], " ")
 }
 
+/// `relatedUser` as (user name, domain name): an object's `userName` and `domainName`, or a
+/// `DOMAIN\user` string split at the backslash (a string without one is the user name).
+pub fn related_user(alert: &Value) -> (Option<String>, Option<String>) {
+    match alert.get("relatedUser") {
+        Some(Value::Object(o)) => (text(o.get("userName")), text(o.get("domainName"))),
+        Some(Value::String(s)) => match s.split_once('\\') {
+            Some((d, u)) => (Some(u.to_string()), Some(d.to_string())),
+            None => (Some(s.clone()), None),
+        },
+        None | Some(Value::Null) => (None, None),
+        Some(other) => panic!("relatedUser outside the contract: {other}"),
+    }
+}
+
+/// `evidence[T1,T2].…`: the first evidence entry whose `entityType` is one of `types`.
+pub fn first_evidence<'a>(alert: &'a Value, types: &[&str]) -> Option<&'a Value> {
+    alert.get("evidence")?.as_array()?.iter().find(|e| {
+        e.get("entityType")
+            .and_then(Value::as_str)
+            .is_some_and(|t| types.contains(&t))
+    })
+}
+
+/// `KEY | join(',')`: an array's items as text joined by commas, or a scalar as [`text`].
+pub fn joined(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|t| text(Some(t)).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        other => text(other),
+    }
+}
+
+/// `KEY | epoch_ms`: the alert's timestamp `key` as epoch milliseconds.
+pub fn epoch_ms_of(alert: &Value, key: &str) -> Option<String> {
+    text(alert.get(key)).map(|t| epoch_millis(&t).to_string())
+}
+
+/// `'https://security.microsoft.com/alerts/' + id`.
+pub fn alert_link(alert: &Value) -> Option<String> {
+    text(alert.get("id")).map(|id| format!("https://security.microsoft.com/alerts/{id}"))
+}
+
+/// `detectorId else category else 'MdeAlert'`: CEF's DeviceEventClassID and LEEF's EventID
+/// (both mappings use this expression, so an event's kind is never empty).
+pub fn event_kind(alert: &Value) -> String {
+    text(alert.get("detectorId"))
+        .or_else(|| text(alert.get("category")))
+        .unwrap_or_else(|| "MdeAlert".into())
+}
+
 /// The event the default CEF mapping must produce for `alert` (values as liblognorm decodes
 /// them: unescaped, truncated to the CEF dictionary limits in bytes).
 pub fn expected_cef(alert: &Value, tenant_name: &str, tenant_id: &str) -> Cef {
@@ -143,25 +218,16 @@ pub fn expected_cef(alert: &Value, tenant_name: &str, tenant_id: &str) -> Cef {
             _ => false,
         }
     };
-    let ts = |k: &str| text(get(k)).map(|t| epoch_millis(&t).to_string());
+    let ts = |k: &str| epoch_ms_of(alert, k);
 
-    let id = text(get("id"));
-    put("externalId", id.clone(), Some(40));
+    put("externalId", text(get("id")), Some(40));
     put("rt", ts("lastUpdateTime"), None);
     put("start", ts("firstEventTime"), None);
     put("end", ts("lastEventTime"), None);
     put("cat", text(get("category")), Some(1023));
     put("msg", text(get("description")), Some(1023));
     put("shost", text(get("computerDnsName")), Some(1023));
-    let (user, domain) = match get("relatedUser") {
-        Some(Value::Object(o)) => (text(o.get("userName")), text(o.get("domainName"))),
-        Some(Value::String(s)) => match s.split_once('\\') {
-            Some((d, u)) => (Some(u.to_string()), Some(d.to_string())),
-            None => (Some(s.clone()), None),
-        },
-        None | Some(Value::Null) => (None, None),
-        Some(other) => panic!("relatedUser outside the contract: {other}"),
-    };
+    let (user, domain) = related_user(alert);
     put("suser", user, Some(1023));
     put("sntdom", domain, Some(255));
     put(
@@ -172,18 +238,7 @@ pub fn expected_cef(alert: &Value, tenant_name: &str, tenant_id: &str) -> Cef {
     if put("cs1", text(get("threatName")), Some(4000)) {
         put("cs1Label", Some("ThreatName".into()), Some(1023));
     }
-    let evidence: Vec<&Value> = get("evidence")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let first_of = |types: &[&str]| {
-        evidence.iter().copied().find(|e| {
-            e.get("entityType")
-                .and_then(Value::as_str)
-                .is_some_and(|t| types.contains(&t))
-        })
-    };
-    if let Some(ev) = first_of(&["File", "Process"]) {
+    if let Some(ev) = first_evidence(alert, &["File", "Process"]) {
         put("fname", text(ev.get("fileName")), Some(1023));
         put("filePath", text(ev.get("filePath")), Some(1023));
         put("fileHash", text(ev.get("sha1")), Some(255));
@@ -196,18 +251,13 @@ pub fn expected_cef(alert: &Value, tenant_name: &str, tenant_id: &str) -> Cef {
             None,
         );
     }
-    if let Some(ev) = first_of(&["Ip"]) {
+    if let Some(ev) = first_evidence(alert, &["Ip"]) {
         put("src", text(ev.get("ipAddress")), None);
     }
-    if let Some(ev) = first_of(&["Url"]) {
+    if let Some(ev) = first_evidence(alert, &["Url"]) {
         put("request", text(ev.get("url")), Some(1023));
     }
-    if let Some(id) = &id {
-        put(
-            "flexString1",
-            Some(format!("https://security.microsoft.com/alerts/{id}")),
-            Some(1023),
-        );
+    if put("flexString1", alert_link(alert), Some(1023)) {
         put("flexString1Label", Some("AlertLink".into()), Some(128));
     }
     let tenant_id = text(get("aadTenantId")).unwrap_or_else(|| tenant_id.to_string());
@@ -221,26 +271,14 @@ pub fn expected_cef(alert: &Value, tenant_name: &str, tenant_id: &str) -> Cef {
     put("MdeStatus", text(get("status")), None);
     put("MdeClassification", text(get("classification")), None);
     put("MdeDetermination", text(get("determination")), None);
-    let mitre = match get("mitreTechniques") {
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .map(|t| text(Some(t)).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        other => text(other),
-    };
-    put("MdeMitreTechniques", mitre, None);
+    put("MdeMitreTechniques", joined(get("mitreTechniques")), None);
     put("MdeMachineId", text(get("machineId")), None);
 
-    let class_id = text(get("detectorId"))
-        .or_else(|| text(get("category")))
-        .unwrap_or_else(|| "MdeAlert".into());
     Cef {
         vendor: "Microsoft".into(),
         product: "Microsoft Defender for Endpoint".into(),
         version: "1.0".into(),
-        class_id: header_text(&truncate_bytes(&class_id, 1023)),
+        class_id: header_text(&truncate_bytes(&event_kind(alert), 1023)),
         name: header_text(&truncate_bytes(
             &text(get("title")).unwrap_or_default(),
             512,

@@ -18,12 +18,15 @@
 //!   what a receiver decoded.
 //! - [`cef_check`]: sample alerts, rsyslog's output read up to a sentinel, and decoded CEF
 //!   compared with [`cef_contract`] (exactly, or by the rule for records shortened to a size).
+//! - [`leef_contract`]: the built-in LEEF mapping modelled from the source alert, LEEF records
+//!   split by hand, and decoded LEEF compared with the model (exactly, or by the same rule).
 #![allow(dead_code)]
 
 pub mod cef_check;
 pub mod cef_contract;
 pub mod certs;
 pub mod files;
+pub mod leef_contract;
 pub mod ports;
 pub mod process;
 pub mod rsyslog;

@@ -1,5 +1,7 @@
-//! Foreground daemon processes started by tests, stopped by pid.
+//! Foreground daemon processes started by tests, stopped by pid; starting one on free ports
+//! and waiting until it is up ([`Launcher`]).
 
+use std::fmt::Debug;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -147,4 +149,123 @@ pub fn is_bound_by(pid: u32, port: u16, udp: bool) -> bool {
         std::fs::read_link(fd.path())
             .is_ok_and(|t| inodes.iter().any(|i| t.as_os_str() == i.as_str()))
     })
+}
+
+/// Why a daemon did not come up.
+#[derive(Debug)]
+pub enum LaunchError {
+    /// A port it was given was taken meanwhile: try again, on other ports or a little later.
+    PortTaken(String),
+    /// Anything else.
+    Fatal(String),
+}
+
+/// How to start one kind of daemon and tell when it is up, for [`Launcher::launch`].
+#[derive(Debug, Clone, Copy)]
+pub struct Launcher {
+    /// Its name, for messages and its log files (`<dir>/<name>.stderr`, `.stdout`).
+    pub name: &'static str,
+    /// How long it may take to come up (and how long a restart retries).
+    pub timeout: Duration,
+    /// What it writes to stderr when a port it was given is taken.
+    pub port_taken: &'static [&'static str],
+}
+
+impl Launcher {
+    /// Spawns `cmd` ([`Daemon::spawn`], logs in `dir`) and polls until `ready(pid)`: the
+    /// daemon on success; [`LaunchError::PortTaken`] when its new stderr output says a port is
+    /// taken, [`LaunchError::Fatal`] when it exits or is not ready within the timeout (it is
+    /// stopped then). `config` (its config file), `ports` and `ready_means` (what `ready`
+    /// waits for, e.g. "listen on its ports") are for the messages.
+    pub fn launch(
+        &self,
+        cmd: Command,
+        dir: &Path,
+        config: &Path,
+        ports: &dyn Debug,
+        ready_means: &str,
+        mut ready: impl FnMut(u32) -> bool,
+    ) -> Result<Daemon, LaunchError> {
+        let name = self.name;
+        let log_prefix = dir.join(name);
+        let stderr_path = log_prefix.with_extension("stderr");
+        let before = std::fs::metadata(&stderr_path).map_or(0, |m| m.len() as usize);
+        let program = PathBuf::from(cmd.get_program());
+        let mut daemon = Daemon::spawn(name, cmd, &log_prefix)
+            .map_err(|e| LaunchError::Fatal(format!("cannot run {}: {e}", program.display())))?;
+        let new_output = || {
+            let all = std::fs::read(&stderr_path).unwrap_or_default();
+            String::from_utf8_lossy(all.get(before..).unwrap_or_default()).into_owned()
+        };
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let out = new_output();
+            if self.port_taken.iter().any(|m| out.contains(m)) {
+                daemon.stop();
+                return Err(LaunchError::PortTaken(format!(
+                    "port in use ({ports:?}): {out}"
+                )));
+            }
+            if let Some(status) = daemon.try_wait() {
+                return Err(LaunchError::Fatal(format!(
+                    "{name} exited during startup ({status}); config {}; stderr:\n{}",
+                    config.display(),
+                    new_output()
+                )));
+            }
+            if ready(daemon.pid().unwrap_or(0)) {
+                return Ok(daemon);
+            }
+            if Instant::now() >= deadline {
+                daemon.stop();
+                return Err(LaunchError::Fatal(format!(
+                    "{name} did not {ready_means} within {:?} (ports {ports:?}); config {}; \
+                     stderr:\n{}",
+                    self.timeout,
+                    config.display(),
+                    new_output()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Calls `try_launch` (which picks new free ports each time and launches) until the daemon
+    /// is up, at most `attempts` times while a port was taken meanwhile; panics otherwise.
+    pub fn start_on_free_ports(
+        &self,
+        attempts: usize,
+        mut try_launch: impl FnMut() -> Result<(), LaunchError>,
+    ) {
+        let mut last_err = String::new();
+        for _ in 0..attempts {
+            match try_launch() {
+                Ok(()) => return,
+                Err(LaunchError::PortTaken(e)) => last_err = e,
+                Err(LaunchError::Fatal(e)) => panic!("{e}"),
+            }
+        }
+        panic!(
+            "{} did not start after {attempts} attempts: {last_err}",
+            self.name
+        );
+    }
+
+    /// Calls `try_launch` (on the ports the daemon had) until the daemon is up, retrying for
+    /// the timeout while a port is still or already in use; panics otherwise.
+    pub fn restart(&self, mut try_launch: impl FnMut() -> Result<(), LaunchError>) {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match try_launch() {
+                Ok(()) => return,
+                Err(LaunchError::PortTaken(e)) if Instant::now() < deadline => {
+                    eprintln!("{} restart: {e}; retrying", self.name);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(LaunchError::PortTaken(e) | LaunchError::Fatal(e)) => {
+                    panic!("{} restart failed: {e}", self.name)
+                }
+            }
+        }
+    }
 }

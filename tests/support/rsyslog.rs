@@ -14,12 +14,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::certs::Certs;
 use super::files;
 use super::ports::free_ports;
-use super::process::{Daemon, find_executable, is_bound_by};
+use super::process::{Daemon, LaunchError, Launcher, find_executable, is_bound_by};
 use super::tempdir::TestDir;
 
 const CONF_TEMPLATE: &str = include_str!("../receivers/rsyslog.conf.in");
@@ -28,8 +28,13 @@ const LEEF_RB: &str = include_str!("../receivers/leef.rb");
 
 const NOT_FOUND: &str = "rsyslogd not found: run scripts/install-receivers.sh";
 
-/// How long to wait for rsyslogd to listen on all its ports.
-const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// rsyslogd: how long to wait for it to listen on all its ports, and what it says when one is
+/// taken.
+const LAUNCHER: Launcher = Launcher {
+    name: "rsyslogd",
+    timeout: Duration::from_secs(15),
+    port_taken: &["Address already in use", "Could not create"],
+};
 /// How many times to pick new ports when one was taken meanwhile.
 const START_ATTEMPTS: usize = 5;
 
@@ -56,7 +61,7 @@ impl Default for RsyslogOpts {
 }
 
 /// Ports of the running receiver (all on 127.0.0.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RsyslogPorts {
     /// TLS (gtls driver), client certificate must chain to the CA (`x509/certvalid`).
     pub tls_gtls: u16,
@@ -161,20 +166,13 @@ impl Rsyslog {
         let mut me = Rsyslog {
             daemon: None,
             opts,
-            ports: RsyslogPorts {
-                tls_gtls: 0,
-                tls_gtls_name: 0,
-                tls_ossl: 0,
-                tcp: 0,
-                udp: 0,
-            },
+            ports: RsyslogPorts::default(),
             certs,
             rsyslogd,
             module_dir,
             dir,
         };
-        let mut last_err = String::new();
-        for _ in 0..START_ATTEMPTS {
+        LAUNCHER.start_on_free_ports(START_ATTEMPTS, || {
             let p = free_ports(5);
             me.ports = RsyslogPorts {
                 tls_gtls: p[0],
@@ -183,32 +181,16 @@ impl Rsyslog {
                 tcp: p[3],
                 udp: p[4],
             };
-            match me.try_launch() {
-                Ok(()) => return me,
-                Err(LaunchError::PortTaken(e)) => last_err = e,
-                Err(LaunchError::Fatal(e)) => panic!("{e}"),
-            }
-        }
-        panic!("rsyslogd did not start after {START_ATTEMPTS} attempts: {last_err}");
+            me.try_launch()
+        });
+        me
     }
 
     /// Stops rsyslogd and starts it again with the same config and ports (output files are
     /// kept and appended to). Retries for a while if a port is still/already in use.
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            match self.try_launch() {
-                Ok(()) => return,
-                Err(LaunchError::PortTaken(e)) if Instant::now() < deadline => {
-                    eprintln!("rsyslogd restart: {e}; retrying");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(LaunchError::PortTaken(e) | LaunchError::Fatal(e)) => {
-                    panic!("rsyslogd restart failed: {e}")
-                }
-            }
-        }
+        LAUNCHER.restart(|| self.try_launch());
     }
 
     /// Stops rsyslogd (SIGTERM by pid, wait; SIGKILL after 5 s). The dir stays until drop.
@@ -311,8 +293,6 @@ impl Rsyslog {
             .expect("write rsyslog.conf");
         let pidfile = self.dir.join("rsyslogd.pid");
         let _ = std::fs::remove_file(&pidfile);
-        let stderr_path = self.dir.join("rsyslogd.stderr");
-        let before = std::fs::metadata(&stderr_path).map_or(0, |m| m.len() as usize);
         let mut cmd = Command::new(&self.rsyslogd);
         cmd.arg("-n")
             .arg("-f")
@@ -321,59 +301,26 @@ impl Rsyslog {
             .arg(&pidfile)
             .arg("-M")
             .arg(&self.module_dir);
-        let mut daemon =
-            Daemon::spawn("rsyslogd", cmd, &self.dir.join("rsyslogd")).map_err(|e| {
-                LaunchError::Fatal(format!("cannot run {}: {e}", self.rsyslogd.display()))
-            })?;
-        let new_output = || {
-            let all = std::fs::read(&stderr_path).unwrap_or_default();
-            String::from_utf8_lossy(all.get(before..).unwrap_or_default()).into_owned()
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let out = new_output();
-            if out.contains("Address already in use") || out.contains("Could not create") {
-                daemon.stop();
-                return Err(LaunchError::PortTaken(format!(
-                    "port in use ({:?}): {out}",
-                    self.ports
-                )));
-            }
-            if let Some(status) = daemon.try_wait() {
-                return Err(LaunchError::Fatal(format!(
-                    "rsyslogd exited during startup ({status}); config {}; stderr:\n{}",
-                    conf.display(),
-                    new_output()
-                )));
-            }
-            let p = self.ports;
-            let pid = daemon.pid().unwrap_or(0);
-            if is_bound_by(pid, p.tls_gtls, false)
+        let p = self.ports;
+        let ready = |pid| {
+            is_bound_by(pid, p.tls_gtls, false)
                 && is_bound_by(pid, p.tls_gtls_name, false)
                 && is_bound_by(pid, p.tls_ossl, false)
                 && is_bound_by(pid, p.tcp, false)
                 && is_bound_by(pid, p.udp, true)
                 && std::net::TcpStream::connect(("127.0.0.1", p.tcp)).is_ok()
-            {
-                self.daemon = Some(daemon);
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                daemon.stop();
-                return Err(LaunchError::Fatal(format!(
-                    "rsyslogd did not listen on {p:?} within {START_TIMEOUT:?}; config {}; stderr:\n{}",
-                    conf.display(),
-                    new_output()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        let daemon = LAUNCHER.launch(
+            cmd,
+            self.dir.path(),
+            &conf,
+            &p,
+            "listen on all its ports",
+            ready,
+        )?;
+        self.daemon = Some(daemon);
+        Ok(())
     }
-}
-
-enum LaunchError {
-    PortTaken(String),
-    Fatal(String),
 }
 
 impl Drop for Rsyslog {

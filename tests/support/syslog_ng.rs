@@ -32,22 +32,27 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::certs::Certs;
 use super::files;
 use super::ports::free_ports;
-use super::process::{Daemon, is_bound_by};
+use super::process::{Daemon, LaunchError, Launcher, is_bound_by};
 use super::tempdir::TestDir;
 
 const CONF_TEMPLATE: &str = include_str!("../receivers/syslog-ng.conf.in");
 
 const NOT_FOUND: &str = "syslog-ng not found: run scripts/install-receivers.sh";
 
-/// How long to wait for syslog-ng to listen on all its ports.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// syslog-ng: how long to wait for it to listen on all its ports and log [`STARTED`], and what
+/// it says when a port is taken.
+const LAUNCHER: Launcher = Launcher {
+    name: "syslog-ng",
+    timeout: Duration::from_secs(20),
+    port_taken: &["Address already in use"],
+};
 /// How many times to pick new ports when one was taken meanwhile.
 const START_ATTEMPTS: usize = 5;
 /// What syslog-ng logs (to `internal.log`) once its main loop runs.
@@ -72,7 +77,7 @@ impl Default for SyslogNgOpts {
 }
 
 /// Ports of the running receiver (all on 127.0.0.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SyslogNgPorts {
     /// RFC 5425: `syslog()` driver, TLS, octet counting; client certificate required and must
     /// chain to the CA (`peer-verify(required-trusted)`, `ca-file` = [`Certs::ca_crt`]).
@@ -227,22 +232,13 @@ impl SyslogNg {
         let mut me = SyslogNg {
             daemon: None,
             opts,
-            ports: SyslogNgPorts {
-                tls_framed: 0,
-                tcp_framed: 0,
-                tcp_framed_trim: 0,
-                tcp_lf: 0,
-                tcp_lf5424: 0,
-                tls_lf: 0,
-                udp: 0,
-            },
+            ports: SyslogNgPorts::default(),
             certs,
             syslog_ng,
             include_path,
             dir,
         };
-        let mut last_err = String::new();
-        for _ in 0..START_ATTEMPTS {
+        LAUNCHER.start_on_free_ports(START_ATTEMPTS, || {
             let p = free_ports(7);
             me.ports = SyslogNgPorts {
                 tls_framed: p[0],
@@ -253,13 +249,9 @@ impl SyslogNg {
                 tls_lf: p[5],
                 udp: p[6],
             };
-            match me.try_launch() {
-                Ok(()) => return me,
-                Err(LaunchError::PortTaken(e)) => last_err = e,
-                Err(LaunchError::Fatal(e)) => panic!("{e}"),
-            }
-        }
-        panic!("syslog-ng did not start after {START_ATTEMPTS} attempts: {last_err}");
+            me.try_launch()
+        });
+        me
     }
 
     /// Stops syslog-ng and starts it again with the same config and ports (output files and
@@ -267,19 +259,7 @@ impl SyslogNg {
     /// still/already in use.
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            match self.try_launch() {
-                Ok(()) => return,
-                Err(LaunchError::PortTaken(e)) if Instant::now() < deadline => {
-                    eprintln!("syslog-ng restart: {e}; retrying");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(LaunchError::PortTaken(e) | LaunchError::Fatal(e)) => {
-                    panic!("syslog-ng restart failed: {e}")
-                }
-            }
-        }
+        LAUNCHER.restart(|| self.try_launch());
     }
 
     /// Stops syslog-ng (SIGTERM by pid, wait; SIGKILL after 5 s). The dir stays until drop.
@@ -436,8 +416,6 @@ impl SyslogNg {
         .expect("write syslog-ng.conf");
         let pidfile = self.dir.join("syslog-ng.pid");
         let _ = std::fs::remove_file(&pidfile);
-        let stderr_path = self.dir.join("syslog-ng.stderr");
-        let before = std::fs::metadata(&stderr_path).map_or(0, |m| m.len() as usize);
         let started_before = self.startups();
         let mut cmd = Command::new(&self.syslog_ng);
         cmd.arg("-F")
@@ -451,51 +429,16 @@ impl SyslogNg {
             .arg(self.dir.join("syslog-ng.ctl"))
             .arg("--no-caps");
         // The wrapper script execs syslog-ng, so the child's pid is the daemon's.
-        let mut daemon =
-            Daemon::spawn("syslog-ng", cmd, &self.dir.join("syslog-ng")).map_err(|e| {
-                LaunchError::Fatal(format!("cannot run {}: {e}", self.syslog_ng.display()))
-            })?;
-        let new_output = || {
-            let all = std::fs::read(&stderr_path).unwrap_or_default();
-            String::from_utf8_lossy(all.get(before..).unwrap_or_default()).into_owned()
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let out = new_output();
-            if out.contains("Address already in use") {
-                daemon.stop();
-                return Err(LaunchError::PortTaken(format!(
-                    "port in use ({:?}): {out}",
-                    self.ports
-                )));
-            }
-            if let Some(status) = daemon.try_wait() {
-                return Err(LaunchError::Fatal(format!(
-                    "syslog-ng exited during startup ({status}); config {}; stderr:\n{}",
-                    conf.display(),
-                    new_output()
-                )));
-            }
-            let p = self.ports;
-            let pid = daemon.pid().unwrap_or(0);
-            if p.tcp().iter().all(|&port| is_bound_by(pid, port, false))
+        let p = self.ports;
+        let ready = |pid| {
+            p.tcp().iter().all(|&port| is_bound_by(pid, port, false))
                 && is_bound_by(pid, p.udp, true)
                 && self.startups() > started_before
-            {
-                self.daemon = Some(daemon);
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                daemon.stop();
-                return Err(LaunchError::Fatal(format!(
-                    "syslog-ng did not listen on {p:?} and log {STARTED:?} within \
-                     {START_TIMEOUT:?}; config {}; stderr:\n{}",
-                    conf.display(),
-                    new_output()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        let ready_means = format!("listen on all its ports and log {STARTED:?}");
+        let daemon = LAUNCHER.launch(cmd, self.dir.path(), &conf, &p, &ready_means, ready)?;
+        self.daemon = Some(daemon);
+        Ok(())
     }
 
     /// Number of "syslog-ng starting up" lines in internal.log.
@@ -505,11 +448,6 @@ impl SyslogNg {
             .filter(|l| l.contains(STARTED))
             .count()
     }
-}
-
-enum LaunchError {
-    PortTaken(String),
-    Fatal(String),
 }
 
 impl Drop for SyslogNg {

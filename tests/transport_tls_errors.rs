@@ -665,3 +665,77 @@ fn map_log_lines_to_a_pipe_have_no_colour_codes() {
     );
     assert!(!stderr.contains('\x1b'), "colour codes in:\n{stderr:?}");
 }
+
+/// `openssl` in `dir`, panicking with its stderr.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_keys_in_pkcs8_rsa_and_sec1_pem_all_work() {
+    let sng = syslog_ng();
+    let certs = sng.certs().clone();
+    let dir = certs.dir.clone();
+    // The EC key of the harness is PKCS#8 (BEGIN PRIVATE KEY); the same key as SEC1.
+    openssl(
+        &dir,
+        &["ec", "-in", "client.key", "-out", "client-sec1.key"],
+    );
+    // An RSA client certificate from the same CA, its key as PKCS#1 (BEGIN RSA PRIVATE KEY).
+    std::fs::write(dir.join("rsa.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    let req = "req -newkey rsa:2048 -nodes -keyout rsa.key -subj /CN=mde-forwarder -out rsa.csr";
+    openssl(&dir, &req.split(' ').collect::<Vec<_>>());
+    let sign = "x509 -req -in rsa.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out rsa.crt \
+                -days 2 -extfile rsa.ext";
+    openssl(&dir, &sign.split_whitespace().collect::<Vec<_>>());
+    openssl(
+        &dir,
+        &[
+            "rsa",
+            "-in",
+            "rsa.key",
+            "-traditional",
+            "-out",
+            "rsa-pkcs1.key",
+        ],
+    );
+    let forms = [
+        ("PKCS#8 EC", "client.crt", "client.key", "BEGIN PRIVATE KEY"),
+        (
+            "SEC1 EC",
+            "client.crt",
+            "client-sec1.key",
+            "BEGIN EC PRIVATE KEY",
+        ),
+        ("PKCS#8 RSA", "rsa.crt", "rsa.key", "BEGIN PRIVATE KEY"),
+        (
+            "PKCS#1 RSA",
+            "rsa.crt",
+            "rsa-pkcs1.key",
+            "BEGIN RSA PRIVATE KEY",
+        ),
+    ];
+    for (i, (form, crt, key, pem)) in forms.iter().enumerate() {
+        let key_text = std::fs::read_to_string(dir.join(key)).unwrap();
+        assert!(key_text.contains(pem), "{form}: {key} is not {pem}");
+        let cfg = tls_config(
+            &tls_framed(&sng),
+            &keys(&[
+                ("ca_file", &certs.ca_crt),
+                ("cert_file", &dir.join(crt)),
+                ("key_file", &dir.join(key)),
+            ]),
+        );
+        assert_delivers(&cfg, form).await;
+        assert_arrived(&sng, i + 1);
+    }
+}

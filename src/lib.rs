@@ -8,6 +8,10 @@
 //!   position of every malformed alert.
 //! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
 //!   JSON encoders with their escaping and byte budgets.
+//! - [`source`]: tenants, their secrets and tokens, and the MDE alerts API client with its rate
+//!   limits and retries.
+//! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
+//!   `siemfwd simulate`.
 //! - [`config`]: the configuration file (`state_dir`, `[[tenant]]`, `[[output]]`), validated.
 //! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, TCP, UDP,
 //!   local syslog socket, file, stdout) with reconnects and a delivery contract.
@@ -20,4 +24,6 @@ pub mod alert;
 pub mod config;
 pub mod input;
 pub mod mapping;
+pub mod simulator;
+pub mod source;
 pub mod transport;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::source::config::{ConfigWarning, RawTenant, RawTenantKeys, TenantConfig};
 use crate::transport::config::{OutputConfig, RawOutput};
 
 pub use duration::parse_duration;
@@ -42,10 +43,10 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     state_dir: Option<PathBuf>,
-    /// Validated by the fetcher's own config (tenants come with the fetcher); kept as tables
-    /// here so that a file with tenants is already accepted by `map --config`.
+    /// Keys every tenant takes by default (one MSSP app: one client id and secret).
+    defaults: Option<RawTenantKeys>,
     #[serde(default)]
-    tenant: Vec<Spanned<toml::Table>>,
+    tenant: Vec<Spanned<RawTenant>>,
     #[serde(default)]
     output: Vec<Spanned<RawOutput>>,
 }
@@ -56,8 +57,10 @@ pub struct Config {
     /// The file it came from, for messages.
     pub source: String,
     pub state_dir: PathBuf,
-    pub tenants: Vec<toml::Table>,
+    pub tenants: Vec<TenantConfig>,
     pub outputs: Vec<OutputConfig>,
+    /// Things that work but should be changed (a secret written in the file), for the log.
+    pub warnings: Vec<String>,
 }
 
 /// Line (1-based) of a byte offset in `text`.
@@ -108,15 +111,63 @@ impl Config {
             }
             outputs.push(output);
         }
+        let defaults = raw.defaults.unwrap_or_default();
+        let mut warnings: Vec<ConfigWarning> = Vec::new();
+        let mut tenants: Vec<TenantConfig> = Vec::with_capacity(raw.tenant.len());
+        for spanned in raw.tenant {
+            let line = line_of(text, spanned.span().start);
+            let tenant = TenantConfig::from_raw(spanned.into_inner(), &defaults, base, &mut warnings)
+                .map_err(|m| invalid(line, format!("[[tenant]] {m}")))?;
+            if let Some(other) = tenants.iter().find(|t| t.name == tenant.name) {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "[[tenant]] `name`: \"{}\" is used by another tenant; names must be unique",
+                        other.name
+                    ),
+                ));
+            }
+            if let Some(other) = tenants
+                .iter()
+                .find(|t| t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id) && t.client_id == tenant.client_id)
+            {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "[[tenant]] \"{}\": `tenant_id`: the same tenant and app as \"{}\": every alert would be sent twice",
+                        tenant.name, other.name
+                    ),
+                ));
+            }
+            for name in tenant.outputs.iter().flatten() {
+                if !outputs.iter().any(|o| &o.name == name) {
+                    let known: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
+                    return Err(invalid(
+                        line,
+                        format!(
+                            "[[tenant]] \"{}\": `outputs`: no [[output]] is named \"{name}\" (there are: {})",
+                            tenant.name,
+                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        ),
+                    ));
+                }
+            }
+            tenants.push(tenant);
+        }
         Ok(Config {
             source: file.to_owned(),
             state_dir: raw
                 .state_dir
                 .map(|d| base.join(d))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-            tenants: raw.tenant.into_iter().map(Spanned::into_inner).collect(),
+            tenants,
             outputs,
+            warnings: warnings.into_iter().map(|w| w.0).collect(),
         })
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.name == name)
     }
 
     pub fn output(&self, name: &str) -> Option<&OutputConfig> {

@@ -32,6 +32,9 @@ state_dir = "/var/lib/siemfwd"
 
 [[tenant]]
 name = "contoso"
+tenant_id = "8f0b6c2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
+client_id = "0aa1b2c3-d4e5-4f60-8a9b-c0d1e2f3a4b5"
+client_secret = "literal"
 
 [[output]]
 name = "arcsight"
@@ -196,4 +199,125 @@ fn pins_are_read_with_or_without_colons() {
         };
         assert_eq!(tls.pin_sha256, Some([0xab; 32]));
     }
+}
+
+const APP: &str = "client_id = \"0aa1b2c3-d4e5-4f60-8a9b-c0d1e2f3a4b5\"\n";
+const T1: &str = "8f0b6c2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f";
+
+#[test]
+fn tenants_take_defaults_and_their_own_keys_win() {
+    expect_env("SIEMFWD_TEST_SECRET_A", "s3cr3t-from-env");
+    let c = load(&format!(
+        r#"
+[defaults]
+{APP}client_secret_env = "SIEMFWD_TEST_SECRET_A"
+poll_interval = "30s"
+
+[[tenant]]
+name = "contoso"
+tenant_id = "{T1}"
+
+[[tenant]]
+name = "fabrikam"
+tenant_id = "fabrikam.onmicrosoft.com"
+poll_interval = "5m"
+api_url = "https://api-eu.securitycenter.microsoft.com"
+login_url = "http://127.0.0.1:8080"
+token_version = "v1"
+"#
+    ))
+    .unwrap();
+    let a = c.tenant("contoso").unwrap();
+    assert_eq!(a.poll_interval, Duration::from_secs(30));
+    assert_eq!(a.client_secret.as_ref().unwrap().expose(), "s3cr3t-from-env");
+    assert_eq!(a.api_url.as_str(), "https://api.securitycenter.microsoft.com/");
+    assert_eq!(a.page_size, 10_000);
+    assert_eq!((a.limits.per_minute, a.limits.per_hour), (100, 1500));
+    let b = c.tenant("fabrikam").unwrap();
+    assert_eq!(b.poll_interval, Duration::from_secs(300));
+    assert_eq!(b.token_version, crate::source::TokenVersion::V1);
+    assert_eq!(b.login_url.as_str(), "http://127.0.0.1:8080/");
+    assert!(!format!("{c:?}").contains("s3cr3t"), "a secret in Debug output");
+    assert!(c.warnings.is_empty());
+}
+
+/// `std::env::set_var` is unsafe in edition 2024 and the crate forbids unsafe code, so the
+/// variable comes from `.cargo/config.toml` (`[env]`), which `cargo test` applies.
+fn expect_env(key: &str, value: &str) {
+    assert_eq!(
+        std::env::var(key).as_deref(),
+        Ok(value),
+        "run unit tests through cargo test: .cargo/config.toml sets {key}"
+    );
+}
+
+#[test]
+fn tenant_mistakes_are_errors() {
+    let cases: &[(String, &str)] = &[
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\npol_interval = \"1m\"\n"),
+            "unknown field `pol_interval`",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}"),
+            "client_credentials needs a secret",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n"),
+            "the environment variable SIEMFWD_TEST_UNSET_VARIABLE is not set",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_file = \"/nonexistent/secret\"\n"),
+            "cannot read /nonexistent/secret",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\napi_url = \"http://api.example.com\"\n"),
+            "http:// is accepted only for this machine",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\nclient_id = \"app\"\nclient_secret = \"x\"\n"),
+            "is not an application (client) id",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"not a tenant\"\n{APP}client_secret = \"x\"\n"),
+            "is not a tenant id",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\npage_size = 20000\n"),
+            "1 to 10000",
+        ),
+        (
+            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\noutputs = [\"siem\"]\n"),
+            "no [[output]] is named \"siem\"",
+        ),
+        (
+            format!("[defaults]\n{APP}client_secret = \"x\"\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n[[tenant]]\nname = \"b\"\ntenant_id = \"{}\"\n", T1.to_uppercase()),
+            "every alert would be sent twice",
+        ),
+        (
+            format!("[defaults]\n{APP}client_secret = \"x\"\nname = \"a\"\n"),
+            "unknown field `name`",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load(text).expect_err(text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+}
+
+#[test]
+fn a_literal_secret_works_with_a_warning_and_refresh_tokens_need_none() {
+    let c = load(&format!(
+        "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\n\
+         [[tenant]]\nname = \"b\"\ntenant_id = \"{T1}\"\nclient_id = \"1aa1b2c3-d4e5-4f60-8a9b-c0d1e2f3a4b5\"\nauth = \"refresh_token\"\nrefresh_token_file = \"b.token\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.warnings.len(), 1);
+    assert!(c.warnings[0].contains("tenant \"a\": the client secret is written in the config file"));
+    assert_eq!(
+        c.tenant("b").unwrap().auth,
+        crate::source::AuthMode::RefreshToken {
+            initial: Some(PathBuf::from("/etc/siemfwd/b.token"))
+        }
+    );
 }

@@ -1,1 +1,10 @@
-//! Fetching alerts from the MDE API per tenant: tenants, secrets, tokens, rate limits (in progress).
+//! Fetching alerts from the MDE API, per tenant.
+//!
+//! - [`config`]: `[[tenant]]` and `[defaults]` validated into a [`TenantConfig`].
+//! - [`secret`]: [`Secret`], a string that never prints.
+
+pub mod config;
+pub mod secret;
+
+pub use config::{ApiLimits, AuthMode, TenantConfig, TokenVersion};
+pub use secret::Secret;

@@ -1,0 +1,357 @@
+//! `[[tenant]]` and `[defaults]` as written, and their validation into a [`TenantConfig`].
+//!
+//! Every key a tenant takes may also be set once in `[defaults]` (an MSSP usually has one app,
+//! so `client_id` and its secret are the same for every customer); a tenant's own key wins.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use super::secret::Secret;
+use crate::config::parse_duration;
+
+/// Keys a tenant and `[defaults]` share.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantKeys {
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    client_secret: Option<String>,
+    auth: Option<String>,
+    refresh_token_file: Option<PathBuf>,
+    login_url: Option<String>,
+    api_url: Option<String>,
+    token_version: Option<String>,
+    proxy: Option<String>,
+    ca_file: Option<PathBuf>,
+    poll_interval: Option<String>,
+    initial_lookback: Option<String>,
+    overlap: Option<String>,
+    lag: Option<String>,
+    page_size: Option<u32>,
+    max_calls_per_minute: Option<u32>,
+    max_calls_per_hour: Option<u32>,
+    request_timeout: Option<String>,
+}
+
+/// One `[[tenant]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    name: String,
+    tenant_id: String,
+    outputs: Option<Vec<String>>,
+    #[serde(flatten)]
+    keys: RawTenantKeys,
+}
+
+/// How the forwarder gets tokens for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// The app's own identity, consented by the customer's admin.
+    ClientCredentials,
+    /// A delegated refresh token (from `siemfwd auth login` or the PowerShell script), rotated
+    /// on every use. `initial` holds the first one; later ones live in `state_dir`.
+    RefreshToken { initial: Option<PathBuf> },
+}
+
+/// Entra ID token endpoint version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenVersion {
+    /// `/oauth2/v2.0/token` with `scope` (the default).
+    V2,
+    /// `/oauth2/token` with `resource`.
+    V1,
+}
+
+/// The alerts API's limits per app per tenant, and how close to them the client goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    pub per_minute: u32,
+    pub per_hour: u32,
+}
+
+/// A validated tenant.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub auth: AuthMode,
+    pub login_url: Url,
+    pub api_url: Url,
+    pub token_version: TokenVersion,
+    pub proxy: Option<Url>,
+    /// Extra CA for the login and API hosts (e.g. an inspecting proxy).
+    pub ca_file: Option<PathBuf>,
+    pub poll_interval: Duration,
+    /// How far back the first poll of a tenant with no checkpoint reaches.
+    pub initial_lookback: Duration,
+    /// How far each poll reaches back before the cursor, for alerts that became visible late.
+    pub overlap: Duration,
+    /// How far behind now a poll window ends, so alerts still being written are not missed.
+    pub lag: Duration,
+    pub page_size: u32,
+    pub limits: ApiLimits,
+    pub request_timeout: Duration,
+    /// Outputs this tenant's alerts go to; `None`: all.
+    pub outputs: Option<Vec<String>>,
+}
+
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_API_URL: &str = "https://api.securitycenter.microsoft.com";
+
+/// Something the validation wants the caller to log (it has no logger of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning(pub String);
+
+impl TenantConfig {
+    /// Validates a tenant over `defaults`. Errors read `"name": key: message`. Secrets named
+    /// by `client_secret_env` / `client_secret_file` are read here, so that a missing one is a
+    /// configuration error and not a failure hours later.
+    pub fn from_raw(
+        raw: RawTenant,
+        defaults: &RawTenantKeys,
+        base: &Path,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<TenantConfig, String> {
+        let name = raw.name.clone();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(format!(
+                "`name`: \"{name}\" must be letters, digits, '-', '_' or '.' (it names state files)"
+            ));
+        }
+        let err = |key: &str, message: String| format!("\"{name}\": `{key}`: {message}");
+        let k = &raw.keys;
+        let d = defaults;
+        macro_rules! pick {
+            ($field:ident) => {
+                k.$field.clone().or_else(|| d.$field.clone())
+            };
+        }
+        if !is_guid(&raw.tenant_id) && !raw.tenant_id.contains('.') {
+            return Err(err(
+                "tenant_id",
+                format!(
+                    "`{}` is not a tenant id (a GUID, or a domain such as contoso.onmicrosoft.com)",
+                    raw.tenant_id
+                ),
+            ));
+        }
+        let client_id = pick!(client_id)
+            .ok_or_else(|| err("client_id", "missing (here or in [defaults])".into()))?;
+        if !is_guid(&client_id) {
+            return Err(err(
+                "client_id",
+                format!("`{client_id}` is not an application (client) id, which is a GUID"),
+            ));
+        }
+
+        // The secret: the tenant's own setting wins as a whole over the defaults'.
+        let own = [
+            k.client_secret_env.is_some(),
+            k.client_secret_file.is_some(),
+            k.client_secret.is_some(),
+        ];
+        let source = if own.iter().any(|x| *x) { k } else { d };
+        let set = [
+            source.client_secret_env.is_some(),
+            source.client_secret_file.is_some(),
+            source.client_secret.is_some(),
+        ];
+        if set.iter().filter(|x| **x).count() > 1 {
+            return Err(err(
+                "client_secret",
+                "set only one of client_secret_env, client_secret_file and client_secret".into(),
+            ));
+        }
+        let client_secret = if let Some(var) = &source.client_secret_env {
+            match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+                _ => {
+                    return Err(err(
+                        "client_secret_env",
+                        format!("the environment variable {var} is not set"),
+                    ));
+                }
+            }
+        } else if let Some(file) = &source.client_secret_file {
+            let path = base.join(file);
+            match std::fs::read_to_string(&path) {
+                Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+                Ok(_) => {
+                    return Err(err(
+                        "client_secret_file",
+                        format!("{} is empty", path.display()),
+                    ));
+                }
+                Err(e) => {
+                    return Err(err(
+                        "client_secret_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    ));
+                }
+            }
+        } else if let Some(literal) = &source.client_secret {
+            warnings.push(ConfigWarning(format!(
+                "tenant \"{name}\": the client secret is written in the config file; prefer client_secret_env or client_secret_file"
+            )));
+            Some(Secret::new(literal.clone()))
+        } else {
+            None
+        };
+
+        let auth = match pick!(auth).as_deref() {
+            None | Some("client_credentials") => {
+                if client_secret.is_none() {
+                    return Err(err(
+                        "client_secret_env",
+                        "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret".into(),
+                    ));
+                }
+                if k.refresh_token_file.is_some() {
+                    return Err(err(
+                        "refresh_token_file",
+                        "only used with auth = \"refresh_token\"".into(),
+                    ));
+                }
+                AuthMode::ClientCredentials
+            }
+            Some("refresh_token") => AuthMode::RefreshToken {
+                initial: k.refresh_token_file.as_deref().map(|p| base.join(p)),
+            },
+            Some(other) => {
+                return Err(err(
+                    "auth",
+                    format!("unknown auth `{other}` (client_credentials or refresh_token)"),
+                ));
+            }
+        };
+
+        let url = |key: &str, value: Option<String>, default: &str| -> Result<Url, String> {
+            let text = value.unwrap_or_else(|| default.to_owned());
+            checked_url(&text).map_err(|m| err(key, m))
+        };
+        let login_url = url("login_url", pick!(login_url), DEFAULT_LOGIN_URL)?;
+        let api_url = url("api_url", pick!(api_url), DEFAULT_API_URL)?;
+        let proxy = match pick!(proxy) {
+            Some(p) => Some(
+                Url::parse(&p).map_err(|e| err("proxy", format!("`{p}` is not a URL: {e}")))?,
+            ),
+            None => None,
+        };
+        let token_version = match pick!(token_version).as_deref() {
+            None | Some("v2") => TokenVersion::V2,
+            Some("v1") => TokenVersion::V1,
+            Some(other) => {
+                return Err(err(
+                    "token_version",
+                    format!("unknown token endpoint version `{other}` (v2 or v1)"),
+                ));
+            }
+        };
+        let duration = |key: &str, value: Option<String>, default: u64| {
+            value
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|m| err(key, m))
+                .map(|d| d.unwrap_or(Duration::from_secs(default)))
+        };
+        let poll_interval = duration("poll_interval", pick!(poll_interval), 60)?;
+        let initial_lookback = duration("initial_lookback", pick!(initial_lookback), 24 * 3600)?;
+        let overlap = duration("overlap", pick!(overlap), 600)?;
+        let lag = duration("lag", pick!(lag), 0)?;
+        let request_timeout = duration("request_timeout", pick!(request_timeout), 60)?;
+        if poll_interval < Duration::from_secs(1) {
+            return Err(err("poll_interval", "must be at least 1s".into()));
+        }
+        let page_size = pick!(page_size).unwrap_or(10_000);
+        if !(1..=10_000).contains(&page_size) {
+            return Err(err(
+                "page_size",
+                format!("{page_size}: the API returns 1 to 10000 alerts per call"),
+            ));
+        }
+        let limits = ApiLimits {
+            per_minute: pick!(max_calls_per_minute).unwrap_or(100),
+            per_hour: pick!(max_calls_per_hour).unwrap_or(1500),
+        };
+        if limits.per_minute == 0 || limits.per_hour == 0 {
+            return Err(err(
+                "max_calls_per_minute",
+                "the call limits must be above zero".into(),
+            ));
+        }
+        if limits.per_minute > 100 || limits.per_hour > 1500 {
+            warnings.push(ConfigWarning(format!(
+                "tenant \"{name}\": call limits above the API's 100/min and 1500/h only earn 429s"
+            )));
+        }
+        Ok(TenantConfig {
+            name,
+            tenant_id: raw.tenant_id,
+            client_id,
+            client_secret,
+            auth,
+            login_url,
+            api_url,
+            token_version,
+            proxy,
+            ca_file: pick!(ca_file).map(|p| base.join(p)),
+            poll_interval,
+            initial_lookback,
+            overlap,
+            lag,
+            page_size,
+            limits,
+            request_timeout,
+            outputs: raw.outputs,
+        })
+    }
+}
+
+/// A GUID as Entra writes them: 8-4-4-4-12 hex digits.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// An https URL, or http only to this machine (a simulator, a test): tokens must not cross a
+/// network in clear text.
+pub fn checked_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if !loopback {
+                return Err(format!(
+                    "`{text}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
+                ));
+            }
+        }
+        other => return Err(format!("`{text}`: `{other}` is not http(s)")),
+    }
+    if url.host().is_none() {
+        return Err(format!("`{text}` has no host"));
+    }
+    Ok(url)
+}

@@ -12,6 +12,8 @@
 //!   limits and retries.
 //! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
 //!   `siemfwd simulate`.
+//! - [`backoff`]: exponential backoff with jitter, shared by outputs and the API client.
+//! - [`state`]: files in `state_dir` (checkpoints, rotated refresh tokens), written atomically.
 //! - [`config`]: the configuration file (`state_dir`, `[[tenant]]`, `[[output]]`), validated.
 //! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, TCP, UDP,
 //!   local syslog socket, file, stdout) with reconnects and a delivery contract.
@@ -21,9 +23,11 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod backoff;
 pub mod config;
 pub mod input;
 pub mod mapping;
 pub mod simulator;
 pub mod source;
+pub mod state;
 pub mod transport;

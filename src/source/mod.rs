@@ -4,6 +4,7 @@
 //! - [`secret`]: [`Secret`], a string that never prints.
 
 pub mod config;
+pub mod http;
 pub mod secret;
 
 pub use config::{ApiLimits, AuthMode, TenantConfig, TokenVersion};

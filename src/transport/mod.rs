@@ -30,4 +30,4 @@ pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{Envelope, EnvelopeError, Facility, SyslogFormat, TimeSource};
 pub use framing::Framing;
 pub use output::{DeliveryError, Output, OutputError, Receipt};
-pub use sender::{Backoff, OutputStats};
+pub use sender::OutputStats;

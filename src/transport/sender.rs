@@ -2,15 +2,14 @@
 //! each whole, reconnects with backoff when the link fails, and answers every batch with
 //! delivered or not.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::batch::Batch;
+use crate::backoff::Backoff;
 use super::config::ConnectionSettings;
 use super::link::{Connector, Link, humantime};
 use super::replay::ReplayWindow;
@@ -19,46 +18,6 @@ use super::replay::ReplayWindow;
 pub(crate) struct Job {
     pub batch: Batch,
     pub reply: oneshot::Sender<Result<Batch, (Batch, String)>>,
-}
-
-/// Exponential backoff with jitter: each wait is drawn from [d/2, d] where d doubles from
-/// `min` up to `max`, so that many forwarders do not reconnect in step.
-#[derive(Debug)]
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-    rng: u64,
-}
-
-impl Backoff {
-    pub fn new(min: Duration, max: Duration) -> Backoff {
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        Backoff {
-            min,
-            max,
-            next: min,
-            rng: seed | 1,
-        }
-    }
-
-    /// The wait before the next attempt.
-    pub fn next_wait(&mut self) -> Duration {
-        let ceiling = self.next;
-        self.next = (self.next * 2).min(self.max);
-        // xorshift64: jitter needs spread, not secrecy.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let fraction = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
-        ceiling.mul_f64(0.5 + fraction / 2.0)
-    }
-
-    pub fn reset(&mut self) {
-        self.next = self.min;
-    }
 }
 
 /// Counters of one output since it started.
@@ -248,39 +207,5 @@ impl Sender {
         tracing::warn!(output = %self.name, "{why}, retrying in {}", humantime(wait));
         tokio::time::sleep(wait).await;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_the_cap_with_jitter_and_resets() {
-        let min = Duration::from_millis(500);
-        let max = Duration::from_secs(4);
-        let mut b = Backoff::new(min, max);
-        let ceilings = [500u64, 1000, 2000, 4000, 4000, 4000];
-        for ceiling in ceilings {
-            let w = b.next_wait();
-            let c = Duration::from_millis(ceiling);
-            assert!(w <= c && w >= c / 2, "{w:?} not in [{:?}, {c:?}]", c / 2);
-        }
-        b.reset();
-        assert!(b.next_wait() <= min);
-    }
-
-    #[test]
-    fn backoff_jitter_spreads_waits() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..20 {
-            let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
-            seen.insert(b.next_wait().as_micros());
-        }
-        assert!(
-            seen.len() > 10,
-            "jitter gave {} distinct waits of 20",
-            seen.len()
-        );
     }
 }

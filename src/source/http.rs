@@ -1,0 +1,56 @@
+//! The HTTP client of one tenant: rustls with the ring provider, the system's CAs plus an
+//! optional `ca_file`, an optional proxy, a per-request timeout.
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use super::config::TenantConfig;
+
+/// An HTTP client that cannot be built from the tenant's settings.
+#[derive(Debug, thiserror::Error)]
+#[error("tenant \"{tenant}\": {message}")]
+pub struct HttpSetupError {
+    pub tenant: String,
+    pub message: String,
+}
+
+pub fn client(tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> {
+    let err = |message: String| HttpSetupError {
+        tenant: tenant.name.clone(),
+        message,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(ca) = &tenant.ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
+            .and_then(|it| it.collect())
+            .map_err(|e| err(format!("ca_file {}: {e:?}", ca.display())))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(err(format!("ca_file {}: no CA certificate in it", ca.display())));
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut builder = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .user_agent(concat!("siemfwd/", env!("CARGO_PKG_VERSION")))
+        .timeout(tenant.request_timeout)
+        .connect_timeout(tenant.request_timeout.min(std::time::Duration::from_secs(30)))
+        .redirect(reqwest::redirect::Policy::none());
+    // Without `proxy`, the usual HTTPS_PROXY / NO_PROXY variables apply.
+    if let Some(proxy) = &tenant.proxy {
+        builder = builder.proxy(
+            reqwest::Proxy::all(proxy.as_str()).map_err(|e| err(format!("proxy: {e}")))?,
+        );
+    }
+    builder
+        .build()
+        .map_err(|e| err(format!("cannot build the HTTP client: {e}")))
+}

@@ -9,7 +9,10 @@ use std::path::Path;
 /// Writes `bytes` to `path` atomically: a temp file in the same folder (mode 0600), fsync,
 /// rename over `path`, fsync of the folder. Creates the folder (mode 0700) if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     create_private_dir(dir)?;
     let name = path
         .file_name()
@@ -61,7 +64,11 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"second");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dir_mode = fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dir_mode, 0o700);
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()

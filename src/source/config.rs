@@ -243,9 +243,9 @@ impl TenantConfig {
         let login_url = url("login_url", pick!(login_url), DEFAULT_LOGIN_URL)?;
         let api_url = url("api_url", pick!(api_url), DEFAULT_API_URL)?;
         let proxy = match pick!(proxy) {
-            Some(p) => Some(
-                Url::parse(&p).map_err(|e| err("proxy", format!("`{p}` is not a URL: {e}")))?,
-            ),
+            Some(p) => {
+                Some(Url::parse(&p).map_err(|e| err("proxy", format!("`{p}` is not a URL: {e}")))?)
+            }
             None => None,
         };
         let token_version = match pick!(token_version).as_deref() {

@@ -30,7 +30,10 @@ pub fn client(tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> 
             .map_err(|e| err(format!("ca_file {}: {e:?}", ca.display())))?;
         let (added, _) = roots.add_parsable_certificates(certs);
         if added == 0 {
-            return Err(err(format!("ca_file {}: no CA certificate in it", ca.display())));
+            return Err(err(format!(
+                "ca_file {}: no CA certificate in it",
+                ca.display()
+            )));
         }
     }
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -42,13 +45,16 @@ pub fn client(tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> 
         .use_preconfigured_tls(tls)
         .user_agent(concat!("siemfwd/", env!("CARGO_PKG_VERSION")))
         .timeout(tenant.request_timeout)
-        .connect_timeout(tenant.request_timeout.min(std::time::Duration::from_secs(30)))
+        .connect_timeout(
+            tenant
+                .request_timeout
+                .min(std::time::Duration::from_secs(30)),
+        )
         .redirect(reqwest::redirect::Policy::none());
     // Without `proxy`, the usual HTTPS_PROXY / NO_PROXY variables apply.
     if let Some(proxy) = &tenant.proxy {
-        builder = builder.proxy(
-            reqwest::Proxy::all(proxy.as_str()).map_err(|e| err(format!("proxy: {e}")))?,
-        );
+        builder = builder
+            .proxy(reqwest::Proxy::all(proxy.as_str()).map_err(|e| err(format!("proxy: {e}")))?);
     }
     builder
         .build()

@@ -2,10 +2,18 @@
 //!
 //! - [`config`]: `[[tenant]]` and `[defaults]` validated into a [`TenantConfig`].
 //! - [`secret`]: [`Secret`], a string that never prints.
+//! - [`http`]: the HTTP client of a tenant (rustls with ring, proxy, CA).
+//! - [`limiter`]: [`RateLimiter`], the API's calls per minute and hour, and Retry-After.
+//! - [`token`]: [`TokenProvider`], access tokens per tenant, rotated refresh tokens, and Entra
+//!   errors sorted into what to do.
 
 pub mod config;
 pub mod http;
+pub mod limiter;
 pub mod secret;
+pub mod token;
 
 pub use config::{ApiLimits, AuthMode, TenantConfig, TokenVersion};
+pub use limiter::RateLimiter;
 pub use secret::Secret;
+pub use token::{AuthError, AuthErrorKind, TokenProvider};

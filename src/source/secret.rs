@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn a_secret_never_prints() {
         let s = Secret::new("hunter2-very-secret");
-        assert_eq!(format!("{s:?} {s} {:?}", Some(&s)), "<redacted> <redacted> Some(<redacted>)");
+        assert_eq!(
+            format!("{s:?} {s} {:?}", Some(&s)),
+            "<redacted> <redacted> Some(<redacted>)"
+        );
         assert_eq!(s.expose(), "hunter2-very-secret");
     }
 }

@@ -53,6 +53,8 @@ pub struct MalformedAlert {
     /// The alert's id when it could still be found.
     pub id: Option<String>,
     pub reason: String,
+    /// The alert's JSON text when it was a complete JSON value (kept for dead letters).
+    pub raw: Option<String>,
 }
 
 impl fmt::Display for MalformedAlert {
@@ -147,6 +149,7 @@ where
                 position,
                 id: None,
                 reason: format!("not UTF-8: {e}"),
+                raw: None,
             }));
         }
     };
@@ -164,6 +167,7 @@ where
             position,
             id: id_of(text),
             reason: describe(&e),
+            raw: Some(text.to_owned()),
         })),
     }
 }
@@ -199,6 +203,7 @@ where
                 },
                 id: None,
                 reason: format!("not a readable page: {}", describe(&e)),
+                raw: None,
             }));
         }
     };
@@ -237,6 +242,7 @@ where
             position,
             id: None,
             reason: "a page inside a page".into(),
+            raw: None,
         })),
         Ok(alert) => sink(Item::Alert(InputAlert {
             alert,
@@ -247,6 +253,7 @@ where
             position,
             id: id_of(text),
             reason: describe(&e),
+            raw: Some(text.to_owned()),
         })),
     }
 }
@@ -368,6 +375,7 @@ where
                     e.column(),
                     describe(&e)
                 ),
+                raw: None,
             });
             return (stream.sink)(item).map_err(ReadError::Stopped);
         }
@@ -471,6 +479,7 @@ where
             },
             id: None,
             reason: format!("expected an alert object, an array or a page, found {what}"),
+            raw: None,
         });
         self.stream.emit(item).map_err(|_| Er::custom(STOPPED))
     }
@@ -543,6 +552,7 @@ where
                 },
                 id: None,
                 reason: format!("page is not UTF-8: {e}"),
+                raw: None,
             }));
         }
     };

@@ -1,0 +1,540 @@
+//! The MDE alerts API: one page with retries ([`AlertsClient::get_page`]), and every alert of a
+//! time window ([`WindowFetch`]), paged by `$skip` because `@odata.nextLink` does not come with
+//! `$top`.
+//!
+//! A window is `lastUpdateTime ge FROM and lastUpdateTime lt TO`. Its pages are checked against
+//! each other: each page after the first starts one item early, and that item must be the last
+//! one of the previous page. Alerts change while they are paged (an update moves an alert out
+//! of the window, so everything after it shifts); a broken seam restarts the window, and alerts
+//! already handed out are not handed out again. A window with more alerts than one query
+//! should page through (10,000) is split in two by time, as often as needed.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::config::TenantConfig;
+use super::http::{self, HttpSetupError};
+use super::limiter::RateLimiter;
+use super::token::{AuthError, TokenProvider, describe_reqwest};
+use crate::alert::Timestamp;
+use crate::backoff::Backoff;
+use crate::input::{self, Item};
+
+/// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises
+/// that `$skip` goes further (Graph's successor API stalls on deep `$skip`).
+pub const MAX_RESULTS_PER_QUERY: u32 = 10_000;
+/// Retries of one page after network errors, timeouts and 5xx.
+const MAX_ATTEMPTS: u32 = 6;
+/// 429s in a row for one page before giving up on it for this poll.
+const MAX_THROTTLED: u32 = 20;
+/// Seam breaks before a window is split instead of restarted.
+const MAX_RESTARTS: u32 = 3;
+
+/// Fetching failed for a reason the caller should report (and usually retry next poll).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    #[error(
+        "tenant \"{tenant}\": the alerts API refused access (HTTP 403: {message}): the customer's admin must allow the app in the Defender portal (Settings > Endpoints > APIs > SIEM) and the app needs Alert.Read.All on WindowsDefenderATP"
+    )]
+    Forbidden { tenant: String, message: String },
+    #[error("tenant \"{tenant}\": the alerts API rejected the request (HTTP {status}: {message})")]
+    Rejected {
+        tenant: String,
+        status: u16,
+        message: String,
+    },
+    #[error("tenant \"{tenant}\": the alerts API is unavailable after {attempts} attempts: {last}")]
+    Unavailable {
+        tenant: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error(
+        "tenant \"{tenant}\": more than {MAX_RESULTS_PER_QUERY} alerts changed within {from} .. {to}, too close together to split the window further"
+    )]
+    TooDense {
+        tenant: String,
+        from: Timestamp,
+        to: Timestamp,
+    },
+}
+
+/// Counters of one tenant's client since it started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClientStats {
+    pub calls: u64,
+    pub throttled: u64,
+    pub retries: u64,
+    pub pages: u64,
+}
+
+#[derive(Debug, Default)]
+struct SharedStats {
+    calls: AtomicU64,
+    throttled: AtomicU64,
+    retries: AtomicU64,
+    pages: AtomicU64,
+}
+
+/// One call to make: a window, a position and a page size.
+#[derive(Debug, Clone, Copy)]
+pub struct PageQuery {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub skip: u32,
+    pub top: u32,
+}
+
+/// The API of one tenant.
+pub struct AlertsClient {
+    tenant: Arc<TenantConfig>,
+    http: reqwest::Client,
+    tokens: Arc<TokenProvider>,
+    limiter: Arc<RateLimiter>,
+    stats: SharedStats,
+}
+
+impl AlertsClient {
+    pub fn new(
+        tenant: Arc<TenantConfig>,
+        state_dir: &Path,
+    ) -> Result<AlertsClient, HttpSetupError> {
+        let http = http::client(&tenant)?;
+        let tokens = Arc::new(TokenProvider::new(tenant.clone(), http.clone(), state_dir));
+        let limiter = Arc::new(RateLimiter::new(tenant.limits));
+        Ok(AlertsClient {
+            tenant,
+            http,
+            tokens,
+            limiter,
+            stats: SharedStats::default(),
+        })
+    }
+
+    pub fn tenant(&self) -> &TenantConfig {
+        &self.tenant
+    }
+
+    pub fn tokens(&self) -> &TokenProvider {
+        &self.tokens
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClientStats {
+            calls: get(&self.stats.calls),
+            throttled: get(&self.stats.throttled),
+            retries: get(&self.stats.retries),
+            pages: get(&self.stats.pages),
+        }
+    }
+
+    /// Every alert version with lastUpdateTime in [from, to), page by page.
+    pub fn window(&self, from: Timestamp, to: Timestamp) -> WindowFetch<'_> {
+        WindowFetch {
+            client: self,
+            pending: vec![(from, to)],
+            cursor: None,
+            unread: None,
+            seen: HashSet::new(),
+            hasher: RandomState::new(),
+            stats: WindowStats::default(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "{}/api/alerts",
+            self.tenant.api_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    /// One page, retried through network errors, timeouts, 5xx and 429 (honouring
+    /// Retry-After), within the rate limits. A timeout retries with half the page size; the
+    /// page size used comes back with the body.
+    pub async fn get_page(&self, query: PageQuery) -> Result<(Vec<u8>, u32), FetchError> {
+        let tenant = &self.tenant.name;
+        let mut top = query.top.clamp(1, MAX_RESULTS_PER_QUERY);
+        let mut attempts = 0;
+        let mut throttled = 0;
+        let mut renewed_token = false;
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let unavailable = |attempts, last: String| FetchError::Unavailable {
+            tenant: tenant.clone(),
+            attempts,
+            last,
+        };
+        loop {
+            let token = match self.tokens.access_token().await {
+                Ok(t) => t,
+                Err(e) if e.is_transient() && attempts + 1 < MAX_ATTEMPTS => {
+                    attempts += 1;
+                    let wait = e.retry_after.unwrap_or_else(|| backoff.next_wait());
+                    tracing::warn!(tenant = %tenant, "{e}; retrying in {}s", wait.as_secs_f32().ceil());
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.limiter.acquire().await;
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            let filter = format!(
+                "lastUpdateTime ge {} and lastUpdateTime lt {}",
+                odata_time(query.from),
+                odata_time(query.to)
+            );
+            let request = self
+                .http
+                .get(self.url())
+                .bearer_auth(token.expose())
+                .query(&[
+                    ("$filter", filter.as_str()),
+                    ("$expand", "evidence"),
+                    ("$top", &top.to_string()),
+                    ("$skip", &query.skip.to_string()),
+                ]);
+            let failure = match request.send().await {
+                Err(e) => {
+                    if e.is_timeout() && top > 1 {
+                        top = (top / 2).max(1);
+                        format!("the request timed out; retrying with $top={top}")
+                    } else {
+                        describe_reqwest(&e)
+                    }
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    match status {
+                        200 => match response.bytes().await {
+                            Ok(body) => {
+                                self.stats.pages.fetch_add(1, Ordering::Relaxed);
+                                return Ok((body.to_vec(), top));
+                            }
+                            Err(e) => {
+                                if e.is_timeout() && top > 1 {
+                                    top = (top / 2).max(1);
+                                }
+                                format!("the page broke off: {}", describe_reqwest(&e))
+                            }
+                        },
+                        429 => {
+                            throttled += 1;
+                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                            let wait = Duration::from_secs(retry_after.unwrap_or(60).max(1));
+                            if throttled > MAX_THROTTLED {
+                                return Err(unavailable(
+                                    attempts + throttled,
+                                    "throttled (429) throughout".into(),
+                                ));
+                            }
+                            tracing::warn!(tenant = %tenant, "throttled by the alerts API (429); waiting {}s as Retry-After asks", wait.as_secs());
+                            self.limiter.pause(wait).await;
+                            continue;
+                        }
+                        401 if !renewed_token => {
+                            renewed_token = true;
+                            self.tokens.invalidate(&token).await;
+                            continue;
+                        }
+                        401 => {
+                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            return Err(FetchError::Rejected {
+                                tenant: tenant.clone(),
+                                status,
+                                message: format!("a new token was refused too: {message}"),
+                            });
+                        }
+                        403 => {
+                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            return Err(FetchError::Forbidden {
+                                tenant: tenant.clone(),
+                                message,
+                            });
+                        }
+                        s if s >= 500 => {
+                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            format!("HTTP {s}: {message}")
+                        }
+                        s => {
+                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            return Err(FetchError::Rejected {
+                                tenant: tenant.clone(),
+                                status: s,
+                                message,
+                            });
+                        }
+                    }
+                }
+            };
+            attempts += 1;
+            if attempts >= MAX_ATTEMPTS {
+                return Err(unavailable(attempts, failure));
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let wait = backoff.next_wait();
+            tracing::warn!(tenant = %tenant, "alerts API: {failure}; retrying in {:.1}s", wait.as_secs_f32());
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// A time as the OData filter takes it: unquoted, UTC, 7 fraction digits (the API's precision).
+fn odata_time(t: Timestamp) -> String {
+    let mut s = String::with_capacity(28);
+    t.write_rfc3339(7, &mut s);
+    s
+}
+
+/// The message of the API's `{"error": {"code", "message"}}`, or the start of the body.
+fn api_error(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Wrapper {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Wrapper>(body) {
+        Ok(w) => format!("{}: {}", w.error.code, w.error.message),
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+    }
+}
+
+/// What a window took.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WindowStats {
+    pub pages: u32,
+    /// Alerts handed to the caller (each version once).
+    pub alerts: u64,
+    pub malformed: u64,
+    /// Alerts seen again (seam items, restarts, splits) and not handed out twice.
+    pub repeats: u64,
+    pub splits: u32,
+    pub restarts: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Cursor {
+    from: Timestamp,
+    to: Timestamp,
+    /// Items of the window consumed so far.
+    skip: u32,
+    /// The last item of the previous page, which the next page must start with.
+    seam: Option<u64>,
+    restarts: u32,
+    /// Paged without the seam check: a window too small to split that keeps changing.
+    unchecked: bool,
+}
+
+/// A page as received, to be read with [`WindowFetch::read`].
+pub struct AlertPage {
+    pub bytes: Vec<u8>,
+    /// Items asked for (after any shrinking).
+    requested: u32,
+    /// Whether the first item repeats the previous page's last.
+    overlaps: bool,
+}
+
+/// Reading every alert of one window. Call [`Self::next_page`], then [`Self::read`] on the
+/// page, until `next_page` returns `None`; the caller may await between pages (to send them).
+pub struct WindowFetch<'c> {
+    client: &'c AlertsClient,
+    /// Windows still to fetch; the last is next.
+    pending: Vec<(Timestamp, Timestamp)>,
+    cursor: Option<Cursor>,
+    /// The page returned last, until it is read.
+    unread: Option<(u32, bool)>,
+    seen: HashSet<u64>,
+    hasher: RandomState,
+    pub stats: WindowStats,
+}
+
+/// What a read page said about the window's progress.
+struct PageOutcome {
+    items: u32,
+    seam_held: bool,
+    last: Option<u64>,
+}
+
+impl WindowFetch<'_> {
+    pub async fn next_page(&mut self) -> Result<Option<AlertPage>, FetchError> {
+        assert!(
+            self.unread.is_none(),
+            "WindowFetch::read must be called on every page before the next"
+        );
+        loop {
+            let Some(cursor) = self.cursor.clone() else {
+                let Some((from, to)) = self.pending.pop() else {
+                    return Ok(None);
+                };
+                self.cursor = Some(Cursor {
+                    from,
+                    to,
+                    skip: 0,
+                    seam: None,
+                    restarts: 0,
+                    unchecked: false,
+                });
+                continue;
+            };
+            let page_size = self.client.tenant.page_size;
+            let overlaps = cursor.seam.is_some() && cursor.skip > 0 && !cursor.unchecked;
+            let skip = cursor.skip - u32::from(overlaps);
+            let top = (page_size + u32::from(overlaps)).min(MAX_RESULTS_PER_QUERY);
+            if skip > 0 && skip + top > MAX_RESULTS_PER_QUERY {
+                self.split(&cursor)?;
+                continue;
+            }
+            let query = PageQuery {
+                from: cursor.from,
+                to: cursor.to,
+                skip,
+                top,
+            };
+            let (bytes, requested) = self.client.get_page(query).await?;
+            self.stats.pages += 1;
+            self.unread = Some((requested, overlaps));
+            return Ok(Some(AlertPage {
+                bytes,
+                requested,
+                overlaps,
+            }));
+        }
+    }
+
+    /// Splits the current window in two by time; the earlier half is fetched first.
+    fn split(&mut self, cursor: &Cursor) -> Result<(), FetchError> {
+        let (a, b) = (cursor.from.unix_nanos(), cursor.to.unix_nanos());
+        // 100 ns is the API's precision: below it there is nothing to split.
+        if b - a < 200 {
+            return Err(FetchError::TooDense {
+                tenant: self.client.tenant.name.clone(),
+                from: cursor.from,
+                to: cursor.to,
+            });
+        }
+        let mid = Timestamp::from_unix_nanos(a + (b - a) / 200 * 100, 7);
+        self.pending.push((mid, cursor.to));
+        self.pending.push((cursor.from, mid));
+        self.cursor = None;
+        self.stats.splits += 1;
+        tracing::debug!(tenant = %self.client.tenant.name, "window {} .. {} split at {mid}", cursor.from, cursor.to);
+        Ok(())
+    }
+
+    fn key(&self, id: &str, last_update: Option<Timestamp>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        id.hash(&mut h);
+        last_update.map(Timestamp::unix_nanos).hash(&mut h);
+        h.finish()
+    }
+
+    /// Parses `page` and hands each alert version not handed out before in this window (and
+    /// each malformed alert, with its position) to `sink`.
+    pub fn read<E>(
+        &mut self,
+        page: &AlertPage,
+        want_raw: bool,
+        mut sink: impl FnMut(Item<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.unread = None;
+        let expected_seam = if page.overlaps {
+            self.cursor.as_ref().and_then(|c| c.seam)
+        } else {
+            None
+        };
+        let mut outcome = PageOutcome {
+            items: 0,
+            seam_held: expected_seam.is_none(),
+            last: None,
+        };
+        let result = input::read_page(&page.bytes, want_raw, |item| {
+            let first = outcome.items == 0;
+            outcome.items += 1;
+            let key = match &item {
+                Item::Alert(a) => a
+                    .alert
+                    .id()
+                    .map(|id| self.key(id, a.alert.last_update_time)),
+                Item::Malformed(_) => None,
+            };
+            outcome.last = key;
+            if first && page.overlaps {
+                outcome.seam_held = key.is_some() && key == expected_seam;
+                if outcome.seam_held {
+                    return Ok(());
+                }
+            }
+            if let Some(k) = key
+                && !self.seen.insert(k)
+            {
+                self.stats.repeats += 1;
+                return Ok(());
+            }
+            match &item {
+                Item::Alert(_) => self.stats.alerts += 1,
+                Item::Malformed(_) => self.stats.malformed += 1,
+            }
+            sink(item)
+        });
+        self.advance(page, outcome);
+        result
+    }
+
+    fn advance(&mut self, page: &AlertPage, outcome: PageOutcome) {
+        let Some(cursor) = self.cursor.as_mut() else {
+            return;
+        };
+        if !outcome.seam_held {
+            // Something shifted under the pages: page the window again from its start.
+            cursor.restarts += 1;
+            self.stats.restarts += 1;
+            tracing::debug!(tenant = %self.client.tenant.name, "alerts moved while paging {} .. {}; restarting the window", cursor.from, cursor.to);
+            if cursor.restarts > MAX_RESTARTS {
+                let c = cursor.clone();
+                // Smaller windows change less while they are paged. A window too small to
+                // split is paged once more without the seam check rather than given up.
+                if self.split(&c).is_err()
+                    && let Some(cursor) = self.cursor.as_mut()
+                {
+                    tracing::warn!(tenant = %self.client.tenant.name, "alerts keep changing within {} .. {}; paging it once more without the consistency check (an alert moved meanwhile is caught by the next poll's overlap)", c.from, c.to);
+                    cursor.unchecked = true;
+                    cursor.skip = 0;
+                    cursor.seam = None;
+                }
+                return;
+            }
+            cursor.skip = 0;
+            cursor.seam = None;
+            return;
+        }
+        let new_items = outcome.items - u32::from(page.overlaps);
+        cursor.skip += new_items;
+        cursor.seam = outcome.last;
+        if outcome.items < page.requested {
+            // A short page is the window's last.
+            self.cursor = None;
+        }
+    }
+}

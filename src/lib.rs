@@ -13,6 +13,7 @@
 //! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
 //!   `siemfwd simulate`.
 //! - [`backoff`]: exponential backoff with jitter, shared by outputs and the API client.
+//! - [`pipeline`]: the per-tenant loop: window, fetch, de-duplicate, map, send, checkpoint.
 //! - [`state`]: files in `state_dir` (checkpoints, rotated refresh tokens), written atomically.
 //! - [`config`]: the configuration file (`state_dir`, `[[tenant]]`, `[[output]]`), validated.
 //! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, TCP, UDP,
@@ -27,6 +28,7 @@ pub mod backoff;
 pub mod config;
 pub mod input;
 pub mod mapping;
+pub mod pipeline;
 pub mod simulator;
 pub mod source;
 pub mod state;

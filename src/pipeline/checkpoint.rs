@@ -1,0 +1,228 @@
+//! Where a tenant's forwarding stands: the cursor and the versions recently delivered, kept in
+//! `state_dir/checkpoints/<tenant>.json` and replaced atomically after every delivered window.
+//!
+//! The cursor is the end of the last window whose every alert version reached every output:
+//! each version with an earlier lastUpdateTime has been delivered, as far as the API showed it.
+//! The next window starts `overlap` before the cursor, to catch versions that became visible
+//! late; the recent set (versions delivered at or after `cursor - overlap`) keeps that overlap
+//! from sending them twice.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::Timestamp;
+
+/// One alert version: its id and lastUpdateTime.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VersionKey {
+    pub id: String,
+    pub last_update: Option<Timestamp>,
+}
+
+/// A tenant's checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// `None` before the first delivered window.
+    pub cursor: Option<Timestamp>,
+    pub recent: HashSet<VersionKey>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    tenant_id: String,
+    cursor: Option<String>,
+    /// `id` and lastUpdateTime of each recent version.
+    recent: Vec<(String, Option<String>)>,
+    updated_at: String,
+}
+
+/// A checkpoint that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot read the checkpoint {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "the checkpoint {path} is damaged ({message}); move it away to start again from initial_lookback"
+    )]
+    Damaged { path: PathBuf, message: String },
+    #[error(
+        "the checkpoint {path} belongs to tenant id {found}, not {expected}; move it away if the tenant really changed"
+    )]
+    OtherTenant {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot save the checkpoint {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// Reads and writes one tenant's checkpoint.
+#[derive(Debug, Clone)]
+pub struct CheckpointStore {
+    path: PathBuf,
+    tenant_id: String,
+}
+
+impl CheckpointStore {
+    pub fn new(state_dir: &Path, tenant: &str, tenant_id: &str) -> CheckpointStore {
+        CheckpointStore {
+            path: state_dir.join("checkpoints").join(format!("{tenant}.json")),
+            tenant_id: tenant_id.to_owned(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored checkpoint, or an empty one when there is none yet.
+    pub fn load(&self) -> Result<Checkpoint, CheckpointError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkpoint::default()),
+            Err(source) => {
+                return Err(CheckpointError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let damaged = |message: String| CheckpointError::Damaged {
+            path: self.path.clone(),
+            message,
+        };
+        let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+        if !stored.tenant_id.eq_ignore_ascii_case(&self.tenant_id) {
+            return Err(CheckpointError::OtherTenant {
+                path: self.path.clone(),
+                found: stored.tenant_id,
+                expected: self.tenant_id.clone(),
+            });
+        }
+        let time = |s: &str| Timestamp::parse(s).map_err(|e| damaged(format!("{s}: {e}")));
+        let cursor = stored.cursor.as_deref().map(time).transpose()?;
+        let mut recent = HashSet::with_capacity(stored.recent.len());
+        for (id, lut) in stored.recent {
+            recent.insert(VersionKey {
+                id,
+                last_update: lut.as_deref().map(time).transpose()?,
+            });
+        }
+        Ok(Checkpoint { cursor, recent })
+    }
+
+    /// Saves `checkpoint` atomically (temp file, fsync, rename).
+    pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let fmt = |t: Timestamp| {
+            let mut s = String::new();
+            t.write_rfc3339(7, &mut s);
+            s
+        };
+        let mut recent: Vec<(String, Option<String>)> = checkpoint
+            .recent
+            .iter()
+            .map(|k| (k.id.clone(), k.last_update.map(fmt)))
+            .collect();
+        recent.sort();
+        let stored = Stored {
+            tenant_id: self.tenant_id.clone(),
+            cursor: checkpoint.cursor.map(fmt),
+            recent,
+            updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let bytes = serde_json::to_vec(&stored).expect("serializable");
+        crate::state::write_atomic(&self.path, &bytes).map_err(|source| CheckpointError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl Checkpoint {
+    /// After a window ending at `to` was delivered whole: the cursor moves to `to` and the
+    /// recent set keeps what the next window (from `to - overlap`) can return again.
+    pub fn advance(
+        &mut self,
+        to: Timestamp,
+        delivered: impl IntoIterator<Item = VersionKey>,
+        overlap: Duration,
+    ) {
+        self.recent.extend(delivered);
+        let cursor = self.cursor.map_or(to, |c| c.max(to));
+        self.cursor = Some(cursor);
+        let horizon = cursor.unix_nanos() - overlap.as_nanos() as i64;
+        self.recent
+            .retain(|k| k.last_update.is_none_or(|t| t.unix_nanos() >= horizon));
+    }
+
+    pub fn contains(&self, key: &VersionKey) -> bool {
+        self.recent.contains(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    fn key(id: &str, lut: &str) -> VersionKey {
+        VersionKey {
+            id: id.into(),
+            last_update: Some(t(lut)),
+        }
+    }
+
+    #[test]
+    fn advancing_keeps_only_the_overlap() {
+        let mut c = Checkpoint::default();
+        c.advance(
+            t("2026-11-22T10:00:00Z"),
+            [
+                key("a", "2026-11-22T09:40:00Z"),
+                key("b", "2026-11-22T09:55:00.1234567Z"),
+            ],
+            Duration::from_secs(600),
+        );
+        assert_eq!(c.cursor, Some(t("2026-11-22T10:00:00Z")));
+        assert!(
+            !c.contains(&key("a", "2026-11-22T09:40:00Z")),
+            "older than the overlap"
+        );
+        assert!(c.contains(&key("b", "2026-11-22T09:55:00.1234567Z")));
+        // An empty window still moves the cursor.
+        c.advance(t("2026-11-22T10:20:00Z"), [], Duration::from_secs(600));
+        assert_eq!(c.cursor, Some(t("2026-11-22T10:20:00Z")));
+        assert!(c.recent.is_empty());
+    }
+
+    #[test]
+    fn checkpoints_round_trip_with_full_precision_and_refuse_another_tenant() {
+        let dir = std::env::temp_dir().join(format!("siemfwd-checkpoint-{}", std::process::id()));
+        let store = CheckpointStore::new(&dir, "contoso", "8f0b6c2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f");
+        assert_eq!(store.load().unwrap(), Checkpoint::default());
+        let mut c = Checkpoint::default();
+        c.advance(
+            t("2026-11-22T10:00:00.0000001Z"),
+            [key("x|y", "2026-11-22T09:59:59.9999999Z")],
+            Duration::from_secs(600),
+        );
+        store.save(&c).unwrap();
+        assert_eq!(store.load().unwrap(), c);
+        let other = CheckpointStore::new(&dir, "contoso", "00000000-0000-0000-0000-000000000000");
+        assert!(matches!(
+            other.load(),
+            Err(CheckpointError::OtherTenant { .. })
+        ));
+        std::fs::write(store.path(), b"{not json").unwrap();
+        assert!(store.load().unwrap_err().to_string().contains("is damaged"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

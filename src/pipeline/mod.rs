@@ -1,0 +1,5 @@
+//! The forwarder's per-tenant loop (in progress): checkpoints first.
+
+pub mod checkpoint;
+
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, VersionKey};

@@ -110,7 +110,7 @@ impl Delivery {
         let output = self.output.as_ref().expect("running until finish");
         let letter = DeadLetter {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            output: output.name(),
+            output: Some(output.name()),
             tenant: tenant.name,
             alert_id: alert.alert.id(),
             last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),

@@ -35,6 +35,7 @@ pub struct RawTenantKeys {
     max_calls_per_minute: Option<u32>,
     max_calls_per_hour: Option<u32>,
     request_timeout: Option<String>,
+    emit: Option<String>,
 }
 
 /// One `[[tenant]]` table.
@@ -74,6 +75,15 @@ pub struct ApiLimits {
     pub per_hour: u32,
 }
 
+/// Which alert versions the forwarder sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    /// Every new version, so status changes, classifications and comments reach the SIEM.
+    Updates,
+    /// An alert once, when it is first seen.
+    New,
+}
+
 /// A validated tenant.
 #[derive(Debug, Clone)]
 pub struct TenantConfig {
@@ -100,6 +110,7 @@ pub struct TenantConfig {
     pub request_timeout: Duration,
     /// Outputs this tenant's alerts go to; `None`: all.
     pub outputs: Option<Vec<String>>,
+    pub emit: Emit,
 }
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
@@ -296,6 +307,18 @@ impl TenantConfig {
                 "tenant \"{name}\": call limits above the API's 100/min and 1500/h only earn 429s"
             )));
         }
+        let emit = match pick!(emit).as_deref() {
+            None | Some("updates") => Emit::Updates,
+            Some("new") => Emit::New,
+            Some(other) => {
+                return Err(err(
+                    "emit",
+                    format!(
+                        "unknown emit `{other}` (\"updates\": every new version, or \"new\": first sight only)"
+                    ),
+                ));
+            }
+        };
         Ok(TenantConfig {
             name,
             tenant_id: raw.tenant_id,
@@ -315,6 +338,7 @@ impl TenantConfig {
             limits,
             request_timeout,
             outputs: raw.outputs,
+            emit,
         })
     }
 }

@@ -16,7 +16,7 @@ pub mod secret;
 pub mod token;
 
 pub use alerts::{AlertPage, AlertsClient, FetchError, WindowFetch};
-pub use config::{ApiLimits, AuthMode, TenantConfig, TokenVersion};
+pub use config::{ApiLimits, AuthMode, Emit, TenantConfig, TokenVersion};
 pub use limiter::RateLimiter;
 pub use secret::Secret;
 pub use token::{AuthError, AuthErrorKind, TokenProvider};

@@ -1,5 +1,6 @@
-//! The dead-letter file: records that could not be made to fit an output are kept here with
-//! the reason, one JSON object per line, never dropped silently.
+//! Dead-letter files: alerts that could not be read from the API, or whose record could not be
+//! made to fit an output, are kept here with the reason, one JSON object per line, never
+//! dropped silently.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -14,7 +15,9 @@ use serde::Serialize;
 pub struct DeadLetter<'a> {
     /// When it was written (RFC 3339).
     pub time: String,
-    pub output: &'a str,
+    /// The output the record was for; none when the alert itself could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<&'a str>,
     pub tenant: &'a str,
     pub alert_id: Option<&'a str>,
     pub last_update_time: Option<String>,

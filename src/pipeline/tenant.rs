@@ -21,8 +21,9 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 pub enum PollError {
     #[error("{0}")]
     Fetch(#[from] FetchError),
+    /// Boxed: it carries the undelivered batch.
     #[error("{0}")]
-    Delivery(#[from] DeliveryError),
+    Delivery(Box<DeliveryError>),
     #[error("tenant \"{tenant}\": {source}")]
     Checkpoint {
         tenant: String,
@@ -34,6 +35,12 @@ pub enum PollError {
         path: String,
         source: std::io::Error,
     },
+}
+
+impl From<DeliveryError> for PollError {
+    fn from(e: DeliveryError) -> Self {
+        PollError::Delivery(Box::new(e))
+    }
 }
 
 /// What one poll did.

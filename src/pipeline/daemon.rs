@@ -67,7 +67,11 @@ impl Forwarder {
         for t in &config.tenants {
             let routed: Vec<Arc<Output>> = match &t.outputs {
                 Some(names) => names.iter().map(|n| outputs[n].clone()).collect(),
-                None => config.outputs.iter().map(|o| outputs[&o.name].clone()).collect(),
+                None => config
+                    .outputs
+                    .iter()
+                    .map(|o| outputs[&o.name].clone())
+                    .collect(),
             };
             let client = AlertsClient::new(Arc::new(t.clone()), &config.state_dir)?;
             tenants.push(TenantForwarder::new(client, routed, &config.state_dir)?);
@@ -101,7 +105,10 @@ impl Forwarder {
 
 /// Polls one tenant every poll_interval until shutdown. Returns the tenant's name if it had to
 /// stop for good.
-async fn tenant_loop(mut tenant: TenantForwarder, mut shutdown: watch::Receiver<bool>) -> Option<String> {
+async fn tenant_loop(
+    mut tenant: TenantForwarder,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<String> {
     let name = tenant.tenant().name.clone();
     let interval = tenant.tenant().poll_interval;
     let mut failures = 0u32;
@@ -139,7 +146,9 @@ async fn tenant_loop(mut tenant: TenantForwarder, mut shutdown: watch::Receiver<
                 );
                 interval
             }
-            Some(Err(PollError::Fetch(FetchError::Auth(e)))) if e.kind == AuthErrorKind::ReconsentNeeded => {
+            Some(Err(PollError::Fetch(FetchError::Auth(e))))
+                if e.kind == AuthErrorKind::ReconsentNeeded =>
+            {
                 tracing::error!(tenant = %name, "{e}");
                 return Some(name);
             }

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, VersionKey};
+use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use super::window::Window;
 use crate::alert::Timestamp;
-use crate::input::{InputAlert, Item, MalformedAlert};
-use crate::mapping::TenantIdentity;
+use crate::input::InputAlert;
 use crate::source::{AlertsClient, Emit, FetchError, TenantConfig};
-use crate::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output};
+use crate::transport::{DeadLetters, DeliveryError, Output};
 
 /// The longest window fetched before a checkpoint: a tenant catching up after an outage moves
 /// its cursor step by step instead of re-fetching everything after a crash.
@@ -136,7 +136,29 @@ impl TenantForwarder {
             );
             report.from.get_or_insert(from);
             report.to = Some(to);
-            let delivered = self.forward_window(from, to, now, &mut report).await?;
+            let mut seen_ids: HashSet<String> = match self.tenant.emit {
+                Emit::New => self
+                    .checkpoint
+                    .recent
+                    .iter()
+                    .map(|k| k.id.clone())
+                    .collect(),
+                Emit::Updates => HashSet::new(),
+            };
+            let (emit, checkpoint) = (self.tenant.emit, &self.checkpoint);
+            let window = Window {
+                client: &self.client,
+                outputs: &self.outputs,
+                dead_letters: &self.dead_letters,
+                from,
+                to,
+                now,
+            };
+            let delivered = window
+                .deliver(&mut report, |key, alert| {
+                    !checkpoint.contains(key) && emits(emit, alert, from, &mut seen_ids)
+                })
+                .await?;
             self.checkpoint.advance(to, delivered, self.tenant.overlap);
             self.store
                 .save(&self.checkpoint)
@@ -148,114 +170,6 @@ impl TenantForwarder {
                 return Ok(report);
             }
         }
-    }
-
-    /// Fetches [from, to), sends it to every output; returns the versions delivered that the
-    /// next window's overlap can see again.
-    async fn forward_window(
-        &mut self,
-        from: Timestamp,
-        to: Timestamp,
-        now: Timestamp,
-        report: &mut PollReport,
-    ) -> Result<Vec<VersionKey>, PollError> {
-        let overlap_start =
-            to.unix_nanos() - i64::try_from(self.tenant.overlap.as_nanos()).unwrap_or(i64::MAX);
-        let want_raw = true;
-        let mut batches: Vec<Batch> = self.outputs.iter().map(|o| o.new_batch()).collect();
-        let mut delivered: Vec<VersionKey> = Vec::new();
-        let mut seen_ids: HashSet<String> = match self.tenant.emit {
-            Emit::New => self
-                .checkpoint
-                .recent
-                .iter()
-                .map(|k| k.id.clone())
-                .collect(),
-            Emit::Updates => HashSet::new(),
-        };
-        let mut newest: Option<Timestamp> = None;
-        let mut fetch = self.client.window(from, to);
-        while let Some(page) = fetch.next_page().await? {
-            report.pages += 1;
-            let mut failure = None;
-            let identity = TenantIdentity {
-                name: &self.tenant.name,
-                id: &self.tenant.tenant_id,
-            };
-            fetch
-                .read(&page, want_raw, |item| {
-                    match item {
-                        Item::Alert(alert) => {
-                            report.fetched += 1;
-                            let key = VersionKey {
-                                id: alert.alert.id().unwrap_or_default().to_owned(),
-                                last_update: alert.alert.last_update_time,
-                            };
-                            if self.checkpoint.contains(&key)
-                                || !emits(self.tenant.emit, &alert, from, &mut seen_ids)
-                            {
-                                report.deduplicated += 1;
-                                return Ok(());
-                            }
-                            for (output, batch) in self.outputs.iter().zip(&mut batches) {
-                                if let Err(e) = output.encoder().encode(&alert, identity, now, batch) {
-                                    let letter = letter_for(&alert, Some(output.name()), identity.name, e.to_string());
-                                    if let Err(e) = output.dead_letter(letter) {
-                                        failure = Some((output.dead_letters().map(|d| d.path().display().to_string()).unwrap_or_default(), e));
-                                        return Err(());
-                                    }
-                                    report.dead_lettered += 1;
-                                }
-                            }
-                            report.sent += 1;
-                            if let Some(t) = key.last_update {
-                                newest = newest.max(Some(t));
-                            }
-                            if key.last_update.is_none_or(|t| t.unix_nanos() >= overlap_start) {
-                                delivered.push(key);
-                            }
-                        }
-                        Item::Malformed(m) => {
-                            tracing::warn!(tenant = %self.tenant.name, "{m}; kept in {}", self.dead_letters.path().display());
-                            if let Err(e) = self.dead_letters.append(&malformed_letter(&m, identity.name)) {
-                                failure = Some((self.dead_letters.path().display().to_string(), e));
-                                return Err(());
-                            }
-                            report.dead_lettered += 1;
-                        }
-                    }
-                    Ok(())
-                })
-                .ok();
-            if let Some((path, source)) = failure {
-                return Err(PollError::DeadLetter {
-                    tenant: self.tenant.name.clone(),
-                    path,
-                    source,
-                });
-            }
-            for (output, batch) in self.outputs.iter().zip(&mut batches) {
-                if output.batch_is_full(batch) {
-                    let full = std::mem::replace(batch, output.new_batch());
-                    *batch = output.send(full).await?;
-                }
-            }
-        }
-        // The rest of every output's batch, all outputs at once.
-        let mut receipts = Vec::new();
-        for (output, batch) in self.outputs.iter().zip(batches) {
-            if !batch.is_empty() {
-                receipts.push(output.submit(batch).await);
-            }
-        }
-        for receipt in receipts {
-            receipt.delivered().await?;
-        }
-        if let Some(t) = newest {
-            let behind = now.unix_nanos() - t.unix_nanos();
-            report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
-        }
-        Ok(delivered)
     }
 }
 
@@ -274,34 +188,5 @@ fn emits(
             let created_now = alert.alert.alert_creation_time.is_none_or(|c| c >= from);
             created_now && seen_ids.insert(id.to_owned())
         }
-    }
-}
-
-fn letter_for<'a>(
-    alert: &'a InputAlert<'a>,
-    output: Option<&'a str>,
-    tenant: &'a str,
-    reason: String,
-) -> DeadLetter<'a> {
-    DeadLetter {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        output,
-        tenant,
-        alert_id: alert.alert.id(),
-        last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
-        reason,
-        alert: alert.raw,
-    }
-}
-
-fn malformed_letter<'a>(m: &'a MalformedAlert, tenant: &'a str) -> DeadLetter<'a> {
-    DeadLetter {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        output: None,
-        tenant,
-        alert_id: m.id.as_deref(),
-        last_update_time: None,
-        reason: m.to_string(),
-        alert: m.raw.as_deref(),
     }
 }

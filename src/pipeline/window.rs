@@ -1,0 +1,153 @@
+//! One time window of one tenant, fetched and sent to every output: the step `run` repeats
+//! from the checkpoint and `replay` runs over a given range.
+
+use super::checkpoint::VersionKey;
+use super::tenant::{PollError, PollReport};
+use crate::alert::Timestamp;
+use crate::input::{InputAlert, Item, MalformedAlert};
+use crate::mapping::TenantIdentity;
+use crate::source::AlertsClient;
+use crate::transport::{Batch, DeadLetter, DeadLetters, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A window [from, to) of one tenant and where its alerts go.
+pub struct Window<'a> {
+    pub client: &'a AlertsClient,
+    pub outputs: &'a [Arc<Output>],
+    /// For alerts the API sent malformed.
+    pub dead_letters: &'a DeadLetters,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// The envelope's time for alerts without lastUpdateTime.
+    pub now: Timestamp,
+}
+
+impl Window<'_> {
+    /// Fetches the window and sends it to every output; returns the versions delivered that a
+    /// next window's overlap can see again. `keep` decides which versions are sent (the others
+    /// count as de-duplicated).
+    pub async fn deliver(
+        &self,
+        report: &mut PollReport,
+        mut keep: impl FnMut(&VersionKey, &InputAlert<'_>) -> bool,
+    ) -> Result<Vec<VersionKey>, PollError> {
+        let (from, to, now) = (self.from, self.to, self.now);
+        let tenant = self.client.tenant();
+        let overlap_start =
+            to.unix_nanos() - i64::try_from(tenant.overlap.as_nanos()).unwrap_or(i64::MAX);
+        let want_raw = true;
+        let mut batches: Vec<Batch> = self.outputs.iter().map(|o| o.new_batch()).collect();
+        let mut delivered: Vec<VersionKey> = Vec::new();
+        let mut newest: Option<Timestamp> = None;
+        let mut fetch = self.client.window(from, to);
+        while let Some(page) = fetch.next_page().await? {
+            report.pages += 1;
+            let mut failure = None;
+            let identity = TenantIdentity {
+                name: &tenant.name,
+                id: &tenant.tenant_id,
+            };
+            fetch
+            .read(&page, want_raw, |item| {
+                match item {
+                    Item::Alert(alert) => {
+                        report.fetched += 1;
+                        let key = VersionKey {
+                            id: alert.alert.id().unwrap_or_default().to_owned(),
+                            last_update: alert.alert.last_update_time,
+                        };
+                        if !keep(&key, &alert) {
+                            report.deduplicated += 1;
+                            return Ok(());
+                        }
+                        for (output, batch) in self.outputs.iter().zip(&mut batches) {
+                            if let Err(e) = output.encoder().encode(&alert, identity, now, batch) {
+                                let letter = letter_for(&alert, Some(output.name()), identity.name, e.to_string());
+                                if let Err(e) = output.dead_letter(letter) {
+                                    failure = Some((output.dead_letters().map(|d| d.path().display().to_string()).unwrap_or_default(), e));
+                                    return Err(());
+                                }
+                                report.dead_lettered += 1;
+                            }
+                        }
+                        report.sent += 1;
+                        if let Some(t) = key.last_update {
+                            newest = newest.max(Some(t));
+                        }
+                        if key.last_update.is_none_or(|t| t.unix_nanos() >= overlap_start) {
+                            delivered.push(key);
+                        }
+                    }
+                    Item::Malformed(m) => {
+                        tracing::warn!(tenant = %tenant.name, "{m}; kept in {}", self.dead_letters.path().display());
+                        if let Err(e) = self.dead_letters.append(&malformed_letter(&m, identity.name)) {
+                            failure = Some((self.dead_letters.path().display().to_string(), e));
+                            return Err(());
+                        }
+                        report.dead_lettered += 1;
+                    }
+                }
+                Ok(())
+            })
+            .ok();
+            if let Some((path, source)) = failure {
+                return Err(PollError::DeadLetter {
+                    tenant: tenant.name.clone(),
+                    path,
+                    source,
+                });
+            }
+            for (output, batch) in self.outputs.iter().zip(&mut batches) {
+                if output.batch_is_full(batch) {
+                    let full = std::mem::replace(batch, output.new_batch());
+                    *batch = output.send(full).await?;
+                }
+            }
+        }
+        // The rest of every output's batch, all outputs at once.
+        let mut receipts = Vec::new();
+        for (output, batch) in self.outputs.iter().zip(batches) {
+            if !batch.is_empty() {
+                receipts.push(output.submit(batch).await);
+            }
+        }
+        for receipt in receipts {
+            receipt.delivered().await?;
+        }
+        if let Some(t) = newest {
+            let behind = now.unix_nanos() - t.unix_nanos();
+            report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
+        }
+        Ok(delivered)
+    }
+}
+
+fn letter_for<'a>(
+    alert: &'a InputAlert<'a>,
+    output: Option<&'a str>,
+    tenant: &'a str,
+    reason: String,
+) -> DeadLetter<'a> {
+    DeadLetter {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        output,
+        tenant,
+        alert_id: alert.alert.id(),
+        last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
+        reason,
+        alert: alert.raw,
+    }
+}
+
+fn malformed_letter<'a>(m: &'a MalformedAlert, tenant: &'a str) -> DeadLetter<'a> {
+    DeadLetter {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        output: None,
+        tenant,
+        alert_id: m.id.as_deref(),
+        last_update_time: None,
+        reason: m.to_string(),
+        alert: m.raw.as_deref(),
+    }
+}

@@ -2,11 +2,13 @@
 //!
 //! - [`checkpoint`]: where a tenant stands, saved atomically after every delivered window.
 //! - [`daemon`]: [`Forwarder`]: every tenant in its own task, shared outputs, shutdown.
+//! - [`replay`]: a given range forwarded once, checkpoints untouched.
 //! - [`window`]: one window fetched and sent to every output (shared by run and replay).
 //! - [`tenant`]: [`TenantForwarder`]: window, fetch, de-duplicate, map, send, checkpoint.
 
 pub mod checkpoint;
 pub mod daemon;
+pub mod replay;
 pub mod tenant;
 pub mod window;
 

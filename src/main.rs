@@ -8,7 +8,7 @@ use clap::Parser;
 use tracing_subscriber::filter::LevelFilter;
 mod cli;
 
-use cli::{Cli, Command, run_map};
+use cli::{Cli, Command, run_map, run_simulate};
 
 /// Log lines (reconnects, TLS trouble) go to stderr; `SIEMFWD_LOG` = error, warn, info (the
 /// default), debug or trace.
@@ -45,5 +45,12 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Simulate(args) => match run_simulate(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("siemfwd: {e:#}");
+                ExitCode::from(2)
+            }
+        },
     }
 }

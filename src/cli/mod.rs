@@ -2,6 +2,7 @@
 
 mod deliver;
 mod map;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use siemfwd::mapping::Format;
 use siemfwd::transport::{Facility, SyslogFormat};
 
 pub use map::run_map;
+pub use simulate::{SimulateArgs, run_simulate};
 
 /// Forwards Microsoft Defender for Endpoint alerts from many tenants to SIEMs (CEF, LEEF, JSON
 /// over syslog).
@@ -32,6 +34,12 @@ pub enum Command {
     /// the run (bad option, config, mapping or unreadable input), 3 some records could not be
     /// delivered to the output.
     Map(MapArgs),
+    /// Run a fake of Entra ID and the MDE alerts API for testing clients and SIEM parsing.
+    ///
+    /// Serves the token endpoints and GET /api/alerts over HTTP with generated tenants and
+    /// alerts (deterministic from --seed), optional live changes and faults, and prints the
+    /// URL, client id, secret and a [[tenant]] config snippet. Runs until Ctrl-C.
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Args)]

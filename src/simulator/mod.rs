@@ -1,1 +1,417 @@
-//! A faithful fake of Entra ID token endpoints and the MDE alerts API (in progress).
+//! A faithful fake of Microsoft Entra ID's token endpoints and of the MDE alerts API
+//! (`GET /api/alerts`), over real HTTP, for tests, `siemfwd demo` and `siemfwd simulate`.
+//!
+//! The client talks to it exactly as to Microsoft: [`Simulator::url`] is both the `login_url`
+//! and the `api_url` of a tenant. What it reproduces (design.md §3 and §4):
+//!
+//! - **Tenants**: N customer tenants with GUIDs from the seed (`tenant-01`, ...), one MSSP app
+//!   (client id + secret) consented in all of them; unknown tenants answer AADSTS90002.
+//!   [`TenantKnobs`] break one tenant: failing token endpoint, app not allowed in Defender (403),
+//!   expired secret (AADSTS7000222), missing consent (AADSTS65001), public client flows off
+//!   (AADSTS7000218).
+//! - **Entra**: `POST /{tenant}/oauth2/v2.0/token` and v1 `/oauth2/token` (`expires_in` a number
+//!   in v2, a string in v1 with `expires_on`, `not_before`, `resource`), grants
+//!   `client_credentials`, `refresh_token` (rotating: every refresh token works once),
+//!   `authorization_code` with PKCE through `GET /{tenant}/oauth2[/v2.0]/authorize`, and the
+//!   device code grant (`/oauth2[/v2.0]/devicecode`, `authorization_pending`, `slow_down`,
+//!   `authorization_declined`, `expired_token`). Errors carry Entra's body: `error`,
+//!   `error_description` (`AADSTS<code>: ...` + trace/correlation ids), `error_codes`, ids.
+//! - **Alerts API**: bearer tokens (401 missing/invalid/expired/wrong audience, 403 not
+//!   allowed), OData `$filter` (unquoted DateTime literals on `lastUpdateTime`,
+//!   `alertCreationTime`, `lastEventTime`; string and number equality on the documented
+//!   fields; `and`, `or`, `not`, parentheses), `$top` ≤ 10000, `$skip`, `$expand=evidence`;
+//!   no `@odata.nextLink` when `$top` is given; creation order, so updates during paging shift
+//!   later results. Quotas per app per tenant (100/min, 1500/h) with `Retry-After`; early
+//!   retries extend the throttle.
+//! - **Alerts**: realistic, deterministic from the seed ([`SimulatorConfig::history_end`] pins
+//!   the time range), a fraction adversarial; updates move `lastUpdateTime` (7 fractional
+//!   digits); versions become visible late ([`SimulatorConfig::max_visibility_delay`]). Every
+//!   version ever made is kept as ground truth ([`Simulator::ground_truth`]).
+//! - **Faults** ([`Faults`]): 429, 500/503, slow answers, dropped connections, malformed alerts
+//!   inside a page, drawn from the seed.
+//!
+//! Every lifetime, window and delay runs on `tokio::time::Instant`, so tests can run under
+//! paused time (`tokio::time::advance` expires tokens and frees quota); alert timestamps are
+//! wall-clock UTC.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use siemfwd::simulator::{Simulator, SimulatorConfig};
+//! let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default()).await?;
+//! let tenant = &sim.tenants()[0];
+//! println!("POST {}/{}/oauth2/v2.0/token with client_id={}", sim.url(), tenant.id, sim.client_id());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod aad;
+mod adversarial;
+mod alerts_api;
+mod authorize;
+mod b64;
+mod catalog;
+mod config;
+mod entra;
+mod faults;
+mod generate;
+mod limits;
+mod live;
+mod odata;
+mod rng;
+mod server;
+mod state;
+mod store;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::alert::Timestamp;
+
+pub use authorize::PendingAuthorization;
+pub use config::{SimulatorConfig, TenantInfo, TenantKnobs, TokenFailure};
+pub use faults::Faults;
+pub use limits::Limits;
+pub use live::LiveConfig;
+pub use state::{Endpoint, RequestRecord};
+pub use store::AlertVersion;
+pub use tokens::PendingDeviceCode;
+
+use state::{Shared, State};
+use tokens::{Audience, Decision};
+
+/// Errors of the simulator's Rust API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("the simulator has no tenant `{0}` (use a tenant id from Simulator::tenants)")]
+    UnknownTenant(String),
+    #[error("tenant {tenant} has no alert `{id}`")]
+    UnknownAlert { tenant: String, id: String },
+}
+
+/// A running simulator. Dropping it stops accepting connections; [`Simulator::shutdown`] also
+/// waits for open connections to finish.
+#[derive(Debug)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    done: Option<mpsc::Receiver<()>>,
+    live: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// How long [`Simulator::shutdown`] waits for open requests (a slow fault, a held sign-in).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+impl Simulator {
+    /// Generates the tenants and alerts of `config`, binds `listen` (`127.0.0.1:0` picks a free
+    /// port) and serves on the current tokio runtime.
+    pub async fn start(listen: SocketAddr, config: SimulatorConfig) -> io::Result<Simulator> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (client_id, tenants) = config::identities(config.seed, config.tenants);
+        let store = store::Store::new(&config, &tenants);
+        let state = State {
+            limiters: tenants.iter().map(|_| Default::default()).collect(),
+            store,
+            tokens: tokens::Tokens::new(config.seed),
+            limits: config.limits.clone(),
+            faults: config.faults.clone(),
+            fault_rng: rng::Rng::derive(config.seed, "faults", 0),
+            ids: rng::Rng::derive(config.seed, "ids", 0),
+            auto_approve: config.auto_approve,
+            pending: Vec::new(),
+            log: Default::default(),
+        };
+        let (shutdown, _) = broadcast::channel(1);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            client_id,
+            client_secret: config.client_secret.clone(),
+            base_url: base_url(addr),
+            config,
+            shutdown,
+        });
+        let (done_tx, done_rx) = mpsc::channel(1);
+        let accept = tokio::spawn(server::run(listener, shared.clone(), done_tx));
+        tracing::debug!("simulator listening on {}", shared.base_url);
+        Ok(Simulator {
+            shared,
+            addr,
+            accept: Some(accept),
+            done: Some(done_rx),
+            live: Mutex::new(None),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the `login_url` and the `api_url` of every tenant.
+    pub fn url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn tenants(&self) -> Vec<TenantInfo> {
+        let st = self.shared.lock();
+        st.store.tenants.iter().map(|t| t.info.clone()).collect()
+    }
+
+    /// The MSSP app's client id (a GUID from the seed).
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.shared.client_secret
+    }
+
+    fn tenant(&self, st: &State, tenant_id: &str) -> Result<usize, SimError> {
+        st.store
+            .find(tenant_id)
+            .ok_or_else(|| SimError::UnknownTenant(tenant_id.to_owned()))
+    }
+
+    /// Every version of every alert of the tenant, in the order they were made (initial alerts
+    /// in creation order, then live changes).
+    pub fn ground_truth(&self, tenant_id: &str) -> Result<Vec<AlertVersion>, SimError> {
+        let st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        Ok(st.store.tenants[t]
+            .history()
+            .iter()
+            .map(|v| (**v).clone())
+            .collect())
+    }
+
+    /// What `GET /api/alerts?$filter=lastUpdateTime ge FROM and lastUpdateTime lt TO` would
+    /// return in full now (visible versions only, the API's order, evidence included).
+    pub fn visible_alerts(
+        &self,
+        tenant_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AlertVersion>, SimError> {
+        let st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        let now = tokio::time::Instant::now();
+        Ok(st.store.tenants[t]
+            .visible(now)
+            .filter(|v| v.last_update_time >= from && v.last_update_time < to)
+            .map(|v| (**v).clone())
+            .collect())
+    }
+
+    /// Creates a new alert (status New, last updated now).
+    pub fn create_alert(&self, tenant_id: &str) -> Result<AlertVersion, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        Ok((*st.store.create_alert(t)).clone())
+    }
+
+    /// Makes the next version of an alert: one lifecycle step (New → InProgress → Resolved,
+    /// then comments/reclassification), `lastUpdateTime` = now.
+    pub fn update_alert(&self, tenant_id: &str, alert_id: &str) -> Result<AlertVersion, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        let pos = st.store.tenants[t]
+            .position(alert_id)
+            .ok_or_else(|| SimError::UnknownAlert {
+                tenant: tenant_id.to_owned(),
+                id: alert_id.to_owned(),
+            })?;
+        Ok((*st.store.update_alert(t, pos)).clone())
+    }
+
+    /// Starts (or restarts with a new rate) background creations and updates.
+    pub fn start_live(&self, live: LiveConfig) {
+        let task = tokio::spawn(live::run(self.shared.clone(), live));
+        let mut slot = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = slot.replace(task) {
+            old.abort();
+        }
+    }
+
+    pub fn stop_live(&self) {
+        let mut slot = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = slot.take() {
+            old.abort();
+        }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().faults = faults;
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.lock().faults.clone()
+    }
+
+    /// Changes the quotas; the calls already counted stay counted.
+    pub fn set_limits(&self, limits: Limits) {
+        self.shared.lock().limits = limits;
+    }
+
+    pub fn set_tenant_knobs(&self, tenant_id: &str, knobs: TenantKnobs) -> Result<(), SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        st.store.tenants[t].knobs = knobs;
+        Ok(())
+    }
+
+    pub fn tenant_knobs(&self, tenant_id: &str) -> Result<TenantKnobs, SimError> {
+        let st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        Ok(st.store.tenants[t].knobs.clone())
+    }
+
+    /// A refresh token for the Defender API, as if a user of the tenant had consented
+    /// interactively (what `siemfwd auth login` would have stored).
+    pub fn issue_refresh_token(&self, tenant_id: &str) -> Result<String, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        let client_id = self.shared.client_id.clone();
+        Ok(st.tokens.issue_refresh(t, &client_id, Audience::Defender))
+    }
+
+    /// An access token for the alerts API of the tenant, bypassing the token endpoint.
+    pub fn issue_access_token(&self, tenant_id: &str) -> Result<String, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        let lifetime = self.shared.config.access_token_lifetime;
+        Ok(st.tokens.issue_access(t, Audience::Defender, lifetime))
+    }
+
+    /// Revokes every refresh token of the tenant (their next use answers AADSTS50173); returns
+    /// how many were still usable.
+    pub fn revoke_refresh_tokens(&self, tenant_id: &str) -> Result<usize, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        Ok(st.tokens.revoke_refresh(t))
+    }
+
+    /// Whether sign-ins and device codes are approved at once (see
+    /// [`SimulatorConfig::auto_approve`]).
+    pub fn set_auto_approve(&self, on: bool) {
+        self.shared.lock().auto_approve = on;
+    }
+
+    /// Sign-ins held at `/authorize`, oldest first.
+    pub fn pending_authorizations(&self) -> Vec<PendingAuthorization> {
+        let mut st = self.shared.lock();
+        st.pending.retain(|p| !p.answer.is_closed());
+        st.pending.iter().map(|p| p.info.clone()).collect()
+    }
+
+    /// Lets the held sign-in `id` redirect with a code; false if it is not pending.
+    pub fn approve_authorization(&self, id: &str) -> bool {
+        self.decide_authorization(id, true)
+    }
+
+    /// Lets the held sign-in `id` redirect with `error=access_denied` (AADSTS65004).
+    pub fn decline_authorization(&self, id: &str) -> bool {
+        self.decide_authorization(id, false)
+    }
+
+    fn decide_authorization(&self, id: &str, approve: bool) -> bool {
+        let mut st = self.shared.lock();
+        match st.pending.iter().position(|p| p.info.id == id) {
+            Some(i) => st.pending.remove(i).answer.send(approve).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Device codes waiting for the user.
+    pub fn pending_device_codes(&self) -> Vec<PendingDeviceCode> {
+        let st = self.shared.lock();
+        let now = tokio::time::Instant::now();
+        let mut out: Vec<PendingDeviceCode> = st
+            .tokens
+            .devices
+            .values()
+            .filter(|d| d.decision == Decision::Pending && d.expires > now)
+            .map(|d| PendingDeviceCode {
+                user_code: d.user_code.clone(),
+                tenant_id: st.store.tenants[d.tenant].info.id.clone(),
+                client_id: d.client_id.clone(),
+                scope: d.scope.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.user_code.cmp(&b.user_code));
+        out
+    }
+
+    /// The user enters `user_code` and consents; the next poll gets tokens.
+    pub fn approve_device_code(&self, user_code: &str) -> bool {
+        self.shared
+            .lock()
+            .tokens
+            .decide_device_code(user_code, true)
+    }
+
+    /// The user declines; the next poll gets `authorization_declined`.
+    pub fn decline_device_code(&self, user_code: &str) -> bool {
+        self.shared
+            .lock()
+            .tokens
+            .decide_device_code(user_code, false)
+    }
+
+    /// Requests so far for a tenant id and endpoint (faulted and failed ones included).
+    pub fn requests(&self, tenant_id: &str, endpoint: Endpoint) -> u64 {
+        self.shared.lock().log.count(tenant_id, endpoint)
+    }
+
+    /// The latest requests (up to 100,000), oldest first.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.shared.lock().log.records()
+    }
+
+    pub fn clear_request_log(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// Stops accepting, lets open connections finish their current request (up to 5 s), and
+    /// stops live changes.
+    pub async fn shutdown(mut self) {
+        let _ = self.shared.shutdown.send(());
+        self.stop_live();
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+        if let Some(mut done) = self.done.take() {
+            // Every connection task holds a sender; recv() ends when the last one is gone.
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, done.recv()).await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.shared.shutdown.send(());
+        if let Some(live) = self.live.get_mut().ok().and_then(Option::take) {
+            live.abort();
+        }
+    }
+}
+
+/// The URL clients use: an unspecified listen address (0.0.0.0, ::) is reached via loopback.
+fn base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}

@@ -1,0 +1,152 @@
+//! `siemfwd simulate`: runs the Entra ID + MDE alerts API simulator until Ctrl-C, and prints
+//! what a user needs to point siemfwd (or any client) at it.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use siemfwd::config::parse_duration;
+use siemfwd::simulator::{Faults, LiveConfig, Simulator, SimulatorConfig};
+
+/// The environment variable the printed config snippet reads the secret from.
+const SECRET_ENV: &str = "SIEMFWD_SIM_SECRET";
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8400")]
+    pub listen: SocketAddr,
+    /// Number of customer tenants.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub tenants: usize,
+    /// Alerts generated per tenant at start, spread over the last 24 hours.
+    #[arg(long, value_name = "M", default_value_t = 200)]
+    pub alerts: usize,
+    /// Seed of everything generated: the same seed gives the same tenants, ids and alerts.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// The app's client secret.
+    #[arg(long, value_name = "SECRET", default_value = "simulator-secret")]
+    pub secret: String,
+    /// Background alert changes (new alerts and updates) per minute per tenant; 0 for none.
+    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    pub live_rate: f64,
+    /// Fraction of generated alerts with hostile strings (separators, CR/LF, huge values).
+    #[arg(long, value_name = "P", default_value_t = 0.05, value_parser = probability)]
+    pub adversarial: f64,
+    /// Alert versions become visible to the API up to this long after their lastUpdateTime.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub late_visibility: Option<Duration>,
+    /// Probability that an alerts API call answers 429 with Retry-After.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_429: f64,
+    /// Probability that an alerts API call answers 500 or 503.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_5xx: f64,
+    /// Probability that an alerts API call is answered 3 s late.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_slow: f64,
+    /// Probability that an alerts API call's connection is dropped without an answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_reset: f64,
+    /// Probability that an alert in a page has a wrong-typed field.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub malformed: f64,
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a probability between 0 and 1")),
+    }
+}
+
+/// Runs the simulator until Ctrl-C.
+pub fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
+    let config = SimulatorConfig {
+        tenants: args.tenants,
+        alerts_per_tenant: args.alerts,
+        seed: args.seed,
+        client_secret: args.secret.clone(),
+        adversarial_fraction: args.adversarial,
+        max_visibility_delay: args.late_visibility.unwrap_or_default(),
+        faults: Faults {
+            http_429: args.fault_429,
+            http_5xx: args.fault_5xx,
+            slow: args.fault_slow,
+            reset: args.fault_reset,
+            malformed: args.malformed,
+            ..Faults::default()
+        },
+        ..SimulatorConfig::default()
+    };
+    let sim = Simulator::start(args.listen, config)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if args.live_rate > 0.0 {
+        sim.start_live(LiveConfig {
+            changes_per_minute: args.live_rate,
+            ..LiveConfig::default()
+        });
+    }
+    let mut out = io::stdout().lock();
+    write_summary(&mut out, &sim).context("cannot write to standard output")?;
+    drop(out);
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    eprintln!("siemfwd: simulator stopping");
+    sim.shutdown().await;
+    Ok(())
+}
+
+fn write_summary(out: &mut dyn Write, sim: &Simulator) -> io::Result<()> {
+    let url = sim.url();
+    writeln!(out, "siemfwd simulator: Entra ID + MDE alerts API on {url}")?;
+    writeln!(out)?;
+    writeln!(out, "  login_url = api_url = {url}")?;
+    writeln!(out, "  client_id     = {}", sim.client_id())?;
+    writeln!(out, "  client_secret = {}", sim.client_secret())?;
+    writeln!(
+        out,
+        "  token (v2)    = POST {url}/<tenant_id>/oauth2/v2.0/token"
+    )?;
+    writeln!(out, "  alerts        = GET  {url}/api/alerts")?;
+    writeln!(out, "  device login  = {url}/devicelogin")?;
+    writeln!(out)?;
+    writeln!(out, "  tenants:")?;
+    for t in sim.tenants() {
+        writeln!(out, "    {}  {}", t.name, t.id)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "# export {SECRET_ENV}='{}', then add to your config file:",
+        sim.client_secret()
+    )?;
+    for t in sim.tenants() {
+        writeln!(out)?;
+        writeln!(out, "[[tenant]]")?;
+        writeln!(out, "name = \"{}\"", t.name)?;
+        writeln!(out, "tenant_id = \"{}\"", t.id)?;
+        writeln!(out, "client_id = \"{}\"", sim.client_id())?;
+        writeln!(out, "client_secret_env = \"{SECRET_ENV}\"")?;
+        writeln!(out, "login_url = \"{url}\"")?;
+        writeln!(out, "api_url = \"{url}\"")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "# Ctrl-C stops the simulator.")?;
+    out.flush()
+}

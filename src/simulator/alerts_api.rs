@@ -1,0 +1,297 @@
+//! `GET /api/alerts` (design.md §3): bearer tokens, the app's permission in the tenant, the
+//! per-app-per-tenant quotas, OData paging, and the page itself.
+//!
+//! Results come in creation order, not by `lastUpdateTime`, like a database's stable order: an
+//! alert updated while a client pages with `$skip` leaves its place and shifts the later ones,
+//! which is exactly how `$skip` paging loses alerts on the real service.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Method;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::faults;
+use super::limits::retry_after_secs;
+use super::odata::{self, MAX_TOP};
+use super::server::{Req, Resp, response, with_header};
+use super::state::{Shared, State};
+use super::tokens::Audience;
+
+const CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Alerts";
+const CONTENT_TYPE: &str = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
+
+fn bearer(req: &Req) -> Option<&str> {
+    let h = req.header("authorization")?;
+    let (scheme, token) = h.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The tenant of the request's access token, for the request log.
+pub(crate) fn token_tenant(st: &State, req: &Req) -> Option<String> {
+    let t = st.tokens.access(bearer(req)?)?.tenant;
+    Some(st.store.tenants[t].info.id.clone())
+}
+
+/// The API's error shape, `target` being the correlation id.
+fn error_with(st: &mut State, status: u16, code: &str, message: &str) -> Resp {
+    let target = st.ids.guid();
+    let body = json!({"error": {"code": code, "message": message, "target": target}});
+    let r = response(status, "application/json; charset=utf-8", body.to_string());
+    with_header(r, "request-id", &target)
+}
+
+/// A 429 with `Retry-After`.
+fn throttled_with(st: &mut State, after: Duration) -> Resp {
+    let secs = retry_after_secs(after);
+    let message = format!(
+        "API calls quota exceeded! Maximum allowed {} per 1 minute(s) and {} per 1 hour(s) for this application in this tenant. Please try again in {secs} seconds.",
+        st.limits.per_minute, st.limits.per_hour
+    );
+    let r = error_with(st, 429, "TooManyRequests", &message);
+    with_header(r, "retry-after", &secs.to_string())
+}
+
+/// A random-fault 429.
+pub(crate) fn throttled(shared: &Shared, after: Duration) -> Resp {
+    throttled_with(&mut shared.lock(), after)
+}
+
+/// A random-fault 500 or 503.
+pub(crate) fn server_error(shared: &Shared, status: u16) -> Resp {
+    let (code, message) = if status == 503 {
+        (
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please retry.",
+        )
+    } else {
+        (
+            "InternalServerError",
+            "An unexpected error occurred. Please retry.",
+        )
+    };
+    error_with(&mut shared.lock(), status, code, message)
+}
+
+pub(crate) fn not_found(shared: &Shared) -> Resp {
+    error_with(
+        &mut shared.lock(),
+        404,
+        "ResourceNotFound",
+        "The requested resource does not exist.",
+    )
+}
+
+/// One page, gathered under the lock and serialized after it.
+struct Page {
+    alerts: Vec<Arc<Value>>,
+    /// Position in `alerts` → the malformed copy served instead.
+    malformed: HashMap<usize, Value>,
+    expand: bool,
+    next_link: Option<String>,
+}
+
+/// `GET /api/alerts`.
+pub(crate) fn alerts(shared: &Shared, req: &Req) -> Resp {
+    let page = {
+        let mut st = shared.lock();
+        if req.method != Method::GET {
+            return error_with(
+                &mut st,
+                405,
+                "MethodNotAllowed",
+                "The requested resource does not support this HTTP method.",
+            );
+        }
+        match gather(shared, &mut st, req) {
+            Ok(page) => page,
+            Err(resp) => return *resp,
+        }
+    };
+    let body = serialize(&page);
+    let r = response(200, CONTENT_TYPE, body);
+    with_header(r, "odata-version", "4.0")
+}
+
+/// An error answer in place of a page (boxed: a response is large next to a page).
+fn fail(r: Resp) -> Result<Page, Box<Resp>> {
+    Err(Box::new(r))
+}
+
+/// The page, or the error answer.
+fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>> {
+    let now = Instant::now();
+    let denied = "Authorization has been denied for this request.";
+    let Some(token) = bearer(req) else {
+        return fail(error_with(
+            st,
+            401,
+            "Unauthorized",
+            &format!("{denied} The request has no Authorization: Bearer token."),
+        ));
+    };
+    let (t, audience, expires) = match st.tokens.access(token) {
+        Some(a) => (a.tenant, a.audience.clone(), a.expires),
+        None => {
+            return fail(error_with(
+                st,
+                401,
+                "Unauthorized",
+                &format!("{denied} The access token is invalid."),
+            ));
+        }
+    };
+    if now >= expires {
+        return fail(error_with(
+            st,
+            401,
+            "Unauthorized",
+            &format!("{denied} The access token has expired."),
+        ));
+    }
+    if let Audience::Other(resource) = audience {
+        let msg = format!(
+            "{denied} The access token is for '{resource}', not for https://api.securitycenter.microsoft.com."
+        );
+        return fail(error_with(st, 401, "Unauthorized", &msg));
+    }
+    if st.store.tenants[t].knobs.api_forbidden {
+        let msg = format!(
+            "The application {} is not allowed to access tenant {}: the tenant's administrator has not allowed it in Microsoft Defender (Settings > Endpoints > APIs > SIEM, MSSP tab).",
+            shared.client_id, st.store.tenants[t].info.id
+        );
+        return fail(error_with(st, 403, "Forbidden", &msg));
+    }
+    let limits = st.limits.clone();
+    if let Err(after) = st.limiters[t].check(now, &limits) {
+        return fail(throttled_with(st, after));
+    }
+    let q = odata::parse_query(&req.query)
+        .map_err(|m| Box::new(error_with(st, 400, "BadRequest", &m)))?;
+    if let Some(limit) = limits.skip_limit
+        && q.skip >= limit
+    {
+        let msg = format!(
+            "The $skip value {} is too large: at most {} alerts can be skipped. Narrow the $filter time window instead.",
+            q.skip,
+            limit.saturating_sub(1)
+        );
+        return fail(error_with(st, 400, "BadRequest", &msg));
+    }
+    let page_size = limits.page_size.clamp(1, MAX_TOP);
+    let take = usize::try_from(q.top.unwrap_or(page_size)).unwrap_or(usize::MAX);
+    let mut alerts: Vec<Arc<Value>> = st.store.tenants[t]
+        .visible(now)
+        .filter(|v| q.filter.as_ref().is_none_or(|f| f.matches(&v.json)))
+        .skip(usize::try_from(q.skip).unwrap_or(usize::MAX))
+        .take(take + 1)
+        .map(|v| v.json.clone())
+        .collect();
+    let more = alerts.len() > take;
+    alerts.truncate(take);
+    // No nextLink at all when $top was given, even if more match (design.md §3).
+    let next_link = (more && q.top.is_none()).then(|| next_link(shared, req, q.skip + page_size));
+    let mut malformed = HashMap::new();
+    let rate = st.faults.malformed;
+    if rate > 0.0 {
+        for (i, a) in alerts.iter().enumerate() {
+            if st.fault_rng.chance(rate) {
+                let shown = if q.expand_evidence {
+                    (**a).clone()
+                } else {
+                    without_evidence(a)
+                };
+                malformed.insert(i, faults::malform(&mut st.fault_rng, &shown));
+            }
+        }
+    }
+    Ok(Page {
+        alerts,
+        malformed,
+        expand: q.expand_evidence,
+        next_link,
+    })
+}
+
+fn next_link(shared: &Shared, req: &Req, skip: u64) -> String {
+    let base = req
+        .header("host")
+        .map_or_else(|| shared.base_url.clone(), |h| format!("http://{h}"));
+    let mut enc = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in req
+        .query
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip"))
+    {
+        enc.append_pair(k, v);
+    }
+    enc.append_pair("$skip", &skip.to_string());
+    format!("{base}/api/alerts?{}", enc.finish())
+}
+
+fn without_evidence(a: &Value) -> Value {
+    let mut v = a.clone();
+    if let Some(e) = v.get_mut("evidence") {
+        *e = json!([]);
+    }
+    v
+}
+
+/// An alert as served: without `$expand=evidence` its `evidence` is `[]`.
+struct View<'a> {
+    alert: &'a Value,
+    expand: bool,
+}
+
+impl Serialize for View<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.alert {
+            Value::Object(m) if !self.expand => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m {
+                    if k == "evidence" {
+                        map.serialize_entry(k, &[] as &[Value])?;
+                    } else {
+                        map.serialize_entry(k, v)?;
+                    }
+                }
+                map.end()
+            }
+            v => v.serialize(s),
+        }
+    }
+}
+
+fn serialize(page: &Page) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096 * page.alerts.len().max(1));
+    out.extend_from_slice(b"{\"@odata.context\":");
+    out.extend_from_slice(json!(CONTEXT).to_string().as_bytes());
+    out.extend_from_slice(b",\"value\":[");
+    for (i, a) in page.alerts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let written = match page.malformed.get(&i) {
+            Some(bad) => serde_json::to_writer(&mut out, bad),
+            None => serde_json::to_writer(
+                &mut out,
+                &View {
+                    alert: a,
+                    expand: page.expand,
+                },
+            ),
+        };
+        // Values built from serde_json::Value always serialize; a failure would be a bug here.
+        debug_assert!(written.is_ok());
+    }
+    out.push(b']');
+    if let Some(link) = &page.next_link {
+        out.extend_from_slice(b",\"@odata.nextLink\":");
+        out.extend_from_slice(json!(link).to_string().as_bytes());
+    }
+    out.push(b'}');
+    out
+}

@@ -1,0 +1,105 @@
+//! The alerts API's call quotas per app per tenant (design.md §3: 100 per minute, 1500 per
+//! hour), with `Retry-After` and a penalty for clients that retry before it.
+//!
+//! Every decision uses `tokio::time::Instant`, so tests can run the limiter under paused time.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Quotas of the alerts API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Calls per sliding minute per app per tenant.
+    pub per_minute: u32,
+    /// Calls per sliding hour per app per tenant.
+    pub per_hour: u32,
+    /// A call made while throttled (before the `Retry-After` it was given) extends the throttle
+    /// by this much: retrying early keeps the client throttled longer.
+    pub early_retry_penalty: Duration,
+    /// `$skip` at or beyond this answers 400, like backends that cap deep paging; `None` (the
+    /// default) means no cap. Lets tests exercise splitting a big window by time.
+    pub skip_limit: Option<u64>,
+    /// Alerts per page when `$top` is not given, followed by `@odata.nextLink`: 10000 as on the
+    /// service; smaller values let tests follow next links without generating 10000 alerts.
+    pub page_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_minute: 100,
+            per_hour: 1500,
+            early_retry_penalty: Duration::from_secs(5),
+            skip_limit: None,
+            page_size: 10_000,
+        }
+    }
+}
+
+/// The sliding windows of one app in one tenant.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    /// Instants of accepted calls within the last hour, oldest first.
+    calls: VecDeque<Instant>,
+    /// Throttled until then; calls before it are early retries.
+    blocked_until: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// Admits a call at `now`, or says how long until the client may call again.
+    pub(crate) fn check(&mut self, now: Instant, limits: &Limits) -> Result<(), Duration> {
+        while self
+            .calls
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= HOUR)
+        {
+            self.calls.pop_front();
+        }
+        if let Some(until) = self.blocked_until {
+            if now < until {
+                let until = until + limits.early_retry_penalty;
+                self.blocked_until = Some(until);
+                return Err(until - now);
+            }
+            self.blocked_until = None;
+        }
+        let in_minute = self
+            .calls
+            .iter()
+            .rev()
+            .take_while(|&&t| now.saturating_duration_since(t) < MINUTE)
+            .count();
+        let minute_full = in_minute >= limits.per_minute as usize;
+        let hour_full = self.calls.len() >= limits.per_hour as usize;
+        if !minute_full && !hour_full {
+            self.calls.push_back(now);
+            return Ok(());
+        }
+        if limits.per_minute == 0 || limits.per_hour == 0 {
+            self.blocked_until = Some(now + MINUTE);
+            return Err(MINUTE);
+        }
+        // When the oldest call that keeps the window full leaves it, a slot frees.
+        let mut frees = now;
+        if minute_full {
+            let oldest = self.calls[self.calls.len() - limits.per_minute as usize];
+            frees = frees.max(oldest + MINUTE);
+        }
+        if hour_full {
+            let oldest = self.calls[self.calls.len() - limits.per_hour as usize];
+            frees = frees.max(oldest + HOUR);
+        }
+        self.blocked_until = Some(frees);
+        Err(frees - now)
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up and at least 1.
+pub(crate) fn retry_after_secs(d: Duration) -> u64 {
+    d.as_nanos().div_ceil(1_000_000_000).max(1) as u64
+}

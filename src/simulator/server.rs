@@ -1,0 +1,256 @@
+//! HTTP/1.1 with hyper: the accept loop, graceful shutdown, routing, faults and the request log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::faults::{self, Fault};
+use super::state::{Endpoint, RequestRecord, Shared};
+use super::{aad, alerts_api, authorize, entra};
+
+pub(crate) type Resp = Response<Full<Bytes>>;
+
+/// Token requests are small forms; anything bigger is refused.
+const MAX_BODY: usize = 1 << 20;
+
+/// Answers the simulated connection reset: hyper closes the connection without a response
+/// when the service fails.
+#[derive(Debug, thiserror::Error)]
+#[error("simulated connection reset")]
+pub(crate) struct SimulatedReset;
+
+/// Entra protocol version of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Version {
+    V1,
+    V2,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Token(Version, String),
+    DeviceCode(Version, String),
+    Authorize(Version, String),
+    Alerts,
+    DeviceLogin,
+    OtherApi,
+    Other,
+}
+
+impl Route {
+    fn endpoint(&self) -> Endpoint {
+        match self {
+            Route::Token(..) => Endpoint::Token,
+            Route::DeviceCode(..) => Endpoint::DeviceCode,
+            Route::Authorize(..) => Endpoint::Authorize,
+            Route::Alerts => Endpoint::Alerts,
+            Route::DeviceLogin => Endpoint::DeviceLogin,
+            Route::OtherApi | Route::Other => Endpoint::Other,
+        }
+    }
+}
+
+fn route(path: &str) -> Route {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let t = |s: &&str| (*s).to_owned();
+    match segs.as_slice() {
+        ["api", a] if a.eq_ignore_ascii_case("alerts") => Route::Alerts,
+        ["api", ..] => Route::OtherApi,
+        [tn, "oauth2", "v2.0", "token"] => Route::Token(Version::V2, t(tn)),
+        [tn, "oauth2", "token"] => Route::Token(Version::V1, t(tn)),
+        [tn, "oauth2", "v2.0", "devicecode"] => Route::DeviceCode(Version::V2, t(tn)),
+        [tn, "oauth2", "devicecode"] => Route::DeviceCode(Version::V1, t(tn)),
+        [tn, "oauth2", "v2.0", "authorize"] => Route::Authorize(Version::V2, t(tn)),
+        [tn, "oauth2", "authorize"] => Route::Authorize(Version::V1, t(tn)),
+        ["devicelogin"] => Route::DeviceLogin,
+        _ => Route::Other,
+    }
+}
+
+/// Accepts connections until shutdown, then waits for nothing: each connection task holds a
+/// clone of `done`, and whoever awaits shutdown waits for all of them to drop it.
+pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, done: mpsc::Sender<()>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(stream, shared.clone(), done.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!("simulator: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, shared: Arc<Shared>, _done: mpsc::Sender<()>) {
+    let _ = stream.set_nodelay(true);
+    let mut shutdown = shared.shutdown.subscribe();
+    let svc_shared = shared.clone();
+    let service = service_fn(move |req| handle(svc_shared.clone(), req));
+    let mut builder = http1::Builder::new();
+    // No hyper timer: nothing here may move paused tokio time by itself.
+    builder.header_read_timeout(None);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            _ = shutdown.recv(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Builds a response.
+pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+pub(crate) fn with_header(mut r: Resp, name: &'static str, value: &str) -> Resp {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+    r
+}
+
+/// The decoded query or form pairs.
+pub(crate) fn pairs(text: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(text).into_owned().collect()
+}
+
+pub(crate) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// What a handler needs from the request.
+#[derive(Debug)]
+pub(crate) struct Req {
+    pub(crate) method: Method,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) form: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Req {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, SimulatedReset> {
+    let at = Instant::now();
+    let time = chrono::Utc::now();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let route = route(req.uri().path());
+    let query = pairs(req.uri().query().unwrap_or("").as_bytes());
+    let (parts, body) = req.into_parts();
+    let method = parts.method.clone();
+    let form = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => pairs(&b.to_bytes()),
+        Err(_) => Vec::new(),
+    };
+    let req = Req {
+        method: parts.method,
+        query,
+        form,
+        headers: parts.headers,
+    };
+    let (tenant, plan) = {
+        let mut st = shared.lock();
+        let tenant = match &route {
+            Route::Token(_, t) | Route::DeviceCode(_, t) | Route::Authorize(_, t) => Some(
+                st.store
+                    .find(t)
+                    .map_or_else(|| t.clone(), |i| st.store.tenants[i].info.id.clone()),
+            ),
+            Route::Alerts => alerts_api::token_tenant(&st, &req),
+            _ => None,
+        };
+        let plan = match &route {
+            Route::Alerts | Route::Token(..) | Route::DeviceCode(..) => {
+                let f = st.faults.clone();
+                faults::plan(&f, &mut st.fault_rng, route == Route::Alerts)
+            }
+            _ => faults::Plan::default(),
+        };
+        (tenant, plan)
+    };
+    if let Some(delay) = plan.delay {
+        let mut shutdown = shared.shutdown.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.recv() => {}
+        }
+    }
+    let record = |status: Option<u16>| RequestRecord {
+        at,
+        time,
+        tenant: tenant.clone(),
+        endpoint: route.endpoint(),
+        method: method.to_string(),
+        path: path.clone(),
+        status,
+    };
+    if plan.fault == Some(Fault::Reset) {
+        shared.lock().log.record(record(None));
+        return Err(SimulatedReset);
+    }
+    let resp = match (plan.fault, &route) {
+        (Some(Fault::TooManyRequests(after)), _) => alerts_api::throttled(&shared, after),
+        (Some(Fault::ServerError(status)), Route::Alerts) => {
+            alerts_api::server_error(&shared, status)
+        }
+        (Some(Fault::ServerError(status)), _) => {
+            entra::error_response(&shared, &req, &aad::transient(status))
+        }
+        _ => dispatch(&shared, &route, &req).await,
+    };
+    shared
+        .lock()
+        .log
+        .record(record(Some(resp.status().as_u16())));
+    Ok(resp)
+}
+
+async fn dispatch(shared: &Arc<Shared>, route: &Route, req: &Req) -> Resp {
+    match route {
+        Route::Token(v, t) => entra::token(shared, *v, t, req),
+        Route::DeviceCode(v, t) => authorize::device_code(shared, *v, t, req),
+        Route::Authorize(v, t) => authorize::authorize(shared, *v, t, req).await,
+        Route::DeviceLogin => authorize::device_login(shared, req),
+        Route::Alerts => alerts_api::alerts(shared, req),
+        Route::OtherApi => alerts_api::not_found(shared),
+        Route::Other => response(404, "text/plain; charset=utf-8", "Not found\n"),
+    }
+}

@@ -1,0 +1,428 @@
+//! Unit tests of the simulator's parts: OData parsing, the generator's determinism and
+//! realism, the rate limiter, scopes, PKCE and redirect URIs. `tests/simulator_http.rs` tests
+//! the whole over HTTP.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::config::{SimulatorConfig, identities};
+use super::limits::{Limits, RateLimiter, retry_after_secs};
+use super::odata::{Expr, Literal, Op, parse_filter, parse_query};
+use super::rng::Rng;
+use super::store::Store;
+use super::tokens::Audience;
+use super::{authorize, b64, entra, faults};
+use crate::alert::{Alert, Timestamp};
+
+fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn ts(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+#[test]
+fn filter_accepts_unquoted_datetimes_with_0_to_7_fraction_digits() {
+    for lit in [
+        "2026-11-22T10:15:59Z",
+        "2026-11-22T10:15:59.2Z",
+        "2026-11-22T10:15:57.722Z",
+        "2026-11-22T10:15:57.7220239Z",
+    ] {
+        let e = parse_filter(&format!("lastUpdateTime ge {lit}")).unwrap();
+        assert_eq!(
+            e,
+            Expr::Cmp("lastUpdateTime".into(), Op::Ge, Literal::DateTime(ts(lit)))
+        );
+    }
+    let e = parse_filter(
+        "lastUpdateTime ge 2026-11-22T00:00:00Z and lastUpdateTime lt 2026-11-23T00:00:00.5Z and alertCreationTime gt 2026-11-01T00:00:00Z",
+    )
+    .unwrap();
+    assert!(matches!(e, Expr::And(..)));
+}
+
+#[test]
+fn filter_rejects_what_the_service_rejects() {
+    let cases = [
+        ("lastUpdateTime ge '2026-11-22T00:00:00Z'", "not quoted"),
+        (
+            "lastUpdateTime ge 2026-11-22T00:00:00.12345678Z",
+            "at most 7",
+        ),
+        ("lastUpdateTime ge 2026-11-22", "full DateTime"),
+        ("title eq 'x'", "cannot be used in the $filter"),
+        (
+            "lastUpdate ge 2026-11-22T00:00:00Z",
+            "Could not find a property",
+        ),
+        (
+            "lastUpdateTime gte 2026-11-22T00:00:00Z",
+            "unknown operator",
+        ),
+        ("lastUpdateTime ge", "literal was expected"),
+        ("status eq 'New' and", "ended early"),
+        ("(status eq 'New'", "')' expected"),
+        ("status eq 'New", "Unterminated"),
+        ("status gt 'New'", "Only eq and ne"),
+        ("incidentId eq 'x'", "incompatible types"),
+    ];
+    for (filter, want) in cases {
+        let err = parse_filter(filter).unwrap_err();
+        assert!(err.contains(want), "{filter}: {err}");
+    }
+}
+
+#[test]
+fn query_options_top_skip_expand_and_unknown_ones() {
+    let parsed = parse_query(&q(&[
+        ("$top", "10000"),
+        ("$skip", "20"),
+        ("$expand", "evidence"),
+        ("$orderby", "lastUpdateTime asc"),
+        ("api-version", "ignored"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (parsed.top, parsed.skip, parsed.expand_evidence),
+        (Some(10000), 20, true)
+    );
+    assert!(parsed.filter.is_none());
+    let err = parse_query(&q(&[("$top", "10001")])).unwrap_err();
+    assert!(
+        err.contains("The limit of '10000' for Top query has been exceeded"),
+        "{err}"
+    );
+    assert!(parse_query(&q(&[("$skip", "-1")])).is_err());
+    assert!(parse_query(&q(&[("$top", "ten")])).is_err());
+    assert!(parse_query(&q(&[("$expand", "comments")])).is_err());
+    assert!(
+        parse_query(&q(&[("$select", "id")]))
+            .unwrap_err()
+            .contains("not allowed")
+    );
+    let dup = parse_query(&q(&[("$top", "1"), ("$top", "2")])).unwrap_err();
+    assert!(dup.contains("more than once"), "{dup}");
+    assert!(!parse_query(&[]).unwrap().expand_evidence);
+}
+
+#[test]
+fn filters_evaluate_like_the_service() {
+    let a = json!({
+        "id": "da1_2", "status": "New", "assignedTo": null, "incidentId": 42,
+        "lastUpdateTime": "2026-11-22T10:15:59.1845367Z",
+        "alertCreationTime": "2026-11-22T10:15:57Z",
+    });
+    let m = |f: &str| parse_filter(f).unwrap().matches(&a);
+    assert!(m("lastUpdateTime ge 2026-11-22T10:15:59.1845367Z"));
+    assert!(!m("lastUpdateTime gt 2026-11-22T10:15:59.1845367Z"));
+    assert!(m("lastUpdateTime gt 2026-11-22T10:15:59.1845366Z"));
+    assert!(m(
+        "lastUpdateTime lt 2026-11-22T10:15:59.2Z and alertCreationTime le 2026-11-22T10:15:57Z"
+    ));
+    assert!(m(
+        "status eq 'New' and incidentId eq 42 and assignedTo eq null"
+    ));
+    assert!(m(
+        "status eq 'Resolved' or (incidentId ge 40 and not (status ne 'New'))"
+    ));
+    assert!(!m("assignedTo ne null"));
+    // A property the alert does not have: only `ne` and `eq null` match.
+    assert!(!m("lastEventTime ge 2000-01-01T00:00:00Z"));
+    assert!(m("lastEventTime eq null"));
+    assert!(m("id eq 'da1_2'"));
+    assert!(!m("status eq 'it''s'"));
+}
+
+fn config(seed: u64) -> SimulatorConfig {
+    SimulatorConfig {
+        tenants: 2,
+        alerts_per_tenant: 60,
+        seed,
+        adversarial_fraction: 0.2,
+        history_end: Some(Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()),
+        ..SimulatorConfig::default()
+    }
+}
+
+fn all_json(store: &Store) -> Vec<Value> {
+    store
+        .tenants
+        .iter()
+        .flat_map(|t| t.history().iter().map(|v| (*v.json).clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn same_seed_same_tenants_and_alerts_other_seed_others() {
+    let (client_a, tenants_a) = identities(7, 2);
+    let (client_b, tenants_b) = identities(7, 2);
+    assert_eq!((&client_a, &tenants_a), (&client_b, &tenants_b));
+    assert_eq!(tenants_a[1].name, "tenant-02");
+    let a = Store::new(&config(7), &tenants_a);
+    let b = Store::new(&config(7), &tenants_b);
+    assert_eq!(all_json(&a), all_json(&b));
+    let (_, tenants_c) = identities(8, 2);
+    let c = Store::new(&config(8), &tenants_c);
+    assert_ne!(all_json(&a), all_json(&c));
+    assert_ne!(tenants_a, tenants_c);
+}
+
+fn fraction_digits(s: &str) -> usize {
+    s.split_once('.')
+        .map_or(0, |(_, f)| f.trim_end_matches('Z').len())
+}
+
+#[tokio::test]
+async fn generated_alerts_are_realistic_and_read_by_the_alert_model() {
+    let cfg = config(3);
+    let (_, tenants) = identities(3, 2);
+    let store = Store::new(&cfg, &tenants);
+    let end = ts("2026-11-22T12:00:00Z");
+    let start = ts("2026-11-21T12:00:00Z");
+    let mut digits_seen = [false; 8];
+    let mut kinds = std::collections::BTreeSet::new();
+    for (t, tenant) in store.tenants.iter().enumerate() {
+        let history = tenant.history();
+        assert_eq!(history.len(), 60);
+        let mut created_prev = i64::MIN;
+        for v in history {
+            let a = &*v.json;
+            let text = a.to_string();
+            let parsed = Alert::from_json(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            let id = parsed.id().unwrap();
+            let (ticks, suffix) = id.strip_prefix("da").unwrap().split_once('_').unwrap();
+            assert_eq!(ticks.len(), 18, "{id}");
+            suffix.parse::<i32>().unwrap();
+            assert_eq!(a["aadTenantId"], json!(tenants[t].id));
+            assert!(v.last_update_time >= start && v.last_update_time < end);
+            let created = parsed.alert_creation_time.unwrap();
+            assert!(created <= v.last_update_time);
+            // Creation order is the store's order.
+            assert!(created.unix_nanos() >= created_prev);
+            created_prev = created.unix_nanos();
+            for key in ["alertCreationTime", "lastUpdateTime", "firstEventTime"] {
+                let d = fraction_digits(a[key].as_str().unwrap());
+                assert!(d <= 7, "{key}: {}", a[key]);
+                digits_seen[d] = true;
+            }
+            let evidence = a["evidence"].as_array().unwrap();
+            assert!((1..=8).contains(&evidence.len()) || evidence.is_empty());
+            for e in evidence {
+                kinds.insert(e["entityType"].as_str().unwrap().to_owned());
+                assert_eq!(
+                    e.as_object().unwrap().len(),
+                    25,
+                    "all evidence fields present"
+                );
+            }
+        }
+    }
+    assert!(digits_seen[7] && digits_seen.iter().filter(|d| **d).count() >= 4);
+    for k in ["File", "Process", "User", "Ip", "Url", "Registry"] {
+        assert!(kinds.contains(k), "no {k} evidence in {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn adversarial_alerts_are_hostile_but_well_typed() {
+    let cfg = SimulatorConfig {
+        tenants: 1,
+        alerts_per_tenant: 150,
+        adversarial_fraction: 1.0,
+        ..config(5)
+    };
+    let (_, tenants) = identities(5, 1);
+    let store = Store::new(&cfg, &tenants);
+    let (mut crlf, mut huge, mut pipes) = (0, 0, 0);
+    for v in store.tenants[0].history() {
+        let text = v.json.to_string();
+        Alert::from_json(&text).unwrap();
+        assert!(v.json["id"].is_string() && v.json["lastUpdateTime"].is_string());
+        crlf += usize::from(text.contains("\\r\\n") || text.contains("\\n<13>"));
+        huge += usize::from(
+            v.json["description"]
+                .as_str()
+                .is_some_and(|d| d.len() >= 10 * 1024),
+        );
+        pipes += usize::from(text.contains('|') && text.contains('='));
+    }
+    assert!(crlf > 0 && huge > 0 && pipes > 0, "{crlf} {huge} {pipes}");
+}
+
+#[tokio::test]
+async fn updates_walk_the_lifecycle_with_increasing_last_update_time() {
+    let (_, tenants) = identities(9, 1);
+    let mut store = Store::new(&config(9), &tenants);
+    let new = store.create_alert(0);
+    assert_eq!(new.json["status"], json!("New"));
+    let created = ts(new.json["alertCreationTime"].as_str().unwrap());
+    assert!(created <= new.last_update_time);
+    assert_eq!(new.version, 1);
+    let pos = store.tenants[0].position(&new.id).unwrap();
+    let v2 = store.update_alert(0, pos);
+    let v3 = store.update_alert(0, pos);
+    let v4 = store.update_alert(0, pos);
+    assert_eq!(v2.json["status"], json!("InProgress"));
+    assert!(v2.json["assignedTo"].is_string());
+    assert_eq!(v3.json["status"], json!("Resolved"));
+    assert!(v3.json["classification"].is_string() && v3.json["resolvedTime"].is_string());
+    assert_eq!(v4.json["status"], json!("Resolved"));
+    assert_eq!((v2.version, v3.version, v4.version), (2, 3, 4));
+    assert!(new.last_update_time < v2.last_update_time);
+    assert!(v2.last_update_time < v3.last_update_time && v3.last_update_time < v4.last_update_time);
+    assert_eq!(
+        fraction_digits(v3.json["lastUpdateTime"].as_str().unwrap()),
+        7
+    );
+    assert_eq!(v4.id, new.id);
+    // The API shows the newest version in the alert's original place.
+    let shown: Vec<_> = store.tenants[0].visible(Instant::now()).collect();
+    assert_eq!(shown.len(), 61);
+    assert_eq!(shown[pos].version, 4);
+    assert_eq!(store.tenants[0].history().len(), 64);
+}
+
+#[test]
+fn malformed_copies_are_rejected_by_the_alert_model_but_keep_their_id() {
+    let mut rng = Rng::derive(1, "test", 0);
+    let good = json!({"id": "da1_2", "evidence": [], "comments": [], "alertCreationTime": "2026-11-22T10:00:00Z"});
+    for _ in 0..12 {
+        let bad = faults::malform(&mut rng, &good).to_string();
+        assert!(Alert::from_json(&bad).is_err(), "{bad}");
+        assert!(bad.contains("\"id\":\"da1_2\""));
+    }
+}
+
+#[test]
+fn limiter_throttles_with_retry_after_and_punishes_early_retries() {
+    assert_eq!(Limits::default().page_size, 10_000);
+    let limits = Limits {
+        per_minute: 3,
+        per_hour: 5,
+        ..Limits::default()
+    };
+    let mut l = RateLimiter::default();
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        l.check(t0, &limits).unwrap();
+    }
+    assert_eq!(l.check(t0, &limits), Err(Duration::from_secs(60)));
+    let t10 = t0 + Duration::from_secs(10);
+    assert_eq!(l.check(t10, &limits), Err(Duration::from_secs(55)));
+    let t65 = t0 + Duration::from_secs(65);
+    l.check(t65, &limits).unwrap();
+    l.check(t65, &limits).unwrap();
+    // The hour is full now (5 calls): the slot frees when the first call is an hour old.
+    let until = l.check(t65, &limits).unwrap_err();
+    assert_eq!(until, Duration::from_secs(3600 - 65));
+    assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+    assert_eq!(retry_after_secs(Duration::from_millis(59_001)), 60);
+}
+
+#[test]
+fn scopes_and_resources() {
+    let r = entra::scope_request(
+        "https://api.securitycenter.microsoft.com/.default",
+        "t",
+        true,
+    )
+    .unwrap();
+    assert_eq!((r.audience, r.offline), (Audience::Defender, false));
+    let r = entra::scope_request(
+        "https://api.securitycenter.microsoft.com/.default offline_access",
+        "t",
+        false,
+    )
+    .unwrap();
+    assert!(r.offline);
+    let e = entra::scope_request(
+        "https://api.securitycenter.microsoft.com/Alert.Read.All",
+        "t",
+        true,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, 1002012);
+    let e = entra::scope_request("offline_access", "t", false).unwrap_err();
+    assert_eq!(e.code, 70011);
+    let e = entra::scope_request(
+        "https://graph.microsoft.com/.default https://api.securitycenter.microsoft.com/.default",
+        "t",
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, 28000);
+    let r = entra::resource_request("https://graph.windows.net", "t").unwrap();
+    assert_eq!(
+        r.audience,
+        Audience::Other("https://graph.windows.net".into())
+    );
+    assert_eq!(
+        entra::resource_request("https://nope.example", "t")
+            .unwrap_err()
+            .code,
+        500011
+    );
+}
+
+#[test]
+fn pkce_s256_and_basic_auth_base64() {
+    // RFC 7636 appendix B.
+    assert_eq!(
+        b64::s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+    assert_eq!(b64::decode("aWQ6c2VjcmV0").unwrap(), b"id:secret");
+    assert_eq!(b64::decode("YQ==").unwrap(), b"a");
+    assert!(b64::decode("a*b").is_none());
+    assert_eq!(b64::encode_url(b"ab"), "YWI");
+}
+
+#[test]
+fn redirect_uris_match_exactly_except_loopback_ports() {
+    let registered = vec![
+        "http://localhost".to_owned(),
+        "https://app.example.net/cb".to_owned(),
+    ];
+    let ok = |u: &str| authorize::registered(u, &registered);
+    assert!(ok("http://localhost:53100"));
+    assert!(ok("http://localhost:53100/"));
+    assert!(ok("https://app.example.net/cb"));
+    assert!(!ok("http://localhost:53100/callback"));
+    assert!(!ok("https://app.example.net/cb/"));
+    assert!(!ok("http://127.0.0.1:8080"));
+}
+
+#[test]
+fn rng_streams_are_stable_and_guids_well_formed() {
+    let mut a = Rng::derive(42, "x", 1);
+    let mut b = Rng::derive(42, "x", 1);
+    assert_eq!(a.next_u64(), b.next_u64());
+    assert_ne!(
+        Rng::derive(42, "x", 1).next_u64(),
+        Rng::derive(42, "y", 1).next_u64()
+    );
+    let g = a.guid();
+    let parts: Vec<usize> = g.split('-').map(str::len).collect();
+    assert_eq!(parts, [8, 4, 4, 4, 12], "{g}");
+    assert_eq!(&g[14..15], "4");
+    assert!(
+        a.user_code()
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    );
+}
+
+#[test]
+fn a_simulator_can_be_shared_between_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<super::Simulator>();
+    shareable::<super::AlertVersion>();
+}

@@ -116,8 +116,9 @@ impl Config {
         let mut tenants: Vec<TenantConfig> = Vec::with_capacity(raw.tenant.len());
         for spanned in raw.tenant {
             let line = line_of(text, spanned.span().start);
-            let tenant = TenantConfig::from_raw(spanned.into_inner(), &defaults, base, &mut warnings)
-                .map_err(|m| invalid(line, format!("[[tenant]] {m}")))?;
+            let tenant =
+                TenantConfig::from_raw(spanned.into_inner(), &defaults, base, &mut warnings)
+                    .map_err(|m| invalid(line, format!("[[tenant]] {m}")))?;
             if let Some(other) = tenants.iter().find(|t| t.name == tenant.name) {
                 return Err(invalid(
                     line,
@@ -127,10 +128,10 @@ impl Config {
                     ),
                 ));
             }
-            if let Some(other) = tenants
-                .iter()
-                .find(|t| t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id) && t.client_id == tenant.client_id)
-            {
+            if let Some(other) = tenants.iter().find(|t| {
+                t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id)
+                    && t.client_id == tenant.client_id
+            }) {
                 return Err(invalid(
                     line,
                     format!(
@@ -147,7 +148,11 @@ impl Config {
                         format!(
                             "[[tenant]] \"{}\": `outputs`: no [[output]] is named \"{name}\" (there are: {})",
                             tenant.name,
-                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     ));
                 }

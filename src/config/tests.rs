@@ -229,15 +229,24 @@ token_version = "v1"
     .unwrap();
     let a = c.tenant("contoso").unwrap();
     assert_eq!(a.poll_interval, Duration::from_secs(30));
-    assert_eq!(a.client_secret.as_ref().unwrap().expose(), "s3cr3t-from-env");
-    assert_eq!(a.api_url.as_str(), "https://api.securitycenter.microsoft.com/");
+    assert_eq!(
+        a.client_secret.as_ref().unwrap().expose(),
+        "s3cr3t-from-env"
+    );
+    assert_eq!(
+        a.api_url.as_str(),
+        "https://api.securitycenter.microsoft.com/"
+    );
     assert_eq!(a.page_size, 10_000);
     assert_eq!((a.limits.per_minute, a.limits.per_hour), (100, 1500));
     let b = c.tenant("fabrikam").unwrap();
     assert_eq!(b.poll_interval, Duration::from_secs(300));
     assert_eq!(b.token_version, crate::source::TokenVersion::V1);
     assert_eq!(b.login_url.as_str(), "http://127.0.0.1:8080/");
-    assert!(!format!("{c:?}").contains("s3cr3t"), "a secret in Debug output");
+    assert!(
+        !format!("{c:?}").contains("s3cr3t"),
+        "a secret in Debug output"
+    );
     assert!(c.warnings.is_empty());
 }
 
@@ -255,7 +264,9 @@ fn expect_env(key: &str, value: &str) {
 fn tenant_mistakes_are_errors() {
     let cases: &[(String, &str)] = &[
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\npol_interval = \"1m\"\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\npol_interval = \"1m\"\n"
+            ),
             "unknown field `pol_interval`",
         ),
         (
@@ -263,35 +274,52 @@ fn tenant_mistakes_are_errors() {
             "client_credentials needs a secret",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n"
+            ),
             "the environment variable SIEMFWD_TEST_UNSET_VARIABLE is not set",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_file = \"/nonexistent/secret\"\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_file = \"/nonexistent/secret\"\n"
+            ),
             "cannot read /nonexistent/secret",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\napi_url = \"http://api.example.com\"\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\napi_url = \"http://api.example.com\"\n"
+            ),
             "http:// is accepted only for this machine",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\nclient_id = \"app\"\nclient_secret = \"x\"\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\nclient_id = \"app\"\nclient_secret = \"x\"\n"
+            ),
             "is not an application (client) id",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"not a tenant\"\n{APP}client_secret = \"x\"\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"not a tenant\"\n{APP}client_secret = \"x\"\n"
+            ),
             "is not a tenant id",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\npage_size = 20000\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\npage_size = 20000\n"
+            ),
             "1 to 10000",
         ),
         (
-            format!("[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\noutputs = [\"siem\"]\n"),
+            format!(
+                "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\noutputs = [\"siem\"]\n"
+            ),
             "no [[output]] is named \"siem\"",
         ),
         (
-            format!("[defaults]\n{APP}client_secret = \"x\"\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n[[tenant]]\nname = \"b\"\ntenant_id = \"{}\"\n", T1.to_uppercase()),
+            format!(
+                "[defaults]\n{APP}client_secret = \"x\"\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n[[tenant]]\nname = \"b\"\ntenant_id = \"{}\"\n",
+                T1.to_uppercase()
+            ),
             "every alert would be sent twice",
         ),
         (
@@ -313,7 +341,9 @@ fn a_literal_secret_works_with_a_warning_and_refresh_tokens_need_none() {
     ))
     .unwrap();
     assert_eq!(c.warnings.len(), 1);
-    assert!(c.warnings[0].contains("tenant \"a\": the client secret is written in the config file"));
+    assert!(
+        c.warnings[0].contains("tenant \"a\": the client secret is written in the config file")
+    );
     assert_eq!(
         c.tenant("b").unwrap().auth,
         crate::source::AuthMode::RefreshToken {

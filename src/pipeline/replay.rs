@@ -48,7 +48,9 @@ pub async fn replay_tenant(
         total.sent += report.sent;
         total.dead_lettered += report.dead_lettered;
         total.pages += report.pages;
-        progress.fetched.fetch_add(report.fetched, Ordering::Relaxed);
+        progress
+            .fetched
+            .fetch_add(report.fetched, Ordering::Relaxed);
         progress.sent.fetch_add(report.sent, Ordering::Relaxed);
         progress
             .dead_lettered

@@ -35,7 +35,7 @@ pub enum AuthErrorKind {
 
 /// A token request that failed, with the fix in words. Never contains a secret.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("tenant \"{tenant}\": {summary}{}: {hint}", code.map(|c| format!(" (AADSTS{c})")).unwrap_or_default())]
+#[error("tenant \"{tenant}\": {summary}{}: {hint}", code_suffix(*code, summary))]
 pub struct AuthError {
     pub tenant: String,
     pub kind: AuthErrorKind,
@@ -47,6 +47,14 @@ pub struct AuthError {
     pub hint: String,
     /// Seconds Entra asked to wait (Retry-After), if it did.
     pub retry_after: Option<Duration>,
+}
+
+/// ` (AADSTSnnn)` unless the summary already says it.
+fn code_suffix(code: Option<u32>, summary: &str) -> String {
+    match code {
+        Some(c) if !summary.contains(&format!("AADSTS{c}")) => format!(" (AADSTS{c})"),
+        _ => String::new(),
+    }
 }
 
 impl AuthError {

@@ -9,10 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::batch::Batch;
-use crate::backoff::Backoff;
 use super::config::ConnectionSettings;
 use super::link::{Connector, Link, humantime};
 use super::replay::ReplayWindow;
+use crate::backoff::Backoff;
 
 /// A batch with the channel its outcome goes back on.
 pub(crate) struct Job {

@@ -8,7 +8,7 @@ use clap::Parser;
 use tracing_subscriber::filter::LevelFilter;
 mod cli;
 
-use cli::{Cli, Command, run_map, run_simulate};
+use cli::{Cli, Command, check, demo, run_map, run_simulate};
 
 /// Log lines (reconnects, TLS trouble) go to stderr; `SIEMFWD_LOG` = error, warn, info (the
 /// default), debug or trace.
@@ -45,6 +45,10 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Demo(args) => exit(demo(&args, &mut io::stderr())),
+        Command::Run(args) => exit(cli::forward::run(&args)),
+        Command::Replay(args) => exit(cli::forward::replay(&args, &mut io::stderr())),
+        Command::Check(args) => exit(check(&args, &mut io::stdout())),
         Command::Simulate(args) => match run_simulate(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -52,5 +56,16 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+/// The status a command chose, or 2 with the error's whole chain.
+fn exit(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("siemfwd: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! The command line: `siemfwd <command>`.
 
+mod check;
 mod deliver;
+mod demo;
+pub mod forward;
 mod map;
 mod simulate;
 
@@ -11,6 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use siemfwd::mapping::Format;
 use siemfwd::transport::{Facility, SyslogFormat};
 
+pub use check::check;
+pub use demo::demo;
 pub use map::run_map;
 pub use simulate::{SimulateArgs, run_simulate};
 
@@ -25,6 +30,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show the whole pipeline with nothing to set up: a simulated Entra ID and alerts API
+    /// with a few tenants, fetched over HTTP, mapped and printed (or sent with --to).
+    Demo(DemoArgs),
+    /// Forward every tenant's alerts to the outputs, continuously (the daemon).
+    ///
+    /// Polls each tenant every poll_interval, sends every new alert version to its outputs and
+    /// moves the tenant's checkpoint only when every output took everything. SIGTERM/SIGINT
+    /// finishes the window in progress (up to 10 s), saves checkpoints and exits 0; a second
+    /// signal exits at once. Exit 1 when a tenant had to stop (re-consent needed).
+    Run(RunArgs),
+    /// Forward the alerts of a time range once, without touching checkpoints.
+    ///
+    /// Exit status: 0 every tenant's range was delivered, 1 some tenant or output failed, 2
+    /// bad options or config.
+    Replay(ReplayArgs),
+    /// Check a config: tenants (a token and one API call each) and outputs (a connection, the
+    /// TLS handshake included). Prints what works and what to fix; exit 1 if anything fails.
+    Check(CheckArgs),
     /// Convert alerts (API pages, JSON arrays, objects or NDJSON) to CEF, LEEF or JSON lines.
     ///
     /// Reads the files given, or standard input, and prints one record per line, or sends them
@@ -40,6 +63,69 @@ pub enum Command {
     /// alerts (deterministic from --seed), optional live changes and faults, and prints the
     /// URL, client id, secret and a [[tenant]] config snippet. Runs until Ctrl-C.
     Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Record format.
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Alerts per simulated tenant.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub alerts: usize,
+    /// Simulated tenants.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub tenants: usize,
+    /// Seed of the simulated alerts.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Send RFC 5424 syslog over TCP (octet counting) to this host:port instead of printing.
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file (see README: tenants, outputs).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The configuration file to check.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Start (inclusive) of the lastUpdateTime range: RFC 3339, `now`, or relative like -24h.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: String,
+    /// End (exclusive) of the range.
+    #[arg(
+        long,
+        value_name = "TIME",
+        allow_hyphen_values = true,
+        default_value = "now"
+    )]
+    pub to: String,
+    /// Only this tenant (repeatable) [default: all].
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Vec<String>,
+    /// Only this output [default: each tenant's outputs].
+    #[arg(long, value_name = "NAME", conflicts_with = "stdout")]
+    pub output: Option<String>,
+    /// Print the records on standard output instead.
+    #[arg(long)]
+    pub stdout: bool,
+    /// With --stdout: the record format [default: cef].
+    #[arg(long, value_parser = parse_format, requires = "stdout")]
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Args)]

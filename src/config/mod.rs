@@ -16,7 +16,7 @@ use toml::Spanned;
 use crate::source::config::{ConfigWarning, RawTenant, RawTenantKeys, TenantConfig};
 use crate::transport::config::{OutputConfig, RawOutput};
 
-pub use duration::parse_duration;
+pub use duration::{parse_duration, parse_when};
 
 /// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";

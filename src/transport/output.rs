@@ -306,3 +306,27 @@ impl Receipt {
         }
     }
 }
+
+/// Opens (and closes) a connection to an output as configured, TLS handshake included: what
+/// `siemfwd check` reports. Returns a short description of what worked.
+pub async fn probe(config: &OutputConfig) -> Result<String, String> {
+    let tls = match &config.destination {
+        Destination::Tls { tls, .. } => Some(TlsClient::new(tls).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let connector = Connector::new(config.destination.clone(), tls);
+    let link = connector
+        .connect(config.connection.connect_timeout)
+        .await
+        .map_err(|e| e.0)?;
+    let _ = link.close().await;
+    Ok(match &config.destination {
+        Destination::Tls { .. } => format!(
+            "TLS handshake with {} verified",
+            config.destination.describe()
+        ),
+        Destination::File { .. } => format!("{} is writable", config.destination.describe()),
+        Destination::Stdout => "stdout".into(),
+        _ => format!("connected to {}", config.destination.describe()),
+    })
+}

@@ -119,7 +119,11 @@ impl Sender {
             if fresh {
                 match self.connector.connect(self.settings.connect_timeout).await {
                     Ok(l) => {
-                        tracing::info!(output = %self.name, "connected to {target}");
+                        if self.connector.is_stream() {
+                            tracing::info!(output = %self.name, "connected to {target}");
+                        } else {
+                            tracing::debug!(output = %self.name, "opened {target}");
+                        }
                         SharedStats::bump(&self.stats.connects, 1);
                         state.link = Some(l);
                     }

@@ -1,0 +1,259 @@
+//! `siemfwd run` (the daemon) and `siemfwd replay` (a range, once).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::sync::watch;
+
+use super::{ReplayArgs, RunArgs};
+use siemfwd::alert::Timestamp;
+use siemfwd::config::{Config, parse_when};
+use siemfwd::mapping::{Format, Mapping};
+use siemfwd::pipeline::daemon::now;
+use siemfwd::pipeline::replay::{ReplayProgress, replay_tenant};
+use siemfwd::pipeline::{Forwarder, PollReport};
+use siemfwd::source::{AlertsClient, TenantConfig};
+use siemfwd::transport::{
+    ConnectionSettings, DeadLetters, Destination, Envelope, Framing, Output, RecordEncoder,
+    SyslogFormat,
+};
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// `siemfwd run`: exit 0 after a shutdown by signal, 1 when some tenant had to stop for good.
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let forwarder = Forwarder::start(&config)?;
+        tracing::info!(
+            tenants = config.tenants.len(),
+            outputs = config.outputs.len(),
+            state_dir = %config.state_dir.display(),
+            "siemfwd {} forwarding",
+            env!("CARGO_PKG_VERSION")
+        );
+        let (stop, stopping) = watch::channel(false);
+        tokio::spawn(async move {
+            signal().await;
+            tracing::info!("stopping: delivering what is in flight and saving checkpoints (signal again to exit at once)");
+            let _ = stop.send(true);
+            signal().await;
+            tracing::warn!("second signal: exiting at once; undelivered windows are fetched again at the next start");
+            std::process::exit(130);
+        });
+        let stopped = forwarder.run(stopping).await;
+        if stopped.is_empty() {
+            tracing::info!("stopped");
+            Ok(0)
+        } else {
+            tracing::error!("stopped; tenants that need attention: {}", stopped.join(", "));
+            Ok(1)
+        }
+    })
+}
+
+/// `siemfwd replay`: 0 when every tenant's range was delivered, 1 otherwise.
+pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config)?;
+    let now = now();
+    let from = parse_when(&args.from, now)
+        .map_err(anyhow::Error::msg)
+        .context("--from")?;
+    let to = parse_when(&args.to, now)
+        .map_err(anyhow::Error::msg)
+        .context("--to")?;
+    if from >= to {
+        bail!("--from {from} is not before --to {to}");
+    }
+    let tenants: Vec<&TenantConfig> = if args.tenant.is_empty() {
+        config.tenants.iter().collect()
+    } else {
+        args.tenant
+            .iter()
+            .map(|n| {
+                config
+                    .tenant(n)
+                    .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if tenants.is_empty() {
+        bail!("{} has no [[tenant]] to replay", config.source);
+    }
+    let rt = runtime()?;
+    rt.block_on(async {
+        let outputs = replay_outputs(&config, args)?;
+        let progress: Vec<Arc<ReplayProgress>> =
+            tenants.iter().map(|_| Arc::new(ReplayProgress::default())).collect();
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, tenant) in tenants.iter().enumerate() {
+            let routed: Vec<Arc<Output>> = outputs
+                .iter()
+                .filter(|(name, _)| {
+                    args.output.is_some()
+                        || args.stdout
+                        || tenant.outputs.as_ref().is_none_or(|o| o.contains(name))
+                })
+                .map(|(_, o)| o.clone())
+                .collect();
+            let client = AlertsClient::new(Arc::new((*tenant).clone()), &config.state_dir)?;
+            let dead = DeadLetters::new(
+                config
+                    .state_dir
+                    .join("dead-letter")
+                    .join(format!("tenant-{}.ndjson", tenant.name)),
+            );
+            let progress = progress[i].clone();
+            let name = tenant.name.clone();
+            tasks.spawn(async move {
+                let r = replay_tenant(&client, &routed, &dead, from, to, &progress).await;
+                (name, r)
+            });
+        }
+        let to_stdout = outputs.iter().any(|(_, o)| o.target() == "stdout");
+        let show = std::io::stderr().is_terminal() && !to_stdout;
+        let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+        let mut results: Vec<(String, Result<PollReport, String>)> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                done = tasks.join_next() => match done {
+                    None => break,
+                    Some(Ok((name, r))) => results.push((name, r.map_err(|e| e.to_string()))),
+                    Some(Err(e)) => results.push(("?".into(), Err(format!("task failed: {e}")))),
+                },
+                _ = tick.tick(), if show => {
+                    let _ = write!(err, "\r{}", progress_line(&names, &progress, started.elapsed(), from, to));
+                    let _ = err.flush();
+                }
+            }
+        }
+        if show {
+            let _ = writeln!(err, "\r{}", progress_line(&names, &progress, started.elapsed(), from, to));
+        }
+        for (_, o) in outputs {
+            if let Ok(o) = Arc::try_unwrap(o) {
+                o.shutdown().await;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let mut failed = 0;
+        let mut total = 0u64;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        let _ = writeln!(err, "siemfwd replay {from} .. {to}:");
+        for (name, r) in &results {
+            match r {
+                Ok(rep) => {
+                    total += rep.sent;
+                    let _ = writeln!(
+                        err,
+                        "  {name}: {} alerts fetched, {} sent, {} dead-lettered, {} pages",
+                        rep.fetched, rep.sent, rep.dead_lettered, rep.pages
+                    );
+                }
+                Err(e) => {
+                    failed += 1;
+                    let _ = writeln!(err, "  {name}: FAILED: {e}");
+                }
+            }
+        }
+        let _ = writeln!(
+            err,
+            "  {total} alerts sent in {secs:.1}s ({:.0} alerts/s){}",
+            total as f64 / secs.max(1e-9),
+            if failed > 0 { format!("; {failed} tenants failed") } else { String::new() }
+        );
+        Ok(if failed > 0 { 1 } else { 0 })
+    })
+}
+
+fn progress_line(
+    names: &[&str],
+    progress: &[Arc<ReplayProgress>],
+    elapsed: Duration,
+    from: Timestamp,
+    to: Timestamp,
+) -> String {
+    let span = (to.unix_nanos() - from.unix_nanos()).max(1) as f64;
+    let mut sent = 0;
+    let mut parts = Vec::new();
+    for (name, p) in names.iter().zip(progress) {
+        let s = p.sent.load(Ordering::Relaxed);
+        sent += s;
+        let done = p.done_nanos.load(Ordering::Relaxed) as f64 / span * 100.0;
+        parts.push(format!("{name} {s} ({done:.0}%)"));
+    }
+    let rate = sent as f64 / elapsed.as_secs_f64().max(1e-9);
+    let mut line = format!("{sent} alerts, {rate:.0}/s | {}", parts.join(" | "));
+    line.truncate(160);
+    format!("{line:<160}")
+}
+
+/// The outputs a replay sends to: `--output NAME`, `--stdout` (with `--format`), or all.
+fn replay_outputs(
+    config: &Config,
+    args: &ReplayArgs,
+) -> anyhow::Result<Vec<(String, Arc<Output>)>> {
+    if args.stdout {
+        let format = args.format.unwrap_or(Format::Cef);
+        let encoder = RecordEncoder::new(
+            Arc::new(Mapping::builtin(format)),
+            Envelope::default_for(SyslogFormat::None),
+            Framing::Lf,
+            // A line per record, as `map` prints them: no syslog limit to respect.
+            1024 * 1024,
+        );
+        let output = Output::from_parts(
+            "stdout".into(),
+            encoder,
+            siemfwd::transport::link::Connector::new(Destination::Stdout, None),
+            ConnectionSettings::default(),
+            4 * 1024 * 1024,
+            None,
+        );
+        return Ok(vec![("stdout".into(), Arc::new(output))]);
+    }
+    if args.format.is_some() {
+        bail!("--format goes with --stdout; a configured output has its own format");
+    }
+    let selected: Vec<_> =
+        match &args.output {
+            Some(name) => vec![config.output(name).with_context(|| {
+                format!("{} has no [[output]] named \"{name}\"", config.source)
+            })?],
+            None => config.outputs.iter().collect(),
+        };
+    if selected.is_empty() {
+        bail!(
+            "{} has no [[output]]: use --stdout, or add one",
+            config.source
+        );
+    }
+    let mut out = Vec::new();
+    for o in selected {
+        let dead = DeadLetters::new(config.dead_letter_path(&o.name));
+        out.push((o.name.clone(), Arc::new(Output::start(o, Some(dead))?)));
+    }
+    Ok(out)
+}

@@ -107,6 +107,9 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
             tenants.iter().map(|_| Arc::new(ReplayProgress::default())).collect();
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
+        let budget = Arc::new(tokio::sync::Semaphore::new(
+            siemfwd::pipeline::daemon::PAGES_IN_FLIGHT,
+        ));
         for (i, tenant) in tenants.iter().enumerate() {
             let routed: Vec<Arc<Output>> = outputs
                 .iter()
@@ -117,7 +120,8 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
                 })
                 .map(|(_, o)| o.clone())
                 .collect();
-            let client = AlertsClient::new(Arc::new((*tenant).clone()), &config.state_dir)?;
+            let mut client = AlertsClient::new(Arc::new((*tenant).clone()), &config.state_dir)?;
+            client.share_page_budget(budget.clone());
             let dead = DeadLetters::new(
                 config
                     .state_dir

@@ -16,6 +16,10 @@ use crate::config::Config;
 use crate::source::{AlertsClient, AuthErrorKind, FetchError};
 use crate::transport::{DeadLetters, Output, OutputError};
 
+/// Pages held at once by all tenants together: two keep both cores busy (one parsing while the
+/// next arrives) and bound memory to two pages however many tenants there are.
+pub const PAGES_IN_FLIGHT: usize = 2;
+
 /// How long a poll in progress may take to finish after shutdown was asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -64,6 +68,7 @@ impl Forwarder {
             outputs.insert(o.name.clone(), Arc::new(Output::start(o, Some(dead))?));
         }
         let mut tenants = Vec::new();
+        let budget = Arc::new(tokio::sync::Semaphore::new(PAGES_IN_FLIGHT));
         for t in &config.tenants {
             let routed: Vec<Arc<Output>> = match &t.outputs {
                 Some(names) => names.iter().map(|n| outputs[n].clone()).collect(),
@@ -73,7 +78,8 @@ impl Forwarder {
                     .map(|o| outputs[&o.name].clone())
                     .collect(),
             };
-            let client = AlertsClient::new(Arc::new(t.clone()), &config.state_dir)?;
+            let mut client = AlertsClient::new(Arc::new(t.clone()), &config.state_dir)?;
+            client.share_page_budget(budget.clone());
             tenants.push(TenantForwarder::new(client, routed, &config.state_dir)?);
         }
         Ok(Forwarder { outputs, tenants })

@@ -100,6 +100,8 @@ pub struct AlertsClient {
     tokens: Arc<TokenProvider>,
     limiter: Arc<RateLimiter>,
     stats: SharedStats,
+    /// Pages held at once across the tenants that share it (a page of 10,000 alerts is ~50 MB).
+    page_budget: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl AlertsClient {
@@ -116,7 +118,14 @@ impl AlertsClient {
             tokens,
             limiter,
             stats: SharedStats::default(),
+            page_budget: None,
         })
+    }
+
+    /// Shares a limit on the pages held at once with other tenants' clients: memory stays
+    /// bounded however many tenants fetch at the same time.
+    pub fn share_page_budget(&mut self, budget: Arc<tokio::sync::Semaphore>) {
+        self.page_budget = Some(budget);
     }
 
     pub fn tenant(&self) -> &TenantConfig {
@@ -350,6 +359,8 @@ struct Cursor {
 /// A page as received, to be read with [`WindowFetch::read`].
 pub struct AlertPage {
     pub bytes: Vec<u8>,
+    /// Released when the page is dropped.
+    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Items asked for (after any shrinking).
     requested: u32,
     /// Whether the first item repeats the previous page's last.
@@ -412,10 +423,21 @@ impl WindowFetch<'_> {
                 skip,
                 top,
             };
+            let permit = match &self.client.page_budget {
+                Some(budget) => Some(
+                    budget
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the page budget is never closed"),
+                ),
+                None => None,
+            };
             let (bytes, requested) = self.client.get_page(query).await?;
             self.stats.pages += 1;
             self.unread = Some((requested, overlaps));
             return Ok(Some(AlertPage {
+                _budget: permit,
                 bytes,
                 requested,
                 overlaps,

@@ -110,6 +110,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         let budget = Arc::new(tokio::sync::Semaphore::new(
             siemfwd::pipeline::daemon::PAGES_IN_FLIGHT,
         ));
+        let mut http = siemfwd::source::http::ClientCache::default();
         for (i, tenant) in tenants.iter().enumerate() {
             let routed: Vec<Arc<Output>> = outputs
                 .iter()
@@ -120,7 +121,11 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
                 })
                 .map(|(_, o)| o.clone())
                 .collect();
-            let mut client = AlertsClient::new(Arc::new((*tenant).clone()), &config.state_dir)?;
+            let mut client = AlertsClient::with_http(
+                Arc::new((*tenant).clone()),
+                http.client_for(tenant)?,
+                &config.state_dir,
+            );
             client.share_page_budget(budget.clone());
             let dead = DeadLetters::new(
                 config

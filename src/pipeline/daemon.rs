@@ -69,6 +69,7 @@ impl Forwarder {
         }
         let mut tenants = Vec::new();
         let budget = Arc::new(tokio::sync::Semaphore::new(PAGES_IN_FLIGHT));
+        let mut http = crate::source::http::ClientCache::default();
         for t in &config.tenants {
             let routed: Vec<Arc<Output>> = match &t.outputs {
                 Some(names) => names.iter().map(|n| outputs[n].clone()).collect(),
@@ -78,7 +79,11 @@ impl Forwarder {
                     .map(|o| outputs[&o.name].clone())
                     .collect(),
             };
-            let mut client = AlertsClient::new(Arc::new(t.clone()), &config.state_dir)?;
+            let mut client = AlertsClient::with_http(
+                Arc::new(t.clone()),
+                http.client_for(t)?,
+                &config.state_dir,
+            );
             client.share_page_budget(budget.clone());
             tenants.push(TenantForwarder::new(client, routed, &config.state_dir)?);
         }

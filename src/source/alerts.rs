@@ -110,16 +110,25 @@ impl AlertsClient {
         state_dir: &Path,
     ) -> Result<AlertsClient, HttpSetupError> {
         let http = http::client(&tenant)?;
+        Ok(Self::with_http(tenant, http, state_dir))
+    }
+
+    /// A client over an HTTP client shared with other tenants (see [`http::ClientCache`]).
+    pub fn with_http(
+        tenant: Arc<TenantConfig>,
+        http: reqwest::Client,
+        state_dir: &Path,
+    ) -> AlertsClient {
         let tokens = Arc::new(TokenProvider::new(tenant.clone(), http.clone(), state_dir));
         let limiter = Arc::new(RateLimiter::new(tenant.limits));
-        Ok(AlertsClient {
+        AlertsClient {
             tenant,
             http,
             tokens,
             limiter,
             stats: SharedStats::default(),
             page_budget: None,
-        })
+        }
     }
 
     /// Shares a limit on the pages held at once with other tenants' clients: memory stays

@@ -16,6 +16,36 @@ pub struct HttpSetupError {
     pub message: String,
 }
 
+/// HTTP clients shared by tenants with the same proxy, CA and timeout: one connection pool and
+/// one copy of the system's CAs for a thousand tenants instead of a thousand.
+#[derive(Default)]
+pub struct ClientCache {
+    clients: std::collections::HashMap<
+        (
+            Option<String>,
+            Option<std::path::PathBuf>,
+            std::time::Duration,
+        ),
+        reqwest::Client,
+    >,
+}
+
+impl ClientCache {
+    pub fn client_for(&mut self, tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> {
+        let key = (
+            tenant.proxy.as_ref().map(|u| u.to_string()),
+            tenant.ca_file.clone(),
+            tenant.request_timeout,
+        );
+        if let Some(c) = self.clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = client(tenant)?;
+        self.clients.insert(key, c.clone());
+        Ok(c)
+    }
+}
+
 pub fn client(tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> {
     let err = |message: String| HttpSetupError {
         tenant: tenant.name.clone(),

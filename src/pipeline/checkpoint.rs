@@ -16,11 +16,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::Timestamp;
 
-/// One alert version: its id and lastUpdateTime.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// One alert version: its id and lastUpdateTime. Two keys are the same version when their
+/// times are the same instant, however many fraction digits each was written with (the API
+/// writes 0 to 7; the checkpoint always 7).
+#[derive(Debug, Clone)]
 pub struct VersionKey {
     pub id: String,
     pub last_update: Option<Timestamp>,
+}
+
+impl VersionKey {
+    fn instant(&self) -> (&str, Option<i64>) {
+        (&self.id, self.last_update.map(Timestamp::unix_nanos))
+    }
+}
+
+impl PartialEq for VersionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.instant() == other.instant()
+    }
+}
+
+impl Eq for VersionKey {}
+
+impl std::hash::Hash for VersionKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.instant().hash(state);
+    }
 }
 
 /// A tenant's checkpoint.
@@ -178,6 +200,29 @@ mod tests {
             id: id.into(),
             last_update: Some(t(lut)),
         }
+    }
+
+    /// Regression: a restart re-sent versions whose lastUpdateTime the API wrote with fewer
+    /// than 7 fraction digits, because the saved copy (7 digits) compared unequal.
+    #[test]
+    fn a_version_is_the_same_whatever_its_fraction_digits() {
+        let dir = std::env::temp_dir().join(format!("siemfwd-digits-{}", std::process::id()));
+        let store = CheckpointStore::new(&dir, "t", "8f0b6c2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f");
+        let mut c = Checkpoint::default();
+        c.advance(
+            t("2026-11-22T10:00:00Z"),
+            [
+                key("a", "2026-11-22T09:59:38.694Z"),
+                key("b", "2026-11-22T09:59:07Z"),
+            ],
+            Duration::from_secs(600),
+        );
+        store.save(&c).unwrap();
+        let loaded = store.load().unwrap();
+        assert!(loaded.contains(&key("a", "2026-11-22T09:59:38.694Z")));
+        assert!(loaded.contains(&key("b", "2026-11-22T09:59:07Z")));
+        assert!(!loaded.contains(&key("b", "2026-11-22T09:59:07.0000001Z")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,17 +7,24 @@ mod harness;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use harness::{Fixture, fetch_all, t};
+use harness::{Fixture, fetch_all, fetch_everything, t};
 use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 use siemfwd::source::{AuthErrorKind, FetchError};
+
+/// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.
+fn sized(tenants: usize, alerts: usize) -> SimulatorConfig {
+    SimulatorConfig {
+        tenants,
+        alerts_per_tenant: alerts,
+        ..SimulatorConfig::default()
+    }
+}
 
 #[tokio::test]
 async fn an_access_token_is_cached_and_renewed_before_it_expires() {
     let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 1,
         access_token_lifetime: Duration::from_secs(4),
-        ..SimulatorConfig::default()
+        ..sized(1, 1)
     })
     .await;
     let client = f.client(0, "");
@@ -39,12 +46,7 @@ async fn an_access_token_is_cached_and_renewed_before_it_expires() {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_token_request() {
-    let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 1,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let f = Fixture::start(sized(1, 1)).await;
     let client = f.client(0, "");
     let tokens = client.tokens();
     let results = futures_join_all((0..16).map(|_| tokens.access_token())).await;
@@ -89,12 +91,7 @@ async fn futures_join_all<F: std::future::Future>(
 
 #[tokio::test]
 async fn a_rotated_refresh_token_is_saved_and_used_after_a_restart() {
-    let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 3,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let f = Fixture::start(sized(1, 3)).await;
     let seed = f.sim.issue_refresh_token(&f.tenant_id(0)).unwrap();
     let initial = f.dir.join("initial.token");
     std::fs::write(&initial, format!("{seed}\n")).unwrap();
@@ -122,13 +119,7 @@ async fn a_rotated_refresh_token_is_saved_and_used_after_a_restart() {
     // saved one works now.
     let client = f.client(0, &extra);
     client.tokens().access_token().await.unwrap();
-    let (alerts, _) = fetch_all(
-        &client,
-        t("2000-01-01T00:00:00Z"),
-        t("2100-01-01T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (alerts, _) = fetch_everything(&client).await.unwrap();
     assert_eq!(alerts.len(), 3);
     let stored: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&stored_path).unwrap()).unwrap();
@@ -141,12 +132,7 @@ async fn a_rotated_refresh_token_is_saved_and_used_after_a_restart() {
 
 #[tokio::test]
 async fn each_entra_error_class_is_told_apart() {
-    let f = Fixture::start(SimulatorConfig {
-        tenants: 6,
-        alerts_per_tenant: 1,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let f = Fixture::start(sized(6, 1)).await;
     let knobs = [
         TenantKnobs {
             secret_expired: true,
@@ -230,25 +216,17 @@ async fn each_entra_error_class_is_told_apart() {
 #[tokio::test(start_paused = true)]
 async fn a_429_is_waited_out_as_retry_after_asks() {
     let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 30,
         limits: Limits {
             per_minute: 3,
             ..Limits::default()
         },
-        ..SimulatorConfig::default()
+        ..sized(1, 30)
     })
     .await;
     // The client believes it may make 100 calls a minute; the API allows 3.
     let client = f.client(0, "page_size = 5\n");
     let started = tokio::time::Instant::now();
-    let (alerts, _) = fetch_all(
-        &client,
-        t("2000-01-01T00:00:00Z"),
-        t("2100-01-01T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (alerts, _) = fetch_everything(&client).await.unwrap();
     assert_eq!(alerts.len(), 30);
     let stats = client.stats();
     assert!(stats.throttled >= 1, "{stats:?}");
@@ -276,21 +254,10 @@ async fn a_429_is_waited_out_as_retry_after_asks() {
 
 #[tokio::test(start_paused = true)]
 async fn the_limiter_keeps_a_busy_tenant_under_its_limit() {
-    let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 250,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let f = Fixture::start(sized(1, 250)).await;
     // 250 one-alert pages: at 100 per minute, no 429 from the simulator's own 100/min.
     let client = f.client(0, "page_size = 1\n");
-    let (alerts, _) = fetch_all(
-        &client,
-        t("2000-01-01T00:00:00Z"),
-        t("2100-01-01T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (alerts, _) = fetch_everything(&client).await.unwrap();
     assert_eq!(alerts.len(), 250);
     assert_eq!(client.stats().throttled, 0, "{:?}", client.stats());
     let times: Vec<_> = f
@@ -313,14 +280,12 @@ async fn the_limiter_keeps_a_busy_tenant_under_its_limit() {
 #[tokio::test]
 async fn twenty_five_thousand_alerts_in_one_window_arrive_complete_and_once() {
     let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 25_000,
         adversarial_fraction: 0.0,
         limits: Limits {
             skip_limit: Some(10_000),
             ..Limits::default()
         },
-        ..SimulatorConfig::default()
+        ..sized(1, 25_000)
     })
     .await;
     let client = f.client(0, "");
@@ -344,35 +309,22 @@ async fn twenty_five_thousand_alerts_in_one_window_arrive_complete_and_once() {
 #[tokio::test]
 async fn a_malformed_alert_does_not_stop_its_page() {
     let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 200,
         faults: Faults {
             malformed: 0.05,
             ..Faults::default()
         },
-        ..SimulatorConfig::default()
+        ..sized(1, 200)
     })
     .await;
     let client = f.client(0, "page_size = 50\n");
-    let (alerts, stats) = fetch_all(
-        &client,
-        t("2000-01-01T00:00:00Z"),
-        t("2100-01-01T00:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let (alerts, stats) = fetch_everything(&client).await.unwrap();
     assert!(stats.malformed > 0, "{stats:?}");
     assert_eq!(alerts.len() as u64 + stats.malformed, 200, "{stats:?}");
 }
 
 #[tokio::test]
 async fn a_tenant_whose_token_endpoint_fails_does_not_delay_the_others() {
-    let f = Fixture::start(SimulatorConfig {
-        tenants: 2,
-        alerts_per_tenant: 100,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let f = Fixture::start(sized(2, 100)).await;
     f.sim
         .set_tenant_knobs(
             &f.tenant_id(0),
@@ -409,12 +361,7 @@ async fn a_tenant_whose_token_endpoint_fails_does_not_delay_the_others() {
 
 #[tokio::test]
 async fn updates_while_paging_never_lose_an_unchanged_alert() {
-    let f = Fixture::start(SimulatorConfig {
-        tenants: 1,
-        alerts_per_tenant: 600,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let f = Fixture::start(sized(1, 600)).await;
     let tenant = f.tenant_id(0);
     let truth = f.sim.ground_truth(&tenant).unwrap();
     let client = f.client(0, "page_size = 50\n");

@@ -4,9 +4,13 @@
 //! The alerts' lastUpdateTimes spread over 12 hours (~8,300 an hour) and are fetched in the
 //! one-hour windows `run` and `replay` use, so a window is about one page.
 //!
-//! Run: `cargo bench --bench fetch_throughput` (`-- --alerts N`). The simulator runs in the
-//! same process on the other core: its JSON serialization is part of what is measured, as a
-//! real API's network time would be.
+//! Run: `cargo bench --bench fetch_throughput` (`-- --alerts N`, `--text-mb M`). The simulator
+//! runs in the same process on the other core: its serving is part of what is measured, as a
+//! real API's network time would be. It keeps the JSON text of up to 512 MB of alerts (all of
+//! the default 100,000); `--text-mb 0` makes it generate every alert again for each page, as it
+//! does for most alerts of a million.
+//!
+//! The last lines read the same pages raw, unparsed: what the simulator alone serves.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +29,12 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
+    // MB of alert text the simulator keeps; the rest it generates again for every page.
+    let text_mb: Option<usize> = args
+        .iter()
+        .position(|a| a == "--text-mb")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,6 +48,7 @@ fn main() {
                 tenants: 1,
                 alerts_per_tenant: alerts,
                 history: std::time::Duration::from_secs(12 * 3600),
+                text_budget: text_mb.map_or(SimulatorConfig::default().text_budget, |mb| mb << 20),
                 ..SimulatorConfig::default()
             },
         )
@@ -95,7 +106,64 @@ fn main() {
                 splits
             );
         }
+        // The same pages read over one keep-alive connection and dropped unparsed: what the
+        // simulator serves on its own (the client side only copies bytes out of the socket).
+        let token = sim.issue_access_token(&t.id).unwrap();
+        let mut conn = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+        for run in 1..=3 {
+            let started = Instant::now();
+            let mut bytes = 0u64;
+            for &(from, to) in &windows {
+                let filter = format!("lastUpdateTime ge {from} and lastUpdateTime lt {to}");
+                let query: String = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs([("$filter", filter.as_str()), ("$expand", "evidence"), ("$top", "10000")])
+                    .finish();
+                bytes += raw_get(&mut conn, &format!("/api/alerts?{query}"), &token).await;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "simulator alone {run} (the same pages, read raw): {:.0} MB in {secs:.2}s: {:.0} alerts/s, {:.0} MB/s",
+                bytes as f64 / 1e6,
+                alerts as f64 / secs,
+                bytes as f64 / 1e6 / secs
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
         sim.shutdown().await;
     });
+}
+
+/// GET `path` on a keep-alive HTTP/1.1 connection; reads and drops the body, returns its length.
+async fn raw_get(conn: &mut tokio::net::TcpStream, path: &str, token: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer {token}\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut have = 0;
+    let head_end = loop {
+        let n = conn.read(&mut buf[have..]).await.unwrap();
+        assert!(n > 0, "connection closed");
+        have += n;
+        if let Some(i) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let length: u64 = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .expect("a content-length")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut left = length - (have - head_end) as u64;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = conn.read(&mut buf[..want]).await.unwrap();
+        assert!(n > 0, "connection closed");
+        left -= n as u64;
+    }
+    length
 }

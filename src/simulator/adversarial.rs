@@ -6,8 +6,9 @@
 //! the API itself filters on them, and a client must still be able to page and de-duplicate.
 //! Wrong-typed fields are a separate fault (`faults::malform`), not generated content.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
+use super::doc::{Evidence, Obj, V};
 use super::rng::Rng;
 
 const SEPARATORS: &str =
@@ -37,24 +38,38 @@ const DROPPABLE: &[&str] = &[
 ];
 
 /// Applies one to three hostile mutations to `a`.
-pub(crate) fn apply(rng: &mut Rng, a: &mut Map<String, Value>) {
+pub(crate) fn apply(rng: &mut Rng, a: &mut Obj) {
     for _ in 0..rng.between(1, 3) {
         mutate(rng, a);
     }
 }
 
-fn set(a: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
-    a.insert(key.to_owned(), v.into());
+/// Text values: static ones borrowed, built ones owned.
+trait Text {
+    fn into_v(self) -> V<'static>;
 }
 
-fn text(a: &Map<String, Value>, key: &str) -> String {
-    a.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+impl Text for &'static str {
+    fn into_v(self) -> V<'static> {
+        V::str(self)
+    }
 }
 
-fn mutate(rng: &mut Rng, a: &mut Map<String, Value>) {
+impl Text for String {
+    fn into_v(self) -> V<'static> {
+        V::owned(self)
+    }
+}
+
+fn set(a: &mut Obj, key: &'static str, v: impl Text) {
+    a.set(key, v.into_v());
+}
+
+fn text(a: &Obj, key: &str) -> String {
+    a.str(key).unwrap_or_default().to_owned()
+}
+
+fn mutate(rng: &mut Rng, a: &mut Obj) {
     let title = text(a, "title");
     match rng.below(14) {
         0 => {
@@ -82,11 +97,10 @@ fn mutate(rng: &mut Rng, a: &mut Map<String, Value>) {
                 "description",
                 "normal text\tsev=10\tcat=Forged\tusrName=forged^devTime=0",
             );
-            set(
-                a,
-                "relatedUser",
-                json!({"userName": "jdoe\tsev=10", "domainName": "CONTOSO^x"}),
-            );
+            let mut user = Obj::with_capacity(2);
+            user.push("userName", V::str("jdoe\tsev=10"));
+            user.push("domainName", V::str("CONTOSO^x"));
+            a.set("relatedUser", V::Obj(user));
         }
         4 => {
             set(a, "title", format!("{title} {UNICODE}"));
@@ -108,14 +122,14 @@ fn mutate(rng: &mut Rng, a: &mut Map<String, Value>) {
         8 => {
             // Everything null that may be null.
             for key in DROPPABLE {
-                set(a, key, Value::Null);
+                a.set(key, V::Null);
             }
-            set(a, "evidence", json!([]));
+            a.set("evidence", V::List(Vec::new()));
         }
         9 => {
             for key in DROPPABLE {
                 if rng.chance(0.5) {
-                    a.remove(*key);
+                    a.remove(key);
                 }
             }
         }
@@ -132,44 +146,82 @@ fn mutate(rng: &mut Rng, a: &mut Map<String, Value>) {
         }
         12 => {
             // Fields the API may add some day; a client must ignore them.
-            set(
-                a,
-                "detectorVersion",
-                json!({"major": 2, "tags": ["preview", "x|y=z"]}),
-            );
-            set(
-                a,
-                "newFieldFromFuture",
-                json!([1, "two", null, {"three": 3.0}]),
-            );
+            let version = json!({"major": 2, "tags": ["preview", "x|y=z"]});
+            a.set("detectorVersion", V::Json(Box::new(version)));
+            let future = json!([1, "two", null, {"three": 3.0}]);
+            a.set("newFieldFromFuture", V::Json(Box::new(future)));
         }
         _ => evidence_specials(a),
     }
 }
 
-fn evidence_specials(a: &mut Map<String, Value>) {
-    let Some(Value::Array(items)) = a.get_mut("evidence") else {
-        return;
-    };
-    for e in items.iter_mut().filter_map(Value::as_object_mut) {
-        if e.get("fileName").is_some_and(|v| !v.is_null()) {
-            set(e, "fileName", "in voice = paid | final.pdf .exe");
-            set(e, "filePath", "C:\\Users\\j doe\\Desk|top\\a=b\\");
-            let sha1 = e.get("sha1").and_then(Value::as_str).map(str::to_uppercase);
-            if let Some(sha1) = sha1 {
-                set(e, "sha1", sha1);
+fn evidence_specials(a: &mut Obj) {
+    match a.get_mut("evidence") {
+        Some(V::Evidences(items)) => {
+            for e in items {
+                specials(&mut Fields::Evidence(e));
             }
         }
-        if e.get("processCommandLine").is_some_and(|v| !v.is_null()) {
-            set(
-                e,
-                "processCommandLine",
-                "cmd.exe /c \"echo a|b=c ^& set X=\\\"y\\\"\"\r\nwhoami",
-            );
+        Some(V::List(items)) => {
+            for item in items {
+                match item {
+                    V::Evidence(e) => specials(&mut Fields::Evidence(e)),
+                    V::Obj(o) => specials(&mut Fields::Obj(o)),
+                    _ => {}
+                }
+            }
         }
-        if e.get("accountName").is_some_and(|v| !v.is_null()) {
-            set(e, "accountName", "CONTOSO\\j|doe=x");
+        _ => {}
+    }
+}
+
+/// An evidence item, generated or read back.
+enum Fields<'e, 'a> {
+    Evidence(&'e mut Evidence<'a>),
+    Obj(&'e mut Obj<'a>),
+}
+
+impl Fields<'_, '_> {
+    fn has(&self, key: &str) -> bool {
+        let v = match self {
+            Fields::Evidence(e) => e.get(key),
+            Fields::Obj(o) => o.get(key),
+        };
+        v.is_some_and(|v| !v.is_null())
+    }
+
+    fn upper(&self, key: &str) -> Option<String> {
+        let v = match self {
+            Fields::Evidence(e) => e.get(key),
+            Fields::Obj(o) => o.get(key),
+        };
+        v.and_then(V::text).map(|t| t.to_uppercase())
+    }
+
+    fn set(&mut self, key: &'static str, v: impl Text) {
+        match self {
+            Fields::Evidence(e) => e.set(key, v.into_v()),
+            Fields::Obj(o) => o.set(key, v.into_v()),
         }
+    }
+}
+
+fn specials(e: &mut Fields) {
+    if e.has("fileName") {
+        e.set("fileName", "in voice = paid | final.pdf .exe");
+        e.set("filePath", "C:\\Users\\j doe\\Desk|top\\a=b\\");
+        if let Some(sha1) = e.upper("sha1") {
+            e.set("sha1", sha1);
+        }
+    }
+    if e.has("processCommandLine") {
+        e.set(
+            "processCommandLine",
+            "cmd.exe /c \"echo a|b=c ^& set X=\\\"y\\\"\"\r\nwhoami",
+        );
+    }
+    if e.has("accountName") {
+        e.set("accountName", "CONTOSO\\j|doe=x");
     }
 }
 

@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Method;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::body::{Chunks, PageWriter, Pool};
 use super::faults;
+use super::generate::World;
 use super::limits::retry_after_secs;
 use super::odata::{self, MAX_TOP};
-use super::server::{Req, Resp, response, with_header};
+use super::render::{self, Source};
+use super::server::{Req, Resp, chunked_response, response, with_header};
 use super::state::{Shared, State};
 use super::tokens::Audience;
 
@@ -85,11 +87,13 @@ pub(crate) fn not_found(shared: &Shared) -> Resp {
     )
 }
 
-/// One page, gathered under the lock and serialized after it.
+/// One page, gathered under the lock and written after it.
 struct Page {
-    alerts: Vec<Arc<Value>>,
-    /// Position in `alerts` → the malformed copy served instead.
-    malformed: HashMap<usize, Value>,
+    world: Arc<World>,
+    adversarial: f64,
+    alerts: Vec<Source>,
+    /// Position in `alerts` → which field its malformed copy breaks (`faults::malform`).
+    malformed: HashMap<usize, u64>,
     expand: bool,
     next_link: Option<String>,
 }
@@ -111,8 +115,8 @@ pub(crate) fn alerts(shared: &Shared, req: &Req) -> Resp {
             Err(resp) => return *resp,
         }
     };
-    let body = serialize(&page);
-    let r = response(200, CONTENT_TYPE, body);
+    let body = serialize(&page, &shared.pages);
+    let r = chunked_response(200, CONTENT_TYPE, body);
     with_header(r, "odata-version", "4.0")
 }
 
@@ -183,13 +187,19 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
     }
     let page_size = limits.page_size.clamp(1, MAX_TOP);
     let take = usize::try_from(q.top.unwrap_or(page_size)).unwrap_or(usize::MAX);
-    let mut alerts: Vec<Arc<Value>> = st.store.tenants[t]
+    let tenant = &st.store.tenants[t];
+    let mut alerts: Vec<Source> = tenant
         .visible(now)
-        .filter(|v| q.filter.as_ref().is_none_or(|f| f.matches(&v.json)))
+        .filter(|(i, _)| {
+            q.filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&tenant.record(*i)))
+        })
         .skip(usize::try_from(q.skip).unwrap_or(usize::MAX))
         .take(take + 1)
-        .map(|v| v.json.clone())
+        .map(|(i, _)| tenant.source(i))
         .collect();
+    let world = tenant.world().clone();
     let more = alerts.len() > take;
     alerts.truncate(take);
     // No nextLink at all when $top was given, even if more match (design.md §3).
@@ -197,18 +207,15 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
     let mut malformed = HashMap::new();
     let rate = st.faults.malformed;
     if rate > 0.0 {
-        for (i, a) in alerts.iter().enumerate() {
+        for i in 0..alerts.len() {
             if st.fault_rng.chance(rate) {
-                let shown = if q.expand_evidence {
-                    (**a).clone()
-                } else {
-                    without_evidence(a)
-                };
-                malformed.insert(i, faults::malform(&mut st.fault_rng, &shown));
+                malformed.insert(i, st.fault_rng.below(3));
             }
         }
     }
     Ok(Page {
+        world,
+        adversarial: st.store.adversarial(),
         alerts,
         malformed,
         expand: q.expand_evidence,
@@ -232,66 +239,35 @@ fn next_link(shared: &Shared, req: &Req, skip: u64) -> String {
     format!("{base}/api/alerts?{}", enc.finish())
 }
 
-fn without_evidence(a: &Value) -> Value {
-    let mut v = a.clone();
-    if let Some(e) = v.get_mut("evidence") {
-        *e = json!([]);
-    }
-    v
-}
-
-/// An alert as served: without `$expand=evidence` its `evidence` is `[]`.
-struct View<'a> {
-    alert: &'a Value,
-    expand: bool,
-}
-
-impl Serialize for View<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.alert {
-            Value::Object(m) if !self.expand => {
-                let mut map = s.serialize_map(Some(m.len()))?;
-                for (k, v) in m {
-                    if k == "evidence" {
-                        map.serialize_entry(k, &[] as &[Value])?;
-                    } else {
-                        map.serialize_entry(k, v)?;
-                    }
-                }
-                map.end()
-            }
-            v => v.serialize(s),
-        }
-    }
-}
-
-fn serialize(page: &Page) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096 * page.alerts.len().max(1));
+fn serialize(page: &Page, pool: &Arc<Pool>) -> Chunks {
+    let mut w = PageWriter::new(pool);
+    let out = w.buf();
     out.extend_from_slice(b"{\"@odata.context\":");
     out.extend_from_slice(json!(CONTEXT).to_string().as_bytes());
     out.extend_from_slice(b",\"value\":[");
-    for (i, a) in page.alerts.iter().enumerate() {
+    let (world, adversarial) = (&page.world, page.adversarial);
+    for (i, source) in page.alerts.iter().enumerate() {
+        let out = w.buf();
         if i > 0 {
             out.push(b',');
         }
-        let written = match page.malformed.get(&i) {
-            Some(bad) => serde_json::to_writer(&mut out, bad),
-            None => serde_json::to_writer(
-                &mut out,
-                &View {
-                    alert: a,
-                    expand: page.expand,
-                },
-            ),
-        };
-        // Values built from serde_json::Value always serialize; a failure would be a bug here.
-        debug_assert!(written.is_ok());
+        match page.malformed.get(&i) {
+            Some(&kind) => {
+                let mut shown = Vec::new();
+                render::write(&mut shown, world, adversarial, source, page.expand);
+                let alert: Value = serde_json::from_slice(&shown).unwrap_or(Value::Null);
+                // Writing a Value into a Vec cannot fail.
+                let _ = serde_json::to_writer(out, &faults::malform(kind, &alert));
+            }
+            None => render::write(out, world, adversarial, source, page.expand),
+        }
     }
+    let out = w.buf();
     out.push(b']');
     if let Some(link) = &page.next_link {
         out.extend_from_slice(b",\"@odata.nextLink\":");
         out.extend_from_slice(json!(link).to_string().as_bytes());
     }
     out.push(b'}');
-    out
+    w.finish()
 }

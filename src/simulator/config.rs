@@ -52,6 +52,11 @@ pub struct SimulatorConfig {
     pub limits: Limits,
     /// Random faults of the alerts API.
     pub faults: Faults,
+    /// Bytes of JSON text of the initial alerts kept in memory, over all tenants. Alerts beyond
+    /// it keep only what `$filter` reads and are generated again, identically, whenever they are
+    /// served: slower to serve, but a million alerts take a few hundred MB. Updated and live
+    /// alerts always keep their text.
+    pub text_budget: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -77,6 +82,7 @@ impl Default for SimulatorConfig {
             auto_approve: true,
             limits: Limits::default(),
             faults: Faults::default(),
+            text_budget: 512 << 20,
         }
     }
 }

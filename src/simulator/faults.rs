@@ -87,13 +87,13 @@ pub(crate) fn plan(f: &Faults, rng: &mut Rng, alerts_api: bool) -> Plan {
 
 /// A copy of `alert` with one field of the wrong type: something the client's alert model must
 /// reject for this alert alone while reading the rest of the page. The id stays, so the client
-/// can report which alert it was.
-pub(crate) fn malform(rng: &mut Rng, alert: &Value) -> Value {
+/// can report which alert it was. `kind` is a draw of `rng.below(3)`: which field breaks.
+pub(crate) fn malform(kind: u64, alert: &Value) -> Value {
     let mut bad = alert.clone();
     let Some(map) = bad.as_object_mut() else {
         return bad;
     };
-    match rng.below(3) {
+    match kind {
         0 => map.insert("evidence".into(), json!("not-an-array")),
         1 => map.insert("comments".into(), json!({"comment": "not-an-array"})),
         _ => map.insert("alertCreationTime".into(), json!(1_732_269_059_u64)),

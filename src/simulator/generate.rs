@@ -1,11 +1,16 @@
 //! Realistic alerts, generated from a seed: the fields, shapes and value spaces of design.md §3
 //! and `examples/alerts/realistic-page.json`, including the lifecycle of later versions.
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::ops::Range;
 
 use super::adversarial;
 use super::catalog::*;
+use super::doc::{Ev, Evidence, Obj, V, truncate};
+use super::drawn::{Comment, Drawn, Lifecycle};
+use super::meta::{Meta, Metas, timestamp};
 use super::rng::Rng;
+use super::write;
 use crate::alert::Timestamp;
 
 const SECOND: i64 = 1_000_000_000;
@@ -23,35 +28,44 @@ pub(crate) enum Status {
 }
 
 /// The fictional company behind one tenant: its domain, users and devices, so that the alerts
-/// of a tenant look like they come from one organisation.
+/// of a tenant look like they come from one organisation. It never changes once made; alerts
+/// borrow their names from it.
 #[derive(Debug)]
 pub(crate) struct World {
-    tenant_id: String,
-    netbios: String,
+    pub(crate) tenant_id: String,
+    pub(crate) netbios: String,
     upn_suffix: String,
     users: Vec<User>,
     hosts: Vec<Host>,
-    next_incident: u64,
-    next_investigation: u64,
+    /// The ids before the first alert.
+    pub(crate) start: Counters,
+}
+
+/// The last incident and investigation ids handed out in a tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) incident: u64,
+    pub(crate) investigation: u64,
 }
 
 #[derive(Debug)]
-struct User {
-    name: &'static str,
+pub(crate) struct User {
+    pub(crate) name: &'static str,
     sid: String,
     aad_id: String,
 }
 
 #[derive(Debug)]
-struct Host {
-    name: String,
-    machine_id: String,
-    rbac: &'static str,
+pub(crate) struct Host {
+    pub(crate) name: String,
+    pub(crate) machine_id: String,
+    pub(crate) rbac: &'static str,
 }
 
 impl World {
-    /// The company of tenant number `index` (0-based), deterministic from `rng`.
-    pub(crate) fn new(rng: &mut Rng, index: usize, tenant_id: &str) -> Self {
+    /// The company of tenant number `index` (0-based), deterministic from `rng`, and its first
+    /// ids.
+    pub(crate) fn new(rng: &mut Rng, index: usize, tenant_id: &str) -> (Self, Counters) {
         let company = COMPANIES[index % COMPANIES.len()];
         let company = match index / COMPANIES.len() {
             0 => company.to_owned(),
@@ -93,21 +107,20 @@ impl World {
                 }
             })
             .collect();
-        World {
+        let counters = Counters {
+            incident: 1_000_000 + rng.below(900_000),
+            investigation: 40_000 + rng.below(20_000),
+        };
+        let world = World {
             tenant_id: tenant_id.to_owned(),
             netbios: company.to_uppercase(),
             upn_suffix: format!("{company}.com"),
             users,
             hosts,
-            next_incident: 1_000_000 + rng.below(900_000),
-            next_investigation: 40_000 + rng.below(20_000),
-        }
+            start: counters,
+        };
+        (world, counters)
     }
-}
-
-/// A timestamp as the API writes it: UTC, `Z`, `digits` fractional digits.
-pub(crate) fn fmt_time(nanos: i64, digits: u8) -> String {
-    Timestamp::from_unix_nanos(nanos, digits).to_string()
 }
 
 /// The API writes anything from 0 to 7 fractional digits, mostly 7.
@@ -119,35 +132,108 @@ fn digits(rng: &mut Rng) -> u8 {
     }
 }
 
-fn time(rng: &mut Rng, nanos: i64) -> Value {
-    Value::String(fmt_time(nanos, digits(rng)))
+fn time<'a>(rng: &mut Rng, nanos: i64) -> V<'a> {
+    V::Time(nanos, digits(rng))
+}
+
+/// One of `words`.
+fn word(rng: &mut Rng, words: &[&'static str]) -> &'static str {
+    words[rng.below(words.len() as u64) as usize]
+}
+
+/// `rng.hex(len)`, written when the alert is.
+fn hex<'a>(rng: &mut Rng, len: u8) -> V<'a> {
+    let v = V::Hex(rng.state(), len);
+    rng.skip(u64::from(len));
+    v
+}
+
+/// `text` with `{u}` replaced by the user name.
+fn for_user<'a>(text: &'a str, user: &User) -> V<'a> {
+    if text.contains("{u}") {
+        V::owned(text.replace("{u}", user.name))
+    } else {
+        V::str(text)
+    }
+}
+
+/// A generated alert: drawn, or made adversarial (then an object). One lives at a time, briefly:
+/// its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Generated<'w> {
+    Drawn(Drawn<'w>),
+    Obj(Obj<'w>),
+}
+
+impl Generated<'_> {
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Generated::Drawn(d) => &d.id,
+            Generated::Obj(o) => o.str("id").unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn set_id(&mut self, id: String) {
+        match self {
+            Generated::Drawn(d) => d.id = id,
+            Generated::Obj(o) => o.set("id", V::owned(id)),
+        }
+    }
+
+    pub(crate) fn last_update_time(&self) -> Option<Timestamp> {
+        match self {
+            Generated::Drawn(d) => Some(d.last_update_time()),
+            Generated::Obj(o) => o.get("lastUpdateTime").and_then(timestamp),
+        }
+    }
+
+    /// Writes the alert as the API serves it; returns where its `evidence` value is.
+    pub(crate) fn write(&self, out: &mut Vec<u8>, expand: bool) -> Option<Range<usize>> {
+        match self {
+            Generated::Drawn(d) => Some(d.write(out, expand)),
+            Generated::Obj(o) => write::write_alert(out, o, expand),
+        }
+    }
+
+    /// What `$filter` reads of it.
+    pub(crate) fn meta(&self, metas: &mut Metas, last_update: i64) -> Meta {
+        match self {
+            Generated::Drawn(d) => {
+                let fields = d.fields();
+                metas.add(fields.iter().map(|(k, v)| (*k, v)), last_update)
+            }
+            Generated::Obj(o) => metas.add(o.0.iter().map(|(k, v)| (k.as_ref(), v)), last_update),
+        }
+    }
 }
 
 /// A new alert created at `created` and last updated at `last_update` (Unix nanoseconds), in
-/// lifecycle state `status`; with probability `adversarial` it carries hostile strings.
-pub(crate) fn alert(
+/// lifecycle state `status`; with probability `adversarial` it carries hostile strings. The
+/// same `rng` state and `counters` give the same alert.
+pub(crate) fn alert<'w>(
     rng: &mut Rng,
-    world: &mut World,
+    world: &'w World,
+    counters: &mut Counters,
     created: i64,
     last_update: i64,
     status: Status,
     adversarial: f64,
-) -> Value {
+) -> Generated<'w> {
     // lastUpdateTime as written (its fraction digits truncate it); creation never comes after.
-    let last_update_text = fmt_time(last_update, digits(rng));
-    let written = Timestamp::parse(&last_update_text).map_or(last_update, |t| t.unix_nanos());
+    let last_update_digits = digits(rng);
+    let written = truncate(last_update, last_update_digits);
     let created = created.min(written);
     let sc = rng.pick(SCENARIOS);
     let host = rng.below(world.hosts.len() as u64) as usize;
     let user = rng.below(world.users.len() as u64) as usize;
     let (host, user) = (&world.hosts[host], &world.users[user]);
-    world.next_incident += rng.below(3);
-    let incident = world.next_incident;
+    counters.incident += rng.below(3);
+    let incident = counters.incident;
     let investigation = if rng.chance(0.5) {
-        world.next_investigation += 1;
-        json!(world.next_investigation)
+        counters.investigation += 1;
+        Some(counters.investigation)
     } else {
-        Value::Null
+        None
     };
     let first_event = created - rng.between(2 * SECOND, 40 * MINUTE);
     let last_event = first_event + rng.between(0, (created - first_event) / 2);
@@ -157,109 +243,112 @@ pub(crate) fn alert(
         rng.next_u64() as i32
     );
     let evidence = evidence_list(rng, world, sc, user, created);
-    let description = sc.description.replace("this device", &host.name);
-    let mut a = json!({
-        "id": id,
-        "incidentId": incident,
-        "investigationId": investigation,
-        "assignedTo": null,
-        "severity": *rng.pick(&["Informational", "Low", "Medium", "Medium", "High", "High"]),
-        "status": "New",
-        "classification": null,
-        "determination": null,
-        "investigationState": *rng.pick(&["Queued", "Running", "UnsupportedAlertType"]),
-        "detectionSource": sc.source,
-        "detectorId": sc.detector,
-        "category": sc.category,
-        "threatFamilyName": sc.threat.map(|t| t.0),
-        "title": sc.title,
-        "description": description,
-        "alertCreationTime": time(rng, created),
-        "firstEventTime": time(rng, first_event),
-        "lastEventTime": time(rng, last_event),
-        "lastUpdateTime": last_update_text,
-        "resolvedTime": null,
-        "machineId": host.machine_id,
-        "computerDnsName": host.name,
-        "rbacGroupName": host.rbac,
-        "aadTenantId": world.tenant_id,
-        "threatName": sc.threat.map(|t| t.1),
-        "mitreTechniques": sc.mitre,
-        "relatedUser": if rng.chance(0.85) {
-            json!({"userName": user.name, "domainName": world.netbios})
-        } else {
-            Value::Null
-        },
-        "loggedOnUsers": [{"accountName": user.name, "domainName": world.netbios}],
-        "comments": [],
-        "evidence": evidence,
-    });
-    let map = a.as_object_mut().expect("built as an object");
+    let description = if sc.description.contains("this device") {
+        Cow::Owned(sc.description.replace("this device", &host.name))
+    } else {
+        Cow::Borrowed(sc.description)
+    };
+    let severity = word(
+        rng,
+        &["Informational", "Low", "Medium", "Medium", "High", "High"],
+    );
+    let investigation_state = word(rng, &["Queued", "Running", "UnsupportedAlertType"]);
+    let created_at = (created, digits(rng));
+    let first_event = (first_event, digits(rng));
+    let last_event = (last_event, digits(rng));
+    let related_user = rng.chance(0.85);
+    let mut a = Drawn {
+        id,
+        incident,
+        investigation,
+        assigned_to: None,
+        severity,
+        status: "New",
+        classification: None,
+        determination: None,
+        investigation_state,
+        sc,
+        description,
+        created: created_at,
+        first_event,
+        last_event,
+        last_update: (last_update, last_update_digits),
+        resolved: None,
+        world,
+        host,
+        user,
+        related_user,
+        comments: Vec::new(),
+        evidence,
+    };
     if status != Status::New {
-        advance(rng, map, Status::InProgress, created, written);
+        advance(rng, &mut a, Status::InProgress, created, written);
     }
     if status == Status::Resolved {
-        advance(rng, map, Status::Resolved, created, written);
+        advance(rng, &mut a, Status::Resolved, created, written);
     }
     if rng.chance(adversarial) {
-        adversarial::apply(rng, map);
+        let mut o = a.to_obj();
+        adversarial::apply(rng, &mut o);
+        Generated::Obj(o)
+    } else {
+        Generated::Drawn(a)
     }
-    a
 }
 
 /// The next version of an alert at `now`: one lifecycle step (New → InProgress → Resolved, then
 /// comments and reclassification), sometimes new evidence, and `lastUpdateTime = now` with seven
 /// fractional digits as the service writes it.
-pub(crate) fn next_version(rng: &mut Rng, world: &World, prev: &Value, now: i64) -> Value {
-    let mut next = prev.clone();
-    let Some(map) = next.as_object_mut() else {
-        return next;
-    };
-    let created = map
-        .get("alertCreationTime")
-        .and_then(Value::as_str)
-        .and_then(|t| Timestamp::parse(t).ok())
-        .map_or(now - MINUTE, |t| t.unix_nanos());
-    let step = match map.get("status").and_then(Value::as_str) {
+pub(crate) fn next_version<'w>(
+    rng: &mut Rng,
+    world: &'w World,
+    prev: Obj<'w>,
+    now: i64,
+) -> Obj<'w> {
+    let mut map = prev;
+    let created = map.time("alertCreationTime").unwrap_or(now - MINUTE);
+    let step = match map.str("status") {
         Some("InProgress") => Status::Resolved,
         Some("Resolved") => {
             // A resolved alert still changes: a late comment, a reclassification.
-            add_comment(rng, map, created.max(now - MINUTE), now);
+            add_comment(rng, &mut map, created.max(now - MINUTE), now);
             if rng.chance(0.3) {
-                map.insert("classification".into(), json!("TruePositive"));
-                map.insert("determination".into(), json!("MultiStagedAttack"));
+                map.set("classification", V::str("TruePositive"));
+                map.set("determination", V::str("MultiStagedAttack"));
             }
             Status::Resolved
         }
         _ => Status::InProgress,
     };
-    if map.get("status").and_then(Value::as_str) != Some("Resolved") {
-        advance(rng, map, step, created, now);
+    if map.str("status") != Some("Resolved") {
+        advance(rng, &mut map, step, created, now);
     }
     if rng.chance(0.25)
-        && let Some(Value::Array(list)) = map.get_mut("evidence")
+        && let Some(list @ (V::List(_) | V::Evidences(_))) = map.get_mut("evidence")
     {
         let user = &world.users[rng.below(world.users.len() as u64) as usize];
         let kind = *rng.pick(ALL_KINDS);
-        list.push(evidence(rng, world, kind, 2, user, now));
+        let e = evidence(rng, world, kind, 2, user, now);
+        match list {
+            V::Evidences(items) => items.push(e),
+            V::List(items) => items.push(V::Evidence(Box::new(e))),
+            _ => {}
+        }
     }
-    map.insert("lastUpdateTime".into(), json!(fmt_time(now, 7)));
-    next
+    map.set("lastUpdateTime", V::Time(now, 7));
+    map
 }
 
-/// Moves `map` to `to`, with the fields an analyst or automation changes on the way.
-fn advance(rng: &mut Rng, map: &mut Map<String, Value>, to: Status, created: i64, at: i64) {
+/// Moves `a` to `to`, with the fields an analyst or automation changes on the way.
+fn advance(rng: &mut Rng, a: &mut impl Lifecycle, to: Status, created: i64, at: i64) {
     match to {
         Status::New => {}
         Status::InProgress => {
-            map.insert("status".into(), json!("InProgress"));
-            map.insert("assignedTo".into(), json!(*rng.pick(ANALYSTS)));
-            map.insert(
-                "investigationState".into(),
-                json!(*rng.pick(&["Running", "PendingApproval"])),
-            );
+            a.set_status("InProgress");
+            a.set_assigned_to(word(rng, ANALYSTS));
+            a.set_investigation_state(word(rng, &["Running", "PendingApproval"]));
             if rng.chance(0.4) {
-                add_comment(rng, map, created, at);
+                add_comment(rng, a, created, at);
             }
         }
         Status::Resolved => {
@@ -270,122 +359,116 @@ fn advance(rng: &mut Rng, map: &mut Map<String, Value>, to: Status, created: i64
                 ("InformationalExpectedActivity", "SecurityTesting", "Benign"),
                 ("TruePositive", "UnwantedSoftware", "TerminatedBySystem"),
             ]);
-            map.insert("status".into(), json!("Resolved"));
-            map.insert("classification".into(), json!(class));
-            map.insert("determination".into(), json!(det));
-            map.insert("investigationState".into(), json!(state));
+            a.set_status("Resolved");
+            a.set_classification(class);
+            a.set_determination(det);
+            a.set_investigation_state(state);
             let resolved = at - rng.between(0, (at - created).clamp(0, SECOND));
-            map.insert("resolvedTime".into(), time(rng, resolved));
-            if map.get("assignedTo").is_none_or(Value::is_null) {
-                map.insert("assignedTo".into(), json!(*rng.pick(ANALYSTS)));
+            a.set_resolved((resolved, digits(rng)));
+            if !a.is_assigned() {
+                a.set_assigned_to(word(rng, ANALYSTS));
             }
             if rng.chance(0.5) {
-                add_comment(rng, map, created, at);
+                add_comment(rng, a, created, at);
             }
         }
     }
 }
 
-fn add_comment(rng: &mut Rng, map: &mut Map<String, Value>, from: i64, to: i64) {
+fn add_comment(rng: &mut Rng, a: &mut impl Lifecycle, from: i64, to: i64) {
     let mut text = (*rng.pick(COMMENTS)).to_owned();
     if text.ends_with('-') {
         text.push_str(&rng.between(10_000, 99_999).to_string());
     }
     let at = rng.between(from, to.max(from));
-    let comment = json!({
-        "comment": text,
-        "createdBy": *rng.pick(&ANALYSTS[..3]),
-        "createdTime": time(rng, at),
-    });
-    match map.get_mut("comments") {
-        Some(Value::Array(list)) => list.push(comment),
-        _ => {
-            map.insert("comments".into(), json!([comment]));
-        }
-    }
+    let by = word(rng, &ANALYSTS[..3]);
+    let at = (at, digits(rng));
+    a.add_comment(Comment { text, by, at });
 }
 
-fn evidence_list(rng: &mut Rng, world: &World, sc: &Scenario, user: &User, at: i64) -> Value {
+fn evidence_list<'w>(
+    rng: &mut Rng,
+    world: &'w World,
+    sc: &Scenario,
+    user: &'w User,
+    at: i64,
+) -> Vec<Evidence<'w>> {
     let n = rng.between(1, 8) as usize;
-    let mut kinds: Vec<Kind> = sc.evidence.iter().copied().take(n).collect();
-    while kinds.len() < n {
-        kinds.push(*rng.pick(ALL_KINDS));
+    let mut kinds = [Kind::File; 8];
+    for (i, slot) in kinds.iter_mut().enumerate().take(n) {
+        *slot = match sc.evidence.get(i) {
+            Some(k) => *k,
+            None => *rng.pick(ALL_KINDS),
+        };
     }
     let mut t = at + rng.between(0, SECOND);
-    let items = kinds
-        .into_iter()
-        .map(|k| {
+    kinds[..n]
+        .iter()
+        .map(|&k| {
             t += rng.between(0, 5_000_000);
             evidence(rng, world, k, sc.process, user, t)
         })
-        .collect();
-    Value::Array(items)
+        .collect()
 }
 
 /// One evidence item: every field present, null unless the entity type has it (as the API does).
-fn evidence(
+fn evidence<'w>(
     rng: &mut Rng,
-    world: &World,
+    world: &'w World,
     kind: Kind,
     process: usize,
-    user: &User,
+    user: &'w User,
     at: i64,
-) -> Value {
-    let mut e = json!({
-        "entityType": format!("{kind:?}"),
-        "evidenceCreationTime": time(rng, at),
-        "sha1": null, "sha256": null, "fileName": null, "filePath": null,
-        "processId": null, "processCommandLine": null, "processCreationTime": null,
-        "parentProcessId": null, "parentProcessCreationTime": null,
-        "parentProcessFileName": null, "parentProcessFilePath": null,
-        "ipAddress": null, "url": null,
-        "registryKey": null, "registryHive": null, "registryValueType": null, "registryValue": null,
-        "accountName": null, "domainName": null, "userSid": null, "aadUserId": null,
-        "userPrincipalName": null, "detectionStatus": null,
-    });
-    let m = e.as_object_mut().expect("built as an object");
-    let mut set = |k: &str, v: Value| {
-        m.insert(k.to_owned(), v);
+) -> Evidence<'w> {
+    let entity = match kind {
+        Kind::File => "File",
+        Kind::Process => "Process",
+        Kind::User => "User",
+        Kind::Ip => "Ip",
+        Kind::Url => "Url",
+        Kind::Registry => "Registry",
     };
+    let mut e = Evidence::new();
+    let mut set = |field: Ev, v: V<'w>| e.put(field, v);
+    set(Ev::EntityType, V::str(entity));
+    set(Ev::EvidenceCreationTime, time(rng, at));
     let detection = *rng.pick(&["Detected", "Blocked", "Prevented", "Remediated"]);
     match kind {
         Kind::File => {
             let (name, dir) = *rng.pick(FILES);
-            set("sha1", json!(rng.hex(40)));
-            set("sha256", json!(rng.hex(64)));
-            set("fileName", json!(name));
-            set("filePath", json!(dir.replace("{u}", user.name)));
-            set("detectionStatus", json!(detection));
+            set(Ev::Sha1, hex(rng, 40));
+            set(Ev::Sha256, hex(rng, 64));
+            set(Ev::FileName, V::str(name));
+            set(Ev::FilePath, for_user(dir, user));
+            set(Ev::DetectionStatus, V::str(detection));
         }
         Kind::Process => {
             let (name, dir, cmd) = PROCESSES[process % PROCESSES.len()];
             let (pname, pdir) = *rng.pick(PARENTS);
             let started = at - rng.between(SECOND, 30 * MINUTE);
-            set("sha1", json!(rng.hex(40)));
-            set("sha256", json!(rng.hex(64)));
-            set("fileName", json!(name));
-            set("filePath", json!(dir));
-            set("processId", json!(rng.between(500, 20_000)));
-            set("processCommandLine", json!(cmd.replace("{u}", user.name)));
-            set("processCreationTime", time(rng, started));
-            set("parentProcessId", json!(rng.between(400, 12_000)));
+            set(Ev::Sha1, hex(rng, 40));
+            set(Ev::Sha256, hex(rng, 64));
+            set(Ev::FileName, V::str(name));
+            set(Ev::FilePath, V::str(dir));
+            set(Ev::ProcessId, V::Int(rng.between(500, 20_000)));
+            set(Ev::ProcessCommandLine, for_user(cmd, user));
+            set(Ev::ProcessCreationTime, time(rng, started));
+            set(Ev::ParentProcessId, V::Int(rng.between(400, 12_000)));
             let parent_started = started - rng.between(SECOND, 600 * MINUTE);
-            set("parentProcessCreationTime", time(rng, parent_started));
-            set("parentProcessFileName", json!(pname));
-            set("parentProcessFilePath", json!(pdir));
+            set(Ev::ParentProcessCreationTime, time(rng, parent_started));
+            set(Ev::ParentProcessFileName, V::str(pname));
+            set(Ev::ParentProcessFilePath, V::str(pdir));
             if rng.chance(0.7) {
-                set("detectionStatus", json!(detection));
+                set(Ev::DetectionStatus, V::str(detection));
             }
         }
         Kind::User => {
-            set("accountName", json!(user.name));
-            set("domainName", json!(world.netbios));
-            set("userSid", json!(user.sid));
-            set("aadUserId", json!(user.aad_id));
-            set(
-                "userPrincipalName",
-                json!(format!("{}@{}", user.name, world.upn_suffix)),
-            );
+            set(Ev::AccountName, V::str(user.name));
+            set(Ev::DomainName, V::str(&world.netbios));
+            set(Ev::UserSid, V::str(&user.sid));
+            set(Ev::AadUserId, V::str(&user.aad_id));
+            let upn = format!("{}@{}", user.name, world.upn_suffix);
+            set(Ev::UserPrincipalName, V::owned(upn));
         }
         Kind::Ip => {
             let ip = if rng.chance(0.6) {
@@ -393,15 +476,15 @@ fn evidence(
             } else {
                 format!("10.20.{}.{}", rng.between(0, 15), rng.between(1, 254))
             };
-            set("ipAddress", json!(ip));
+            set(Ev::IpAddress, V::owned(ip));
         }
-        Kind::Url => set("url", json!(*rng.pick(URLS))),
+        Kind::Url => set(Ev::Url, V::str(word(rng, URLS))),
         Kind::Registry => {
             let (key, hive, ty, value) = *rng.pick(REGISTRY);
-            set("registryKey", json!(key));
-            set("registryHive", json!(hive));
-            set("registryValueType", json!(ty));
-            set("registryValue", json!(value.replace("{u}", user.name)));
+            set(Ev::RegistryKey, V::str(key));
+            set(Ev::RegistryHive, V::str(hive));
+            set(Ev::RegistryValueType, V::str(ty));
+            set(Ev::RegistryValue, for_user(value, user));
         }
     }
     e

@@ -26,7 +26,60 @@ pub(crate) enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    Cmp(String, Op, Literal),
+    Cmp(Field, Op, Literal),
+}
+
+/// The properties the service lets `$filter` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    AlertCreationTime,
+    LastUpdateTime,
+    LastEventTime,
+    IncidentId,
+    InvestigationId,
+    Id,
+    AssignedTo,
+    DetectionSource,
+    Status,
+    Severity,
+    Category,
+}
+
+impl Field {
+    pub(crate) fn name(self) -> &'static str {
+        FILTERABLE
+            .iter()
+            .find(|(_, f, _)| *f == self)
+            .map_or("", |(name, _, _)| name)
+    }
+}
+
+/// A property's value as `$filter` sees it; a missing property is `Null`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Null,
+    Int(i64),
+    Str(&'a str),
+    /// A timestamp string, already read (Unix nanoseconds).
+    Time(i64),
+    /// An array, an object, a boolean, a number that is no i64.
+    Other,
+}
+
+/// Something `$filter` can test: an alert's JSON, or what the store keeps of it.
+pub(crate) trait Record {
+    fn field(&self, f: Field) -> Scalar<'_>;
+}
+
+impl Record for Value {
+    fn field(&self, f: Field) -> Scalar<'_> {
+        match self.get(f.name()) {
+            None | Some(Value::Null) => Scalar::Null,
+            Some(Value::String(s)) => Scalar::Str(s),
+            Some(Value::Number(n)) => n.as_i64().map_or(Scalar::Other, Scalar::Int),
+            Some(_) => Scalar::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,26 +100,30 @@ pub(crate) enum Literal {
     Null,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FieldType {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldType {
     DateTime,
     Str,
     Number,
 }
 
 /// The properties the service lets `$filter` use, and their types.
-const FILTERABLE: &[(&str, FieldType)] = &[
-    ("alertCreationTime", FieldType::DateTime),
-    ("lastUpdateTime", FieldType::DateTime),
-    ("lastEventTime", FieldType::DateTime),
-    ("incidentId", FieldType::Number),
-    ("investigationId", FieldType::Number),
-    ("id", FieldType::Str),
-    ("assignedTo", FieldType::Str),
-    ("detectionSource", FieldType::Str),
-    ("status", FieldType::Str),
-    ("severity", FieldType::Str),
-    ("category", FieldType::Str),
+pub(crate) const FILTERABLE: &[(&str, Field, FieldType)] = &[
+    (
+        "alertCreationTime",
+        Field::AlertCreationTime,
+        FieldType::DateTime,
+    ),
+    ("lastUpdateTime", Field::LastUpdateTime, FieldType::DateTime),
+    ("lastEventTime", Field::LastEventTime, FieldType::DateTime),
+    ("incidentId", Field::IncidentId, FieldType::Number),
+    ("investigationId", Field::InvestigationId, FieldType::Number),
+    ("id", Field::Id, FieldType::Str),
+    ("assignedTo", Field::AssignedTo, FieldType::Str),
+    ("detectionSource", Field::DetectionSource, FieldType::Str),
+    ("status", Field::Status, FieldType::Str),
+    ("severity", Field::Severity, FieldType::Str),
+    ("category", Field::Category, FieldType::Str),
 ];
 
 /// Other properties of an alert: they exist but the service refuses them in `$filter`.
@@ -332,7 +389,7 @@ impl Parser {
             None => return Err("Syntax error: the $filter expression ended early.".into()),
         };
         self.pos += 1;
-        let ty = field_type(&field)?;
+        let (f, ty) = field_type(&field)?;
         let op = match self.tokens.get(self.pos) {
             Some(Token::Word(w)) => match w.as_str() {
                 "eq" => Op::Eq,
@@ -373,13 +430,13 @@ impl Parser {
         };
         self.pos += 1;
         check_types(&field, ty, op, &lit)?;
-        Ok(Expr::Cmp(field, op, lit))
+        Ok(Expr::Cmp(f, op, lit))
     }
 }
 
-fn field_type(field: &str) -> Result<FieldType, String> {
-    if let Some((_, ty)) = FILTERABLE.iter().find(|(f, _)| *f == field) {
-        return Ok(*ty);
+fn field_type(field: &str) -> Result<(Field, FieldType), String> {
+    if let Some((_, f, ty)) = FILTERABLE.iter().find(|(name, _, _)| *name == field) {
+        return Ok((*f, *ty));
     }
     if NOT_FILTERABLE.contains(&field) {
         return Err(format!(
@@ -433,27 +490,25 @@ fn check_types(field: &str, ty: FieldType, op: Op, lit: &Literal) -> Result<(), 
 
 impl Expr {
     /// Whether `alert` matches. A missing or null property matches only `eq null`.
-    pub(crate) fn matches(&self, alert: &Value) -> bool {
+    pub(crate) fn matches(&self, alert: &impl Record) -> bool {
         match self {
             Expr::And(a, b) => a.matches(alert) && b.matches(alert),
             Expr::Or(a, b) => a.matches(alert) || b.matches(alert),
             Expr::Not(a) => !a.matches(alert),
-            Expr::Cmp(field, op, lit) => compare(alert.get(field), *op, lit),
+            Expr::Cmp(field, op, lit) => compare(alert.field(*field), *op, lit),
         }
     }
 }
 
-fn compare(value: Option<&Value>, op: Op, lit: &Literal) -> bool {
-    let value = value.filter(|v| !v.is_null());
+fn compare(value: Scalar, op: Op, lit: &Literal) -> bool {
     let ord = match (value, lit) {
-        (None, Literal::Null) => Some(Ordering::Equal),
-        (Some(_), Literal::Null) => Some(Ordering::Greater),
-        (Some(Value::String(s)), Literal::DateTime(t)) => {
-            Timestamp::parse(s).ok().map(|v| v.cmp(t))
-        }
-        (Some(Value::String(s)), Literal::Str(t)) => Some(s.as_str().cmp(t.as_str())),
-        (Some(Value::Number(n)), Literal::Number(t)) => n.as_i64().map(|v| v.cmp(t)),
-        (Some(Value::String(s)), Literal::Number(t)) => s.parse::<i64>().ok().map(|v| v.cmp(t)),
+        (Scalar::Null, Literal::Null) => Some(Ordering::Equal),
+        (_, Literal::Null) => Some(Ordering::Greater),
+        (Scalar::Time(n), Literal::DateTime(t)) => Some(n.cmp(&t.unix_nanos())),
+        (Scalar::Str(s), Literal::DateTime(t)) => Timestamp::parse(s).ok().map(|v| v.cmp(t)),
+        (Scalar::Str(s), Literal::Str(t)) => Some(s.cmp(t.as_str())),
+        (Scalar::Int(n), Literal::Number(t)) => Some(n.cmp(t)),
+        (Scalar::Str(s), Literal::Number(t)) => s.parse::<i64>().ok().map(|v| v.cmp(t)),
         _ => None,
     };
     match (ord, lit) {

@@ -24,6 +24,15 @@ impl Rng {
         r
     }
 
+    /// Where the stream is, to replay it from here later with [`Rng::resume`].
+    pub(crate) fn state(&self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn resume(state: u64) -> Self {
+        Rng(state)
+    }
+
     pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -64,10 +73,20 @@ impl Rng {
 
     /// Lower-case hex digits, e.g. a machine id (40) or a SHA-256 (64).
     pub(crate) fn hex(&mut self, len: usize) -> String {
+        let mut digits = Vec::with_capacity(len);
+        self.write_hex(len, &mut digits);
+        String::from_utf8(digits).unwrap_or_default()
+    }
+
+    /// Appends what [`Rng::hex`] returns.
+    pub(crate) fn write_hex(&mut self, len: usize, out: &mut Vec<u8>) {
         const HEX: &[u8] = b"0123456789abcdef";
-        (0..len)
-            .map(|_| HEX[self.below(16) as usize] as char)
-            .collect()
+        out.extend((0..len).map(|_| HEX[self.below(16) as usize]));
+    }
+
+    /// Moves on as `n` draws would (each draw is one step of the stream).
+    pub(crate) fn skip(&mut self, n: u64) {
+        self.0 = self.0.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     }
 
     /// A version-4-shaped GUID, lower case, as Entra and MDE write them.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
@@ -14,11 +14,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::body::Chunks;
 use super::faults::{self, Fault};
 use super::state::{Endpoint, RequestRecord, Shared};
 use super::{aad, alerts_api, authorize, entra};
 
-pub(crate) type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Chunks>;
 
 /// Token requests are small forms; anything bigger is refused.
 const MAX_BODY: usize = 1 << 20;
@@ -122,7 +123,12 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, _done: mpsc::Sender<
 
 /// Builds a response.
 pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    chunked_response(status, content_type, Chunks::one(body.into()))
+}
+
+/// Builds a response whose body is already in chunks.
+pub(crate) fn chunked_response(status: u16, content_type: &str, body: Chunks) -> Resp {
+    let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);

@@ -4,13 +4,14 @@
 //! it is released), and one lock makes every request see one consistent world.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::Instant;
 
 use super::authorize::PendingAuthorization;
+use super::body::Pool;
 use super::config::SimulatorConfig;
 use super::faults::Faults;
 use super::limits::{Limits, RateLimiter};
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     /// Fires once when the simulator shuts down.
     pub(crate) shutdown: broadcast::Sender<()>,
+    /// Buffers of alert pages, reused.
+    pub(crate) pages: Arc<Pool>,
 }
 
 impl Shared {

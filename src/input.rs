@@ -530,47 +530,8 @@ where
     Ok(())
 }
 
-/// Parses one API page held in memory (what the alerts client receives) and hands its alerts to
-/// `sink`. With `want_raw` false the whole page is read in one typed pass, the fast path; a page
-/// with a bad alert in it falls back to reading element by element so the others survive.
-pub fn read_page<E, F>(bytes: &[u8], want_raw: bool, mut sink: F) -> Result<(), E>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    #[derive(Deserialize)]
-    struct TypedPage<'a> {
-        #[serde(borrow)]
-        value: Vec<Alert<'a>>,
-    }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            return sink(Item::Malformed(MalformedAlert {
-                position: Position {
-                    line: 1,
-                    index: None,
-                },
-                id: None,
-                reason: format!("page is not UTF-8: {e}"),
-                raw: None,
-            }));
-        }
-    };
-    if !want_raw && let Ok(page) = serde_json::from_str::<TypedPage>(text) {
-        for (i, alert) in page.value.into_iter().enumerate() {
-            sink(Item::Alert(InputAlert {
-                alert,
-                raw: None,
-                position: Position {
-                    line: 1,
-                    index: Some(i as u64 + 1),
-                },
-            }))?;
-        }
-        return Ok(());
-    }
-    read_page_text(text, 1, PageShape::Page, &mut sink)
-}
+mod page;
+pub use page::read_page;
 
 #[cfg(test)]
 mod tests;

@@ -132,6 +132,56 @@ fn read_page_fast_path_and_fallback() {
     assert_eq!(n, 1);
 }
 
+/// The typed pass hands out alerts as it reads them; when alert 2 turns out malformed, the
+/// element-by-element fallback must not hand out alert 1 again.
+#[test]
+fn read_page_fallback_after_streamed_alerts_repeats_none() {
+    let page = br#"{"@odata.context":"x","value":[{"id":"a"},{"id":"b","evidence":1},{"id":"c"}],"n":[1]}"#;
+    let mut got = Vec::new();
+    read_page(page, false, |item| {
+        got.push(match item {
+            Item::Alert(a) => (a.alert.id().unwrap().to_owned(), a.position.index),
+            Item::Malformed(m) => (format!("bad {}", m.id.unwrap()), m.position.index),
+        });
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    let want = [("a", 1), ("bad b", 2), ("c", 3)].map(|(id, i)| (id.to_owned(), Some(i)));
+    assert_eq!(got, want);
+}
+
+#[test]
+fn read_page_stops_at_the_sinks_error_without_falling_back() {
+    let mut n = 0;
+    let r = read_page(br#"{"value":[{"id":"a"},{"id":"b"}]}"#, false, |_| {
+        n += 1;
+        Err("full")
+    });
+    assert_eq!(r, Err("full"));
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn read_page_finds_an_escaped_value_key_and_reports_a_missing_one() {
+    let mut ids = Vec::new();
+    read_page(br#"{"val\u0075e":[{"id":"a"}]}"#, false, |item| {
+        if let Item::Alert(a) = item {
+            ids.push(a.alert.id().unwrap().to_owned());
+        }
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    assert_eq!(ids, ["a"]);
+    let mut malformed = 0;
+    read_page(br#"{"values":[{"id":"a"}]}"#, false, |item| {
+        assert!(matches!(item, Item::Malformed(_)));
+        malformed += 1;
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    assert_eq!(malformed, 1);
+}
+
 #[test]
 fn empty_input_reads_nothing() {
     assert!(read("").is_empty());

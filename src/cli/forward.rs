@@ -107,9 +107,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
             tenants.iter().map(|_| Arc::new(ReplayProgress::default())).collect();
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
-        let budget = Arc::new(tokio::sync::Semaphore::new(
-            siemfwd::pipeline::daemon::PAGES_IN_FLIGHT,
-        ));
+        let budget = siemfwd::source::PageBudget::new(siemfwd::pipeline::daemon::PAGES_IN_FLIGHT);
         let mut http = siemfwd::source::http::ClientCache::default();
         for (i, tenant) in tenants.iter().enumerate() {
             let routed: Vec<Arc<Output>> = outputs

@@ -68,7 +68,7 @@ impl Forwarder {
             outputs.insert(o.name.clone(), Arc::new(Output::start(o, Some(dead))?));
         }
         let mut tenants = Vec::new();
-        let budget = Arc::new(tokio::sync::Semaphore::new(PAGES_IN_FLIGHT));
+        let budget = crate::source::PageBudget::new(PAGES_IN_FLIGHT);
         let mut http = crate::source::http::ClientCache::default();
         for t in &config.tenants {
             let routed: Vec<Arc<Output>> = match &t.outputs {

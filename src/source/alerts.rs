@@ -21,6 +21,7 @@ use serde::Deserialize;
 use super::config::TenantConfig;
 use super::http::{self, HttpSetupError};
 use super::limiter::RateLimiter;
+use super::page_budget::{PageBudget, PageLease};
 use super::token::{AuthError, TokenProvider, describe_reqwest};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
@@ -31,6 +32,8 @@ use crate::input::{self, Item};
 pub const MAX_RESULTS_PER_QUERY: u32 = 10_000;
 /// Retries of one page after network errors, timeouts and 5xx.
 const MAX_ATTEMPTS: u32 = 6;
+/// The most of an announced Content-Length reserved up front (a page of 10,000 large alerts).
+const MAX_PAGE_RESERVE: usize = 64 << 20;
 /// 429s in a row for one page before giving up on it for this poll.
 const MAX_THROTTLED: u32 = 20;
 /// Seam breaks before a window is split instead of restarted.
@@ -100,8 +103,8 @@ pub struct AlertsClient {
     tokens: Arc<TokenProvider>,
     limiter: Arc<RateLimiter>,
     stats: SharedStats,
-    /// Pages held at once across the tenants that share it (a page of 10,000 alerts is ~50 MB).
-    page_budget: Option<Arc<tokio::sync::Semaphore>>,
+    /// Pages held at once across the tenants that share it (a page of 10,000 alerts is ~45 MB).
+    page_budget: Option<Arc<PageBudget>>,
 }
 
 impl AlertsClient {
@@ -133,7 +136,7 @@ impl AlertsClient {
 
     /// Shares a limit on the pages held at once with other tenants' clients: memory stays
     /// bounded however many tenants fetch at the same time.
-    pub fn share_page_budget(&mut self, budget: Arc<tokio::sync::Semaphore>) {
+    pub fn share_page_budget(&mut self, budget: Arc<PageBudget>) {
         self.page_budget = Some(budget);
     }
 
@@ -177,6 +180,23 @@ impl AlertsClient {
             "{}/api/alerts",
             self.tenant.api_url.as_str().trim_end_matches('/')
         )
+    }
+
+    /// The body of a 200 answer, read into a page buffer of the budget when there is one: the
+    /// chunks are copied as they arrive rather than collected and then copied whole.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+        let mut body = match &self.page_budget {
+            Some(budget) => budget.buffer(),
+            None => Vec::new(),
+        };
+        if let Some(len) = response.content_length() {
+            // Trust the announced length only up to what a page can be.
+            body.reserve(usize::try_from(len).unwrap_or(0).min(MAX_PAGE_RESERVE));
+        }
+        while let Some(chunk) = response.chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// One page, retried through network errors, timeouts, 5xx and 429 (honouring
@@ -240,10 +260,10 @@ impl AlertsClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
                     match status {
-                        200 => match response.bytes().await {
+                        200 => match self.read_body(response).await {
                             Ok(body) => {
                                 self.stats.pages.fetch_add(1, Ordering::Relaxed);
-                                return Ok((body.to_vec(), top));
+                                return Ok((body, top));
                             }
                             Err(e) => {
                                 if e.is_timeout() && top > 1 {
@@ -368,12 +388,20 @@ struct Cursor {
 /// A page as received, to be read with [`WindowFetch::read`].
 pub struct AlertPage {
     pub bytes: Vec<u8>,
-    /// Released when the page is dropped.
-    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Released, with the buffer, when the page is dropped.
+    lease: Option<PageLease>,
     /// Items asked for (after any shrinking).
     requested: u32,
     /// Whether the first item repeats the previous page's last.
     overlaps: bool,
+}
+
+impl Drop for AlertPage {
+    fn drop(&mut self) {
+        if let Some(lease) = &self.lease {
+            lease.give_back(std::mem::take(&mut self.bytes));
+        }
+    }
 }
 
 /// Reading every alert of one window. Call [`Self::next_page`], then [`Self::read`] on the
@@ -432,21 +460,15 @@ impl WindowFetch<'_> {
                 skip,
                 top,
             };
-            let permit = match &self.client.page_budget {
-                Some(budget) => Some(
-                    budget
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("the page budget is never closed"),
-                ),
+            let lease = match &self.client.page_budget {
+                Some(budget) => Some(budget.lease().await),
                 None => None,
             };
             let (bytes, requested) = self.client.get_page(query).await?;
             self.stats.pages += 1;
             self.unread = Some((requested, overlaps));
             return Ok(Some(AlertPage {
-                _budget: permit,
+                lease,
                 bytes,
                 requested,
                 overlaps,

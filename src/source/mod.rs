@@ -5,6 +5,7 @@
 //! - [`secret`]: [`Secret`], a string that never prints.
 //! - [`http`]: the HTTP client of a tenant (rustls with ring, proxy, CA).
 //! - [`limiter`]: [`RateLimiter`], the API's calls per minute and hour, and Retry-After.
+//! - [`page_budget`]: [`PageBudget`], the pages all tenants hold at once, and their buffers.
 //! - [`token`]: [`TokenProvider`], access tokens per tenant, rotated refresh tokens, and Entra
 //!   errors sorted into what to do.
 
@@ -12,11 +13,13 @@ pub mod alerts;
 pub mod config;
 pub mod http;
 pub mod limiter;
+pub mod page_budget;
 pub mod secret;
 pub mod token;
 
 pub use alerts::{AlertPage, AlertsClient, FetchError, WindowFetch};
 pub use config::{ApiLimits, AuthMode, Emit, TenantConfig, TokenVersion};
 pub use limiter::RateLimiter;
+pub use page_budget::PageBudget;
 pub use secret::Secret;
 pub use token::{AuthError, AuthErrorKind, TokenProvider};

@@ -1,0 +1,68 @@
+//! The pages that all tenants may hold at once, and the buffers they are read into.
+//!
+//! A page of 10,000 alerts is ~45 MB of JSON. Limiting how many are held bounds the forwarder's
+//! memory however many tenants fetch at the same time; reusing their buffers keeps that bound
+//! real: with a fresh allocation per page, glibc's allocator keeps freed pages' memory in its
+//! per-thread arenas and the resident size grows well past the pages actually held.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A limit of pages held at once, shared by the tenants' [`super::AlertsClient`]s.
+pub struct PageBudget {
+    permits: Arc<Semaphore>,
+    pages: usize,
+    /// Buffers of pages dropped, kept for the next pages (at most `pages` of them).
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+/// The right to hold one page, given back (with its buffer) when the page is dropped.
+pub struct PageLease {
+    _permit: OwnedSemaphorePermit,
+    budget: Arc<PageBudget>,
+}
+
+impl PageBudget {
+    pub fn new(pages: usize) -> Arc<PageBudget> {
+        Arc::new(PageBudget {
+            permits: Arc::new(Semaphore::new(pages)),
+            pages,
+            spare: Mutex::new(Vec::with_capacity(pages)),
+        })
+    }
+
+    /// Waits until fewer than the budget's pages are held.
+    pub async fn lease(self: &Arc<Self>) -> PageLease {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the page budget is never closed");
+        PageLease {
+            _permit: permit,
+            budget: self.clone(),
+        }
+    }
+
+    /// An empty buffer, with the capacity of an earlier page when there is one.
+    pub fn buffer(&self) -> Vec<u8> {
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+}
+
+impl PageLease {
+    /// Keeps `buffer` for a next page.
+    pub fn give_back(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        let mut spare = self.budget.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < self.budget.pages && buffer.capacity() > 0 {
+            spare.push(buffer);
+        }
+    }
+}

@@ -12,6 +12,8 @@
 //!   limits and retries.
 //! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
 //!   `siemfwd simulate`.
+//! - [`auth`]: `siemfwd auth`: a tenant's refresh token from one sign-in (authorization code
+//!   with PKCE, or device code), the admin-consent link, and each tenant's auth status.
 //! - [`backoff`]: exponential backoff with jitter, shared by outputs and the API client.
 //! - [`pipeline`]: the per-tenant loop: window, fetch, de-duplicate, map, send, checkpoint.
 //! - [`state`]: files in `state_dir` (checkpoints, rotated refresh tokens), written atomically.
@@ -24,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod auth;
 pub mod backoff;
 pub mod config;
 pub mod input;

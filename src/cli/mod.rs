@@ -1,5 +1,6 @@
 //! The command line: `siemfwd <command>`.
 
+pub mod auth;
 mod check;
 mod deliver;
 mod demo;
@@ -63,6 +64,9 @@ pub enum Command {
     /// alerts (deterministic from --seed), optional live changes and faults, and prints the
     /// URL, client id, secret and a [[tenant]] config snippet. Runs until Ctrl-C.
     Simulate(SimulateArgs),
+    /// Onboard a customer tenant: the admin-consent link (consent-url), a refresh token from
+    /// one sign-in on any OS (login), and each tenant's token health (status).
+    Auth(auth::AuthArgs),
 }
 
 #[derive(Debug, Args)]

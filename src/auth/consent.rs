@@ -1,0 +1,92 @@
+//! The admin-consent link an MSSP sends to a customer's administrator, and the steps that
+//! remain for them in the Defender portal (design.md §1, step 3).
+//!
+//! The link is Entra's tenant-wide admin consent endpoint,
+//! `{login}/{tenant}/adminconsent?client_id=...`. Of the two forms Entra has, this one (not
+//! `/v2.0/adminconsent?scope=...`) is used because it grants every permission the app
+//! registration lists, application and delegated alike, so one link serves both auth modes
+//! (client credentials and refresh tokens); and it needs no redirect URI in the link: Entra
+//! sends the administrator to the app's first registered one, which need not load.
+
+use crate::source::config::DEFAULT_LOGIN_URL;
+
+/// What the consent link is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRequest {
+    /// The MSSP's multi-tenant app.
+    pub client_id: String,
+    /// The customer's tenant (id or domain); `None`: `common`, the admin's own tenant.
+    pub tenant: Option<String>,
+    /// Entra's host: `https://login.microsoftonline.com`, `https://login.microsoftonline.us`
+    /// for GCC High and DoD.
+    pub login_url: String,
+}
+
+impl ConsentRequest {
+    pub fn new(client_id: &str, tenant: Option<&str>, login_url: Option<&str>) -> Self {
+        ConsentRequest {
+            client_id: client_id.to_owned(),
+            tenant: tenant.map(str::to_owned),
+            login_url: login_url.unwrap_or(DEFAULT_LOGIN_URL).to_owned(),
+        }
+    }
+
+    /// The link.
+    pub fn url(&self) -> String {
+        let tenant = self.tenant.as_deref().unwrap_or("common");
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("client_id", &self.client_id);
+        format!(
+            "{}/{}/adminconsent?{}",
+            self.login_url.trim_end_matches('/'),
+            form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>(),
+            q.finish()
+        )
+    }
+}
+
+/// An application (client) id or tenant id as Entra writes them: 8-4-4-4-12 hex digits.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A tenant as Entra takes it in a URL: a GUID, or a domain such as contoso.onmicrosoft.com.
+pub fn is_tenant(s: &str) -> bool {
+    is_guid(s)
+        || (s.contains('.')
+            && !s.starts_with('.')
+            && !s.ends_with('.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)))
+}
+
+/// The instructions to send along with the link: what the customer's admin does, in order.
+/// `mssp_tenant_id`: the MSSP's own tenant id, which the Defender portal asks for.
+pub fn instructions(request: &ConsentRequest, mssp_tenant_id: Option<&str>) -> String {
+    let mssp = mssp_tenant_id.unwrap_or("<the MSSP's tenant id>");
+    let client = &request.client_id;
+    format!(
+        "\
+1. Sign in with the link above as an administrator of the customer's tenant (Global
+   Administrator, Privileged Role Administrator or Cloud Application Administrator) and
+   accept the permissions it asks for on WindowsDefenderATP: \"Read all alerts\"
+   (Alert.Read.All, for the app itself) and/or \"Read alerts\" (Alert.Read, for a signed-in
+   user). The browser then goes to the app's redirect URI, which may not load: that is
+   expected, the consent is done.
+2. In the Microsoft Defender portal of the customer's tenant (https://security.microsoft.com):
+   Settings > Endpoints > APIs > SIEM, tab MSSP: enter the app (client) id {client}
+   and the MSSP's tenant id {mssp}, and authorize the app.
+3. Tell the MSSP it is done. For a tenant read with delegated tokens (auth = \"refresh_token\"),
+   a user of this tenant who can read Defender alerts then signs in once, with the link or code
+   the MSSP gets from:
+     siemfwd auth login --config FILE --tenant NAME
+   The MSSP then checks the tenant with:
+     siemfwd check --config FILE
+"
+    )
+}

@@ -1,0 +1,625 @@
+//! `siemfwd auth login | consent-url | status`: onboarding a customer tenant (design.md §1)
+//! and watching its tokens. The flows live in the library (`siemfwd::auth`); this file reads
+//! the options, prints the instructions and picks the exit status.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+
+use siemfwd::auth::authorize::{CodeLogin, DEFAULT_REDIRECT, RedirectUri};
+use siemfwd::auth::consent::{ConsentRequest, instructions, is_guid, is_tenant};
+use siemfwd::auth::status::{StoredToken, TenantStatus, TokenCheck, Verdict, tenant_status};
+use siemfwd::auth::{AdHocTenant, LoginError, device, store_refresh_token};
+use siemfwd::config::{Config, parse_duration};
+use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
+use siemfwd::source::{AuthMode, Secret, TenantConfig, TokenVersion};
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Get a tenant's refresh token from one sign-in and store it for `run`.
+    ///
+    /// Authorization code flow with PKCE (--auth-code, the default): prints a sign-in link,
+    /// then takes the answer from the browser's redirect to this machine
+    /// (http://localhost:PORT/) or from the address the browser ends on, pasted on standard
+    /// input (--paste, or any https --redirect-uri such as https://SiemMsspConnector). Device
+    /// code flow (--device-code): prints a code to enter at Microsoft's device login page; the
+    /// app registration must allow public client flows.
+    ///
+    /// The token is stored in state_dir/tokens/<tenant>.json (mode 0600), where `run` reads
+    /// and rotates it; --print shows it instead.
+    ///
+    /// Exit status: 0 the token is stored (or printed); 1 the sign-in failed (the message
+    /// says why and what to do); 2 bad options or config.
+    Login(LoginArgs),
+    /// Print the admin-consent link for a customer's administrator, and their steps in the
+    /// Defender portal.
+    ConsentUrl(ConsentUrlArgs),
+    /// Show each tenant's auth: mode, whether a token works now, refresh-token age and days
+    /// left before the 90-day inactivity expiry, and the last auth error, in words.
+    ///
+    /// The check asks Entra for a token as `run` does (a refresh token is used and the new one
+    /// stored); --no-check only reads state_dir.
+    ///
+    /// Exit status: 0 every tenant is fine; 1 some tenant needs action (re-consent, secret or
+    /// settings to fix, Entra unreachable, refresh token expiring within 14 days); 2 the
+    /// config could not be read.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The configuration file whose [[tenant]] --tenant names.
+    #[arg(long, value_name = "FILE", requires = "tenant", conflicts_with_all = ["tenant_id", "client_id"])]
+    pub config: Option<PathBuf>,
+    /// The [[tenant]] to sign in for (its name).
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub tenant: Option<String>,
+    /// Without a config: the customer's tenant id (GUID or domain).
+    #[arg(long, value_name = "ID", requires = "client_id")]
+    pub tenant_id: Option<String>,
+    /// Without a config: the app (client) id.
+    #[arg(long, value_name = "ID", requires = "tenant_id")]
+    pub client_id: Option<String>,
+    /// Without a config: Entra's host [default: https://login.microsoftonline.com;
+    /// https://login.microsoftonline.us for GCC High].
+    #[arg(long, value_name = "URL", requires = "tenant_id")]
+    pub login_url: Option<String>,
+    /// Without a config: token endpoint version, v2 (scope) or v1 (resource).
+    #[arg(long, value_name = "V", requires = "tenant_id", default_value = "v2")]
+    pub token_version: String,
+    /// Without a config: environment variable holding the app's client secret (a
+    /// confidential "Web" app's code exchange); none: a public client.
+    #[arg(long, value_name = "VAR", requires = "tenant_id")]
+    pub client_secret_env: Option<String>,
+    /// Without a config: the state_dir to store the token in (as state_dir/tokens/NAME.json).
+    #[arg(long, value_name = "DIR", requires = "name")]
+    pub state_dir: Option<PathBuf>,
+    /// Without a config: the tenant's name in the config that will use the token.
+    #[arg(long, value_name = "NAME", requires = "state_dir")]
+    pub name: Option<String>,
+    /// Device code flow: a code to enter at Microsoft's device login page, from any device.
+    #[arg(long, conflicts_with_all = ["auth_code", "redirect_uri", "paste"])]
+    pub device_code: bool,
+    /// Authorization code flow with PKCE (the default).
+    #[arg(long)]
+    pub auth_code: bool,
+    /// The redirect URI, exactly as registered for the app [default: http://localhost/ on a
+    /// free port; with --paste: {login_url}/common/oauth2/nativeclient]. An https URI (such
+    /// as https://SiemMsspConnector) means pasting the address the browser ends on.
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<String>,
+    /// Do not listen on this machine: paste the address the browser ends on.
+    #[arg(long)]
+    pub paste: bool,
+    /// How long to wait for the sign-in (authorization code flow).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub timeout: String,
+    /// Print the refresh token on standard output instead of storing it (it is a credential).
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsentUrlArgs {
+    /// The MSSP's multi-tenant app (client) id.
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+    /// The customer's tenant id or domain [default: common, the administrator's own tenant].
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
+    /// Entra's host (https://login.microsoftonline.us for GCC High and DoD).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_LOGIN_URL)]
+    pub login_url: String,
+    /// The MSSP's own tenant id, which the customer enters in the Defender portal.
+    #[arg(long, value_name = "ID")]
+    pub mssp_tenant_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Only this tenant (repeatable) [default: all].
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Vec<String>,
+    /// Do not ask Entra: report what state_dir says (stored token age, last recorded error).
+    #[arg(long)]
+    pub no_check: bool,
+}
+
+/// Runs an `auth` command: its exit status, or an error for status 2.
+pub fn auth(args: &AuthArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+    match &args.command {
+        AuthCommand::Login(a) => login(a, out, err),
+        AuthCommand::ConsentUrl(a) => consent_url(a, out),
+        AuthCommand::Status(a) => status(a, out),
+    }
+}
+
+/// Where the token goes.
+enum Destination {
+    Print,
+    Store(PathBuf),
+}
+
+/// The tenant of `login` and where its token goes, from the config or the command line.
+fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, Option<String>)> {
+    if let (Some(config_path), Some(name)) = (&args.config, &args.tenant) {
+        if args.state_dir.is_some() || args.name.is_some() {
+            bail!(
+                "--state-dir and --name are for the form without --config: the config's state_dir and the tenant's name are used"
+            );
+        }
+        let config = Config::load(config_path)?;
+        let tenant = config.tenant(name).cloned().with_context(|| {
+            let names: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
+            format!(
+                "{} has no [[tenant]] named \"{name}\" (there are: {})",
+                config.source,
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )
+        })?;
+        if tenant.auth == AuthMode::ClientCredentials && !args.print {
+            bail!(
+                "tenant \"{name}\" has auth = \"client_credentials\": it uses the app's secret and needs no refresh token (its admin's consent is enough: `siemfwd auth consent-url`). To use delegated tokens, set auth = \"refresh_token\" for it first"
+            );
+        }
+        let destination = if args.print {
+            Destination::Print
+        } else {
+            Destination::Store(config.state_dir.clone())
+        };
+        return Ok((tenant, destination, Some(config_path.display().to_string())));
+    }
+    let (Some(tenant_id), Some(client_id)) = (&args.tenant_id, &args.client_id) else {
+        bail!("say which tenant: --config FILE --tenant NAME, or --tenant-id ID --client-id ID");
+    };
+    if !is_tenant(tenant_id) {
+        bail!(
+            "--tenant-id `{tenant_id}` is not a tenant id (a GUID, or a domain such as contoso.onmicrosoft.com)"
+        );
+    }
+    if !is_guid(client_id) {
+        bail!("--client-id `{client_id}` is not an application (client) id, which is a GUID");
+    }
+    let destination = match (&args.state_dir, &args.name, args.print) {
+        (_, _, true) => Destination::Print,
+        (Some(dir), Some(_), false) => Destination::Store(dir.clone()),
+        _ => bail!(
+            "without --config, say where the token goes: --state-dir DIR --name NAME (the [[tenant]] name that will use it), or --print"
+        ),
+    };
+    let name = args.name.clone().unwrap_or_else(|| tenant_id.clone());
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        bail!(
+            "--name \"{name}\" must be letters, digits, '-', '_' or '.' (it names the token file)"
+        );
+    }
+    let login_url = checked_url(args.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL))
+        .map_err(anyhow::Error::msg)
+        .context("--login-url")?;
+    let token_version = match args.token_version.as_str() {
+        "v2" => TokenVersion::V2,
+        "v1" => TokenVersion::V1,
+        other => bail!("--token-version `{other}`: v2 or v1"),
+    };
+    let client_secret = match &args.client_secret_env {
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
+            _ => bail!("--client-secret-env: the environment variable {var} is not set"),
+        },
+        None => None,
+    };
+    let tenant = AdHocTenant {
+        name,
+        tenant_id: tenant_id.clone(),
+        client_id: client_id.clone(),
+        client_secret,
+        login_url,
+        token_version,
+    }
+    .into_config();
+    Ok((tenant, destination, None))
+}
+
+fn version_name(v: TokenVersion) -> &'static str {
+    match v {
+        TokenVersion::V2 => "v2",
+        TokenVersion::V1 => "v1",
+    }
+}
+
+/// `siemfwd auth login`.
+fn login(args: &LoginArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+    let (tenant, destination, config_path) = login_target(args)?;
+    let timeout = parse_duration(&args.timeout)
+        .map_err(anyhow::Error::msg)
+        .context("--timeout")?;
+    let redirect = match (&args.redirect_uri, args.paste) {
+        (Some(uri), _) => RedirectUri::parse(uri)
+            .map_err(anyhow::Error::msg)
+            .context("--redirect-uri")?,
+        (None, false) => RedirectUri::parse(DEFAULT_REDIRECT).map_err(anyhow::Error::msg)?,
+        (None, true) => RedirectUri::parse(&format!(
+            "{}/common/oauth2/nativeclient",
+            tenant.login_url.as_str().trim_end_matches('/')
+        ))
+        .map_err(anyhow::Error::msg)?,
+    };
+    let http = siemfwd::source::http::client(&tenant)?;
+    let rt = super::forward::runtime()?;
+    let flow = if args.device_code {
+        "device code"
+    } else {
+        "authorization code"
+    };
+    let _ = writeln!(
+        err,
+        "siemfwd auth login: tenant \"{}\" ({}), app {}, {flow} flow, {} token endpoint at {}\n",
+        tenant.name,
+        tenant.tenant_id,
+        tenant.client_id,
+        version_name(tenant.token_version),
+        tenant.login_url.as_str().trim_end_matches('/'),
+    );
+    let result = rt.block_on(async {
+        if args.device_code {
+            device_login(&http, &tenant, err).await
+        } else {
+            let wait = (timeout, args.timeout.as_str());
+            code_login(&http, &tenant, &redirect, args.paste, wait, err).await
+        }
+    });
+    let refresh = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "siemfwd: {e}");
+            return Ok(1);
+        }
+    };
+    match destination {
+        Destination::Print => {
+            let _ = writeln!(
+                err,
+                "Signed in. warning: the refresh token below is a credential: whoever holds it reads this tenant's alerts until it expires (90 days unused). Put it in a file only siemfwd can read (refresh_token_file, mode 0600) and delete every other copy."
+            );
+            writeln!(out, "{}", refresh.expose()).context("standard output")?;
+        }
+        Destination::Store(state_dir) => {
+            let path = match store_refresh_token(&state_dir, &tenant, &refresh) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = writeln!(err, "siemfwd: {e}");
+                    return Ok(1);
+                }
+            };
+            let _ = writeln!(
+                err,
+                "Signed in. The refresh token of tenant \"{}\" is stored in {} (mode 0600); `siemfwd run` uses it and keeps it fresh (restart a running `siemfwd run` if it had stopped this tenant).",
+                tenant.name,
+                path.display()
+            );
+            match config_path {
+                Some(config) => {
+                    let _ = writeln!(err, "Next: siemfwd check --config {config}");
+                }
+                None => {
+                    let _ = writeln!(
+                        err,
+                        "It is used by a [[tenant]] named \"{}\" with auth = \"refresh_token\" in a config whose state_dir is {}.",
+                        tenant.name,
+                        state_dir.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn device_login(
+    http: &reqwest::Client,
+    tenant: &TenantConfig,
+    err: &mut dyn Write,
+) -> Result<Secret, LoginError> {
+    let authorization = device::start(http, tenant).await?;
+    let _ = writeln!(
+        err,
+        "On any device, open {} and enter the code {}\n\
+         Sign in as a user of the customer's tenant who can read Defender alerts (an administrator can also consent for the whole tenant there).\n\
+         The code expires in {} min. Waiting for the sign-in...",
+        authorization.verification_uri,
+        authorization.user_code,
+        authorization.expires_in.as_secs().div_ceil(60),
+    );
+    let _ = err.flush();
+    device::poll(http, tenant, &authorization, &mut |_| {}).await
+}
+
+async fn code_login(
+    http: &reqwest::Client,
+    tenant: &TenantConfig,
+    redirect: &RedirectUri,
+    paste: bool,
+    (timeout, wait): (Duration, &str),
+    err: &mut dyn Write,
+) -> Result<Secret, LoginError> {
+    let login = CodeLogin::start(tenant.clone(), redirect, !paste).await?;
+    let _ = writeln!(
+        err,
+        "Open this link in a browser and sign in as a user of the customer's tenant who can read Defender alerts (an administrator can also consent for the whole tenant there):\n\n  {}\n",
+        login.authorize_url()
+    );
+    if login.listens() {
+        let _ = writeln!(
+            err,
+            "Waiting up to {wait} for the browser to come back to {} on this machine.\n\
+             If the browser runs on another machine, the page it ends on will not load: copy that page's whole address, paste it here and press Enter.",
+            login.redirect_uri()
+        );
+    } else {
+        let _ = writeln!(
+            err,
+            "After the sign-in the browser goes to {}?code=..., a page that may not load: that is expected.\n\
+             Copy the whole address from the browser's address bar, paste it here and press Enter (waiting up to {wait}):",
+            login.redirect_uri()
+        );
+    }
+    let _ = err.flush();
+    let pasted = stdin_lines();
+    let mut bad_paste = |e: &LoginError| {
+        let _ = writeln!(err, "siemfwd: {e}; paste again:");
+        let _ = err.flush();
+    };
+    login
+        .finish(http, Some(pasted), timeout, &mut bad_paste)
+        .await
+}
+
+/// Lines of standard input, read on a thread of their own (a blocking read cannot be
+/// cancelled; the thread ends with the process).
+fn stdin_lines() -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// `siemfwd auth consent-url`.
+fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    if !is_guid(&args.client_id) {
+        bail!(
+            "--client-id `{}` is not an application (client) id, which is a GUID",
+            args.client_id
+        );
+    }
+    if let Some(t) = &args.tenant
+        && !is_tenant(t)
+    {
+        bail!(
+            "--tenant `{t}` is not a tenant id (a GUID, or a domain such as contoso.onmicrosoft.com)"
+        );
+    }
+    if let Some(t) = &args.mssp_tenant_id
+        && !is_tenant(t)
+    {
+        bail!("--mssp-tenant-id `{t}` is not a tenant id");
+    }
+    let login_url = checked_url(&args.login_url)
+        .map_err(anyhow::Error::msg)
+        .context("--login-url")?;
+    let request = ConsentRequest::new(
+        &args.client_id,
+        args.tenant.as_deref(),
+        Some(login_url.as_str()),
+    );
+    writeln!(
+        out,
+        "Admin consent link for app {} in {}:\n\n  {}\n\n{}",
+        args.client_id,
+        args.tenant.as_deref().map_or_else(
+            || "the tenant of whoever signs in (common)".to_owned(),
+            |t| format!("tenant {t}")
+        ),
+        request.url(),
+        instructions(&request, args.mssp_tenant_id.as_deref())
+    )
+    .context("standard output")?;
+    Ok(0)
+}
+
+/// `siemfwd auth status`.
+fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config)?;
+    for name in &args.tenant {
+        if config.tenant(name).is_none() {
+            bail!("{} has no [[tenant]] named \"{name}\"", config.source);
+        }
+    }
+    let tenants: Vec<TenantConfig> = config
+        .tenants
+        .iter()
+        .filter(|t| args.tenant.is_empty() || args.tenant.contains(&t.name))
+        .cloned()
+        .collect();
+    if tenants.is_empty() {
+        bail!("{} has no [[tenant]]", config.source);
+    }
+    let rt = super::forward::runtime()?;
+    let state_dir = config.state_dir.clone();
+    let check = !args.no_check;
+    let mut statuses: Vec<TenantStatus> = rt.block_on(async {
+        // Tenants with the same proxy/CA share a client; a few checks run at a time.
+        let mut http = siemfwd::source::http::ClientCache::default();
+        let limit = Arc::new(tokio::sync::Semaphore::new(8));
+        let mut tasks = tokio::task::JoinSet::new();
+        for tenant in tenants {
+            let client = http.client_for(&tenant).ok();
+            let state_dir = state_dir.clone();
+            let limit = limit.clone();
+            tasks.spawn(async move {
+                let _permit = limit.acquire().await;
+                tenant_status(&tenant, &state_dir, client, check).await
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(s) = done {
+                all.push(s);
+            }
+        }
+        all
+    });
+    statuses.sort_by(|a, b| a.name.cmp(&b.name));
+    let config_path = args.config.display().to_string();
+    let mut needing = 0;
+    for s in &statuses {
+        if s.verdict().needs_action() {
+            needing += 1;
+        }
+        write_status(out, s, &config_path, &state_dir).context("standard output")?;
+    }
+    let total = statuses.len();
+    if needing == 0 {
+        writeln!(out, "all {total} tenants ok")?;
+    } else {
+        writeln!(out, "{needing} of {total} tenants need action")?;
+    }
+    Ok(u8::from(needing > 0))
+}
+
+fn write_status(
+    out: &mut dyn Write,
+    s: &TenantStatus,
+    config: &str,
+    state_dir: &Path,
+) -> std::io::Result<()> {
+    let verdict = s.verdict();
+    let label = if verdict.needs_action() {
+        verdict.label().to_uppercase()
+    } else {
+        verdict.label().to_owned()
+    };
+    writeln!(out, "{}  {label}", s.name)?;
+    writeln!(
+        out,
+        "    auth           {} ({} token endpoint)",
+        s.mode, s.token_version
+    )?;
+    let token = match &s.check {
+        TokenCheck::Skipped => "not checked (--no-check)".to_owned(),
+        TokenCheck::Works => "works now".to_owned(),
+        TokenCheck::Failed(e) => format!("does not work: {}", e.summary),
+        TokenCheck::Setup(e) => format!("cannot be checked: {e}"),
+    };
+    writeln!(out, "    token          {token}")?;
+    let days = |d: i64| {
+        if d > 0 {
+            format!("{d} days left before the 90-day inactivity expiry")
+        } else {
+            "expired: unused for 90 days".to_owned()
+        }
+    };
+    let refresh = match &s.stored {
+        StoredToken::NotUsed => None,
+        _ if s.rotated_now => Some(format!(
+            "rotated just now by this check; {}",
+            days(s.days_left().unwrap_or(90))
+        )),
+        StoredToken::Stored {
+            rotated_at: Some(at),
+        } => Some(format!(
+            "last rotated {} ({} days ago); {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            (s.now - *at).num_days(),
+            days(s.days_left().unwrap_or(0))
+        )),
+        StoredToken::Stored { rotated_at: None } => {
+            Some("stored, with no readable rotation time".to_owned())
+        }
+        StoredToken::Missing { initial: true } => Some(format!(
+            "none in {} yet (the first use reads refresh_token_file)",
+            state_dir.join("tokens").display()
+        )),
+        StoredToken::Missing { initial: false } => {
+            Some(format!("none in {}", state_dir.join("tokens").display()))
+        }
+        StoredToken::Unreadable(e) => Some(format!("unreadable: {e}")),
+    };
+    if let Some(r) = refresh {
+        writeln!(out, "    refresh token  {r}")?;
+    }
+    let last = match (&s.check, &s.last_failure) {
+        (TokenCheck::Failed(e), _) => format!("now: {}", with_code(&e.summary, e.code)),
+        (check, Some(f)) => format!(
+            "{}: {}{}",
+            f.at,
+            with_code(&f.summary, f.code),
+            if matches!(check, TokenCheck::Works) {
+                " (fixed since: the token works now)"
+            } else {
+                ""
+            }
+        ),
+        (_, None) => "none recorded".to_owned(),
+    };
+    writeln!(out, "    last error     {last}")?;
+    let fix = match verdict {
+        Verdict::Ok => None,
+        Verdict::ReconsentNeeded => Some(format!(
+            "re-consent needed: run `siemfwd auth login --config {config} --tenant {}`, then restart `siemfwd run` if it stopped this tenant",
+            s.name
+        )),
+        Verdict::ExpiresSoon => Some(format!(
+            "the refresh token expires in {} days unless used: keep `siemfwd run` running (it uses it every hour), or run `siemfwd auth status --config {config}`",
+            s.days_left().unwrap_or(0)
+        )),
+        Verdict::Unreachable => Some(
+            "Entra ID could not be reached or is throttling this app: check this machine's network and proxy; nothing to change if it passes".to_owned(),
+        ),
+        Verdict::ActionNeeded => Some(match (&s.check, &s.last_failure) {
+            (TokenCheck::Failed(e), _) => e.hint.clone(),
+            (TokenCheck::Setup(e), _) => format!("fix the tenant's proxy or ca_file: {e}"),
+            (_, Some(f)) => f.hint.clone(),
+            _ => "see above".to_owned(),
+        }),
+    };
+    if let Some(fix) = fix {
+        writeln!(out, "    fix            {fix}")?;
+    }
+    Ok(())
+}
+
+/// `summary (AADSTSnnn)` unless the summary already says it.
+fn with_code(summary: &str, code: Option<u32>) -> String {
+    match code {
+        Some(c) if !summary.contains(&format!("AADSTS{c}")) => format!("{summary} (AADSTS{c})"),
+        _ => summary.to_owned(),
+    }
+}

@@ -86,13 +86,17 @@ async fn check_says_what_works_and_what_to_fix() {
     let config = format!(
         "state_dir = \"state\"\n[defaults]\nclient_id = \"{}\"\nclient_secret_file = \"app.secret\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
          [[tenant]]\nname = \"good\"\ntenant_id = \"{}\"\n[[tenant]]\nname = \"expired\"\ntenant_id = \"{}\"\n\
-         [[output]]\nname = \"up\"\ntype = \"tcp\"\naddress = \"{}\"\n[[output]]\nname = \"down\"\ntype = \"tcp\"\naddress = \"{refused}\"\nconnect_timeout = \"2s\"\n",
+         [[output]]\nname = \"up\"\ntype = \"tcp\"\naddress = \"{}\"\n[[output]]\nname = \"down\"\ntype = \"tcp\"\naddress = \"{refused}\"\nconnect_timeout = \"2s\"\n\
+         [[output]]\nname = \"badmap\"\ntype = \"tcp\"\naddress = \"{}\"\nmapping = \"broken.toml\"\n",
         sim.client_id(),
         tenants[0].id,
         tenants[1].id,
         listening.local_addr().unwrap(),
+        listening.local_addr().unwrap(),
         url = sim.url(),
     );
+    // Loads only when an output starts: check must load it rather than leave it to `run`.
+    std::fs::write(dir.join("broken.toml"), "format = \"cef\"\n[header\n").unwrap();
     let path = dir.join("siemfwd.toml");
     std::fs::write(&path, config).unwrap();
     let path = path.to_str().unwrap().to_owned();
@@ -121,7 +125,15 @@ async fn check_says_what_works_and_what_to_fix() {
         )),
         "{stdout}"
     );
-    assert!(stdout.contains("2 problems to fix"), "{stdout}");
+    assert!(
+        stdout.contains("ok    mapping      up: built-in cef encodes all 9 sample alerts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  mapping      badmap: ") && stdout.contains("broken.toml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 problems to fix"), "{stdout}");
     assert!(
         !stdout.contains(sim.client_secret()),
         "the secret never prints"

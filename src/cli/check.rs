@@ -6,9 +6,12 @@ use std::sync::Arc;
 use super::CheckArgs;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
+use siemfwd::input::Item;
+use siemfwd::mapping::TenantIdentity;
 use siemfwd::pipeline::daemon::now;
 use siemfwd::source::AlertsClient;
 use siemfwd::source::alerts::PageQuery;
+use siemfwd::transport::config::OutputConfig;
 
 /// Prints a table of what works and what to fix; 0 when everything works.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -38,6 +41,17 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             "FAIL  state_dir    {}: {e}",
             config.state_dir.display()
         );
+    }
+    for o in &config.outputs {
+        match check_mapping(o) {
+            Ok(what) => {
+                let _ = writeln!(out, "ok    mapping      {}: {what}", o.name);
+            }
+            Err(e) => {
+                failures += 1;
+                let _ = writeln!(out, "FAIL  mapping      {}: {e}", o.name);
+            }
+        }
     }
     let rt = super::forward::runtime()?;
     rt.block_on(async {
@@ -113,4 +127,35 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         }
     );
     Ok(u8::from(failures > 0))
+}
+
+/// Alerts of every kind the API sends, shipped with siemfwd: each output's mapping must encode
+/// all of them, so a mapping that loads but fails on real alerts is caught before `run`.
+const SAMPLE_PAGE: &[u8] = include_bytes!("../../examples/alerts/realistic-page.json");
+
+/// Loads the output's mapping and encodes the sample alerts with it.
+fn check_mapping(config: &OutputConfig) -> Result<String, String> {
+    let mapping = siemfwd::transport::load_mapping(config).map_err(|e| e.to_string())?;
+    let tenant = TenantIdentity {
+        name: "check",
+        id: "00000000-0000-0000-0000-000000000000",
+    };
+    let mut record = Vec::new();
+    let mut encoded = 0;
+    siemfwd::input::read_page(SAMPLE_PAGE, true, |item| match item {
+        Item::Alert(alert) => {
+            record.clear();
+            mapping
+                .encode(&alert, tenant, Some(config.max_message_bytes), &mut record)
+                .map_err(|e| format!("sample alert {}: {e}", alert.position))?;
+            encoded += 1;
+            Ok(())
+        }
+        Item::Malformed(m) => Err(format!("the shipped sample page is malformed: {m}")),
+    })?;
+    let source = match &config.mapping {
+        Some(path) => path.display().to_string(),
+        None => format!("built-in {}", config.format),
+    };
+    Ok(format!("{source} encodes all {encoded} sample alerts"))
 }

@@ -90,24 +90,7 @@ impl Output {
         dead_letters: Option<DeadLetters>,
     ) -> Result<Output, OutputError> {
         let name = config.name.clone();
-        let mapping = match &config.mapping {
-            Some(path) => {
-                let m = Mapping::load(path).map_err(|source| OutputError::Mapping {
-                    output: name.clone(),
-                    source,
-                })?;
-                if m.format() != config.format {
-                    return Err(OutputError::FormatMismatch {
-                        output: name,
-                        mapping: path.display().to_string(),
-                        found: m.format(),
-                        wanted: config.format,
-                    });
-                }
-                m
-            }
-            None => Mapping::builtin(config.format),
-        };
+        let mapping = load_mapping(config)?;
         let hostname = config.hostname.clone().unwrap_or_else(local_hostname);
         let envelope = Envelope::new(
             config.syslog,
@@ -309,6 +292,27 @@ impl Receipt {
 
 /// Opens (and closes) a connection to an output as configured, TLS handshake included: what
 /// `siemfwd check` reports. Returns a short description of what worked.
+/// The output's mapping file (or the built-in mapping of its format), checked against the
+/// output's format.
+pub fn load_mapping(config: &OutputConfig) -> Result<Mapping, OutputError> {
+    let Some(path) = &config.mapping else {
+        return Ok(Mapping::builtin(config.format));
+    };
+    let mapping = Mapping::load(path).map_err(|source| OutputError::Mapping {
+        output: config.name.clone(),
+        source,
+    })?;
+    if mapping.format() != config.format {
+        return Err(OutputError::FormatMismatch {
+            output: config.name.clone(),
+            mapping: path.display().to_string(),
+            found: mapping.format(),
+            wanted: config.format,
+        });
+    }
+    Ok(mapping)
+}
+
 pub async fn probe(config: &OutputConfig) -> Result<String, String> {
     let tls = match &config.destination {
         Destination::Tls { tls, .. } => Some(TlsClient::new(tls).map_err(|e| e.to_string())?),

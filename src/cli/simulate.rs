@@ -52,6 +52,11 @@ pub struct SimulateArgs {
     /// Probability that an alerts API call's connection is dropped without an answer.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_reset: f64,
+    /// MB of the initial alerts' JSON text kept in memory (over all tenants); alerts beyond it
+    /// are generated again, identically, each time they are served: slower, but a million
+    /// alerts fit in well under 1 GB. An alert is ~4.5 KB of text.
+    #[arg(long, value_name = "MB", default_value_t = 512)]
+    pub text_mb: usize,
     /// Probability that an alert in a page has a wrong-typed field.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub malformed: f64,
@@ -82,6 +87,7 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
         client_secret: args.secret.clone(),
         adversarial_fraction: args.adversarial,
         max_visibility_delay: args.late_visibility.unwrap_or_default(),
+        text_budget: args.text_mb.saturating_mul(1 << 20),
         faults: Faults {
             http_429: args.fault_429,
             http_5xx: args.fault_5xx,

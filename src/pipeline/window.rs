@@ -7,7 +7,8 @@ use crate::alert::Timestamp;
 use crate::input::{InputAlert, Item, MalformedAlert};
 use crate::mapping::TenantIdentity;
 use crate::source::AlertsClient;
-use crate::transport::{Batch, DeadLetter, DeadLetters, Output};
+use crate::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ impl Window<'_> {
             .outputs
             .iter()
             .any(|o| o.encoder().mapping().needs_raw());
-        let mut batches: Vec<Batch> = self.outputs.iter().map(|o| o.new_batch()).collect();
+        let mut lanes: Vec<Lane> = self.outputs.iter().map(|o| Lane::new(o)).collect();
         let mut delivered: Vec<VersionKey> = Vec::new();
         let mut newest: Option<Timestamp> = None;
         let mut fetch = self.client.window(from, to);
@@ -67,8 +68,8 @@ impl Window<'_> {
                             report.deduplicated += 1;
                             return Ok(());
                         }
-                        for (output, batch) in self.outputs.iter().zip(&mut batches) {
-                            if let Err(e) = output.encoder().encode(&alert, identity, now, batch) {
+                        for (output, lane) in self.outputs.iter().zip(&mut lanes) {
+                            if let Err(e) = output.encoder().encode(&alert, identity, now, &mut lane.batch) {
                                 let letter = letter_for(&alert, Some(output.name()), identity.name, e.to_string());
                                 if let Err(e) = output.dead_letter(letter) {
                                     failure = Some((output.dead_letters().map(|d| d.path().display().to_string()).unwrap_or_default(), e));
@@ -76,6 +77,7 @@ impl Window<'_> {
                                 }
                                 report.dead_lettered += 1;
                             }
+                            lane.close_if_full(output);
                         }
                         report.sent += 1;
                         if let Some(t) = key.last_update {
@@ -104,28 +106,84 @@ impl Window<'_> {
                     source,
                 });
             }
-            for (output, batch) in self.outputs.iter().zip(&mut batches) {
-                if output.batch_is_full(batch) {
-                    let full = std::mem::replace(batch, output.new_batch());
-                    *batch = output.send(full).await?;
-                }
+            // Queued while the page is still held, so that the encoded batches waiting here
+            // count against the page budget too.
+            for (output, lane) in self.outputs.iter().zip(&mut lanes) {
+                lane.submit_full(output).await?;
             }
         }
-        // The rest of every output's batch, all outputs at once.
-        let mut receipts = Vec::new();
-        for (output, batch) in self.outputs.iter().zip(batches) {
-            if !batch.is_empty() {
-                receipts.push(output.submit(batch).await);
-            }
+        // The rest of every output's batches, all outputs at once.
+        for (output, lane) in self.outputs.iter().zip(&mut lanes) {
+            lane.close(output);
+            lane.submit_full(output).await?;
         }
-        for receipt in receipts {
-            receipt.delivered().await?;
+        for lane in lanes {
+            for receipt in lane.receipts {
+                receipt.delivered().await?;
+            }
         }
         if let Some(t) = newest {
             let behind = now.unix_nanos() - t.unix_nanos();
             report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
         }
         Ok(delivered)
+    }
+}
+
+/// Batches queued to an output and not yet delivered, per tenant: enough to keep the output
+/// busy while the next page is read, few enough that they hold little memory.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// One output's batches of a window: the one being filled, those full and not yet queued, and
+/// the receipts of those queued, oldest first.
+struct Lane {
+    batch: Batch,
+    full: Vec<Batch>,
+    receipts: VecDeque<Receipt>,
+    /// Delivered batches, emptied, for reuse.
+    spare: Vec<Batch>,
+}
+
+impl Lane {
+    fn new(output: &Output) -> Lane {
+        Lane {
+            batch: output.new_batch(),
+            full: Vec::new(),
+            receipts: VecDeque::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Starts a new batch when another record might not fit in this one. Batches are closed
+    /// as they fill while a page is read (synchronously), and queued after it.
+    fn close_if_full(&mut self, output: &Output) {
+        if output.batch_is_full(&self.batch) {
+            self.close(output);
+        }
+    }
+
+    fn close(&mut self, output: &Output) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let next = self.spare.pop().unwrap_or_else(|| output.new_batch());
+        self.full.push(std::mem::replace(&mut self.batch, next));
+    }
+
+    /// Queues the full batches in order, waiting for the oldest to be delivered whenever more
+    /// than [`BATCHES_IN_FLIGHT`] are.
+    async fn submit_full(&mut self, output: &Output) -> Result<(), DeliveryError> {
+        for batch in std::mem::take(&mut self.full) {
+            self.receipts.push_back(output.submit(batch).await);
+            while self.receipts.len() > BATCHES_IN_FLIGHT {
+                let oldest = self.receipts.pop_front().expect("more than zero receipts");
+                let batch = oldest.delivered().await?;
+                if self.spare.len() < 2 {
+                    self.spare.push(batch);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -201,6 +201,38 @@ fn a_declined_device_code_or_public_client_flows_off_say_why() {
     }
 }
 
+/// A device-code token is a public client's: `run` redeeming it with the tenant's secret (its
+/// own or the [defaults]') fails with AADSTS700025 at the first refresh. The login used to
+/// succeed anyway; it is refused before anyone signs in.
+#[test]
+fn device_code_for_a_tenant_with_a_secret_is_refused_before_run_fails_with_aadsts700025() {
+    // Approved at once: without the refusal the login would end (with a useless token) soon.
+    let mut config = sim_config(1, 1);
+    config.auto_approve = true;
+    let sim = Sim::start(config);
+    let dir = TestDir::new("auth-device-secret");
+    let config = confidential_config(&dir, &sim);
+    let t = sim.tenant(0);
+    let (code, out, err) = siemfwd(&[
+        "auth",
+        "login",
+        "--config",
+        &config,
+        "--tenant",
+        "contoso",
+        "--device-code",
+    ]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("tenant \"contoso\" has a client secret")
+            && err.contains("AADSTS700025")
+            && err.contains("--auth-code"),
+        "{err}"
+    );
+    assert_eq!(sim.sim.requests(&t.id, Endpoint::DeviceCode), 0);
+    assert!(!TokenProvider::token_path(&dir.join("state"), "contoso").exists());
+}
+
 /// The simulator with Microsoft's documented redirect URI registered too.
 fn sim_with_mssp_redirect() -> Sim {
     let mut config = sim_config(1, 2);
@@ -508,6 +540,31 @@ fn status_says_which_tenant_needs_re_consent() {
     let (code, out, _) = siemfwd(&["auth", "status", "--config", config]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("all 3 tenants ok"), "{out}");
+}
+
+/// `auth status` shows a failing tenant in its report (standard output); the provider's ERROR
+/// log line, which `run` needs, used to repeat it on standard error.
+#[test]
+fn status_does_not_repeat_a_failing_tenants_error_on_stderr() {
+    let sim = Sim::start(sim_config(1, 1));
+    let dir = TestDir::new("auth-status-quiet");
+    let t = sim.tenant(0);
+    let config = write_config(
+        dir.path(),
+        &sim.sim,
+        &[("alpha", &t.id, "auth = \"refresh_token\"\n")],
+    );
+    // A token Entra does not know: the check's request fails with invalid_grant.
+    StoredRefreshToken::received_now(&Secret::new("0.A-not-issued"), &t.id, sim.sim.client_id())
+        .save(&TokenProvider::token_path(&dir.join("state"), "alpha"))
+        .unwrap();
+    let (code, out, err) = siemfwd(&["auth", "status", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("alpha  RE-CONSENT NEEDED") && out.contains("does not work: invalid_grant"),
+        "{out}"
+    );
+    assert_eq!(err, "", "the report on standard output says it all");
 }
 
 #[test]

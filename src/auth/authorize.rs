@@ -180,18 +180,20 @@ pub fn code_from_params(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    // Checked before anything else: an answer of another sign-in is never exchanged, and its
+    // error (or a forged one sent to the listener) is not taken for this sign-in's. Entra
+    // returns `state` with errors too.
+    if get("state") != Some(expected_state) {
+        return Err(LoginError::StateMismatch {
+            tenant: tenant.name.clone(),
+        });
+    }
     if let Some(error) = get("error") {
         return Err(entra::sign_in_error(
             tenant,
             error,
             get("error_description").unwrap_or(""),
         ));
-    }
-    // Checked before the code is looked at: an answer of another sign-in is never exchanged.
-    if get("state") != Some(expected_state) {
-        return Err(LoginError::StateMismatch {
-            tenant: tenant.name.clone(),
-        });
     }
     match get("code") {
         Some(code) if !code.is_empty() => Ok(code.to_owned()),

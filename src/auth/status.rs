@@ -187,7 +187,9 @@ pub async fn tenant_status(
         match http {
             Err(e) => TokenCheck::Setup(e),
             Ok(http) => {
-                let provider = TokenProvider::new(Arc::new(tenant.clone()), http, state_dir);
+                // The failure is in the report: not also an ERROR line on standard error.
+                let provider = TokenProvider::new(Arc::new(tenant.clone()), http, state_dir)
+                    .without_error_log();
                 match provider.access_token().await {
                     Ok(_) => TokenCheck::Works,
                     Err(e) => TokenCheck::Failed(e),

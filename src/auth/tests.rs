@@ -235,6 +235,28 @@ fn an_answer_of_another_sign_in_is_refused() {
     }
 }
 
+/// An error redirect was explained as this sign-in's before its `state` was looked at: one of an
+/// older attempt, or one forged to the listener, ended the sign-in as "the user declined".
+#[test]
+fn an_error_redirect_of_another_sign_in_is_not_taken_for_this_ones() {
+    let t = tenant(TokenVersion::V2);
+    for input in [
+        "https://SiemMsspConnector/?error=access_denied&error_description=AADSTS65004%3A+User+declined&state=other",
+        "http://localhost:41837/?error=access_denied&error_description=AADSTS65004%3A+User+declined",
+    ] {
+        let e = code_from_pasted(&t, input, "mine").unwrap_err();
+        assert!(
+            matches!(e, LoginError::StateMismatch { .. }),
+            "{input}: {e:?}"
+        );
+        assert!(!e.to_string().contains("declined"), "{e}");
+    }
+    // This sign-in's own error is still explained.
+    let own = "https://SiemMsspConnector/?error=access_denied&error_description=AADSTS65004%3A+User+declined&state=mine";
+    let e = code_from_pasted(&t, own, "mine").unwrap_err();
+    assert_eq!(e.code(), Some(65004), "{e}");
+}
+
 #[test]
 fn error_redirects_and_error_pages_are_explained_in_words() {
     let t = tenant(TokenVersion::V2);

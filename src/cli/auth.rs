@@ -1,10 +1,10 @@
 //! `siemfwd auth login | consent-url | status`: onboarding a customer tenant (design.md §1)
 //! and watching its tokens. The flows live in the library (`siemfwd::auth`); this file reads
-//! the options, prints the instructions and picks the exit status.
+//! the options, prints the instructions and picks the exit status; `status`'s report is
+//! printed by [`status`].
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -12,11 +12,12 @@ use clap::{Args, Subcommand};
 
 use siemfwd::auth::authorize::{CodeLogin, DEFAULT_REDIRECT, RedirectUri};
 use siemfwd::auth::consent::{ConsentRequest, instructions, is_guid, is_tenant};
-use siemfwd::auth::status::{StoredToken, TenantStatus, TokenCheck, Verdict, tenant_status};
 use siemfwd::auth::{AdHocTenant, LoginError, device, store_refresh_token};
 use siemfwd::config::{Config, parse_duration};
 use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
 use siemfwd::source::{AuthMode, Secret, TenantConfig, TokenVersion};
+
+mod status;
 
 #[derive(Debug, Args)]
 pub struct AuthArgs {
@@ -33,7 +34,7 @@ pub enum AuthCommand {
     /// (http://localhost:PORT/) or from the address the browser ends on, pasted on standard
     /// input (--paste, or any https --redirect-uri such as https://SiemMsspConnector). Device
     /// code flow (--device-code): prints a code to enter at Microsoft's device login page; the
-    /// app registration must allow public client flows.
+    /// app registration must allow public client flows, and the tenant have no client secret.
     ///
     /// The token is stored in state_dir/tokens/<tenant>.json (mode 0600), where `run` reads
     /// and rotates it; --print shows it instead.
@@ -78,7 +79,7 @@ pub struct LoginArgs {
     #[arg(long, value_name = "V", requires = "tenant_id", default_value = "v2")]
     pub token_version: String,
     /// Without a config: environment variable holding the app's client secret (a
-    /// confidential "Web" app's code exchange); none: a public client.
+    /// confidential "Web" app's code exchange, not with --device-code); none: a public client.
     #[arg(long, value_name = "VAR", requires = "tenant_id")]
     pub client_secret_env: Option<String>,
     /// Without a config: the state_dir to store the token in (as state_dir/tokens/NAME.json).
@@ -88,6 +89,7 @@ pub struct LoginArgs {
     #[arg(long, value_name = "NAME", requires = "state_dir")]
     pub name: Option<String>,
     /// Device code flow: a code to enter at Microsoft's device login page, from any device.
+    /// Public client: not for a tenant with a client secret.
     #[arg(long, conflicts_with_all = ["auth_code", "redirect_uri", "paste"])]
     pub device_code: bool,
     /// Authorization code flow with PKCE (the default).
@@ -143,7 +145,7 @@ pub fn auth(args: &AuthArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     match &args.command {
         AuthCommand::Login(a) => login(a, out, err),
         AuthCommand::ConsentUrl(a) => consent_url(a, out),
-        AuthCommand::Status(a) => status(a, out),
+        AuthCommand::Status(a) => status::status(a, out),
     }
 }
 
@@ -251,6 +253,19 @@ fn version_name(v: TokenVersion) -> &'static str {
 /// `siemfwd auth login`.
 fn login(args: &LoginArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let (tenant, destination, config_path) = login_target(args)?;
+    if args.device_code && tenant.client_secret.is_some() {
+        // A device-code token is a public client's: Entra refuses to redeem it with a secret
+        // (AADSTS700025), which `run` would send with every refresh.
+        if config_path.is_some() {
+            bail!(
+                "tenant \"{}\" has a client secret (its own or [defaults]'): `siemfwd run` sends it with every refresh, and Entra refuses a device-code token redeemed with a secret (AADSTS700025: the client is public). Use --auth-code with a \"Web\" redirect URI (the exchange sends the secret), or give this tenant no secret (set client_secret_* on the client-credentials tenants instead of in [defaults])",
+                tenant.name
+            );
+        }
+        bail!(
+            "--client-secret-env is for --auth-code with a \"Web\" redirect URI: a device-code token is a public client's, and redeeming it with a secret fails (AADSTS700025)"
+        );
+    }
     let timeout = parse_duration(&args.timeout)
         .map_err(anyhow::Error::msg)
         .context("--timeout")?;
@@ -452,174 +467,4 @@ fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8>
     )
     .context("standard output")?;
     Ok(0)
-}
-
-/// `siemfwd auth status`.
-fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let config = Config::load(&args.config)?;
-    for name in &args.tenant {
-        if config.tenant(name).is_none() {
-            bail!("{} has no [[tenant]] named \"{name}\"", config.source);
-        }
-    }
-    let tenants: Vec<TenantConfig> = config
-        .tenants
-        .iter()
-        .filter(|t| args.tenant.is_empty() || args.tenant.contains(&t.name))
-        .cloned()
-        .collect();
-    if tenants.is_empty() {
-        bail!("{} has no [[tenant]]", config.source);
-    }
-    let rt = super::forward::runtime()?;
-    let state_dir = config.state_dir.clone();
-    let check = !args.no_check;
-    let mut statuses: Vec<TenantStatus> = rt.block_on(async {
-        // Tenants with the same proxy/CA share a client; a few checks run at a time.
-        let mut http = siemfwd::source::http::ClientCache::default();
-        let limit = Arc::new(tokio::sync::Semaphore::new(8));
-        let mut tasks = tokio::task::JoinSet::new();
-        for tenant in tenants {
-            let client = http.client_for(&tenant).ok();
-            let state_dir = state_dir.clone();
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire().await;
-                tenant_status(&tenant, &state_dir, client, check).await
-            });
-        }
-        let mut all = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(s) = done {
-                all.push(s);
-            }
-        }
-        all
-    });
-    statuses.sort_by(|a, b| a.name.cmp(&b.name));
-    let config_path = args.config.display().to_string();
-    let mut needing = 0;
-    for s in &statuses {
-        if s.verdict().needs_action() {
-            needing += 1;
-        }
-        write_status(out, s, &config_path, &state_dir).context("standard output")?;
-    }
-    let total = statuses.len();
-    if needing == 0 {
-        writeln!(out, "all {total} tenants ok")?;
-    } else {
-        writeln!(out, "{needing} of {total} tenants need action")?;
-    }
-    Ok(u8::from(needing > 0))
-}
-
-fn write_status(
-    out: &mut dyn Write,
-    s: &TenantStatus,
-    config: &str,
-    state_dir: &Path,
-) -> std::io::Result<()> {
-    let verdict = s.verdict();
-    let label = if verdict.needs_action() {
-        verdict.label().to_uppercase()
-    } else {
-        verdict.label().to_owned()
-    };
-    writeln!(out, "{}  {label}", s.name)?;
-    writeln!(
-        out,
-        "    auth           {} ({} token endpoint)",
-        s.mode, s.token_version
-    )?;
-    let token = match &s.check {
-        TokenCheck::Skipped => "not checked (--no-check)".to_owned(),
-        TokenCheck::Works => "works now".to_owned(),
-        TokenCheck::Failed(e) => format!("does not work: {}", e.summary),
-        TokenCheck::Setup(e) => format!("cannot be checked: {e}"),
-    };
-    writeln!(out, "    token          {token}")?;
-    let days = |d: i64| {
-        if d > 0 {
-            format!("{d} days left before the 90-day inactivity expiry")
-        } else {
-            "expired: unused for 90 days".to_owned()
-        }
-    };
-    let refresh = match &s.stored {
-        StoredToken::NotUsed => None,
-        _ if s.rotated_now => Some(format!(
-            "rotated just now by this check; {}",
-            days(s.days_left().unwrap_or(90))
-        )),
-        StoredToken::Stored {
-            rotated_at: Some(at),
-        } => Some(format!(
-            "last rotated {} ({} days ago); {}",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            (s.now - *at).num_days(),
-            days(s.days_left().unwrap_or(0))
-        )),
-        StoredToken::Stored { rotated_at: None } => {
-            Some("stored, with no readable rotation time".to_owned())
-        }
-        StoredToken::Missing { initial: true } => Some(format!(
-            "none in {} yet (the first use reads refresh_token_file)",
-            state_dir.join("tokens").display()
-        )),
-        StoredToken::Missing { initial: false } => {
-            Some(format!("none in {}", state_dir.join("tokens").display()))
-        }
-        StoredToken::Unreadable(e) => Some(format!("unreadable: {e}")),
-    };
-    if let Some(r) = refresh {
-        writeln!(out, "    refresh token  {r}")?;
-    }
-    let last = match (&s.check, &s.last_failure) {
-        (TokenCheck::Failed(e), _) => format!("now: {}", with_code(&e.summary, e.code)),
-        (check, Some(f)) => format!(
-            "{}: {}{}",
-            f.at,
-            with_code(&f.summary, f.code),
-            if matches!(check, TokenCheck::Works) {
-                " (fixed since: the token works now)"
-            } else {
-                ""
-            }
-        ),
-        (_, None) => "none recorded".to_owned(),
-    };
-    writeln!(out, "    last error     {last}")?;
-    let fix = match verdict {
-        Verdict::Ok => None,
-        Verdict::ReconsentNeeded => Some(format!(
-            "re-consent needed: run `siemfwd auth login --config {config} --tenant {}`, then restart `siemfwd run` if it stopped this tenant",
-            s.name
-        )),
-        Verdict::ExpiresSoon => Some(format!(
-            "the refresh token expires in {} days unless used: keep `siemfwd run` running (it uses it every hour), or run `siemfwd auth status --config {config}`",
-            s.days_left().unwrap_or(0)
-        )),
-        Verdict::Unreachable => Some(
-            "Entra ID could not be reached or is throttling this app: check this machine's network and proxy; nothing to change if it passes".to_owned(),
-        ),
-        Verdict::ActionNeeded => Some(match (&s.check, &s.last_failure) {
-            (TokenCheck::Failed(e), _) => e.hint.clone(),
-            (TokenCheck::Setup(e), _) => format!("fix the tenant's proxy or ca_file: {e}"),
-            (_, Some(f)) => f.hint.clone(),
-            _ => "see above".to_owned(),
-        }),
-    };
-    if let Some(fix) = fix {
-        writeln!(out, "    fix            {fix}")?;
-    }
-    Ok(())
-}
-
-/// `summary (AADSTSnnn)` unless the summary already says it.
-fn with_code(summary: &str, code: Option<u32>) -> String {
-    match code {
-        Some(c) if !summary.contains(&format!("AADSTS{c}")) => format!("{summary} (AADSTS{c})"),
-        _ => summary.to_owned(),
-    }
 }

@@ -195,10 +195,12 @@ fn replay(tenants: usize, alerts: usize, page_size: Option<u32>) {
     let pid = child.id();
     let (sim_pid, rsyslog_pid) = (sim.daemon.pid().unwrap(), rsyslog.pid().unwrap());
     let (sim_ticks, rsyslog_ticks) = (cpu_ticks(sim_pid), cpu_ticks(rsyslog_pid));
-    let mut peak_kb = 0;
+    let (mut peak_kb, mut anon_kb, mut file_kb) = (0, 0, 0);
     let mut replay_ticks = 0;
     let status = loop {
         peak_kb = peak_kb.max(rss_kb(pid, "VmHWM:"));
+        anon_kb = anon_kb.max(rss_kb(pid, "RssAnon:"));
+        file_kb = file_kb.max(rss_kb(pid, "RssFile:"));
         replay_ticks = replay_ticks.max(cpu_ticks(pid));
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -231,6 +233,11 @@ fn replay(tenants: usize, alerts: usize, page_size: Option<u32>) {
         peak_kb as f64 / 1024.0
     );
     println!("  replay's summary: {summary}");
+    println!(
+        "  largest sampled RssAnon {:.1} MB, RssFile {:.1} MB (the binary's pages)",
+        anon_kb as f64 / 1024.0,
+        file_kb as f64 / 1024.0
+    );
     println!(
         "  CPU seconds: replay {:.1}, simulator {:.1}, rsyslog {:.1} (2 cores: {:.1} available)",
         replay_ticks as f64 / 100.0,

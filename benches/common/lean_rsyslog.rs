@@ -1,5 +1,7 @@
 //! A lean rsyslogd for benchmarks: one gtls input (client certificate required) and one
 //! `omfile` of each raw message, so the receiver costs as little as a real rsyslog can.
+//! `BENCH_RSYSLOG_DRIVER=ossl` picks rsyslog's OpenSSL driver; `BENCH_RSYSLOG_OMFILE` adds
+//! omfile parameters (e.g. ` ioBufferSize="256k" flushOnTXEnd="off"`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,12 +20,14 @@ pub fn start(dir: &Path, certs: &Certs) -> (support::process::Daemon, u16) {
             r#"global(workDirectory="{d}/work" maxMessageSize="64k"
   defaultNetstreamDriverCAFile="{ca}" defaultNetstreamDriverCertFile="{crt}" defaultNetstreamDriverKeyFile="{key}")
 module(load="imtcp")
-input(type="imtcp" port="{port}" address="127.0.0.1" streamDriver.name="gtls" streamDriver.mode="1"
+input(type="imtcp" port="{port}" address="127.0.0.1" streamDriver.name="{driver}" streamDriver.mode="1"
       streamDriver.authMode="x509/certvalid")
 template(name="raw" type="string" string="%rawmsg%\n")
-action(type="omfile" file="{d}/out.log" template="raw")
+action(type="omfile" file="{d}/out.log" template="raw"{omfile})
 "#,
             d = dir.display(),
+            driver = std::env::var("BENCH_RSYSLOG_DRIVER").unwrap_or_else(|_| "gtls".into()),
+            omfile = std::env::var("BENCH_RSYSLOG_OMFILE").unwrap_or_default(),
             ca = certs.ca_crt.display(),
             crt = certs.server_crt.display(),
             key = certs.server_key.display(),

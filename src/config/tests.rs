@@ -237,7 +237,7 @@ token_version = "v1"
         a.api_url.as_str(),
         "https://api.securitycenter.microsoft.com/"
     );
-    assert_eq!(a.page_size, 10_000);
+    assert_eq!(a.page_size, 5_000);
     assert_eq!((a.limits.per_minute, a.limits.per_hour), (100, 1500));
     let b = c.tenant("fabrikam").unwrap();
     assert_eq!(b.poll_interval, Duration::from_secs(300));

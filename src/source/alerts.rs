@@ -191,7 +191,7 @@ impl AlertsClient {
         };
         if let Some(len) = response.content_length() {
             // Trust the announced length only up to what a page can be.
-            body.reserve(usize::try_from(len).unwrap_or(0).min(MAX_PAGE_RESERVE));
+            body.reserve_exact(usize::try_from(len).unwrap_or(0).min(MAX_PAGE_RESERVE));
         }
         while let Some(chunk) = response.chunk().await? {
             body.extend_from_slice(&chunk);

@@ -52,6 +52,8 @@ impl ReplayWindow {
         }
         let mut buf = spare.unwrap_or_default();
         buf.clear();
+        // Exactly: amortized growth of the reused buffers held up to twice the window.
+        buf.reserve_exact(bytes.len());
         buf.extend_from_slice(bytes);
         self.bytes += buf.len();
         self.batches.push_back((buf, records));

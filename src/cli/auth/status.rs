@@ -32,7 +32,7 @@ pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u
     let rt = crate::cli::forward::runtime()?;
     let state_dir = config.state_dir.clone();
     let check = !args.no_check;
-    let mut statuses: Vec<TenantStatus> = rt.block_on(async {
+    let statuses: (Vec<TenantStatus>, usize) = rt.block_on(async {
         // Tenants with the same proxy/CA share a client; a few checks run at a time.
         let mut http = siemfwd::source::http::ClientCache::default();
         let limit = Arc::new(tokio::sync::Semaphore::new(8));
@@ -47,13 +47,19 @@ pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u
             });
         }
         let mut all = Vec::new();
+        let mut lost = 0;
         while let Some(done) = tasks.join_next().await {
-            if let Ok(s) = done {
-                all.push(s);
+            match done {
+                Ok(s) => all.push(s),
+                Err(e) => {
+                    lost += 1;
+                    tracing::error!("a tenant's status check failed: {e}");
+                }
             }
         }
-        all
+        (all, lost)
     });
+    let (mut statuses, lost) = statuses;
     statuses.sort_by(|a, b| a.name.cmp(&b.name));
     let config_path = args.config.display().to_string();
     let mut needing = 0;
@@ -63,7 +69,9 @@ pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u
         }
         write_status(out, s, &config_path, &state_dir).context("standard output")?;
     }
-    let total = statuses.len();
+    // A check that panicked is a tenant nobody vouched for: it counts as needing action.
+    needing += lost;
+    let total = statuses.len() + lost;
     if needing == 0 {
         writeln!(out, "all {total} tenants ok")?;
     } else {
@@ -99,7 +107,10 @@ fn write_status(
     writeln!(out, "    token          {token}")?;
     let days = |d: i64| {
         if d > 0 {
-            format!("{d} days left before the 90-day inactivity expiry")
+            format!(
+                "{} left before the 90-day inactivity expiry",
+                plural(d, "day")
+            )
         } else {
             "expired: unused for 90 days".to_owned()
         }
@@ -113,9 +124,9 @@ fn write_status(
         StoredToken::Stored {
             rotated_at: Some(at),
         } => Some(format!(
-            "last rotated {} ({} days ago); {}",
+            "last rotated {} ({} ago); {}",
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            (s.now - *at).num_days(),
+            plural((s.now - *at).num_days(), "day"),
             days(s.days_left().unwrap_or(0))
         )),
         StoredToken::Stored { rotated_at: None } => {
@@ -179,5 +190,14 @@ fn with_code(summary: &str, code: Option<u32>) -> String {
     match code {
         Some(c) if !summary.contains(&format!("AADSTS{c}")) => format!("{summary} (AADSTS{c})"),
         _ => summary.to_owned(),
+    }
+}
+
+/// `1 day`, `2 days`.
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("{n} {unit}")
+    } else {
+        format!("{n} {unit}s")
     }
 }

@@ -348,7 +348,7 @@ fn output_options_are_checked_against_the_config() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("has no output named \"siem\" (it has: out)"),
+        text(&out.stderr).contains("has no output named \"siem\" (there are: out)"),
         "{}",
         text(&out.stderr)
     );

@@ -9,6 +9,7 @@
 //! sends the administrator to the app's first registered one, which need not load.
 
 use crate::source::config::DEFAULT_LOGIN_URL;
+pub use crate::source::config::is_guid;
 
 /// What the consent link is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +44,6 @@ impl ConsentRequest {
             q.finish()
         )
     }
-}
-
-/// An application (client) id or tenant id as Entra writes them: 8-4-4-4-12 hex digits.
-pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A tenant as Entra takes it in a URL: a GUID, or a domain such as contoso.onmicrosoft.com.

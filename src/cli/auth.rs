@@ -165,16 +165,8 @@ fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, 
         }
         let config = Config::load(config_path)?;
         let tenant = config.tenant(name).cloned().with_context(|| {
-            let names: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
-            format!(
-                "{} has no [[tenant]] named \"{name}\" (there are: {})",
-                config.source,
-                if names.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names.join(", ")
-                }
-            )
+            let names = config.tenants.iter().map(|t| t.name.as_str());
+            super::not_in_config(&config.source, "[[tenant]]", name, names)
         })?;
         if tenant.auth == AuthMode::ClientCredentials && !args.print {
             bail!(

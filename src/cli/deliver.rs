@@ -38,16 +38,8 @@ pub struct Delivery {
 impl Delivery {
     pub fn start(config: &Config, name: &str) -> anyhow::Result<Delivery> {
         let output_config = config.output(name).with_context(|| {
-            let names: Vec<&str> = config.outputs.iter().map(|o| o.name.as_str()).collect();
-            format!(
-                "{} has no output named \"{name}\" (it has: {})",
-                config.source,
-                if names.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names.join(", ")
-                }
-            )
+            let names = config.outputs.iter().map(|o| o.name.as_str());
+            super::not_in_config(&config.source, "output", name, names)
         })?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

@@ -185,3 +185,20 @@ fn parse_syslog(s: &str) -> Result<SyslogFormat, String> {
 fn parse_facility(s: &str) -> Result<Facility, String> {
     s.parse()
 }
+
+/// "FILE has no [[tenant]] named "x" (there are: a, b)": what a name that is not in the config
+/// gets, with the names that are.
+pub(crate) fn not_in_config<'a>(
+    source: &str,
+    what: &str,
+    name: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> String {
+    let names: Vec<&str> = names.collect();
+    let there = if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    };
+    format!("{source} has no {what} named \"{name}\" (there are: {there})")
+}

@@ -347,8 +347,8 @@ impl TenantConfig {
     }
 }
 
-/// A GUID as Entra writes them: 8-4-4-4-12 hex digits.
-fn is_guid(s: &str) -> bool {
+/// An application (client) id or tenant id as Entra writes them: 8-4-4-4-12 hex digits.
+pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts

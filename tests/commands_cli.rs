@@ -140,3 +140,78 @@ async fn check_says_what_works_and_what_to_fix() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An alert no output can encode goes to the output's dead-letter file with its JSON, also
+/// when the page was read on the fast path, which keeps no alert's text: the page is read again
+/// for it. (The letter used to hold only the id and the reason.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_that_cannot_be_encoded_is_dead_lettered_with_its_json() {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorConfig {
+            tenants: 1,
+            alerts_per_tenant: 5,
+            adversarial_fraction: 0.0,
+            ..SimulatorConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("siemfwd-dead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A literal is not an alert value: no shortening makes this record fit 480 bytes.
+    let mapping = format!(
+        "format = \"cef\"\nversion = \"1.0\"\n[header]\nvendor = \"'V'\"\nproduct = \"'P'\"\n\
+         event_class_id = \"'E'\"\nname = \"title\"\nseverity = \"'5'\"\n[fields]\n\
+         externalId = \"id\"\ncs1 = \"'{}'\"\ncs1Label = \"'Big'\"\n",
+        "x".repeat(600)
+    );
+    std::fs::write(dir.join("huge.toml"), mapping).unwrap();
+    std::fs::write(dir.join("app.secret"), sim.client_secret()).unwrap();
+    let config = format!(
+        "state_dir = \"state\"\n[[tenant]]\nname = \"t\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n\
+         client_secret_file = \"app.secret\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
+         [[output]]\nname = \"small\"\ntype = \"file\"\npath = \"out.cef\"\nmapping = \"huge.toml\"\n\
+         max_message_bytes = 480\n",
+        sim.tenants()[0].id,
+        sim.client_id(),
+        url = sim.url(),
+    );
+    let path = dir.join("siemfwd.toml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        siemfwd(&["replay", "--config", &path, "--from", "-25h", "--to", "now"])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let letters = std::fs::read_to_string(dir.join("state/dead-letter/small.ndjson"))
+        .unwrap_or_else(|e| panic!("no dead-letter file ({e}): {stderr}"));
+    let letters: Vec<serde_json::Value> = letters
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut ids: Vec<&str> = letters
+        .iter()
+        .map(|l| {
+            assert_eq!(l["output"], "small", "{l}");
+            let reason = l["reason"].as_str().unwrap();
+            assert!(reason.contains("raise the maximum message size"), "{l}");
+            let alert = &l["alert"];
+            assert!(alert.is_object(), "the letter keeps the alert: {l}");
+            assert_eq!(alert["id"], l["alertId"], "{l}");
+            l["alertId"].as_str().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    let mut want: Vec<String> = sim
+        .ground_truth(&sim.tenants()[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    want.sort_unstable();
+    assert_eq!(ids, want, "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 use super::checkpoint::VersionKey;
 use super::tenant::{PollError, PollReport};
 use crate::alert::Timestamp;
-use crate::input::{InputAlert, Item, MalformedAlert};
+use crate::input::{self, InputAlert, Item, MalformedAlert};
 use crate::mapping::TenantIdentity;
 use crate::source::AlertsClient;
 use crate::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
@@ -51,6 +51,7 @@ impl Window<'_> {
         while let Some(page) = fetch.next_page().await? {
             report.pages += 1;
             let mut failure = None;
+            let mut unwritten: Vec<Unwritten> = Vec::new();
             let identity = TenantIdentity {
                 name: &tenant.name,
                 id: &tenant.tenant_id,
@@ -68,14 +69,29 @@ impl Window<'_> {
                             report.deduplicated += 1;
                             return Ok(());
                         }
-                        for (output, lane) in self.outputs.iter().zip(&mut lanes) {
+                        for (o, (output, lane)) in self.outputs.iter().zip(&mut lanes).enumerate() {
                             if let Err(e) = output.encoder().encode(&alert, identity, now, &mut lane.batch) {
+                                report.dead_lettered += 1;
+                                if alert.raw.is_none()
+                                    && let Some(index) = alert.position.index
+                                {
+                                    // Read on the fast path, without its text: written once
+                                    // the page is read again for it.
+                                    unwritten.push(Unwritten {
+                                        index,
+                                        output: o,
+                                        reason: e.to_string(),
+                                        id: alert.alert.id().map(str::to_owned),
+                                        last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
+                                    });
+                                    lane.close_if_full(output);
+                                    continue;
+                                }
                                 let letter = letter_for(&alert, Some(output.name()), identity.name, e.to_string());
                                 if let Err(e) = output.dead_letter(letter) {
                                     failure = Some((output.dead_letters().map(|d| d.path().display().to_string()).unwrap_or_default(), e));
                                     return Err(());
                                 }
-                                report.dead_lettered += 1;
                             }
                             lane.close_if_full(output);
                         }
@@ -99,6 +115,11 @@ impl Window<'_> {
                 Ok(())
             })
             .ok();
+            if failure.is_none() && !unwritten.is_empty() {
+                failure = self
+                    .write_unwritten(&page.bytes, identity, &mut unwritten)
+                    .err();
+            }
             if let Some((path, source)) = failure {
                 return Err(PollError::DeadLetter {
                     tenant: tenant.name.clone(),
@@ -127,6 +148,71 @@ impl Window<'_> {
             report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
         }
         Ok(delivered)
+    }
+}
+
+/// An alert an output could not encode, read without its JSON text (the fast path): its dead
+/// letter waits for the page to be read again, so that it keeps the alert.
+struct Unwritten {
+    /// 1-based position in the page.
+    index: u64,
+    /// Which of the window's outputs.
+    output: usize,
+    reason: String,
+    /// For a dead letter without the alert, should the page not give it again.
+    id: Option<String>,
+    last_update_time: Option<String>,
+}
+
+impl Window<'_> {
+    /// Writes the dead letters of `unwritten`, with each alert's text from a second read of
+    /// the page (rare: an alert no output can encode).
+    fn write_unwritten(
+        &self,
+        page: &[u8],
+        identity: TenantIdentity<'_>,
+        unwritten: &mut Vec<Unwritten>,
+    ) -> Result<(), (String, std::io::Error)> {
+        let write = |u: &Unwritten, letter: DeadLetter<'_>| {
+            let output = &self.outputs[u.output];
+            output.dead_letter(letter).map(|_| ()).map_err(|e| {
+                let path = output
+                    .dead_letters()
+                    .map(|d| d.path().display().to_string());
+                (path.unwrap_or_default(), e)
+            })
+        };
+        input::read_page(page, true, |item| {
+            let Item::Alert(alert) = item else {
+                return Ok(());
+            };
+            for u in unwritten
+                .iter()
+                .filter(|u| Some(u.index) == alert.position.index)
+            {
+                let output = Some(self.outputs[u.output].name());
+                write(
+                    u,
+                    letter_for(&alert, output, identity.name, u.reason.clone()),
+                )?;
+            }
+            unwritten.retain(|u| Some(u.index) != alert.position.index);
+            Ok(())
+        })?;
+        // Not found again (it cannot be: the page is the same bytes): the letter without it.
+        for u in unwritten.drain(..) {
+            let letter = DeadLetter {
+                time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                output: Some(self.outputs[u.output].name()),
+                tenant: identity.name,
+                alert_id: u.id.as_deref(),
+                last_update_time: u.last_update_time.clone(),
+                reason: u.reason.clone(),
+                alert: None,
+            };
+            write(&u, letter)?;
+        }
+        Ok(())
     }
 }
 

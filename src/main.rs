@@ -49,11 +49,7 @@ fn main() -> ExitCode {
         Command::Run(args) => exit(cli::forward::run(&args)),
         Command::Replay(args) => exit(cli::forward::replay(&args, &mut io::stderr())),
         Command::Check(args) => exit(check(&args, &mut io::stdout())),
-        Command::Auth(args) => exit(cli::auth::auth(
-            &args,
-            &mut io::stdout(),
-            &mut io::stderr(),
-        )),
+        Command::Auth(args) => exit(cli::auth::auth(&args, &mut io::stdout(), &mut io::stderr())),
         Command::Simulate(args) => match run_simulate(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -259,7 +259,7 @@ impl Lane {
     /// Queues the full batches in order, waiting for the oldest to be delivered whenever more
     /// than [`BATCHES_IN_FLIGHT`] are.
     async fn submit_full(&mut self, output: &Output) -> Result<(), DeliveryError> {
-        for batch in std::mem::take(&mut self.full) {
+        for batch in self.full.drain(..) {
             self.receipts.push_back(output.submit(batch).await);
             while self.receipts.len() > BATCHES_IN_FLIGHT {
                 let oldest = self.receipts.pop_front().expect("more than zero receipts");

@@ -215,17 +215,7 @@ async fn bad_queries_tokens_and_tenants_get_the_documented_errors() {
     ];
     for (k, status, code) in knobs {
         sim.set_tenant_knobs(&t, k).unwrap();
-        let r = post(
-            &sim,
-            &format!("/{t}/oauth2/v2.0/token"),
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", sim.client_id()),
-                ("client_secret", sim.client_secret()),
-                ("scope", DEFENDER_SCOPE),
-            ],
-        )
-        .await;
+        let r = request_client_credentials(&sim, &t).await;
         assert_eq!((r.status, r.aad().1), (status, code), "{}", r.body);
     }
     sim.shutdown().await;

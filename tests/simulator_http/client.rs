@@ -123,8 +123,9 @@ pub(crate) fn q(s: &str) -> String {
     s.replace(' ', "%20")
 }
 
-pub(crate) async fn client_credentials(sim: &Simulator, tenant: &str) -> String {
-    let r = post(
+/// The app's v2 client-credentials token request for `tenant`, answered as it is.
+pub(crate) async fn request_client_credentials(sim: &Simulator, tenant: &str) -> Reply {
+    post(
         sim,
         &format!("/{tenant}/oauth2/v2.0/token"),
         &[
@@ -134,7 +135,11 @@ pub(crate) async fn client_credentials(sim: &Simulator, tenant: &str) -> String 
             ("scope", DEFENDER_SCOPE),
         ],
     )
-    .await;
+    .await
+}
+
+pub(crate) async fn client_credentials(sim: &Simulator, tenant: &str) -> String {
+    let r = request_client_credentials(sim, tenant).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["access_token"].as_str().unwrap().to_owned()
 }

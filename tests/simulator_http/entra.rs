@@ -14,17 +14,7 @@ use super::client::*;
 async fn token_answers_have_the_v1_and_v2_shapes_and_entra_errors() {
     let sim = start(config()).await;
     let t = sim.tenants()[0].id.clone();
-    let v2 = post(
-        &sim,
-        &format!("/{t}/oauth2/v2.0/token"),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", sim.client_id()),
-            ("client_secret", sim.client_secret()),
-            ("scope", DEFENDER_SCOPE),
-        ],
-    )
-    .await;
+    let v2 = request_client_credentials(&sim, &t).await;
     let j = v2.json();
     assert_eq!(
         (

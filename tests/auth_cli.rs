@@ -479,19 +479,7 @@ fn status_says_which_tenant_needs_re_consent() {
 
     let (code, out, err) = siemfwd(&["auth", "status", "--config", config]);
     assert_eq!(code, Some(1), "{out}{err}");
-    // A tenant's block: its head line and the indented lines under it.
-    let block = |name: &str| -> String {
-        let mut lines = out
-            .lines()
-            .skip_while(|l| !l.starts_with(&format!("{name}  ")));
-        let head = lines.next().unwrap_or_else(|| panic!("no {name} in {out}"));
-        let mut text = format!("{head}\n");
-        for l in lines.take_while(|l| l.starts_with("    ")) {
-            text.push_str(l);
-            text.push('\n');
-        }
-        text
-    };
+    let block = |name: &str| status_block(&out, name);
     let alpha = block("alpha");
     assert!(
         alpha.starts_with("alpha  ok")
@@ -658,4 +646,99 @@ fn login_without_a_config_prints_or_stores_the_token() {
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("a [[tenant]] named \"fabrikam\""), "{err}");
     assert_eq!(stored(&dir, "fabrikam").tenant_id, t.id);
+}
+
+/// Regression: an admin's shell without the service's environment could not sign in a new
+/// customer, nor see any tenant's status, because loading the file read every tenant's secret.
+/// Now only the tenant that needs its secret fails, and says which variable is missing.
+#[test]
+fn an_unset_secret_of_another_tenant_does_not_block_login_or_status() {
+    let sim = Sim::start(sim_config(3, 1));
+    let dir = TestDir::new("auth-unset-secret");
+    let (a, b, c) = (sim.tenant(0), sim.tenant(1), sim.tenant(2));
+    let config = write_config(
+        dir.path(),
+        &sim.sim,
+        &[
+            ("newcustomer", &a.id, "auth = \"refresh_token\"\n"),
+            (
+                "serviceonly",
+                &b.id,
+                "client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n",
+            ),
+            (
+                "confidential",
+                &c.id,
+                "auth = \"refresh_token\"\nclient_secret_file = \"missing.secret\"\n",
+            ),
+        ],
+    );
+    let config = config.to_str().unwrap();
+
+    let (code, stderr) = device_login(&sim, config, "newcustomer", true);
+    assert_eq!(code, Some(0), "{stderr}");
+    stored(&dir, "newcustomer");
+
+    let (code, out, err) = siemfwd(&["auth", "status", "--config", config]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let block = |name: &str| status_block(&out, name);
+    assert!(
+        block("newcustomer").contains("token          works now"),
+        "{out}"
+    );
+    let other = block("serviceonly");
+    assert!(
+        other.contains("cannot be checked: ")
+            && other.contains("`client_secret_env`: the environment variable SIEMFWD_TEST_UNSET_VARIABLE is not set")
+            && other.contains("fix            give this shell the secret the service uses"),
+        "{out}"
+    );
+    assert!(out.contains("2 of 3 tenants need action"), "{out}");
+
+    // The tenant whose secret is missing cannot sign in here, and is told why.
+    let (code, _, err) = siemfwd(&[
+        "auth",
+        "login",
+        "--config",
+        config,
+        "--tenant",
+        "serviceonly",
+        "--device-code",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("client_credentials"),
+        "a client-credentials tenant needs no sign-in: {err}"
+    );
+    let (code, _, err) = siemfwd(&[
+        "auth",
+        "login",
+        "--config",
+        config,
+        "--tenant",
+        "confidential",
+        "--auth-code",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "tenant \"confidential\" has a client secret configured, and signing in needs it"
+        ) && err.contains("`client_secret_file`: cannot read ")
+            && err.contains("missing.secret"),
+        "{err}"
+    );
+}
+
+/// A tenant's block in `auth status` output: its head line and the indented lines under it.
+fn status_block(out: &str, name: &str) -> String {
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{name}  ")));
+    let head = lines.next().unwrap_or_else(|| panic!("no {name} in {out}"));
+    let mut text = format!("{head}\n");
+    for l in lines.take_while(|l| l.starts_with("    ")) {
+        text.push_str(l);
+        text.push('\n');
+    }
+    text
 }

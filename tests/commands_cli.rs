@@ -86,6 +86,7 @@ async fn check_says_what_works_and_what_to_fix() {
     let config = format!(
         "state_dir = \"state\"\n[defaults]\nclient_id = \"{}\"\nclient_secret_file = \"app.secret\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
          [[tenant]]\nname = \"good\"\ntenant_id = \"{}\"\n[[tenant]]\nname = \"expired\"\ntenant_id = \"{}\"\n\
+         [[tenant]]\nname = \"unset\"\ntenant_id = \"unset.onmicrosoft.com\"\nclient_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n\
          [[output]]\nname = \"up\"\ntype = \"tcp\"\naddress = \"{}\"\n[[output]]\nname = \"down\"\ntype = \"tcp\"\naddress = \"{refused}\"\nconnect_timeout = \"2s\"\n\
          [[output]]\nname = \"badmap\"\ntype = \"tcp\"\naddress = \"{}\"\nmapping = \"broken.toml\"\n",
         sim.client_id(),
@@ -133,7 +134,16 @@ async fn check_says_what_works_and_what_to_fix() {
         stdout.contains("FAIL  mapping      badmap: ") && stdout.contains("broken.toml"),
         "{stdout}"
     );
-    assert!(stdout.contains("3 problems to fix"), "{stdout}");
+    // One tenant's secret missing from this shell is that tenant's row, not a failed file.
+    assert!(stdout.contains("3 tenants, 3 outputs"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  tenant       unset: ")
+            && stdout.contains(
+                "[[tenant]] \"unset\": `client_secret_env`: the environment variable SIEMFWD_TEST_UNSET_VARIABLE is not set"
+            ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("4 problems to fix"), "{stdout}");
     assert!(
         !stdout.contains(sim.client_secret()),
         "the secret never prints"

@@ -41,6 +41,9 @@ pub enum TokenCheck {
     Failed(AuthError),
     /// No request could be made (the HTTP client could not be built).
     Setup(String),
+    /// The tenant's secret is configured but cannot be read where this runs (the message says
+    /// which and why): no request was made.
+    NoSecret(String),
 }
 
 /// What a tenant's status comes to.
@@ -109,7 +112,7 @@ impl TenantStatus {
         match &self.check {
             TokenCheck::Works => return Verdict::Ok,
             TokenCheck::Failed(e) => return verdict_of(e.kind),
-            TokenCheck::Setup(_) => return Verdict::ActionNeeded,
+            TokenCheck::Setup(_) | TokenCheck::NoSecret(_) => return Verdict::ActionNeeded,
             TokenCheck::Skipped => {}
         }
         // Not checked: judge by what is on disk.

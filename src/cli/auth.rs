@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use siemfwd::auth::authorize::{CodeLogin, DEFAULT_REDIRECT, RedirectUri};
 use siemfwd::auth::consent::{ConsentRequest, instructions, is_guid, is_tenant};
 use siemfwd::auth::{AdHocTenant, LoginError, device, store_refresh_token};
-use siemfwd::config::{Config, parse_duration};
+use siemfwd::config::{Config, UnreadableSecret, parse_duration};
 use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
 use siemfwd::source::{AuthMode, Secret, TenantConfig, TokenVersion};
 
@@ -163,15 +163,29 @@ fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, 
                 "--state-dir and --name are for the form without --config: the config's state_dir and the tenant's name are used"
             );
         }
-        let config = Config::load(config_path)?;
-        let tenant = config.tenant(name).cloned().with_context(|| {
-            let names = config.tenants.iter().map(|t| t.name.as_str());
-            super::not_in_config(&config.source, "[[tenant]]", name, names)
-        })?;
+        // Only this tenant's secret matters here: an admin's shell may lack the others'.
+        let config = Config::load_with(config_path, UnreadableSecret::SetsTenantApart)?;
+        let mut all = config
+            .tenants
+            .iter()
+            .chain(config.unusable.iter().map(|u| &u.config));
+        let tenant = all
+            .clone()
+            .find(|t| &t.name == name)
+            .cloned()
+            .with_context(|| {
+                let names = all.by_ref().map(|t| t.name.as_str());
+                super::not_in_config(&config.source, "[[tenant]]", name, names)
+            })?;
         if tenant.auth == AuthMode::ClientCredentials && !args.print {
             bail!(
                 "tenant \"{name}\" has auth = \"client_credentials\": it uses the app's secret and needs no refresh token (its admin's consent is enough: `siemfwd auth consent-url`). To use delegated tokens, set auth = \"refresh_token\" for it first"
             );
+        }
+        if let Some(u) = config.unusable.iter().find(|u| &u.config.name == name) {
+            return Err(anyhow::anyhow!("{}", u.error).context(format!(
+                "tenant \"{name}\" has a client secret configured, and signing in needs it"
+            )));
         }
         let destination = if args.print {
             Destination::Print

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::CheckArgs;
 use siemfwd::alert::Timestamp;
-use siemfwd::config::Config;
+use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::input::Item;
 use siemfwd::mapping::TenantIdentity;
 use siemfwd::pipeline::daemon::now;
@@ -15,7 +15,8 @@ use siemfwd::transport::config::OutputConfig;
 
 /// Prints a table of what works and what to fix; 0 when everything works.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let config = match Config::load(&args.config) {
+    // A tenant whose secret this shell cannot read is one failed row, not a failed file.
+    let config = match Config::load_with(&args.config, UnreadableSecret::SetsTenantApart) {
         Ok(c) => c,
         Err(e) => {
             let _ = writeln!(out, "FAIL  config       {e}");
@@ -26,7 +27,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         out,
         "ok    config       {}: {} tenants, {} outputs, state_dir {}",
         config.source,
-        config.tenants.len(),
+        config.tenants.len() + config.unusable.len(),
         config.outputs.len(),
         config.state_dir.display()
     );
@@ -89,9 +90,17 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                 (name, result)
             });
         }
-        let mut rows = Vec::new();
-        while let Some(Ok(row)) = tenant_checks.join_next().await {
-            rows.push(row);
+        let mut rows: Vec<(String, Result<String, String>)> = config
+            .unusable
+            .iter()
+            .map(|u| (u.config.name.clone(), Err(u.error.to_string())))
+            .collect();
+        while let Some(done) = tenant_checks.join_next().await {
+            match done {
+                Ok(row) => rows.push(row),
+                // A check that panicked is a tenant nobody vouched for.
+                Err(e) => rows.push(("?".to_owned(), Err(format!("the check failed: {e}")))),
+            }
         }
         rows.sort();
         for (name, result) in rows {

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::source::config::{ConfigWarning, RawTenant, RawTenantKeys, TenantConfig};
+use crate::source::config::{
+    ConfigWarning, RawTenant, RawTenantKeys, SecretUnavailable, TenantConfig,
+};
 use crate::transport::config::{OutputConfig, RawOutput};
 
 pub use duration::{parse_duration, parse_when};
@@ -61,6 +63,28 @@ pub struct Config {
     pub outputs: Vec<OutputConfig>,
     /// Things that work but should be changed (a secret written in the file), for the log.
     pub warnings: Vec<String>,
+    /// Tenants set apart because their secret cannot be read now; always empty when loaded
+    /// with [`UnreadableSecret::Fails`].
+    pub unusable: Vec<UnusableTenant>,
+}
+
+/// What loading does with a tenant whose secret is configured but cannot be read now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreadableSecret {
+    /// The file is invalid: `run`, `replay` and `map` do not start without every secret.
+    Fails,
+    /// The tenant goes to [`Config::unusable`]: `check` and `auth` report it and go on with
+    /// the others, as they are often run from a shell without the service's environment.
+    SetsTenantApart,
+}
+
+/// A tenant that is valid except that its secret cannot be read now.
+#[derive(Debug)]
+pub struct UnusableTenant {
+    /// The tenant, with `client_secret` unset.
+    pub config: TenantConfig,
+    /// Why, with the file and line, as [`UnreadableSecret::Fails`] would report it.
+    pub error: ConfigError,
 }
 
 /// Line (1-based) of a byte offset in `text`.
@@ -73,18 +97,31 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 }
 
 impl Config {
+    /// Reads and validates a file; a secret that cannot be read makes it invalid.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, UnreadableSecret::Fails)
+    }
+
+    pub fn load_with(path: &Path, secrets: UnreadableSecret) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             file: file.clone(),
             source,
         })?;
-        Config::from_toml(&file, &text)
+        Config::from_toml_with(&file, &text, secrets)
     }
 
     /// Parses and validates `text`; `file` names it in errors and resolves relative paths
     /// (mapping, certificates) against the file's folder.
     pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with(file, text, UnreadableSecret::Fails)
+    }
+
+    pub fn from_toml_with(
+        file: &str,
+        text: &str,
+        secrets: UnreadableSecret,
+    ) -> Result<Config, ConfigError> {
         let invalid = |line: usize, message: String| ConfigError::Invalid {
             file: file.to_owned(),
             line,
@@ -114,12 +151,15 @@ impl Config {
         let defaults = raw.defaults.unwrap_or_default();
         let mut warnings: Vec<ConfigWarning> = Vec::new();
         let mut tenants: Vec<TenantConfig> = Vec::with_capacity(raw.tenant.len());
+        let mut unusable: Vec<UnusableTenant> = Vec::new();
         for spanned in raw.tenant {
             let line = line_of(text, spanned.span().start);
-            let tenant =
+            let (tenant, secret) =
                 TenantConfig::from_raw(spanned.into_inner(), &defaults, base, &mut warnings)
                     .map_err(|m| invalid(line, format!("[[tenant]] {m}")))?;
-            if let Some(other) = tenants.iter().find(|t| t.name == tenant.name) {
+            // Names and ids stay unique across the tenants set apart too: they come back.
+            let mut seen = tenants.iter().chain(unusable.iter().map(|u| &u.config));
+            if let Some(other) = seen.clone().find(|t| t.name == tenant.name) {
                 return Err(invalid(
                     line,
                     format!(
@@ -128,7 +168,7 @@ impl Config {
                     ),
                 ));
             }
-            if let Some(other) = tenants.iter().find(|t| {
+            if let Some(other) = seen.find(|t| {
                 t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id)
                     && t.client_id == tenant.client_id
             }) {
@@ -157,7 +197,18 @@ impl Config {
                     ));
                 }
             }
-            tenants.push(tenant);
+            match (secret, secrets) {
+                (None, _) => tenants.push(tenant),
+                (Some(SecretUnavailable(m)), UnreadableSecret::Fails) => {
+                    return Err(invalid(line, format!("[[tenant]] {m}")));
+                }
+                (Some(SecretUnavailable(m)), UnreadableSecret::SetsTenantApart) => {
+                    unusable.push(UnusableTenant {
+                        config: tenant,
+                        error: invalid(line, format!("[[tenant]] {m}")),
+                    });
+                }
+            }
         }
         Ok(Config {
             source: file.to_owned(),
@@ -168,6 +219,7 @@ impl Config {
             tenants,
             outputs,
             warnings: warnings.into_iter().map(|w| w.0).collect(),
+            unusable,
         })
     }
 

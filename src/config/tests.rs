@@ -351,3 +351,78 @@ fn a_literal_secret_works_with_a_warning_and_refresh_tokens_need_none() {
         }
     );
 }
+
+#[test]
+fn an_unreadable_secret_sets_only_its_tenant_apart_for_check_and_auth() {
+    expect_env("SIEMFWD_TEST_SECRET_A", "s3cr3t-from-env");
+    let text = format!(
+        "[defaults]\n{APP}client_secret_env = \"SIEMFWD_TEST_SECRET_A\"\n\n\
+         [[tenant]]\nname = \"ok\"\ntenant_id = \"{T1}\"\n\n\
+         [[tenant]]\nname = \"unset\"\ntenant_id = \"fabrikam.onmicrosoft.com\"\n\
+         client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n\n\
+         [[tenant]]\nname = \"device\"\ntenant_id = \"tailspin.onmicrosoft.com\"\n\
+         auth = \"refresh_token\"\nclient_secret_file = \"/nonexistent/secret\"\n"
+    );
+    // `run` refuses the file, naming the first tenant that cannot work and its line.
+    let strict = load(&text).unwrap_err();
+    assert!(
+        strict
+            .starts_with("/etc/siemfwd/siemfwd.toml:9: [[tenant]] \"unset\": `client_secret_env`"),
+        "{strict}"
+    );
+    let c = Config::from_toml_with(
+        "/etc/siemfwd/siemfwd.toml",
+        &text,
+        UnreadableSecret::SetsTenantApart,
+    )
+    .unwrap();
+    let usable: Vec<&str> = c.tenants.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(usable, ["ok"]);
+    let apart: Vec<(&str, String)> = c
+        .unusable
+        .iter()
+        .map(|u| (u.config.name.as_str(), u.error.to_string()))
+        .collect();
+    assert_eq!(apart.len(), 2, "{apart:?}");
+    assert_eq!(apart[0].0, "unset");
+    assert!(
+        apart[0]
+            .1
+            .ends_with(":9: [[tenant]] \"unset\": `client_secret_env`: the environment variable SIEMFWD_TEST_UNSET_VARIABLE is not set"),
+        "{}",
+        apart[0].1
+    );
+    assert_eq!(apart[1].0, "device");
+    assert!(
+        apart[1].1.contains(
+            ":14: [[tenant]] \"device\": `client_secret_file`: cannot read /nonexistent/secret"
+        ),
+        "{}",
+        apart[1].1
+    );
+    assert!(c.unusable.iter().all(|u| u.config.client_secret.is_none()));
+    assert!(matches!(
+        c.unusable[1].config.auth,
+        crate::source::AuthMode::RefreshToken { .. }
+    ));
+}
+
+#[test]
+fn a_tenant_set_apart_still_counts_for_unique_names_and_other_mistakes() {
+    let twice = format!(
+        "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n\n\
+         [[tenant]]\nname = \"a\"\ntenant_id = \"b.onmicrosoft.com\"\n{APP}client_secret = \"x\"\n"
+    );
+    let mistake = format!(
+        "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\npage_size = 20000\n"
+    );
+    for (text, want) in [
+        (twice, "\"a\" is used by another tenant"),
+        (mistake, "`page_size`: 20000"),
+    ] {
+        let e = Config::from_toml_with("f.toml", &text, UnreadableSecret::SetsTenantApart)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}

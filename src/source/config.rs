@@ -128,12 +128,17 @@ impl TenantConfig {
     /// Validates a tenant over `defaults`. Errors read `"name": key: message`. Secrets named
     /// by `client_secret_env` / `client_secret_file` are read here, so that a missing one is a
     /// configuration error and not a failure hours later.
+    ///
+    /// A secret that is configured but cannot be read now (variable unset, file unreadable) is
+    /// returned apart, with `client_secret` left `None`, after every other key was checked: the
+    /// caller decides whether that fails the whole file (`run`) or only this tenant (`check`,
+    /// `auth`, run from an admin's shell that lacks the service's environment).
     pub fn from_raw(
         raw: RawTenant,
         defaults: &RawTenantKeys,
         base: &Path,
         warnings: &mut Vec<ConfigWarning>,
-    ) -> Result<TenantConfig, String> {
+    ) -> Result<(TenantConfig, Option<SecretUnavailable>), String> {
         let name = raw.name.clone();
         if name.is_empty()
             || !name
@@ -188,14 +193,16 @@ impl TenantConfig {
                 "set only one of client_secret_env, client_secret_file and client_secret".into(),
             ));
         }
+        let mut unavailable = None;
         let client_secret = if let Some(var) = &source.client_secret_env {
             match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
                 _ => {
-                    return Err(err(
+                    unavailable = Some(err(
                         "client_secret_env",
                         format!("the environment variable {var} is not set"),
                     ));
+                    None
                 }
             }
         } else if let Some(file) = &source.client_secret_file {
@@ -203,16 +210,18 @@ impl TenantConfig {
             match std::fs::read_to_string(&path) {
                 Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
                 Ok(_) => {
-                    return Err(err(
+                    unavailable = Some(err(
                         "client_secret_file",
                         format!("{} is empty", path.display()),
                     ));
+                    None
                 }
                 Err(e) => {
-                    return Err(err(
+                    unavailable = Some(err(
                         "client_secret_file",
                         format!("cannot read {}: {e}", path.display()),
                     ));
+                    None
                 }
             }
         } else if let Some(literal) = &source.client_secret {
@@ -226,7 +235,7 @@ impl TenantConfig {
 
         let auth = match pick!(auth).as_deref() {
             None | Some("client_credentials") => {
-                if client_secret.is_none() {
+                if client_secret.is_none() && unavailable.is_none() {
                     return Err(err(
                         "client_secret_env",
                         "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret".into(),
@@ -323,7 +332,7 @@ impl TenantConfig {
                 ));
             }
         };
-        Ok(TenantConfig {
+        let tenant = TenantConfig {
             name,
             tenant_id: raw.tenant_id,
             client_id,
@@ -343,9 +352,14 @@ impl TenantConfig {
             request_timeout,
             outputs: raw.outputs,
             emit,
-        })
+        };
+        Ok((tenant, unavailable.map(SecretUnavailable)))
     }
 }
+
+/// A tenant's secret is configured but cannot be read now; the message says which and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUnavailable(pub String);
 
 /// An application (client) id or tenant id as Entra writes them: 8-4-4-4-12 hex digits.
 pub fn is_guid(s: &str) -> bool {

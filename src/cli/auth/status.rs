@@ -7,26 +7,35 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use siemfwd::auth::status::{StoredToken, TenantStatus, TokenCheck, Verdict, tenant_status};
-use siemfwd::config::Config;
+use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::source::TenantConfig;
 
 use super::StatusArgs;
 
 /// `siemfwd auth status`.
 pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let config = Config::load(&args.config)?;
+    // A tenant whose secret this shell cannot read is reported as such; the others are checked.
+    let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
+    let wanted = |name: &String| args.tenant.is_empty() || args.tenant.contains(name);
     for name in &args.tenant {
-        if config.tenant(name).is_none() {
+        if config.tenant(name).is_none() && !config.unusable.iter().any(|u| &u.config.name == name)
+        {
             bail!("{} has no [[tenant]] named \"{name}\"", config.source);
         }
     }
     let tenants: Vec<TenantConfig> = config
         .tenants
         .iter()
-        .filter(|t| args.tenant.is_empty() || args.tenant.contains(&t.name))
+        .filter(|t| wanted(&t.name))
         .cloned()
         .collect();
-    if tenants.is_empty() {
+    let unusable: Vec<(TenantConfig, String)> = config
+        .unusable
+        .iter()
+        .filter(|u| wanted(&u.config.name))
+        .map(|u| (u.config.clone(), u.error.to_string()))
+        .collect();
+    if tenants.is_empty() && unusable.is_empty() {
         bail!("{} has no [[tenant]]", config.source);
     }
     let rt = crate::cli::forward::runtime()?;
@@ -47,6 +56,12 @@ pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u
             });
         }
         let mut all = Vec::new();
+        for (tenant, why) in unusable {
+            // What is on disk is still worth showing; the token cannot be tried without the secret.
+            let mut status = tenant_status(&tenant, &state_dir, None, false).await;
+            status.check = TokenCheck::NoSecret(why);
+            all.push(status);
+        }
         let mut lost = 0;
         while let Some(done) = tasks.join_next().await {
             match done {
@@ -102,7 +117,7 @@ fn write_status(
         TokenCheck::Skipped => "not checked (--no-check)".to_owned(),
         TokenCheck::Works => "works now".to_owned(),
         TokenCheck::Failed(e) => format!("does not work: {}", e.summary),
-        TokenCheck::Setup(e) => format!("cannot be checked: {e}"),
+        TokenCheck::Setup(e) | TokenCheck::NoSecret(e) => format!("cannot be checked: {e}"),
     };
     writeln!(out, "    token          {token}")?;
     let days = |d: i64| {
@@ -175,6 +190,9 @@ fn write_status(
         Verdict::ActionNeeded => Some(match (&s.check, &s.last_failure) {
             (TokenCheck::Failed(e), _) => e.hint.clone(),
             (TokenCheck::Setup(e), _) => format!("fix the tenant's proxy or ca_file: {e}"),
+            (TokenCheck::NoSecret(_), _) => {
+                "give this shell the secret the service uses (the variable or file above), or run this where `siemfwd run` runs".to_owned()
+            }
             (_, Some(f)) => f.hint.clone(),
             _ => "see above".to_owned(),
         }),

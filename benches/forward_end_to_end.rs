@@ -340,6 +340,14 @@ fn main() {
             .map(|v| v.parse::<u64>().expect("a number"))
     };
     let has = |name: &str| args.iter().any(|a| a == name);
+    // Figures differ by up to ~2× between VMs of the same kind: say which CPU they come from.
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+        .map_or("unknown", |(_, m)| m.trim());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("CPU: {model}, {cores} cores");
     if !has("--no-replay") {
         replay(
             value("--tenants").unwrap_or(10) as usize,

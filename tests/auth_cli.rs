@@ -696,30 +696,19 @@ fn an_unset_secret_of_another_tenant_does_not_block_login_or_status() {
     assert!(out.contains("2 of 3 tenants need action"), "{out}");
 
     // The tenant whose secret is missing cannot sign in here, and is told why.
-    let (code, _, err) = siemfwd(&[
-        "auth",
-        "login",
-        "--config",
-        config,
-        "--tenant",
-        "serviceonly",
-        "--device-code",
-    ]);
-    assert_eq!(code, Some(2), "{err}");
+    let login = |tenant: &str, flow: &str| {
+        let (code, _, err) = siemfwd(&[
+            "auth", "login", "--config", config, "--tenant", tenant, flow,
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        err
+    };
+    let err = login("serviceonly", "--device-code");
     assert!(
         err.contains("client_credentials"),
         "a client-credentials tenant needs no sign-in: {err}"
     );
-    let (code, _, err) = siemfwd(&[
-        "auth",
-        "login",
-        "--config",
-        config,
-        "--tenant",
-        "confidential",
-        "--auth-code",
-    ]);
-    assert_eq!(code, Some(2), "{err}");
+    let err = login("confidential", "--auth-code");
     assert!(
         err.contains(
             "tenant \"confidential\" has a client secret configured, and signing in needs it"

@@ -130,6 +130,35 @@ async fn a_rotated_refresh_token_is_saved_and_used_after_a_restart() {
     );
 }
 
+/// The MSSP's app has one secret for every tenant, and it expires every few months: a new one
+/// written to `client_secret_file` is used at the next token request, without restarting `run`.
+/// When the file cannot be read for a moment, the secret read at start is used.
+#[tokio::test]
+async fn a_rotated_secret_file_is_used_without_a_restart() {
+    let f = Fixture::start(sized(1, 2)).await;
+    let file = f.dir.join("app.secret");
+    let line = format!("client_secret_file = \"{}\"", file.display());
+    std::fs::write(&file, "the-secret-that-expired\n").unwrap();
+    let client = f.client_with_secret(0, &line, "");
+    let e = client.tokens().access_token().await.unwrap_err();
+    assert_eq!((e.kind, e.code), (AuthErrorKind::BadSecret, Some(7000215)));
+    assert!(
+        e.to_string().contains(&format!(
+            "write it to {} (read again at each token request: no restart needed)",
+            file.display()
+        )),
+        "{e}"
+    );
+    std::fs::write(&file, format!("{}\n", f.sim.client_secret())).unwrap();
+    client.tokens().access_token().await.unwrap();
+    let (alerts, _) = fetch_everything(&client).await.unwrap();
+    assert_eq!(alerts.len(), 2);
+
+    let client = f.client_with_secret(0, &line, "");
+    std::fs::remove_file(&file).unwrap();
+    client.tokens().access_token().await.unwrap();
+}
+
 #[tokio::test]
 async fn each_entra_error_class_is_told_apart() {
     let f = Fixture::start(sized(6, 1)).await;

@@ -279,6 +279,7 @@ impl AdHocTenant {
             tenant_id: self.tenant_id,
             client_id: self.client_id,
             client_secret: self.client_secret,
+            client_secret_file: None,
             auth: AuthMode::RefreshToken { initial: None },
             login_url: self.login_url,
             api_url: url::Url::parse(DEFAULT_API_URL).expect("a URL"),

@@ -91,6 +91,9 @@ pub struct TenantConfig {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: Option<Secret>,
+    /// The file `client_secret` was read from, if any: read again before each token request, so
+    /// a rotated secret is picked up without a restart.
+    pub client_secret_file: Option<PathBuf>,
     pub auth: AuthMode,
     pub login_url: Url,
     pub api_url: Url,
@@ -337,6 +340,7 @@ impl TenantConfig {
             tenant_id: raw.tenant_id,
             client_id,
             client_secret,
+            client_secret_file: source.client_secret_file.as_ref().map(|f| base.join(f)),
             auth,
             login_url,
             api_url,

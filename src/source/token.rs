@@ -250,6 +250,30 @@ impl TokenProvider {
         }
     }
 
+    /// The secret to send now. A `client_secret_file` is read again each time (about once an
+    /// hour per tenant), so the MSSP can rotate the app's secret, which every tenant shares,
+    /// without restarting `run`. If the file cannot be read now, the secret read at start is
+    /// used: a half-written file must not stop a tenant that still has a good one.
+    fn client_secret(&self) -> Option<Secret> {
+        let t = &self.tenant;
+        if let Some(path) = &t.client_secret_file {
+            match std::fs::read_to_string(path) {
+                Ok(v) if !v.trim().is_empty() => return Some(Secret::new(v.trim())),
+                Ok(_) => tracing::warn!(
+                    tenant = %t.name,
+                    "client_secret_file {} is empty now; using the secret read at start",
+                    path.display()
+                ),
+                Err(e) => tracing::warn!(
+                    tenant = %t.name,
+                    "cannot read client_secret_file {} now ({e}); using the secret read at start",
+                    path.display()
+                ),
+            }
+        }
+        t.client_secret.clone()
+    }
+
     fn refresh_token(&self, cached: &mut Cached) -> Result<Secret, AuthError> {
         if let Some(r) = &cached.refresh {
             return Ok(r.clone());
@@ -339,7 +363,7 @@ impl TokenProvider {
             ),
         };
         let mut form: Vec<(&str, String)> = vec![("client_id", t.client_id.clone()), audience];
-        if let Some(secret) = &t.client_secret {
+        if let Some(secret) = self.client_secret() {
             form.push(("client_secret", secret.expose().to_owned()));
         }
         match refresh {

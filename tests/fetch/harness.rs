@@ -49,14 +49,19 @@ impl Fixture {
 
     /// A client for tenant `i` (tenant-01 is 0); `extra` adds TOML lines to its table.
     pub fn client(&self, i: usize, extra: &str) -> AlertsClient {
+        let secret = format!("client_secret = \"{}\"", self.sim.client_secret());
+        self.client_with_secret(i, &secret, extra)
+    }
+
+    /// A client for tenant `i` whose secret is set by the TOML line `secret`.
+    pub fn client_with_secret(&self, i: usize, secret: &str, extra: &str) -> AlertsClient {
         let info = &self.sim.tenants()[i];
         let text = format!(
-            "state_dir = \"{state}\"\n[[tenant]]\nname = \"{name}\"\ntenant_id = \"{id}\"\nclient_id = \"{client}\"\nclient_secret = \"{secret}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\nrequest_timeout = \"10s\"\n{extra}",
+            "state_dir = \"{state}\"\n[[tenant]]\nname = \"{name}\"\ntenant_id = \"{id}\"\nclient_id = \"{client}\"\n{secret}\nlogin_url = \"{url}\"\napi_url = \"{url}\"\nrequest_timeout = \"10s\"\n{extra}",
             state = self.dir.join("state").display(),
             name = info.name,
             id = info.id,
             client = self.sim.client_id(),
-            secret = self.sim.client_secret(),
             url = self.sim.url(),
         );
         let config =

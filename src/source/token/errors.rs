@@ -167,6 +167,18 @@ pub fn classify(status: u16, error: &str, codes: &[u32]) -> AuthErrorKind {
     }
 }
 
+/// How a new secret reaches this tenant: a file is read again at each token request; the
+/// environment and the config file only at start.
+fn secret_update(tenant: &TenantConfig) -> String {
+    match &tenant.client_secret_file {
+        Some(file) => format!(
+            "write it to {} (read again at each token request: no restart needed)",
+            file.display()
+        ),
+        None => "put it where client_secret_env or client_secret says, then restart `siemfwd run` (or use client_secret_file, which is read again without a restart)".to_owned(),
+    }
+}
+
 /// What to do about a failure of `kind` (AADSTS `code`) for `tenant`, in words.
 pub fn hint(kind: AuthErrorKind, code: Option<u32>, tenant: &TenantConfig) -> String {
     let name = &tenant.name;
@@ -175,12 +187,14 @@ pub fn hint(kind: AuthErrorKind, code: Option<u32>, tenant: &TenantConfig) -> St
         AuthErrorKind::ReconsentNeeded => format!(
             "re-consent needed; this tenant stops until then: run `siemfwd auth login --tenant {name} --config <config file>` and restart `siemfwd run` (refresh tokens expire after 90 days unused), or have the customer's admin consent to the app again"
         ),
-        AuthErrorKind::BadSecret if code == Some(7000222) => {
-            "the client secret has expired: create a new one in the app registration and update client_secret_env/client_secret_file".into()
-        }
-        AuthErrorKind::BadSecret => {
-            "the client secret is wrong: check client_secret_env/client_secret_file (the secret's value, not its id)".into()
-        }
+        AuthErrorKind::BadSecret if code == Some(7000222) => format!(
+            "the client secret has expired: create a new one in the app registration ({client}) and {}",
+            secret_update(tenant)
+        ),
+        AuthErrorKind::BadSecret => format!(
+            "the client secret is wrong (it must be the secret's value, not its id): {}",
+            secret_update(tenant)
+        ),
         AuthErrorKind::Misconfigured => match code {
             Some(90002) => format!("tenant_id {} does not exist", tenant.tenant_id),
             Some(700016) => format!(

@@ -1,4 +1,4 @@
-//! `siemfwd demo` and `siemfwd check` as a user runs them.
+//! `siemfwd demo`, `check`, `replay` and `map` as a user runs them.
 
 use std::process::{Command, Stdio};
 
@@ -223,5 +223,84 @@ async fn an_alert_that_cannot_be_encoded_is_dead_lettered_with_its_json() {
         .collect();
     want.sort_unstable();
     assert_eq!(ids, want, "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: `replay --tenant a` and `map --config` refused to start when another tenant's
+/// secret could not be read in the operator's shell; only the tenants replayed need theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_one_tenant_and_map_need_no_other_tenants_secret() {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorConfig {
+            tenants: 2,
+            alerts_per_tenant: 3,
+            adversarial_fraction: 0.0,
+            ..SimulatorConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("siemfwd-one-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.secret"), sim.client_secret()).unwrap();
+    let config = format!(
+        "state_dir = \"state\"\n[defaults]\nclient_id = \"{}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
+         [[tenant]]\nname = \"here\"\ntenant_id = \"{}\"\nclient_secret_file = \"app.secret\"\n\
+         [[tenant]]\nname = \"elsewhere\"\ntenant_id = \"{}\"\nclient_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n\
+         [[output]]\nname = \"file\"\ntype = \"file\"\npath = \"out.cef\"\n",
+        sim.client_id(),
+        sim.tenants()[0].id,
+        sim.tenants()[1].id,
+        url = sim.url(),
+    );
+    let path = dir.join("siemfwd.toml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/alerts/realistic-page.json"
+    );
+    let (one, all, map) = tokio::task::spawn_blocking(move || {
+        let replay = |extra: &[&str]| {
+            let mut args = vec!["replay", "--config", &path, "--from", "-25h", "--to", "now"];
+            args.extend_from_slice(extra);
+            siemfwd(&args)
+        };
+        (
+            replay(&["--tenant", "here", "--stdout"]),
+            replay(&["--stdout"]),
+            siemfwd(&["map", "--config", &path, "--output", "file", sample]),
+        )
+    })
+    .await
+    .unwrap();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
+    let records = String::from_utf8_lossy(&one.stdout)
+        .lines()
+        .filter(|l| l.contains("CEF:0|") && l.contains("cs3=here "))
+        .count();
+    assert_eq!(records, 3, "{}", text(&one));
+
+    assert_eq!(all.status.code(), Some(2), "{}", text(&all));
+    assert!(
+        text(&all).contains("every tenant is replayed (no --tenant), and this one cannot be")
+            && text(&all).contains(
+                "\"elsewhere\": `client_secret_env`: the environment variable SIEMFWD_TEST_UNSET_VARIABLE is not set"
+            ),
+        "{}",
+        text(&all)
+    );
+
+    assert_eq!(map.status.code(), Some(0), "{}", text(&map));
+    let mapped = std::fs::read_to_string(dir.join("out.cef")).unwrap();
+    assert_eq!(mapped.lines().count(), 9, "{mapped}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

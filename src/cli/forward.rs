@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::{ReplayArgs, RunArgs};
 use siemfwd::alert::Timestamp;
-use siemfwd::config::{Config, parse_when};
+use siemfwd::config::{Config, UnreadableSecret, parse_when};
 use siemfwd::mapping::{Format, Mapping};
 use siemfwd::pipeline::daemon::now;
 use siemfwd::pipeline::replay::{ReplayProgress, replay_tenant};
@@ -74,7 +74,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
 
 /// `siemfwd replay`: 0 when every tenant's range was delivered, 1 otherwise.
 pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
-    let config = Config::load(&args.config)?;
+    // Only the replayed tenants' secrets are needed: `--tenant` lets an operator replay one
+    // customer from a shell that has only that customer's secret.
+    let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
+    let unusable = |name: &str| config.unusable.iter().find(|u| u.config.name == name);
     let now = now();
     let from = parse_when(&args.from, now)
         .map_err(anyhow::Error::msg)
@@ -86,11 +89,18 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         bail!("--from {from} is not before --to {to}");
     }
     let tenants: Vec<&TenantConfig> = if args.tenant.is_empty() {
+        if let Some(u) = config.unusable.first() {
+            return Err(anyhow::anyhow!("{}", u.error))
+                .context("every tenant is replayed (no --tenant), and this one cannot be");
+        }
         config.tenants.iter().collect()
     } else {
         args.tenant
             .iter()
             .map(|n| {
+                if let Some(u) = unusable(n) {
+                    bail!("{}", u.error);
+                }
                 config
                     .tenant(n)
                     .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))

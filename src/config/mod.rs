@@ -71,10 +71,11 @@ pub struct Config {
 /// What loading does with a tenant whose secret is configured but cannot be read now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnreadableSecret {
-    /// The file is invalid: `run`, `replay` and `map` do not start without every secret.
+    /// The file is invalid: `run` does not start without every secret.
     Fails,
     /// The tenant goes to [`Config::unusable`]: `check` and `auth` report it and go on with
-    /// the others, as they are often run from a shell without the service's environment.
+    /// the others, `replay` needs only the tenants it replays and `map` none, as these are
+    /// often run from a shell without the service's environment.
     SetsTenantApart,
 }
 

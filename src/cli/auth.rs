@@ -165,16 +165,12 @@ fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, 
         }
         // Only this tenant's secret matters here: an admin's shell may lack the others'.
         let config = Config::load_with(config_path, UnreadableSecret::SetsTenantApart)?;
-        let mut all = config
-            .tenants
-            .iter()
-            .chain(config.unusable.iter().map(|u| &u.config));
-        let tenant = all
-            .clone()
+        let tenant = config
+            .all_tenants()
             .find(|t| &t.name == name)
             .cloned()
             .with_context(|| {
-                let names = all.by_ref().map(|t| t.name.as_str());
+                let names = config.all_tenants().map(|t| t.name.as_str());
                 super::not_in_config(&config.source, "[[tenant]]", name, names)
             })?;
         if tenant.auth == AuthMode::ClientCredentials && !args.print {
@@ -182,7 +178,7 @@ fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, 
                 "tenant \"{name}\" has auth = \"client_credentials\": it uses the app's secret and needs no refresh token (its admin's consent is enough: `siemfwd auth consent-url`). To use delegated tokens, set auth = \"refresh_token\" for it first"
             );
         }
-        if let Some(u) = config.unusable.iter().find(|u| &u.config.name == name) {
+        if let Some(u) = config.unusable_tenant(name) {
             return Err(anyhow::anyhow!("{}", u.error).context(format!(
                 "tenant \"{name}\" has a client secret configured, and signing in needs it"
             )));

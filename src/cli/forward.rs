@@ -77,7 +77,6 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     // Only the replayed tenants' secrets are needed: `--tenant` lets an operator replay one
     // customer from a shell that has only that customer's secret.
     let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
-    let unusable = |name: &str| config.unusable.iter().find(|u| u.config.name == name);
     let now = now();
     let from = parse_when(&args.from, now)
         .map_err(anyhow::Error::msg)
@@ -98,7 +97,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         args.tenant
             .iter()
             .map(|n| {
-                if let Some(u) = unusable(n) {
+                if let Some(u) = config.unusable_tenant(n) {
                     bail!("{}", u.error);
                 }
                 config

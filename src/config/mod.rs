@@ -228,6 +228,18 @@ impl Config {
         self.tenants.iter().find(|t| t.name == name)
     }
 
+    /// The tenant `name` if it was set apart for its secret ([`UnreadableSecret::SetsTenantApart`]).
+    pub fn unusable_tenant(&self, name: &str) -> Option<&UnusableTenant> {
+        self.unusable.iter().find(|u| u.config.name == name)
+    }
+
+    /// Every tenant of the file, usable or set apart, usable ones first.
+    pub fn all_tenants(&self) -> impl Iterator<Item = &TenantConfig> {
+        self.tenants
+            .iter()
+            .chain(self.unusable.iter().map(|u| &u.config))
+    }
+
     pub fn output(&self, name: &str) -> Option<&OutputConfig> {
         self.outputs.iter().find(|o| o.name == name)
     }

@@ -18,8 +18,7 @@ pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u
     let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
     let wanted = |name: &String| args.tenant.is_empty() || args.tenant.contains(name);
     for name in &args.tenant {
-        if config.tenant(name).is_none() && !config.unusable.iter().any(|u| &u.config.name == name)
-        {
+        if !config.all_tenants().any(|t| &t.name == name) {
             bail!("{} has no [[tenant]] named \"{name}\"", config.source);
         }
     }

@@ -135,7 +135,7 @@ impl TenantConfig {
     /// A secret that is configured but cannot be read now (variable unset, file unreadable) is
     /// returned apart, with `client_secret` left `None`, after every other key was checked: the
     /// caller decides whether that fails the whole file (`run`) or only this tenant (`check`,
-    /// `auth`, run from an admin's shell that lacks the service's environment).
+    /// `auth`, `replay --tenant`, run from a shell that lacks the service's environment).
     pub fn from_raw(
         raw: RawTenant,
         defaults: &RawTenantKeys,
@@ -209,21 +209,10 @@ impl TenantConfig {
                 }
             }
         } else if let Some(file) = &source.client_secret_file {
-            let path = base.join(file);
-            match std::fs::read_to_string(&path) {
-                Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-                Ok(_) => {
-                    unavailable = Some(err(
-                        "client_secret_file",
-                        format!("{} is empty", path.display()),
-                    ));
-                    None
-                }
-                Err(e) => {
-                    unavailable = Some(err(
-                        "client_secret_file",
-                        format!("cannot read {}: {e}", path.display()),
-                    ));
+            match Secret::read_file(&base.join(file)) {
+                Ok(secret) => Some(secret),
+                Err(m) => {
+                    unavailable = Some(err("client_secret_file", m));
                     None
                 }
             }

@@ -2,6 +2,7 @@
 //! error message or `Debug` output.
 
 use std::fmt;
+use std::path::Path;
 
 /// A secret string. `Debug` and `Display` print `<redacted>`; the value is reachable only
 /// through [`Secret::expose`], which makes every use visible in the code.
@@ -19,6 +20,16 @@ impl Secret {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// A secret kept in a file (`client_secret_file`): its text without surrounding whitespace,
+    /// which must not be empty. The error names the file, never its content.
+    pub fn read_file(path: &Path) -> Result<Secret, String> {
+        match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+            Ok(_) => Err(format!("{} is empty", path.display())),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
     }
 }
 

@@ -257,17 +257,11 @@ impl TokenProvider {
     fn client_secret(&self) -> Option<Secret> {
         let t = &self.tenant;
         if let Some(path) = &t.client_secret_file {
-            match std::fs::read_to_string(path) {
-                Ok(v) if !v.trim().is_empty() => return Some(Secret::new(v.trim())),
-                Ok(_) => tracing::warn!(
+            match Secret::read_file(path) {
+                Ok(secret) => return Some(secret),
+                Err(m) => tracing::warn!(
                     tenant = %t.name,
-                    "client_secret_file {} is empty now; using the secret read at start",
-                    path.display()
-                ),
-                Err(e) => tracing::warn!(
-                    tenant = %t.name,
-                    "cannot read client_secret_file {} now ({e}); using the secret read at start",
-                    path.display()
+                    "client_secret_file: {m}; using the secret read at start"
                 ),
             }
         }

@@ -12,6 +12,21 @@ fn siemfwd(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The in-process simulator with `tenants` tenants of `alerts` plain (not adversarial) alerts.
+async fn simulator(tenants: usize, alerts: usize) -> Simulator {
+    Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorConfig {
+            tenants,
+            alerts_per_tenant: alerts,
+            adversarial_fraction: 0.0,
+            ..SimulatorConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 #[test]
 fn demo_needs_nothing_and_prints_one_record_per_simulated_alert() {
     let out = siemfwd(&["demo", "--alerts", "4", "--tenants", "2"]);
@@ -56,16 +71,7 @@ fn demo_needs_nothing_and_prints_one_record_per_simulated_alert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_says_what_works_and_what_to_fix() {
-    let sim = Simulator::start(
-        "127.0.0.1:0".parse().unwrap(),
-        SimulatorConfig {
-            tenants: 2,
-            alerts_per_tenant: 3,
-            ..SimulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = simulator(2, 3).await;
     let tenants = sim.tenants();
     sim.set_tenant_knobs(
         &tenants[1].id,
@@ -156,17 +162,7 @@ async fn check_says_what_works_and_what_to_fix() {
 /// for it. (The letter used to hold only the id and the reason.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_that_cannot_be_encoded_is_dead_lettered_with_its_json() {
-    let sim = Simulator::start(
-        "127.0.0.1:0".parse().unwrap(),
-        SimulatorConfig {
-            tenants: 1,
-            alerts_per_tenant: 5,
-            adversarial_fraction: 0.0,
-            ..SimulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = simulator(1, 5).await;
     let dir = std::env::temp_dir().join(format!("siemfwd-dead-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // A literal is not an alert value: no shortening makes this record fit 480 bytes.
@@ -230,17 +226,7 @@ async fn an_alert_that_cannot_be_encoded_is_dead_lettered_with_its_json() {
 /// secret could not be read in the operator's shell; only the tenants replayed need theirs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_of_one_tenant_and_map_need_no_other_tenants_secret() {
-    let sim = Simulator::start(
-        "127.0.0.1:0".parse().unwrap(),
-        SimulatorConfig {
-            tenants: 2,
-            alerts_per_tenant: 3,
-            adversarial_fraction: 0.0,
-            ..SimulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sim = simulator(2, 3).await;
     let dir = std::env::temp_dir().join(format!("siemfwd-one-secret-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("app.secret"), sim.client_secret()).unwrap();

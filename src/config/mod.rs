@@ -198,17 +198,17 @@ impl Config {
                     ));
                 }
             }
-            match (secret, secrets) {
-                (None, _) => tenants.push(tenant),
-                (Some(SecretUnavailable(m)), UnreadableSecret::Fails) => {
-                    return Err(invalid(line, format!("[[tenant]] {m}")));
-                }
-                (Some(SecretUnavailable(m)), UnreadableSecret::SetsTenantApart) => {
-                    unusable.push(UnusableTenant {
-                        config: tenant,
-                        error: invalid(line, format!("[[tenant]] {m}")),
-                    });
-                }
+            let Some(SecretUnavailable(m)) = secret else {
+                tenants.push(tenant);
+                continue;
+            };
+            let error = invalid(line, format!("[[tenant]] {m}"));
+            match secrets {
+                UnreadableSecret::Fails => return Err(error),
+                UnreadableSecret::SetsTenantApart => unusable.push(UnusableTenant {
+                    config: tenant,
+                    error,
+                }),
             }
         }
         Ok(Config {

@@ -184,29 +184,45 @@ fn read_page_text<E, F>(text: &str, line_no: u64, shape: PageShape, sink: &mut F
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
+    match page_elements(text, shape) {
+        Ok(elements) => emit_elements(text, line_no, elements, sink),
+        Err(e) => sink(Item::Malformed(MalformedAlert {
+            position: Position {
+                line: line_no + u64::try_from(e.line()).unwrap_or(1) - 1,
+                index: None,
+            },
+            id: None,
+            reason: format!("not a readable page: {}", describe(&e)),
+            raw: None,
+        })),
+    }
+}
+
+/// The elements of a page's `value` (or of an array), each checked to be complete JSON: the
+/// whole text must be well-formed for this to succeed.
+fn page_elements(text: &str, shape: PageShape) -> Result<Vec<&RawValue>, serde_json::Error> {
     #[derive(Deserialize)]
     struct RawPage<'a> {
         #[serde(borrow)]
         value: Vec<&'a RawValue>,
     }
-    let elements = match shape {
+    match shape {
         PageShape::Page => serde_json::from_str::<RawPage>(text).map(|p| p.value),
         PageShape::Array => serde_json::from_str::<Vec<&RawValue>>(text),
-    };
-    let elements = match elements {
-        Ok(e) => e,
-        Err(e) => {
-            return sink(Item::Malformed(MalformedAlert {
-                position: Position {
-                    line: line_no + u64::try_from(e.line()).unwrap_or(1) - 1,
-                    index: None,
-                },
-                id: None,
-                reason: format!("not a readable page: {}", describe(&e)),
-                raw: None,
-            }));
-        }
-    };
+    }
+}
+
+/// Hands each element of `text` (borrowed from it) to `sink` as an alert or a malformed one,
+/// with the line it starts on.
+fn emit_elements<E, F>(
+    text: &str,
+    line_no: u64,
+    elements: Vec<&RawValue>,
+    sink: &mut F,
+) -> Result<(), E>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
     let mut line = line_no;
     let mut consumed = 0usize;
     let bytes = text.as_bytes();
@@ -531,7 +547,7 @@ where
 }
 
 mod page;
-pub use page::read_page;
+pub use page::{NotAPage, PageError, read_page};
 
 #[cfg(test)]
 mod tests;

@@ -14,10 +14,11 @@ pub use text::{RelatedUser, Str, StrList};
 pub use time::{Timestamp, TimestampError};
 
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
 
 /// One alert, borrowing its strings from the JSON text it was parsed from where it can.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Alert<'a> {
     #[serde(borrow, default)]
     pub id: Option<Str<'a>>,
@@ -85,7 +86,7 @@ pub struct Alert<'a> {
 
 /// A comment on an alert.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Comment<'a> {
     #[serde(borrow, default)]
     pub comment: Option<Str<'a>>,
@@ -97,7 +98,7 @@ pub struct Comment<'a> {
 
 /// One evidence item (`$expand=evidence`). Which fields are set depends on `entityType`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Evidence<'a> {
     #[serde(borrow, default)]
     pub entity_type: Option<Str<'a>>,
@@ -150,6 +151,33 @@ pub struct Evidence<'a> {
     #[serde(borrow, default)]
     pub detection_status: Option<Str<'a>>,
 }
+
+/// Implements `Deserialize` for a struct whose derive is `remote = "Self"`, accepting only a
+/// JSON object. serde's derive also takes a sequence for a struct (fields by position), so
+/// `["forged-id", 123]` read as an alert with id `forged-id`: an array is not an alert.
+macro_rules! object_only {
+    ($ty:ident, $what:literal) => {
+        impl<'de: 'a, 'a> Deserialize<'de> for $ty<'a> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct ObjectVisitor;
+                impl<'de> Visitor<'de> for ObjectVisitor {
+                    type Value = $ty<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$ty<'de>, A::Error> {
+                        $ty::deserialize(MapAccessDeserializer::new(map))
+                    }
+                }
+                d.deserialize_map(ObjectVisitor)
+            }
+        }
+    };
+}
+
+object_only!(Alert, "an alert object");
+object_only!(Comment, "a comment object");
+object_only!(Evidence, "an evidence object");
 
 impl<'a> Alert<'a> {
     /// Parses one alert from JSON text.

@@ -76,8 +76,10 @@ pub async fn start(
     Ok(DeviceAuthorization {
         user_code: answer.user_code,
         verification_uri: answer.verification_uri,
-        expires_in: Duration::from_secs(answer.expires_in.unwrap_or(900)),
-        interval: Duration::from_secs(answer.interval.unwrap_or(5).max(1)),
+        // Entra's device codes live 15 minutes and ask for 5 s between polls; absurd numbers
+        // from a broken endpoint must neither overflow the deadline nor stall the login.
+        expires_in: Duration::from_secs(answer.expires_in.unwrap_or(900).min(3600)),
+        interval: Duration::from_secs(answer.interval.unwrap_or(5).clamp(1, 60)),
         message: answer.message,
         device_code: Secret::new(answer.device_code),
     })

@@ -204,15 +204,17 @@ pub(crate) async fn post_form(
         )
     })?;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| {
-        LoginError::failed(
-            tenant,
-            format!(
-                "reading the answer of {url} failed: {}",
-                describe_reqwest(&e)
-            ),
-        )
-    })?;
+    let body = crate::source::http::small_body(response)
+        .await
+        .map_err(|e| {
+            LoginError::failed(
+                tenant,
+                format!(
+                    "reading the answer of {url} failed: {}",
+                    describe_reqwest(&e)
+                ),
+            )
+        })?;
     Ok((status, body.to_vec()))
 }
 
@@ -291,6 +293,7 @@ impl AdHocTenant {
             overlap: Duration::from_secs(600),
             lag: Duration::ZERO,
             page_size: 10_000,
+            max_page_bytes: crate::source::config::DEFAULT_MAX_PAGE_BYTES,
             limits: ApiLimits {
                 per_minute: 100,
                 per_hour: 1500,

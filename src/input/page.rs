@@ -6,29 +6,97 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{InputAlert, Item, MalformedAlert, PageShape, Position, read_page_text};
+use super::{InputAlert, Item, PageShape, Position, describe, emit_elements, page_elements};
 use crate::alert::Alert;
+
+/// An answer that is not an API page: not UTF-8, not JSON, cut short, or JSON of another
+/// shape (a proxy's HTML page, `{"message": ...}`). Nothing in it can be trusted to be the
+/// window's alerts, so the caller fetches it again rather than skipping it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}; its first bytes: {first_bytes}")]
+pub struct NotAPage {
+    /// What it was, in words.
+    pub what: String,
+    /// The start of the body, quoted, for the log.
+    pub first_bytes: String,
+}
+
+/// Why [`read_page`] stopped.
+#[derive(Debug)]
+pub enum PageError<E> {
+    NotAPage(NotAPage),
+    /// The sink's error.
+    Stopped(E),
+}
+
+/// How much of a body a [`NotAPage`] quotes.
+const QUOTED_BYTES: usize = 120;
+
+impl NotAPage {
+    /// `what` the body was, quoting its start.
+    pub fn from_body(bytes: &[u8], what: String) -> NotAPage {
+        let head = &bytes[..bytes.len().min(QUOTED_BYTES)];
+        let mut first_bytes = String::with_capacity(head.len() + 8);
+        first_bytes.push('"');
+        // Debug-escaped: a proxy's page must not put raw control characters into the log.
+        for c in String::from_utf8_lossy(head).chars() {
+            first_bytes.extend(c.escape_debug());
+        }
+        first_bytes.push('"');
+        if bytes.len() > QUOTED_BYTES {
+            first_bytes.push_str("...");
+        }
+        NotAPage { what, first_bytes }
+    }
+
+    /// Words for a body that did not read as a page.
+    fn describe(bytes: &[u8], e: &serde_json::Error) -> NotAPage {
+        let start = bytes.trim_ascii_start();
+        let what = if start.first() == Some(&b'<') {
+            "an HTML or XML page, not JSON (a proxy's login or error page in the way?)".to_owned()
+        } else if start.is_empty() {
+            "an empty body".to_owned()
+        } else if e.is_eof() {
+            format!(
+                "a page cut short after {} bytes (the connection closed before the end?)",
+                bytes.len()
+            )
+        } else if e.is_data() && start.first() == Some(&b'{') {
+            format!("JSON that is not a page ({})", describe(e))
+        } else if start.first() != Some(&b'{') {
+            "not a JSON object".to_owned()
+        } else {
+            format!(
+                "broken JSON at line {} column {} ({})",
+                e.line(),
+                e.column(),
+                describe(e)
+            )
+        };
+        NotAPage::from_body(bytes, what)
+    }
+}
 
 /// Parses one API page and hands its alerts to `sink`, in order. With `want_raw` false each
 /// alert is read in one typed pass, the fast path; from the first alert that does not read as
 /// one, the rest of the page is read element by element so that the others survive and the bad
 /// one is reported with its position. No alert is handed out twice.
-pub fn read_page<E, F>(bytes: &[u8], want_raw: bool, mut sink: F) -> Result<(), E>
+///
+/// A page is all or nothing: when the body as a whole is not a well-formed page (not UTF-8, not
+/// JSON, cut short, no `value` array) the result is [`PageError::NotAPage`], never a malformed
+/// alert. Alerts handed out before that was found (the typed pass streams) are repeats of the
+/// next good answer's, which the caller recognises.
+pub fn read_page<E, F>(bytes: &[u8], want_raw: bool, mut sink: F) -> Result<(), PageError<E>>
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            return sink(Item::Malformed(MalformedAlert {
-                position: Position {
-                    line: 1,
-                    index: None,
-                },
-                id: None,
-                reason: format!("page is not UTF-8: {e}"),
-                raw: None,
-            }));
+            return Err(PageError::NotAPage(NotAPage::from_body(
+                bytes,
+                format!("not UTF-8 (at byte {})", e.valid_up_to()),
+            )));
         }
     };
     let mut emitted = 0;
@@ -41,14 +109,16 @@ where
         let mut de = serde_json::Deserializer::from_str(text);
         let read = (&mut typed).deserialize(&mut de).and_then(|()| de.end());
         if let Some(e) = typed.stopped {
-            return Err(e);
+            return Err(PageError::Stopped(e));
         }
         if read.is_ok() {
             return Ok(());
         }
         emitted = typed.emitted;
     }
-    read_page_text(text, 1, PageShape::Page, &mut |item| {
+    let elements = page_elements(text, PageShape::Page)
+        .map_err(|e| PageError::NotAPage(NotAPage::describe(bytes, &e)))?;
+    emit_elements(text, 1, elements, &mut |item| {
         let index = match &item {
             Item::Alert(a) => a.position.index,
             Item::Malformed(m) => m.position.index,
@@ -58,6 +128,7 @@ where
         }
         sink(item)
     })
+    .map_err(PageError::Stopped)
 }
 
 /// The typed pass over `{"value": [...], ...}`.

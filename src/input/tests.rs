@@ -157,7 +157,7 @@ fn read_page_stops_at_the_sinks_error_without_falling_back() {
         n += 1;
         Err("full")
     });
-    assert_eq!(r, Err("full"));
+    assert!(matches!(r, Err(PageError::Stopped("full"))));
     assert_eq!(n, 1);
 }
 
@@ -172,14 +172,92 @@ fn read_page_finds_an_escaped_value_key_and_reports_a_missing_one() {
     })
     .unwrap();
     assert_eq!(ids, ["a"]);
-    let mut malformed = 0;
-    read_page(br#"{"values":[{"id":"a"}]}"#, false, |item| {
-        assert!(matches!(item, Item::Malformed(_)));
-        malformed += 1;
-        Ok::<_, ()>(())
-    })
-    .unwrap();
-    assert_eq!(malformed, 1);
+    let e = not_a_page(br#"{"values":[{"id":"a"}]}"#);
+    assert!(e.what.contains("JSON that is not a page"), "{e}");
+}
+
+/// What `read_page` says of a body that is not a page, after checking that it handed out no
+/// malformed alert (a page is all or nothing).
+fn not_a_page(body: &[u8]) -> NotAPage {
+    for want_raw in [false, true] {
+        let r = read_page(body, want_raw, |item| match item {
+            Item::Alert(_) => Ok(()),
+            Item::Malformed(m) => Err(format!("a malformed alert instead of a bad page: {m}")),
+        });
+        match r {
+            Err(PageError::NotAPage(e)) if !want_raw => return e,
+            Err(PageError::NotAPage(_)) => {}
+            Err(PageError::Stopped(m)) => panic!("{m}"),
+            Ok(()) => panic!("read as a page: {}", String::from_utf8_lossy(body)),
+        }
+    }
+    unreachable!()
+}
+
+/// Regression: a 200 with a proxy's HTML page, `{"message"}` or a body cut short was read as
+/// one malformed alert; the window then counted as delivered and its alerts were lost.
+#[test]
+fn a_body_that_is_not_a_page_is_refused_whole() {
+    let html = not_a_page(b"<!DOCTYPE html>\n<html><body>Sign in to continue</body></html>");
+    assert!(html.what.contains("HTML"), "{html}");
+    assert!(
+        html.first_bytes.starts_with("\"<!DOCTYPE html>\\n<html>"),
+        "{html}"
+    );
+    let message = not_a_page(br#"{"message": "An error has occurred."}"#);
+    assert!(message.what.contains("not a page"), "{message}");
+    let page = br#"{"value":[{"id":"a"},{"id":"b"},{"id":"c"}]}"#;
+    for cut in 1..page.len() - 1 {
+        let e = not_a_page(&page[..cut]);
+        assert!(!e.what.is_empty());
+    }
+    let cut = not_a_page(&page[..30]);
+    assert!(cut.what.contains("cut short after 30 bytes"), "{cut}");
+    let latin1 = not_a_page(b"{\"value\":[{\"id\":\"caf\xe9\"}]}");
+    assert!(latin1.what.contains("not UTF-8 (at byte 20)"), "{latin1}");
+    assert!(not_a_page(b"").what.contains("empty"));
+    assert!(not_a_page(b"[]").what.contains("not a JSON object"));
+    assert!(not_a_page(br#"{"value": 3}"#).what.contains("not a page"));
+    assert!(
+        not_a_page(br#"{"value":[{"id":"a"}]} trailing"#)
+            .what
+            .contains("broken JSON")
+    );
+    // Quoted with control characters escaped, and at most 120 bytes of a long body.
+    let long = not_a_page(&[b'\x1b'; 500]);
+    assert!(long.first_bytes.starts_with("\"\\u{1b}"), "{long}");
+    assert!(long.first_bytes.ends_with("..."), "{long}");
+}
+
+/// Regression: `[["forged-id",123],{"id":"ok"}]` gave `externalId=forged-id`: serde's derive
+/// takes an array as a struct, fields by position.
+#[test]
+fn an_element_that_is_not_an_object_is_a_malformed_alert() {
+    let page = br#"{"value":[["forged-id",123],{"id":"ok"},["forged-id",null],"x",7,null,{"id":"e","evidence":[["File","f"]],"comments":[["c"]]}]}"#;
+    for want_raw in [false, true] {
+        let mut got = Vec::new();
+        read_page(page, want_raw, |item| {
+            got.push(match item {
+                Item::Alert(a) => a.alert.id().unwrap_or("(none)").to_owned(),
+                Item::Malformed(m) => {
+                    format!("bad {} {:?}", m.position.index.unwrap(), m.id)
+                }
+            });
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        let want = [
+            "bad 1 None",
+            "ok",
+            "bad 3 None",
+            "bad 4 None",
+            "bad 5 None",
+            "bad 6 None",
+            "bad 7 Some(\"e\")",
+        ];
+        assert_eq!(got, want);
+    }
+    assert!(Alert::from_json(r#"["forged-id",123]"#).is_err());
 }
 
 #[test]

@@ -198,6 +198,12 @@ impl Window<'_> {
             }
             unwritten.retain(|u| Some(u.index) != alert.position.index);
             Ok(())
+        })
+        .or_else(|e| match e {
+            input::PageError::Stopped(e) => Err(e),
+            // Cannot be: these bytes were read as a page a moment ago. The letters are
+            // written without the alerts below.
+            input::PageError::NotAPage(_) => Ok(()),
         })?;
         // Not found again (it cannot be: the page is the same bytes): the letter without it.
         for u in unwritten.drain(..) {

@@ -25,7 +25,7 @@ use super::page_budget::{PageBudget, PageLease};
 use super::token::{AuthError, TokenProvider, describe_reqwest};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
-use crate::input::{self, Item};
+use crate::input::{self, Item, NotAPage, PageError};
 
 /// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises
 /// that `$skip` goes further (Graph's successor API stalls on deep `$skip`).
@@ -60,6 +60,10 @@ pub enum FetchError {
         attempts: u32,
         last: String,
     },
+    #[error(
+        "tenant \"{tenant}\": a single alert is larger than max_page_bytes ({limit} bytes): raise max_page_bytes for this tenant"
+    )]
+    TooLarge { tenant: String, limit: usize },
     #[error(
         "tenant \"{tenant}\": more than {MAX_RESULTS_PER_QUERY} alerts changed within {from} .. {to}, too close together to split the window further"
     )]
@@ -172,6 +176,9 @@ impl AlertsClient {
             seen: HashSet::new(),
             hasher: RandomState::new(),
             stats: WindowStats::default(),
+            not_a_page: None,
+            bad_answers: 0,
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
         }
     }
 
@@ -183,20 +190,29 @@ impl AlertsClient {
     }
 
     /// The body of a 200 answer, read into a page buffer of the budget when there is one: the
-    /// chunks are copied as they arrive rather than collected and then copied whole.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    /// chunks are copied as they arrive rather than collected and then copied whole. A body
+    /// longer than `max_page_bytes` is not read further.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Body, reqwest::Error> {
+        let limit = self.tenant.max_page_bytes;
+        let announced = response.content_length();
+        if let Some(len) = announced
+            && len > limit as u64
+        {
+            return Ok(Body::TooLarge { announced });
+        }
         let mut body = match &self.page_budget {
             Some(budget) => budget.buffer(),
             None => Vec::new(),
         };
-        if let Some(len) = response.content_length() {
+        if let Some(len) = announced {
             // Trust the announced length only up to what a page can be.
             body.reserve_exact(usize::try_from(len).unwrap_or(0).min(MAX_PAGE_RESERVE));
         }
-        while let Some(chunk) = response.chunk().await? {
-            body.extend_from_slice(&chunk);
+        if http::read_limited(&mut response, limit, &mut body).await? {
+            Ok(Body::Page(body))
+        } else {
+            Ok(Body::TooLarge { announced })
         }
-        Ok(body)
     }
 
     /// One page, retried through network errors, timeouts, 5xx and 429 (honouring
@@ -260,10 +276,42 @@ impl AlertsClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
                     match status {
+                        200 if !is_json(&response) => {
+                            // A proxy's login or error page, most likely: quote its start.
+                            let what = format!(
+                                "Content-Type {}, not JSON (a proxy's login or error page in the way?)",
+                                content_type(&response)
+                            );
+                            let head = http::small_body(response).await.unwrap_or_default();
+                            format!(
+                                "it answered 200 with {}",
+                                NotAPage::from_body(&head[..head.len().min(1024)], what)
+                            )
+                        }
                         200 => match self.read_body(response).await {
-                            Ok(body) => {
+                            Ok(Body::Page(body)) => {
                                 self.stats.pages.fetch_add(1, Ordering::Relaxed);
                                 return Ok((body, top));
+                            }
+                            Ok(Body::TooLarge { announced }) => {
+                                let limit = self.tenant.max_page_bytes;
+                                if top == 1 {
+                                    return Err(FetchError::TooLarge {
+                                        tenant: tenant.clone(),
+                                        limit,
+                                    });
+                                }
+                                // Fewer alerts a call: in proportion when the size was
+                                // announced, else by half, until a page fits.
+                                top = match announced {
+                                    Some(len) => (u64::from(top) * limit as u64 / len.max(1) * 9
+                                        / 10)
+                                        .clamp(1, u64::from(top / 2).max(1))
+                                        as u32,
+                                    None => (top / 2).max(1),
+                                };
+                                tracing::warn!(tenant = %tenant, "alerts API: a page of more than max_page_bytes ({limit} bytes); asking again with $top={top}");
+                                continue;
                             }
                             Err(e) => {
                                 if e.is_timeout() && top > 1 {
@@ -292,7 +340,8 @@ impl AlertsClient {
                             continue;
                         }
                         401 => {
-                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            let message =
+                                api_error(&http::small_body(response).await.unwrap_or_default());
                             return Err(FetchError::Rejected {
                                 tenant: tenant.clone(),
                                 status,
@@ -300,18 +349,21 @@ impl AlertsClient {
                             });
                         }
                         403 => {
-                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            let message =
+                                api_error(&http::small_body(response).await.unwrap_or_default());
                             return Err(FetchError::Forbidden {
                                 tenant: tenant.clone(),
                                 message,
                             });
                         }
                         s if s >= 500 => {
-                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            let message =
+                                api_error(&http::small_body(response).await.unwrap_or_default());
                             format!("HTTP {s}: {message}")
                         }
                         s => {
-                            let message = api_error(&response.bytes().await.unwrap_or_default());
+                            let message =
+                                api_error(&http::small_body(response).await.unwrap_or_default());
                             return Err(FetchError::Rejected {
                                 tenant: tenant.clone(),
                                 status: s,
@@ -330,6 +382,35 @@ impl AlertsClient {
             tracing::warn!(tenant = %tenant, "alerts API: {failure}; retrying in {:.1}s", wait.as_secs_f32());
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// A 200 answer's body as read.
+enum Body {
+    Page(Vec<u8>),
+    /// Over `max_page_bytes`; the length if it was announced.
+    TooLarge {
+        announced: Option<u64>,
+    },
+}
+
+/// Whether an answer says it is JSON (`application/json; odata.metadata=...`).
+fn is_json(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let essence = v.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        })
+}
+
+fn content_type(response: &reqwest::Response) -> String {
+    match response.headers().get(reqwest::header::CONTENT_TYPE) {
+        Some(v) => format!("`{}`", String::from_utf8_lossy(v.as_bytes()).escape_debug()),
+        None => "missing".to_owned(),
     }
 }
 
@@ -370,6 +451,8 @@ pub struct WindowStats {
     pub repeats: u64,
     pub splits: u32,
     pub restarts: u32,
+    /// 200 answers that were not pages (fetched again).
+    pub not_pages: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -416,6 +499,11 @@ pub struct WindowFetch<'c> {
     seen: HashSet<u64>,
     hasher: RandomState,
     pub stats: WindowStats,
+    /// The last page read was not a page: it is fetched again, after a backoff.
+    not_a_page: Option<NotAPage>,
+    /// Answers in a row that were not pages.
+    bad_answers: u32,
+    backoff: Backoff,
 }
 
 /// What a read page said about the window's progress.
@@ -431,6 +519,22 @@ impl WindowFetch<'_> {
             self.unread.is_none(),
             "WindowFetch::read must be called on every page before the next"
         );
+        if let Some(bad) = self.not_a_page.take() {
+            // Retried like a 5xx: the window is not delivered until a good page comes.
+            self.bad_answers += 1;
+            self.stats.not_pages += 1;
+            let last = format!("it answered 200 with {bad}");
+            if self.bad_answers >= MAX_ATTEMPTS {
+                return Err(FetchError::Unavailable {
+                    tenant: self.client.tenant.name.clone(),
+                    attempts: self.bad_answers,
+                    last,
+                });
+            }
+            let wait = self.backoff.next_wait();
+            tracing::warn!(tenant = %self.client.tenant.name, "alerts API: {last}; fetching the page again in {:.1}s", wait.as_secs_f32());
+            tokio::time::sleep(wait).await;
+        }
         loop {
             let Some(cursor) = self.cursor.clone() else {
                 let Some((from, to)) = self.pending.pop() else {
@@ -551,8 +655,23 @@ impl WindowFetch<'_> {
             }
             sink(item)
         });
-        self.advance(page, outcome);
-        result
+        match result {
+            Ok(()) => {
+                self.bad_answers = 0;
+                self.advance(page, outcome);
+                Ok(())
+            }
+            Err(PageError::Stopped(e)) => {
+                self.advance(page, outcome);
+                Err(e)
+            }
+            // The cursor stays: the same page is asked for again. Alerts the typed pass handed
+            // out before the damage was found are in `seen` and are not handed out twice.
+            Err(PageError::NotAPage(bad)) => {
+                self.not_a_page = Some(bad);
+                Ok(())
+            }
+        }
     }
 
     fn advance(&mut self, page: &AlertPage, outcome: PageOutcome) {

@@ -32,6 +32,7 @@ pub struct RawTenantKeys {
     overlap: Option<String>,
     lag: Option<String>,
     page_size: Option<u32>,
+    max_page_bytes: Option<u64>,
     max_calls_per_minute: Option<u32>,
     max_calls_per_hour: Option<u32>,
     request_timeout: Option<String>,
@@ -109,6 +110,9 @@ pub struct TenantConfig {
     /// How far behind now a poll window ends, so alerts still being written are not missed.
     pub lag: Duration,
     pub page_size: u32,
+    /// The largest answer body read as a page; a larger one is asked for again with fewer
+    /// alerts, so that no answer grows memory past the README's figure.
+    pub max_page_bytes: usize,
     pub limits: ApiLimits,
     pub request_timeout: Duration,
     /// Outputs this tenant's alerts go to; `None`: all.
@@ -120,6 +124,12 @@ pub struct TenantConfig {
 /// of MDE alerts with evidence is ~4.5 KB an alert: 5,000 keeps the pages under ~50 MB where the
 /// API's maximum of 10,000 would take ~90 MB, and still allows 500,000 alerts a minute per tenant.
 pub const DEFAULT_PAGE_SIZE: u32 = 5_000;
+/// The largest page body read unless configured. Two pages are held at once: 2 × 32 MiB keeps
+/// the forwarder within its ~100 MB, and a page of 5,000 alerts (~20–25 MB) fits with room.
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 32 << 20;
+/// Bounds of `max_page_bytes`: a page must hold at least one large alert, and more than a
+/// gigabyte per page defeats the point of a bound.
+const MAX_PAGE_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 30);
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_API_URL: &str = "https://api.securitycenter.microsoft.com";
 
@@ -297,6 +307,20 @@ impl TenantConfig {
                 format!("{page_size}: the API returns 1 to 10000 alerts per call"),
             ));
         }
+        let max_page_bytes = match pick!(max_page_bytes) {
+            None => DEFAULT_MAX_PAGE_BYTES,
+            Some(n) if MAX_PAGE_BYTES_RANGE.contains(&n) => n as usize,
+            Some(n) => {
+                return Err(err(
+                    "max_page_bytes",
+                    format!(
+                        "{n}: must be from {} (1 MiB) to {} (1 GiB)",
+                        MAX_PAGE_BYTES_RANGE.start(),
+                        MAX_PAGE_BYTES_RANGE.end()
+                    ),
+                ));
+            }
+        };
         let limits = ApiLimits {
             per_minute: pick!(max_calls_per_minute).unwrap_or(100),
             per_hour: pick!(max_calls_per_hour).unwrap_or(1500),
@@ -341,6 +365,7 @@ impl TenantConfig {
             overlap,
             lag,
             page_size,
+            max_page_bytes,
             limits,
             request_timeout,
             outputs: raw.outputs,

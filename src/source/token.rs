@@ -382,7 +382,9 @@ impl TokenProvider {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(|e| {
+        // A token answer is a few KB: the rest of a longer body is not read (a cut body then
+        // fails to parse below, as it should).
+        let body = super::http::small_body(response).await.map_err(|e| {
             self.error(
                 AuthErrorKind::Retryable,
                 None,
@@ -413,7 +415,9 @@ impl TokenProvider {
             cached.refresh = Some(new_refresh.clone());
             self.store_refresh_token(&new_refresh)?;
         }
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600));
+        // Entra's tokens live about an hour; an absurd `expires_in` must not overflow the
+        // Instant below, and a day is the longest a token is trusted without asking again.
+        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600).min(24 * 3600));
         // Renew ahead of expiry: 5 minutes, or a quarter of a short lifetime.
         let ahead = (lifetime / 4).min(Duration::from_secs(300));
         let access = Secret::new(token.access_token);

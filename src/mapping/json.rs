@@ -14,7 +14,11 @@ pub(crate) fn encode(
     out: &mut Vec<u8>,
 ) -> Result<EncodeStats, EncodeError> {
     let start = out.len();
-    write_line(raw, tenant, out);
+    let unencodable = |reason: String| EncodeError::Unencodable {
+        id: id.map(str::to_owned),
+        reason,
+    };
+    write_line(raw, tenant, out).map_err(unencodable)?;
     let Some(budget) = max_bytes else {
         return Ok(EncodeStats::default());
     };
@@ -25,27 +29,86 @@ pub(crate) fn encode(
     shrink(raw, id, tenant, budget, out)
 }
 
-fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) {
+/// Writes the line; refuses text that is not a JSON object (the readers hand out only
+/// objects, but an encoder must not write a broken line whatever it is given).
+fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    let trimmed = raw.trim_ascii();
+    let body = match trimmed.strip_prefix('{') {
+        Some(b) if b.ends_with('}') => b,
+        _ => return Err("not a JSON object".to_owned()),
+    };
     out.extend_from_slice(b"{\"tenantName\":");
-    serde_json::to_writer(&mut *out, tenant.name).expect("writing to a Vec");
+    write_str(tenant.name, out);
     out.extend_from_slice(b",\"tenantId\":");
-    serde_json::to_writer(&mut *out, tenant.id).expect("writing to a Vec");
-    let body = raw.trim_start().strip_prefix('{').unwrap_or(raw);
+    write_str(tenant.id, out);
     let mark = out.len();
     minify(body, out);
     if out.get(mark) != Some(&b'}') {
         // The alert had members: separate them from ours.
         out.insert(mark, b',');
     }
+    Ok(())
+}
+
+/// A JSON string literal, escaped as [`minify`] leaves the alert's strings.
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    let mut quoted = String::with_capacity(s.len() + 2);
+    quoted.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            c if is_control(c) => quoted.push_str(&format!("\\u{:04x}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    minify(&quoted, out);
+}
+
+/// C0, DEL and C1: the characters the README's one rule keeps off the wire raw. JSON has an
+/// escape for each, so here they are written `\u00XX` (the decoded alert stays exact).
+fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// Bytes `s` takes inside a JSON string as [`write_line`] writes it.
+fn escaped_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if is_control(c) => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
 }
 
 /// Copies JSON text without the whitespace outside strings (JSON strings cannot hold a raw
-/// newline, so the result is one line).
+/// newline, so the result is one line). DEL and C1 controls, which JSON allows raw in a
+/// string, are written as `\u007f`..`\u009f`: no raw control character reaches a receiver.
 pub(crate) fn minify(text: &str, out: &mut Vec<u8>) {
     let mut in_string = false;
     let mut escaped = false;
-    for &b in text.as_bytes() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
         if in_string {
+            if b == 0x7f {
+                out.extend_from_slice(b"\\u007f");
+                escaped = false;
+                continue;
+            }
+            if b == 0xc2 && bytes.get(i).is_some_and(|n| (0x80..=0x9f).contains(n)) {
+                out.extend_from_slice(format!("\\u{:04x}", bytes[i]).as_bytes());
+                i += 1;
+                escaped = false;
+                continue;
+            }
             out.push(b);
             if escaped {
                 escaped = false;
@@ -71,18 +134,25 @@ fn shrink(
     budget: usize,
     out: &mut Vec<u8>,
 ) -> Result<EncodeStats, EncodeError> {
-    let mut value: Value = serde_json::from_str(raw).expect("raw alert text is valid JSON");
+    let unencodable = |reason: String| EncodeError::Unencodable {
+        id: id.map(str::to_owned),
+        reason,
+    };
+    // The alert is read whole to find its strings. Text the reader took (it checks syntax,
+    // not every escape) can still fail here: a lone surrogate `\ud800`, or nesting deeper than
+    // serde_json's 128 levels. Such an alert cannot be shortened: a dead letter says why.
+    let mut value: Value = serde_json::from_str(raw).map_err(|e| {
+        unencodable(format!(
+            "over max_message_bytes ({budget}) and cannot be shortened: {e}"
+        ))
+    })?;
+    let text = |value: &Value| serde_json::to_string(value).map_err(|e| unencodable(e.to_string()));
     let mut line = Vec::new();
-    write_line(
-        &serde_json::to_string(&value).expect("a Value serializes"),
-        tenant,
-        &mut line,
-    );
+    write_line(&text(&value)?, tenant, &mut line).map_err(unencodable)?;
     let mut strings = Vec::new();
     collect_strings(&mut value, &mut strings);
-    let escaped_len = |s: &str| serde_json::to_string(s).map_or(s.len(), |e| e.len() - 2);
     let lens: Vec<usize> = strings.iter().map(|s| escaped_len(s)).collect();
-    let fixed = line.len() - lens.iter().sum::<usize>();
+    let fixed = line.len().saturating_sub(lens.iter().sum::<usize>());
     if fixed > budget {
         return Err(EncodeError::TooLarge {
             id: id.map(str::to_owned),
@@ -107,18 +177,14 @@ fn shrink(
         }
         // Escapes make a string longer than its bytes: cut until the escaped form fits.
         let mut keep = truncate_str(s, lo).len();
-        while escaped_len(&s[..keep]) > lo {
+        while keep > 0 && escaped_len(&s[..keep]) > lo {
             keep = truncate_str(s, keep - 1).len();
         }
         stats.budget_truncations += 1;
         stats.bytes_removed += (s.len() - keep) as u64;
         s.truncate(keep);
     }
-    write_line(
-        &serde_json::to_string(&value).expect("a Value serializes"),
-        tenant,
-        out,
-    );
+    write_line(&text(&value)?, tenant, out).map_err(unencodable)?;
     Ok(stats)
 }
 
@@ -173,5 +239,62 @@ mod tests {
         assert_eq!(v["title"], "short");
         assert!(v["description"].as_str().unwrap().starts_with("é\né\n"));
         assert_eq!(stats.budget_truncations, 1);
+    }
+
+    /// Regression: a lone surrogate or nesting deeper than 128 levels, in a field the model
+    /// does not read, panicked the JSON encoder when the alert had to be shortened.
+    #[test]
+    fn an_alert_that_cannot_be_read_whole_is_refused_not_a_panic() {
+        let long = "x".repeat(2000);
+        let surrogate = format!(r#"{{"id":"s","x":"\ud800","d":"{long}"}}"#);
+        let deep = format!(
+            r#"{{"id":"n","x":{}1{},"d":"{long}"}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        for raw in [&surrogate, &deep] {
+            // Within budget the text is copied as the API sent it.
+            assert!(encode(raw, None, TENANT, None, &mut Vec::new()).is_ok());
+            let e = encode(raw, Some("s"), TENANT, Some(1000), &mut Vec::new()).unwrap_err();
+            assert!(matches!(e, EncodeError::Unencodable { .. }), "{e}");
+            assert!(e.to_string().contains("cannot be shortened"), "{e}");
+        }
+        for not_object in [r#"["forged-id",123]"#, "7", "", "{", r#""{}""#] {
+            let mut out = Vec::new();
+            let e = encode(not_object, None, TENANT, None, &mut out).unwrap_err();
+            assert!(e.to_string().contains("not a JSON object"), "{e}");
+            assert!(out.is_empty());
+        }
+    }
+
+    /// Regression: DEL and C1 controls (NEL) went out raw in JSON, against the README's rule
+    /// that no format writes a control character raw.
+    #[test]
+    fn del_and_c1_controls_are_escaped() {
+        let raw = "{\"id\":\"a\u{7f}b\u{85}c\u{9f}\u{a0}\",\"k\u{80}\":1}";
+        let (l, _) = line(raw, None);
+        assert_eq!(
+            l,
+            r#"{"tenantName":"contoso","tenantId":"t-1","id":"a\u007fb\u0085c\u009f\u00a0","k\u0080":1}"#
+                .replace("\\u00a0", "\u{a0}")
+        );
+        assert!(!l.chars().any(char::is_control));
+        let v: Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["id"], "a\u{7f}b\u{85}c\u{9f}\u{a0}");
+        // Shortened records keep the rule, and fit the budget with the longer escapes.
+        let raw = format!(r#"{{"id":"x","d":"{}"}}"#, "\u{85}".repeat(1000));
+        let (l, _) = line(&raw, Some(600));
+        assert!(l.len() <= 600, "{}", l.len());
+        assert!(!l.chars().any(char::is_control));
+        let tenant = TenantIdentity {
+            name: "a\u{85}\u{1b}\"",
+            id: "t",
+        };
+        let mut out = Vec::new();
+        encode("{}", None, tenant, None, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"tenantName":"a\u0085\u001b\"","tenantId":"t"}"#
+        );
     }
 }

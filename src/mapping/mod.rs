@@ -106,6 +106,10 @@ pub enum EncodeError {
     },
     #[error("alert {}: the JSON format needs the alert's JSON text", id.as_deref().unwrap_or("(no id)"))]
     NoRawJson { id: Option<String> },
+    /// The JSON format cannot write this alert (its text is not an object, or it must be
+    /// shortened and cannot be read whole).
+    #[error("alert {}: {reason}", id.as_deref().unwrap_or("(no id)"))]
+    Unencodable { id: Option<String>, reason: String },
 }
 
 /// What an encoder had to shorten to make a record valid and within budget.

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
                     let _ = out.flush();
-                    eprintln!("siemfwd: {e:#}");
+                    eprintln!("siemfwd: {}", each_cause_once(&e));
                     ExitCode::from(2)
                 }
             }
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => match run_simulate(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("siemfwd: {e:#}");
+                eprintln!("siemfwd: {}", each_cause_once(&e));
                 ExitCode::from(2)
             }
         },
@@ -65,8 +65,26 @@ fn exit(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("siemfwd: {e:#}");
+            eprintln!("siemfwd: {}", each_cause_once(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each printed once. Library errors already write their cause into
+/// their own message (`cannot read config file F: No such file or directory`), so printing
+/// the chain as well (`{:#}`) said it twice, or four times through four layers.
+fn each_cause_once(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

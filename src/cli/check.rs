@@ -161,6 +161,10 @@ fn check_mapping(config: &OutputConfig) -> Result<String, String> {
             Ok(())
         }
         Item::Malformed(m) => Err(format!("the shipped sample page is malformed: {m}")),
+    })
+    .map_err(|e| match e {
+        siemfwd::input::PageError::Stopped(m) => m,
+        siemfwd::input::PageError::NotAPage(e) => format!("the shipped sample page: {e}"),
     })?;
     let source = match &config.mapping {
         Some(path) => path.display().to_string(),

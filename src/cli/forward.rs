@@ -39,7 +39,8 @@ async fn signal() {
     }
 }
 
-/// `siemfwd run`: exit 0 after a shutdown by signal, 1 when some tenant had to stop for good.
+/// `siemfwd run`: exit 0 after a shutdown by signal, 1 when some tenant had to stop for good
+/// (also when every tenant did, which ends the process) or a tenant task panicked.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config)?;
     let rt = runtime()?;
@@ -61,13 +62,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             tracing::warn!("second signal: exiting at once; undelivered windows are fetched again at the next start");
             std::process::exit(130);
         });
-        let stopped = forwarder.run(stopping).await;
-        if stopped.is_empty() {
+        let outcome = forwarder.run(stopping).await;
+        // Never 0 after a panic or with a tenant stopped for good: `Restart=on-failure`
+        // must see that something is wrong.
+        if !outcome.stopped.is_empty() {
+            let names: Vec<&str> = outcome.stopped.iter().map(|(n, _)| n.as_str()).collect();
+            tracing::error!("stopped; tenants that need attention: {}", names.join(", "));
+            Ok(1)
+        } else if outcome.panics > 0 {
+            tracing::error!("stopped after {} failed tenant tasks (restarted; see the ERROR lines above)", outcome.panics);
+            Ok(1)
+        } else {
             tracing::info!("stopped");
             Ok(0)
-        } else {
-            tracing::error!("stopped; tenants that need attention: {}", stopped.join(", "));
-            Ok(1)
         }
     })
 }

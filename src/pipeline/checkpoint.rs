@@ -81,7 +81,19 @@ pub enum CheckpointError {
     },
     #[error("cannot save the checkpoint {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
+    #[error(
+        "the checkpoint {path} says alerts were delivered up to {cursor}, later than now ({now}): the clock was ahead when it was written, or the file was edited; alerts changed before that time would never be fetched. Delete the file to start again from initial_lookback, or set its \"cursor\" to the last time you know was delivered (before {now})"
+    )]
+    InTheFuture {
+        path: PathBuf,
+        cursor: Timestamp,
+        now: Timestamp,
+    },
 }
+
+/// How far ahead of now a cursor may be before it is refused: clocks of two machines, or of
+/// one machine before and after an NTP step, differ by seconds, not minutes.
+pub const FUTURE_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Reads and writes one tenant's checkpoint.
 #[derive(Debug, Clone)]
@@ -100,6 +112,23 @@ impl CheckpointStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The stored checkpoint if its cursor is not later than `now` (with
+    /// [`FUTURE_TOLERANCE`]), or an empty one when there is none yet.
+    pub fn load_at(&self, now: Timestamp) -> Result<Checkpoint, CheckpointError> {
+        let checkpoint = self.load()?;
+        let limit = now
+            .unix_nanos()
+            .saturating_add(FUTURE_TOLERANCE.as_nanos() as i64);
+        match checkpoint.cursor {
+            Some(cursor) if cursor.unix_nanos() > limit => Err(CheckpointError::InTheFuture {
+                path: self.path.clone(),
+                cursor,
+                now,
+            }),
+            _ => Ok(checkpoint),
+        }
     }
 
     /// The stored checkpoint, or an empty one when there is none yet.
@@ -157,7 +186,10 @@ impl CheckpointStore {
             recent,
             updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
-        let bytes = serde_json::to_vec(&stored).expect("serializable");
+        let bytes = serde_json::to_vec(&stored).map_err(|e| CheckpointError::Write {
+            path: self.path.clone(),
+            source: io::Error::other(e),
+        })?;
         crate::state::write_atomic(&self.path, &bytes).map_err(|source| CheckpointError::Write {
             path: self.path.clone(),
             source,
@@ -268,6 +300,33 @@ mod tests {
         ));
         std::fs::write(store.path(), b"{not json").unwrap();
         assert!(store.load().unwrap_err().to_string().contains("is damaged"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Regression: a cursor an hour ahead (a clock that ran ahead, then was corrected) made
+    /// every poll fetch nothing, silently; alerts before cursor - overlap were never fetched.
+    #[test]
+    fn a_cursor_later_than_now_is_refused_with_the_fix() {
+        let dir = std::env::temp_dir().join(format!("siemfwd-future-{}", std::process::id()));
+        let store = CheckpointStore::new(&dir, "t", "8f0b6c2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f");
+        let now = t("2026-12-05T10:00:00Z");
+        let mut c = Checkpoint::default();
+        c.advance(t("2026-12-05T11:00:00Z"), [], Duration::from_secs(600));
+        store.save(&c).unwrap();
+        let e = store.load_at(now).unwrap_err();
+        assert!(matches!(e, CheckpointError::InTheFuture { .. }));
+        let text = e.to_string();
+        assert!(text.contains(&store.path().display().to_string()), "{text}");
+        assert!(text.contains("Delete the file"), "{text}");
+        // A clock a little behind the one that wrote it is no reason to stop.
+        c.cursor = Some(t("2026-12-05T10:04:00Z"));
+        store.save(&c).unwrap();
+        let loaded = store
+            .load_at(now)
+            .unwrap()
+            .cursor
+            .map(Timestamp::unix_nanos);
+        assert_eq!(loaded, c.cursor.map(Timestamp::unix_nanos));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

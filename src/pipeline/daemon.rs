@@ -4,16 +4,17 @@
 //! drained and closed.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
+use super::supervisor::{TaskEnd, supervise};
 use super::tenant::{PollError, TenantForwarder};
 use crate::alert::Timestamp;
 use crate::config::Config;
-use crate::source::{AlertsClient, AuthErrorKind, FetchError};
+use crate::source::{AlertsClient, AuthErrorKind, FetchError, PageBudget, TenantConfig};
 use crate::transport::{DeadLetters, Output, OutputError};
 
 /// Pages held at once by all tenants together: two keep both cores busy (one parsing while the
@@ -38,10 +39,45 @@ pub enum StartError {
     NoOutput(String),
 }
 
-/// The running product: outputs and one forwarder per tenant.
+/// The running product: outputs and what each tenant's forwarder is built from.
 pub struct Forwarder {
     outputs: HashMap<String, Arc<Output>>,
-    tenants: Vec<TenantForwarder>,
+    tenants: Vec<Arc<TenantSlot>>,
+}
+
+/// What a tenant's forwarder is built from, kept so that a task that failed is built again
+/// from its checkpoint.
+struct TenantSlot {
+    client: AlertsClientParts,
+    outputs: Vec<Arc<Output>>,
+    state_dir: PathBuf,
+}
+
+struct AlertsClientParts {
+    tenant: Arc<TenantConfig>,
+    http: reqwest::Client,
+    budget: Arc<PageBudget>,
+}
+
+impl TenantSlot {
+    /// A forwarder at the tenant's checkpoint; an unreadable or refused checkpoint stops only
+    /// this tenant.
+    fn build(&self) -> Result<TenantForwarder, PollError> {
+        let parts = &self.client;
+        let mut client =
+            AlertsClient::with_http(parts.tenant.clone(), parts.http.clone(), &self.state_dir);
+        client.share_page_budget(parts.budget.clone());
+        TenantForwarder::new(client, self.outputs.clone(), &self.state_dir, now())
+    }
+}
+
+/// How `run` ended.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Tenants that stopped for good, with why.
+    pub stopped: Vec<(String, String)>,
+    /// Panics of tenant tasks: each was restarted, but the process must not exit 0 after one.
+    pub panics: u64,
 }
 
 /// Now, as the forwarder's clock.
@@ -51,7 +87,8 @@ pub fn now() -> Timestamp {
 }
 
 impl Forwarder {
-    /// Starts every output and reads every tenant's checkpoint (on the current runtime).
+    /// Starts every output (on the current runtime). Checkpoints are read when each tenant's
+    /// task starts, so that a damaged one stops only its own tenant.
     pub fn start(config: &Config) -> Result<Forwarder, StartError> {
         if config.tenants.is_empty() {
             return Err(StartError::NoTenant(config.source.clone()));
@@ -68,64 +105,83 @@ impl Forwarder {
             outputs.insert(o.name.clone(), Arc::new(Output::start(o, Some(dead))?));
         }
         let mut tenants = Vec::new();
-        let budget = crate::source::PageBudget::new(PAGES_IN_FLIGHT);
+        let budget = PageBudget::new(PAGES_IN_FLIGHT);
         let mut http = crate::source::http::ClientCache::default();
         for t in &config.tenants {
             let routed: Vec<Arc<Output>> = match &t.outputs {
-                Some(names) => names.iter().map(|n| outputs[n].clone()).collect(),
+                Some(names) => names
+                    .iter()
+                    .filter_map(|n| outputs.get(n).cloned())
+                    .collect(),
                 None => config
                     .outputs
                     .iter()
-                    .map(|o| outputs[&o.name].clone())
+                    .filter_map(|o| outputs.get(&o.name).cloned())
                     .collect(),
             };
-            let mut client = AlertsClient::with_http(
-                Arc::new(t.clone()),
-                http.client_for(t)?,
-                &config.state_dir,
-            );
-            client.share_page_budget(budget.clone());
-            tenants.push(TenantForwarder::new(client, routed, &config.state_dir)?);
+            tenants.push(Arc::new(TenantSlot {
+                client: AlertsClientParts {
+                    tenant: Arc::new(t.clone()),
+                    http: http.client_for(t)?,
+                    budget: budget.clone(),
+                },
+                outputs: routed,
+                state_dir: config.state_dir.clone(),
+            }));
         }
         Ok(Forwarder { outputs, tenants })
     }
 
     /// Polls every tenant until `shutdown` turns true; then finishes (within the grace),
-    /// flushes and closes the outputs. Returns the tenants that stopped for good (re-consent).
-    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Vec<String> {
-        let mut tasks = JoinSet::new();
-        for tenant in self.tenants {
-            tasks.spawn(tenant_loop(tenant, shutdown.clone()));
-        }
-        let mut stopped = Vec::new();
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(Some(name)) => stopped.push(name),
-                Ok(None) => {}
-                Err(e) => tracing::error!("a tenant task failed: {e}"),
-            }
-        }
+    /// flushes and closes the outputs. A tenant task that panics is started again from its
+    /// checkpoint; the outcome says which tenants stopped for good and how many panics there
+    /// were. Returns early only when every tenant has stopped for good.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> RunOutcome {
+        let names: Vec<String> = self
+            .tenants
+            .iter()
+            .map(|t| t.client.tenant.name.clone())
+            .collect();
+        let slots = self.tenants;
+        let stop = shutdown.clone();
+        let supervised = supervise(
+            names,
+            move |i| {
+                let slot = slots[i].clone();
+                let shutdown = stop.clone();
+                async move {
+                    match slot.build() {
+                        Ok(tenant) => tenant_loop(tenant, shutdown).await,
+                        Err(e) => {
+                            tracing::error!(tenant = %slot.client.tenant.name, "{e}; this tenant is not forwarded until that is fixed and siemfwd restarted (the others go on)");
+                            TaskEnd::Stopped(e.to_string())
+                        }
+                    }
+                }
+            },
+            shutdown,
+        )
+        .await;
         for (_, output) in self.outputs {
             if let Ok(output) = Arc::try_unwrap(output) {
                 output.shutdown().await;
             }
         }
-        stopped
+        RunOutcome {
+            stopped: supervised.stopped,
+            panics: supervised.panics,
+        }
     }
 }
 
-/// Polls one tenant every poll_interval until shutdown. Returns the tenant's name if it had to
-/// stop for good.
-async fn tenant_loop(
-    mut tenant: TenantForwarder,
-    mut shutdown: watch::Receiver<bool>,
-) -> Option<String> {
+/// Polls one tenant every poll_interval until shutdown, or until it has to stop for good.
+async fn tenant_loop(mut tenant: TenantForwarder, mut shutdown: watch::Receiver<bool>) -> TaskEnd {
     let name = tenant.tenant().name.clone();
     let interval = tenant.tenant().poll_interval;
     let mut failures = 0u32;
     loop {
         if *shutdown.borrow() {
-            return None;
+            return TaskEnd::Shutdown;
         }
         let outcome = {
             let poll = tenant.poll(now());
@@ -141,7 +197,7 @@ async fn tenant_loop(
         let wait = match outcome {
             None => {
                 tracing::warn!(tenant = %name, "the window in progress did not finish within {}s; it will be fetched again at the next start", SHUTDOWN_GRACE.as_secs());
-                return None;
+                return TaskEnd::Shutdown;
             }
             Some(Ok(report)) => {
                 failures = 0;
@@ -161,7 +217,7 @@ async fn tenant_loop(
                 if e.kind == AuthErrorKind::ReconsentNeeded =>
             {
                 tracing::error!(tenant = %name, "{e}");
-                return Some(name);
+                return TaskEnd::Stopped(e.to_string());
             }
             Some(Err(e)) => {
                 failures += 1;
@@ -173,7 +229,7 @@ async fn tenant_loop(
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return None,
+            _ = shutdown.changed() => return TaskEnd::Shutdown,
         }
     }
 }

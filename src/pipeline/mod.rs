@@ -3,15 +3,17 @@
 //! - [`checkpoint`]: where a tenant stands, saved atomically after every delivered window.
 //! - [`daemon`]: [`Forwarder`]: every tenant in its own task, shared outputs, shutdown.
 //! - [`replay`]: a given range forwarded once, checkpoints untouched.
+//! - [`supervisor`]: tenant tasks that panic are restarted with backoff, not forgotten.
 //! - [`window`]: one window fetched and sent to every output (shared by run and replay).
 //! - [`tenant`]: [`TenantForwarder`]: window, fetch, de-duplicate, map, send, checkpoint.
 
 pub mod checkpoint;
 pub mod daemon;
 pub mod replay;
+pub mod supervisor;
 pub mod tenant;
 pub mod window;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, VersionKey};
-pub use daemon::{Forwarder, StartError};
+pub use daemon::{Forwarder, RunOutcome, StartError};
 pub use tenant::{PollError, PollReport, TenantForwarder};

@@ -77,10 +77,11 @@ impl TenantForwarder {
         client: AlertsClient,
         outputs: Vec<Arc<Output>>,
         state_dir: &std::path::Path,
+        now: Timestamp,
     ) -> Result<TenantForwarder, PollError> {
         let tenant = Arc::new(client.tenant().clone());
         let store = CheckpointStore::new(state_dir, &tenant.name, &tenant.tenant_id);
-        let checkpoint = store.load().map_err(|source| PollError::Checkpoint {
+        let checkpoint = store.load_at(now).map_err(|source| PollError::Checkpoint {
             tenant: tenant.name.clone(),
             source,
         })?;
@@ -128,6 +129,14 @@ impl TenantForwarder {
                 ),
             };
             if from >= end {
+                if let Some(c) = self.checkpoint.cursor
+                    && c.unix_nanos() - end.unix_nanos()
+                        > nanos(super::checkpoint::FUTURE_TOLERANCE)
+                {
+                    // The clock went back after the cursor was written (an NTP step): polls
+                    // fetch nothing until it catches up. Said, not silent.
+                    tracing::warn!(tenant = %self.tenant.name, "the checkpoint's cursor {c} is later than now - lag ({end}): the clock went back? nothing is fetched until it catches up");
+                }
                 return Ok(report);
             }
             let to = Timestamp::from_unix_nanos(

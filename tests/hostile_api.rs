@@ -1,0 +1,583 @@
+//! An alerts API that lies: nothing it sends can lose an alert, crash a tenant or exhaust
+//! memory (issue 13).
+//!
+//! A proxy of our own on 127.0.0.1:0 stands between `siemfwd run` (the real binary) and the
+//! simulator. For the first calls to `/api/alerts` it answers what real networks produce —
+//! a proxy's HTML page with 200, `{"message"}` with 200, a close-delimited body cut short, a
+//! 1.5 GB body, a body that stalls — or it changes a good page (alerts that are arrays, lone
+//! surrogates, nesting past 128 levels); then it forwards every call untouched. Each test
+//! checks, while the forwarder runs, that the checkpoint never passes an alert the output
+//! does not hold; and at the end that every alert arrived exactly once, what could not be
+//! sent is in a dead-letter file with the reason, the bad answer was said in words, nothing
+//! panicked and the peak RSS stayed under the README's ~100 MB.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use siemfwd::alert::Timestamp;
+use siemfwd::simulator::{Simulator, SimulatorConfig};
+use support::tempdir::TestDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+const ALERTS: usize = 120;
+/// The README's memory figure for `run` with the defaults.
+const RSS_LIMIT_KB: u64 = 100 * 1024;
+
+/// What the proxy does to one call to `/api/alerts`.
+#[derive(Debug, Clone, Copy)]
+enum Lie {
+    /// 200, `text/html`: a proxy's sign-in page.
+    Html,
+    /// 200, JSON, but `{"message": ...}`.
+    Message,
+    /// 200, JSON, the real page cut in half, delimited by closing the connection (no
+    /// Content-Length, not chunked).
+    Truncated,
+    /// 200, JSON, chunked, 1.5 GB of alerts that never end in time.
+    Endless,
+    /// 200, JSON, the head of the real page, then nothing until the client gives up.
+    Stall,
+    /// The real page with hostile elements put in front of its alerts.
+    Poisoned,
+}
+
+/// The proxy: calls to `/api/alerts` get `lies[n]` for the n-th call, later ones the
+/// simulator's answer as it is.
+struct LyingApi {
+    url: String,
+    calls: Arc<AtomicUsize>,
+}
+
+impl LyingApi {
+    async fn start(upstream: String, lies: Vec<Lie>) -> LyingApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let lies = Arc::new(lies);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let counter = calls.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (lies, http, upstream, counter) = (
+                    lies.clone(),
+                    http.clone(),
+                    upstream.clone(),
+                    counter.clone(),
+                );
+                tokio::spawn(async move {
+                    let _ = serve(stream, &upstream, &http, &lies, &counter).await;
+                });
+            }
+        });
+        LyingApi { url, calls }
+    }
+}
+
+/// One request per connection (`Connection: close`), so a body can end with the connection.
+async fn serve(
+    mut stream: TcpStream,
+    upstream: &str,
+    http: &reqwest::Client,
+    lies: &[Lie],
+    calls: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or_default().to_owned();
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("content-type") {
+                headers.push((k.to_owned(), v.trim().to_owned()));
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await?;
+    let lie = if target.starts_with("/api/alerts") {
+        lies.get(calls.fetch_add(1, Ordering::SeqCst)).copied()
+    } else {
+        None
+    };
+    let mut request = http.request(method.parse().unwrap(), format!("{upstream}{target}"));
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    let answer = request.body(body).send().await.unwrap();
+    let status = answer.status().as_u16();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let page = answer.bytes().await.unwrap().to_vec();
+    let json = "application/json; odata.metadata=minimal; charset=utf-8";
+    match lie {
+        None => respond(&mut stream, status, &content_type, &page).await,
+        Some(Lie::Html) => {
+            let html = b"<!DOCTYPE html>\n<html><head><title>Sign in - Contoso Secure Web Gateway</title></head>\n<body><form action=\"/login\">Your session has expired.</form></body></html>\n";
+            respond(&mut stream, 200, "text/html; charset=utf-8", html).await
+        }
+        Some(Lie::Message) => {
+            respond(
+                &mut stream,
+                200,
+                json,
+                br#"{"message":"An error has occurred."}"#,
+            )
+            .await
+        }
+        Some(Lie::Truncated) => {
+            let cut = &page[..page.len() / 2];
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Type: {json}\r\nConnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(cut).await?;
+            stream.shutdown().await
+        }
+        Some(Lie::Endless) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {json}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            let alert = br#"{"id":"da0000000000000000_0","title":"filler","description":"0123456789012345678901234567890123456789012345678901234567890123456789"},"#;
+            let mut chunk = b"{\"value\":[".to_vec();
+            while chunk.len() < 1 << 20 {
+                chunk.extend_from_slice(alert);
+            }
+            // 1.5 GB, one MiB a chunk, unless the client hangs up first.
+            for _ in 0..1536 {
+                stream
+                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
+                stream.write_all(&chunk).await?;
+                stream.write_all(b"\r\n").await?;
+            }
+            stream.write_all(b"0\r\n\r\n").await
+        }
+        Some(Lie::Stall) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {json}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                page.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&page[..page.len() / 3]).await?;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(())
+        }
+        Some(Lie::Poisoned) => {
+            let long = "x".repeat(40_000);
+            let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+            let hostile = format!(
+                r#"["forged-id",123],["forged-id",null],{{"id":"surrogate-1","lastUpdateTime":"2026-01-01T00:00:00Z","x":"\ud800","description":"{long}"}},{{"id":"deep-1","lastUpdateTime":"2026-01-01T00:00:00Z","x":{deep},"description":"{long}"}},"#
+            );
+            let text = String::from_utf8(page).unwrap();
+            let at = text.find("\"value\":[").expect("a page") + "\"value\":[".len();
+            let rest = &text[at..];
+            // Into an empty page too, without leaving a trailing comma.
+            let hostile = if rest.starts_with(']') {
+                hostile.trim_end_matches(',')
+            } else {
+                &hostile
+            };
+            let poisoned = format!("{}{hostile}{rest}", &text[..at]);
+            respond(&mut stream, status, &content_type, poisoned.as_bytes()).await
+        }
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.shutdown().await
+}
+
+/// The simulator, the lying proxy in front of its alerts API, and `siemfwd run` writing JSON
+/// lines to a file.
+struct Setup {
+    sim: Simulator,
+    api: LyingApi,
+    dir: TestDir,
+    config: PathBuf,
+    out: PathBuf,
+    log: PathBuf,
+    tenant: String,
+}
+
+impl Setup {
+    async fn new(name: &str, lies: Vec<Lie>, output_keys: &str) -> Setup {
+        let sim = Simulator::start(
+            "127.0.0.1:0".parse().unwrap(),
+            SimulatorConfig {
+                tenants: 1,
+                alerts_per_tenant: ALERTS,
+                seed: 13,
+                history: Duration::from_secs(2 * 3600),
+                max_visibility_delay: Duration::ZERO,
+                ..SimulatorConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let api = LyingApi::start(sim.url().to_owned(), lies).await;
+        let dir = TestDir::new(name);
+        let out = dir.join("alerts.jsonl");
+        let t = &sim.tenants()[0];
+        let text = format!(
+            "state_dir = \"{state}\"\n\n[defaults]\nclient_id = \"{client}\"\n\
+             client_secret = \"{secret}\"\nlogin_url = \"{login}\"\napi_url = \"{api}\"\n\
+             poll_interval = \"1s\"\ninitial_lookback = \"3h\"\nrequest_timeout = \"3s\"\n\
+             page_size = 50\n\n[[tenant]]\nname = \"{name}\"\ntenant_id = \"{id}\"\n\n\
+             [[output]]\nname = \"siem\"\ntype = \"file\"\npath = \"{out}\"\nformat = \"json\"\n{output_keys}\n",
+            state = dir.join("state").display(),
+            client = sim.client_id(),
+            secret = sim.client_secret(),
+            login = sim.url(),
+            api = api.url,
+            name = t.name,
+            id = t.id,
+            out = out.display(),
+        );
+        let config = dir.join("siemfwd.toml");
+        std::fs::write(&config, text).unwrap();
+        let log = dir.join("siemfwd.log");
+        let tenant = t.name.clone();
+        Setup {
+            sim,
+            api,
+            dir,
+            config,
+            out,
+            log,
+            tenant,
+        }
+    }
+
+    /// Every alert id with the lastUpdateTime the API has for it.
+    fn ground_truth(&self) -> BTreeMap<String, Timestamp> {
+        let t = &self.sim.tenants()[0];
+        self.sim
+            .ground_truth(&t.id)
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.id, v.last_update_time))
+            .collect()
+    }
+
+    fn delivered(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("an output line is not JSON ({e}): {l}"));
+                v["id"].as_str().unwrap_or("(none)").to_owned()
+            })
+            .collect()
+    }
+
+    fn cursor(&self) -> Option<Timestamp> {
+        let path = self
+            .dir
+            .join("state")
+            .join("checkpoints")
+            .join(format!("{}.json", self.tenant));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        v["cursor"].as_str().map(|c| Timestamp::parse(c).unwrap())
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn dead_letters(&self) -> String {
+        let dir = self.dir.join("state").join("dead-letter");
+        let mut all = String::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        all
+    }
+
+    fn spawn(&self) -> Child {
+        let log = || {
+            std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .unwrap()
+        };
+        Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("SIEMFWD_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log())
+            .stderr(log())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs the forwarder until every alert of the ground truth is in the output file and the
+    /// cursor is past the newest, checking all along that the cursor never passes an alert
+    /// the file does not hold. Returns the peak RSS in KB.
+    async fn run_until_caught_up(&self) -> u64 {
+        let truth = self.ground_truth();
+        let newest = *truth.values().max().unwrap();
+        let mut child = self.spawn();
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut peak = 0;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("siemfwd run exited ({status}):\n{}", self.log_text());
+            }
+            peak = peak.max(peak_rss_kb(pid));
+            // The cursor first, then the file: delivery precedes the checkpoint, so whatever
+            // the cursor claims must already be in the file.
+            let cursor = self.cursor();
+            let delivered = self.delivered();
+            if let Some(c) = cursor {
+                for (id, t) in &truth {
+                    assert!(
+                        *t >= c || delivered.contains(id),
+                        "the checkpoint ({c}) passed alert {id} ({t}), which was not delivered\n{}",
+                        self.log_text()
+                    );
+                }
+            }
+            if cursor.is_some_and(|c| c > newest) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not caught up in time; {} of {} delivered\n{}",
+                delivered.len(),
+                truth.len(),
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        support::process::signal(pid, "TERM");
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "{status}\n{}", self.log_text());
+        let log = self.log_text();
+        assert!(!log.contains("panicked"), "{log}");
+        peak
+    }
+
+    /// Every alert of the ground truth arrived, each exactly once, and nothing else did.
+    fn assert_each_alert_once(&self) {
+        let mut want: Vec<String> = self.ground_truth().into_keys().collect();
+        let mut got = self.delivered();
+        want.sort();
+        got.sort();
+        assert_eq!(got.len(), want.len(), "{}", self.log_text());
+        assert_eq!(got, want);
+    }
+}
+
+/// VmHWM of a process in KB (0 once it is gone).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn lied_to(name: &str, lies: Vec<Lie>, said: &str) -> Setup {
+    let n = lies.len();
+    let setup = Setup::new(name, lies, "").await;
+    let peak = setup.run_until_caught_up().await;
+    setup.assert_each_alert_once();
+    assert!(
+        setup.api.calls.load(Ordering::SeqCst) > n,
+        "every lie was told"
+    );
+    let log = setup.log_text();
+    assert!(log.contains(said), "the log does not say {said:?}:\n{log}");
+    assert!(setup.dead_letters().is_empty(), "{}", setup.dead_letters());
+    assert!(peak > 0 && peak < RSS_LIMIT_KB, "peak RSS {peak} KB");
+    setup
+}
+
+/// Regression: a proxy's HTML page with 200 was one dead-lettered "alert"; the window then
+/// counted as delivered and its alerts were lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxys_html_page_is_fetched_again_and_nothing_is_lost() {
+    let setup = lied_to(
+        "hostile-html",
+        vec![Lie::Html, Lie::Html],
+        "answered 200 with Content-Type `text/html; charset=utf-8`, not JSON (a proxy's login or error page in the way?); its first bytes: \"<!DOCTYPE html>",
+    )
+    .await;
+    drop(setup);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_message_with_200_is_fetched_again_and_nothing_is_lost() {
+    lied_to(
+        "hostile-message",
+        vec![Lie::Message, Lie::Message, Lie::Message],
+        "answered 200 with JSON that is not a page (missing field `value`)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_cut_short_is_fetched_again_and_nothing_is_lost() {
+    lied_to(
+        "hostile-truncated",
+        vec![Lie::Truncated, Lie::Truncated],
+        "answered 200 with a page cut short after",
+    )
+    .await;
+}
+
+/// Regression: a 2 GB alerts body took 2.1 GB of memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_and_a_half_gigabyte_body_is_cut_off_and_memory_stays_bounded() {
+    lied_to(
+        "hostile-endless",
+        vec![Lie::Endless],
+        "a page of more than max_page_bytes (33554432 bytes); asking again with $top=25",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_times_out_and_is_fetched_again() {
+    lied_to(
+        "hostile-stall",
+        vec![Lie::Stall],
+        "the page broke off: timed out",
+    )
+    .await;
+}
+
+/// Regression: a lone surrogate or nesting past 128 levels panicked the JSON encoder (and the
+/// tenant for good); an array element was taken for an alert with a forged id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_elements_are_dead_lettered_and_the_rest_delivered() {
+    let setup = Setup::new(
+        "hostile-elements",
+        vec![Lie::Poisoned],
+        "max_message_bytes = 32768",
+    )
+    .await;
+    setup.run_until_caught_up().await;
+    let delivered = setup.delivered();
+    assert!(!delivered.iter().any(|id| id.contains("forged")));
+    assert!(
+        !delivered
+            .iter()
+            .any(|id| id == "surrogate-1" || id == "deep-1")
+    );
+    let truth = setup.ground_truth();
+    for id in truth.keys() {
+        assert!(delivered.contains(id), "{id} missing\n{}", setup.log_text());
+    }
+    /// A dead letter's id and reason; its `alert` is the alert as the API sent it, lone
+    /// surrogate and deep nesting included, which `serde_json::Value` refuses.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Letter {
+        alert_id: Option<String>,
+        reason: String,
+    }
+    let letters: Vec<Letter> = setup
+        .dead_letters()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let reason_of = |id: &str| {
+        letters
+            .iter()
+            .find(|l| l.alert_id.as_deref() == Some(id))
+            .map(|l| l.reason.clone())
+            .unwrap_or_else(|| panic!("no dead letter for {id}: {letters:?}"))
+    };
+    let surrogate = reason_of("surrogate-1");
+    assert!(surrogate.contains("cannot be shortened"), "{surrogate}");
+    let deep = reason_of("deep-1");
+    assert!(
+        deep.contains("cannot be shortened") || deep.contains("recursion limit"),
+        "{deep}"
+    );
+    let arrays = letters
+        .iter()
+        .filter(|l| l.reason.contains("expected an alert object"))
+        .count();
+    assert_eq!(arrays, 2, "{letters:?}");
+}
+
+/// Regression: a cursor an hour ahead was taken silently, and every poll fetched nothing; a
+/// damaged checkpoint stopped every tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_in_the_future_stops_its_tenant_with_the_fix_and_exits_non_zero() {
+    let setup = Setup::new("hostile-future", vec![], "").await;
+    let cps = setup.dir.join("state").join("checkpoints");
+    std::fs::create_dir_all(&cps).unwrap();
+    let t = &setup.sim.tenants()[0];
+    let ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+    std::fs::write(
+        cps.join(format!("{}.json", setup.tenant)),
+        format!(
+            r#"{{"tenant_id":"{}","cursor":"{}","recent":[],"updated_at":"x"}}"#,
+            t.id,
+            ahead.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    )
+    .unwrap();
+    let mut child = setup.spawn();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{}", setup.log_text());
+    let log = setup.log_text();
+    assert!(log.contains("later than now"), "{log}");
+    assert_eq!(
+        log.matches("Delete the file").count(),
+        1,
+        "said once:\n{log}"
+    );
+    assert!(setup.delivered().is_empty());
+}

@@ -24,6 +24,9 @@
 //! The command line (`src/cli/`) belongs to the binary, `src/main.rs`: the library returns typed
 //! errors, and only the binary turns them into messages and exit statuses.
 #![forbid(unsafe_code)]
+// No input may panic the forwarder (issue 13): outside tests, an `unwrap` or `expect` needs a
+// local `allow` that says why the invariant holds.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alert;
 pub mod auth;

@@ -284,6 +284,8 @@ impl AdHocTenant {
             client_secret_file: None,
             auth: AuthMode::RefreshToken { initial: None },
             login_url: self.login_url,
+            // A constant, parsed by every test that builds a tenant.
+            #[allow(clippy::expect_used)]
             api_url: url::Url::parse(DEFAULT_API_URL).expect("a URL"),
             token_version: self.token_version,
             proxy: None,

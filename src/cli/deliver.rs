@@ -63,7 +63,7 @@ impl Delivery {
     }
 
     fn output(&self) -> &Output {
-        self.output.as_ref().expect("running until finish")
+        running(&self.output)
     }
 
     /// Encodes `alert` into the current batch and sends the batch when it is full. An alert
@@ -76,7 +76,7 @@ impl Delivery {
         where_: &str,
         err: &mut dyn Write,
     ) -> anyhow::Result<()> {
-        let output = self.output.as_ref().expect("running until finish");
+        let output = running(&self.output);
         match output.encoder().encode(alert, tenant, now, &mut self.batch) {
             Ok(stats) => {
                 if stats.budget_truncations > 0 {
@@ -99,7 +99,7 @@ impl Delivery {
         where_: &str,
         err: &mut dyn Write,
     ) -> anyhow::Result<()> {
-        let output = self.output.as_ref().expect("running until finish");
+        let output = running(&self.output);
         let letter = DeadLetter {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             output: Some(output.name()),
@@ -139,7 +139,7 @@ impl Delivery {
             .pop()
             .unwrap_or_else(|| self.output().new_batch());
         let full = std::mem::replace(&mut self.batch, next);
-        let output = self.output.as_ref().expect("running until finish");
+        let output = running(&self.output);
         let receipt = self.runtime.block_on(output.submit(full));
         self.in_flight.push_back(receipt);
         while self.in_flight.len() > IN_FLIGHT {
@@ -188,4 +188,11 @@ impl Delivery {
         }
         self.counts
     }
+}
+
+/// `Delivery::output` is taken only by `finish`, which consumes the delivery: until then it is
+/// set. (An `Option` because `Delivery` implements `Drop`, which forbids moving it out.)
+#[allow(clippy::expect_used)]
+fn running(output: &Option<Output>) -> &Output {
+    output.as_ref().expect("running until finish")
 }

@@ -35,7 +35,8 @@ fn demo_in(args: &DemoArgs, dir: &std::path::Path, err: &mut dyn Write) -> anyho
             .enable_all()
             .build()?;
         rt.block_on(async {
-            let sim = Simulator::start("127.0.0.1:0".parse().expect("address"), sim_config).await?;
+            let sim = Simulator::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), sim_config)
+                .await?;
             let tenants: Vec<(String, String)> =
                 sim.tenants().into_iter().map(|t| (t.name, t.id)).collect();
             let _ = ready_tx.send((

@@ -32,10 +32,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Resolves on SIGTERM or SIGINT.
 async fn signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        },
+        Err(e) => {
+            tracing::error!("cannot watch for SIGTERM ({e}); only SIGINT stops siemfwd cleanly");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

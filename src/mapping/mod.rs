@@ -257,6 +257,8 @@ impl Mapping {
                 };
             }
         };
+        // Built into the binary and compiled by the tests (`shipped_mappings_compile`).
+        #[allow(clippy::expect_used)]
         Mapping::from_toml(file, text).expect("the shipped mapping files compile (tested)")
     }
 
@@ -584,6 +586,8 @@ fn int_str(n: i64, buf: &mut [u8; 20]) -> &str {
         at -= 1;
         buf[at] = b'-';
     }
+    // Only ASCII digits and '-' were written.
+    #[allow(clippy::expect_used)]
     std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 

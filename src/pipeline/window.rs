@@ -267,8 +267,9 @@ impl Lane {
     async fn submit_full(&mut self, output: &Output) -> Result<(), DeliveryError> {
         for batch in self.full.drain(..) {
             self.receipts.push_back(output.submit(batch).await);
-            while self.receipts.len() > BATCHES_IN_FLIGHT {
-                let oldest = self.receipts.pop_front().expect("more than zero receipts");
+            while self.receipts.len() > BATCHES_IN_FLIGHT
+                && let Some(oldest) = self.receipts.pop_front()
+            {
                 let batch = oldest.delivered().await?;
                 if self.spare.len() < 2 {
                     self.spare.push(batch);

@@ -54,6 +54,8 @@ impl Text {
         let mut out = Vec::with_capacity(8192);
         let evidence = alert.write(&mut out, true);
         Text {
+            // The writer writes only `str`s and ASCII.
+            #[allow(clippy::expect_used)]
             json: String::from_utf8(out)
                 .expect("the writer writes UTF-8")
                 .into(),

@@ -135,6 +135,8 @@ impl Store {
                     })
                 })
                 .collect();
+            // A panic in a generator thread is a simulator bug: passed on, not hidden.
+            #[allow(clippy::expect_used)]
             workers
                 .into_iter()
                 .flat_map(|w| w.join().expect("alert generation does not panic"))
@@ -409,6 +411,8 @@ impl TenantState {
             Body::Recipe(_) => {
                 let mut out = Vec::new();
                 render::write(&mut out, &self.world, adversarial, &self.source(i), true);
+                // The writer writes only `str`s and ASCII.
+                #[allow(clippy::expect_used)]
                 String::from_utf8(out).expect("JSON text").into()
             }
         };

@@ -46,6 +46,8 @@ impl AlertJson {
     }
 
     pub fn value(&self) -> &Value {
+        // The text is the simulator's own writing, checked by its tests.
+        #[allow(clippy::expect_used)]
         self.value.get_or_init(|| {
             serde_json::from_str(&self.text).expect("the simulator writes valid JSON")
         })

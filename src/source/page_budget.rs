@@ -34,6 +34,8 @@ impl PageBudget {
 
     /// Waits until fewer than the budget's pages are held.
     pub async fn lease(self: &Arc<Self>) -> PageLease {
+        // The semaphore is owned here and never closed, the only way acquiring fails.
+        #[allow(clippy::expect_used)]
         let permit = self
             .permits
             .clone()

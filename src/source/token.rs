@@ -75,7 +75,7 @@ impl StoredRefreshToken {
 
     /// Writes it to `path` atomically, mode 0600 (folder 0700).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).expect("serializable");
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::state::write_atomic(path, &bytes)
     }
 
@@ -202,8 +202,10 @@ impl TokenProvider {
             return;
         }
         let record = LastAuthFailure::of(e);
-        let bytes = serde_json::to_vec_pretty(&record).expect("serializable");
-        match crate::state::write_atomic(&self.status_file, &bytes) {
+        let written = serde_json::to_vec_pretty(&record)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::state::write_atomic(&self.status_file, &bytes));
+        match written {
             Ok(()) => cached.status = StatusFile::Recorded(record),
             Err(err) => tracing::warn!(
                 tenant = %self.tenant.name,

@@ -185,6 +185,8 @@ impl Envelope {
 
     /// RFC 5424 with this machine's name, app `siemfwd`, facility local0.
     pub fn default_for(format: SyslogFormat) -> Envelope {
+        // `local_hostname` returns only names that pass the same check, or "-".
+        #[allow(clippy::expect_used)]
         Envelope::new(
             format,
             Facility::LOCAL0,

@@ -78,7 +78,7 @@ impl Connector {
                 let tls = self
                     .tls
                     .as_ref()
-                    .expect("a TLS destination has TLS settings");
+                    .ok_or_else(|| ConnectError(format!("TLS with {address}: no TLS settings")))?;
                 let tcp = tcp_connect(address).await?;
                 tls.reset_request_flag();
                 let connector = TlsConnector::from(tls.config.clone());

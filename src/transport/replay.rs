@@ -46,7 +46,9 @@ impl ReplayWindow {
             if self.bytes - front.len() + bytes.len() < self.limit {
                 break;
             }
-            let (buf, _) = self.batches.pop_front().expect("front exists");
+            let Some((buf, _)) = self.batches.pop_front() else {
+                break;
+            };
             self.bytes -= buf.len();
             spare = Some(buf);
         }

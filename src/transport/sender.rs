@@ -156,7 +156,9 @@ impl Sender {
     /// The replay window if it is due, then `batch`, on the current link.
     async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
         let target = self.connector.destination().describe();
-        let link = state.link.as_mut().expect("connected");
+        let Some(link) = state.link.as_mut() else {
+            return Err(format!("{target}: not connected"));
+        };
         let timeout = self.settings.write_timeout;
         let failed = |e: Option<std::io::Error>| match e {
             Some(e) => format!("writing to {target} failed: {e}"),

@@ -1,5 +1,6 @@
 //! HTTP/1.1 with hyper: the accept loop, graceful shutdown, routing, faults and the request log.
 
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -103,21 +105,28 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>, _done: mpsc::Sender<
     let _ = stream.set_nodelay(true);
     let mut shutdown = shared.shutdown.subscribe();
     let svc_shared = shared.clone();
-    let service = service_fn(move |req| handle(svc_shared.clone(), req));
+    // Boxed: `poll_without_shutdown`, which leaves the socket to us, wants an Unpin future.
+    let service = service_fn(move |req| Box::pin(handle(svc_shared.clone(), req)));
     let mut builder = http1::Builder::new();
     // No hyper timer: nothing here may move paused tokio time by itself.
     builder.header_read_timeout(None);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
+    let mut conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut closing = false;
-    loop {
+    let served = loop {
         tokio::select! {
-            _ = conn.as_mut() => break,
+            served = poll_fn(|cx| conn.poll_without_shutdown(cx)) => break served,
             _ = shutdown.recv(), if !closing => {
                 closing = true;
-                conn.as_mut().graceful_shutdown();
+                // Spelled out: inside select!, a bare `Pin` is tokio's own import.
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
             }
         }
+    };
+    // hyper hands the socket back whether it is done or stopped: shut down the write side when
+    // done, and drop it after a simulated reset or a broken connection, as hyper would have.
+    let mut stream = conn.into_parts().io.into_inner();
+    if served.is_ok() {
+        let _ = stream.shutdown().await;
     }
 }
 

@@ -1,13 +1,15 @@
 //! The simulator over real HTTP, as a client sees it: Entra token shapes and errors, refresh
 //! rotation, authorization code + PKCE, device code, the alerts API's paging, filters, quotas
-//! and faults, and determinism.
+//! and faults (200 answers that are not a page among them), and determinism.
 //!
 //! Most tests speak hand-written HTTP/1.1 over `TcpStream` (one request per connection), which
-//! creates no timers, so paused-time tests stay deterministic; one goes through reqwest.
+//! creates no timers, so paused-time tests stay deterministic; a few go through reqwest.
 //! The tests live in `tests/simulator_http/`.
 
 #[path = "simulator_http/alerts.rs"]
 mod alerts;
+#[path = "simulator_http/answer_faults.rs"]
+mod answer_faults;
 #[path = "simulator_http/cli.rs"]
 mod cli;
 #[path = "simulator_http/client.rs"]

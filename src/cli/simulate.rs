@@ -52,6 +52,21 @@ pub struct SimulateArgs {
     /// Probability that an alerts API call's connection is dropped without an answer.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_reset: f64,
+    /// Probability that an alerts API call answers 200 with a proxy's HTML sign-in page.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_html: f64,
+    /// Probability that an alerts API call answers 200 with a JSON object that is not a page
+    /// ({"message": "An error has occurred."}).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_not_page: f64,
+    /// Probability that an alerts API call's 200 page is cut short, its end marked only by the
+    /// connection closing (no Content-Length, not chunked).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_truncate: f64,
+    /// Probability that an alerts API call's 200 page has bytes that are not UTF-8 in its
+    /// @odata.context.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub fault_invalid_utf8: f64,
     /// MB of the initial alerts' JSON text kept in memory (over all tenants); alerts beyond it
     /// are generated again, identically, each time they are served: slower, but a million
     /// alerts fit in well under 1 GB. An alert is ~4.5 KB of text.
@@ -93,6 +108,10 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
             http_5xx: args.fault_5xx,
             slow: args.fault_slow,
             reset: args.fault_reset,
+            html: args.fault_html,
+            not_page: args.fault_not_page,
+            truncate: args.fault_truncate,
+            invalid_utf8: args.fault_invalid_utf8,
             malformed: args.malformed,
             ..Faults::default()
         },

@@ -87,6 +87,42 @@ pub(crate) fn not_found(shared: &Shared) -> Resp {
     )
 }
 
+/// What a corporate web proxy answers in place of the service when it wants its user to sign
+/// in: a 200 with an HTML page, which a client must not take for (or fail to parse as) a page
+/// of alerts without saying what it got.
+pub(crate) fn proxy_login_page() -> Resp {
+    const PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Sign in - Contoso Web Gateway</title>
+</head>
+<body>
+<h1>Authentication required</h1>
+<p>Contoso's web gateway requires you to sign in before you can reach api.securitycenter.microsoft.com.</p>
+<form method="post" action="/gateway/login">
+<input type="hidden" name="url" value="https://api.securitycenter.microsoft.com/api/alerts">
+<label>User name <input name="username"></label>
+<label>Password <input name="password" type="password"></label>
+<button type="submit">Sign in</button>
+</form>
+</body>
+</html>
+"#;
+    let r = response(200, "text/html; charset=utf-8", PAGE);
+    with_header(r, "cache-control", "no-store")
+}
+
+/// ASP.NET Web API's generic error body, here with a 200, as a misbehaving gateway or back end
+/// may send it: valid JSON, but no `value` array, so it is not an empty page either.
+pub(crate) fn not_a_page() -> Resp {
+    response(
+        200,
+        "application/json; charset=utf-8",
+        r#"{"message":"An error has occurred."}"#,
+    )
+}
+
 /// One page, gathered under the lock and written after it.
 struct Page {
     world: Arc<World>,
@@ -96,10 +132,23 @@ struct Page {
     malformed: HashMap<usize, u64>,
     expand: bool,
     next_link: Option<String>,
+    /// The envelope gets bytes that are not UTF-8 (the `invalid_utf8` fault).
+    not_utf8: bool,
 }
 
 /// `GET /api/alerts`.
 pub(crate) fn alerts(shared: &Shared, req: &Req) -> Resp {
+    answer(shared, req, false)
+}
+
+/// `GET /api/alerts`, but a 200 page's `@odata.context` ends in bytes that are not UTF-8, as
+/// when something on the way re-encodes text; its alerts stay valid, so a client that decodes
+/// strictly loses a good page, and one that decodes leniently reads a changed envelope.
+pub(crate) fn alerts_not_utf8(shared: &Shared, req: &Req) -> Resp {
+    answer(shared, req, true)
+}
+
+fn answer(shared: &Shared, req: &Req, not_utf8: bool) -> Resp {
     let page = {
         let mut st = shared.lock();
         if req.method != Method::GET {
@@ -111,7 +160,7 @@ pub(crate) fn alerts(shared: &Shared, req: &Req) -> Resp {
             );
         }
         match gather(shared, &mut st, req) {
-            Ok(page) => page,
+            Ok(page) => Page { not_utf8, ..page },
             Err(resp) => return *resp,
         }
     };
@@ -220,6 +269,7 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
         malformed,
         expand: q.expand_evidence,
         next_link,
+        not_utf8: false,
     })
 }
 
@@ -243,7 +293,15 @@ fn serialize(page: &Page, pool: &Arc<Pool>) -> Chunks {
     let mut w = PageWriter::new(pool);
     let out = w.buf();
     out.extend_from_slice(b"{\"@odata.context\":");
-    out.extend_from_slice(json!(CONTEXT).to_string().as_bytes());
+    if page.not_utf8 {
+        // CONTEXT has nothing JSON escapes. 0xE9 (Latin-1 "é") opens a three-byte sequence
+        // that 0xFF, never valid in UTF-8, breaks: invalid however a decoder resynchronizes.
+        out.push(b'"');
+        out.extend_from_slice(CONTEXT.as_bytes());
+        out.extend_from_slice(b"\xe9\xff\"");
+    } else {
+        out.extend_from_slice(json!(CONTEXT).to_string().as_bytes());
+    }
     out.extend_from_slice(b",\"value\":[");
     let (world, adversarial) = (&page.world, page.adversarial);
     for (i, source) in page.alerts.iter().enumerate() {

@@ -32,6 +32,27 @@ impl Chunks {
         c
     }
 
+    /// The body's length in bytes.
+    pub(crate) fn byte_len(&self) -> u64 {
+        self.left
+    }
+
+    /// The first `keep` bytes, still in chunks: slices of the same buffers, not copies, as a
+    /// truncated page may be tens of MB.
+    pub(crate) fn prefix(self, keep: u64) -> Vec<Bytes> {
+        let mut left = keep;
+        let mut out = Vec::new();
+        for chunk in self.chunks {
+            if left == 0 {
+                break;
+            }
+            let take = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
+            out.push(chunk.slice(..take));
+            left -= take as u64;
+        }
+        out
+    }
+
     fn push(&mut self, bytes: Bytes) {
         if !bytes.is_empty() {
             self.left += bytes.len() as u64;

@@ -1,5 +1,7 @@
 //! Random, seeded faults: throttling, server errors, slow answers, dropped connections and
-//! malformed alerts inside a page — what a client meets on a bad day of the real service.
+//! malformed alerts inside a page — what a client meets on a bad day of the real service — and
+//! 200 answers that are not a usable page — what the network between client and service makes
+//! of some answers (a proxy's login page, a generic error, a cut connection, mangled bytes).
 
 use std::time::Duration;
 
@@ -27,6 +29,17 @@ pub struct Faults {
     pub malformed: f64,
     /// Also apply `http_5xx`, `slow` and `reset` to the Entra endpoints (token, devicecode).
     pub token_endpoints: bool,
+    /// The alerts API answers 200 with a corporate proxy's HTML sign-in page.
+    pub html: f64,
+    /// The alerts API answers 200 with a JSON object that is not a page
+    /// (`{"message": "An error has occurred."}`).
+    pub not_page: f64,
+    /// The alerts API's 200 page is cut short: no `Content-Length`, not chunked, the connection
+    /// closed mid-body, so the client sees a clean end of a body that is not whole.
+    pub truncate: f64,
+    /// The alerts API's 200 page has bytes that are not UTF-8 in its envelope (the alerts
+    /// themselves stay valid).
+    pub invalid_utf8: f64,
 }
 
 impl Default for Faults {
@@ -40,6 +53,10 @@ impl Default for Faults {
             reset: 0.0,
             malformed: 0.0,
             token_endpoints: false,
+            html: 0.0,
+            not_page: 0.0,
+            truncate: 0.0,
+            invalid_utf8: 0.0,
         }
     }
 }
@@ -50,6 +67,14 @@ pub(crate) enum Fault {
     Reset,
     TooManyRequests(Duration),
     ServerError(u16),
+    /// A proxy's HTML page instead of the service's answer.
+    Html,
+    /// A JSON object that is not a page.
+    NotPage,
+    /// The page cut short; the number is a draw that picks where (see [`cut_at`]).
+    Truncate(u64),
+    /// A page whose envelope is not UTF-8.
+    InvalidUtf8,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,6 +108,50 @@ pub(crate) fn plan(f: &Faults, rng: &mut Rng, alerts_api: bool) -> Plan {
         delay: slow.then_some(f.slow_delay),
         fault,
     }
+}
+
+/// Decides whether an alerts API call that met none of [`plan`]'s faults gets a 200 that is not
+/// a usable page.
+///
+/// `rng` is its own stream (`State::answer_rng`), not the one of [`plan`] and the malformed
+/// alerts: with these rates at 0, those keep, for a given seed, the sequences they had before
+/// these faults existed, and changing a rate here does not reshuffle [`plan`]'s faults (nor the
+/// reverse). Always five draws, for the same reason as in [`plan`], and called for every alerts
+/// API call whatever `plan` decided, so that one stream never depends on the other's rates.
+/// One coupling is inherent: a call answered by [`Fault::Html`] or [`Fault::NotPage`] makes no
+/// page, hence no malformed-alert draws, just as a call answered 429 or 5xx makes none.
+pub(crate) fn spoil(f: &Faults, rng: &mut Rng) -> Option<Fault> {
+    let html = rng.chance(f.html);
+    let not_page = rng.chance(f.not_page);
+    let truncate = rng.chance(f.truncate);
+    let invalid_utf8 = rng.chance(f.invalid_utf8);
+    let cut = rng.next_u64();
+    if html {
+        Some(Fault::Html)
+    } else if not_page {
+        Some(Fault::NotPage)
+    } else if truncate {
+        Some(Fault::Truncate(cut))
+    } else if invalid_utf8 {
+        Some(Fault::InvalidUtf8)
+    } else {
+        None
+    }
+}
+
+/// A truncated body keeps at least this many bytes: enough to look like the start of a page,
+/// so the client has begun reading JSON when the body ends.
+const MIN_KEPT: u64 = 16;
+
+/// How many of `len` bytes a truncated body keeps, from the draw of [`Fault::Truncate`]: at
+/// least [`MIN_KEPT`] (fewer if the body is that short) and always fewer than `len`, so the
+/// body is never whole.
+pub(crate) fn cut_at(draw: u64, len: u64) -> u64 {
+    let Some(most) = len.checked_sub(1) else {
+        return 0;
+    };
+    let least = MIN_KEPT.min(most);
+    least + draw % (most - least + 1)
 }
 
 /// A copy of `alert` with one field of the wrong type: something the client's alert model must

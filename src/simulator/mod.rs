@@ -140,6 +140,7 @@ impl Simulator {
             limits: config.limits.clone(),
             faults: config.faults.clone(),
             fault_rng: rng::Rng::derive(config.seed, "faults", 0),
+            answer_rng: rng::Rng::derive(config.seed, "answer-faults", 0),
             ids: rng::Rng::derive(config.seed, "ids", 0),
             auto_approve: config.auto_approve,
             pending: Vec::new(),

@@ -1,6 +1,9 @@
 //! HTTP/1.1 with hyper: the accept loop, graceful shutdown, routing, faults and the request log.
+//! The one answer hyper cannot give, a body delimited by closing the connection, is written on
+//! the socket after hyper hands it back.
 
-use std::sync::Arc;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Limited};
@@ -10,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -24,11 +28,27 @@ pub(crate) type Resp = Response<Chunks>;
 /// Token requests are small forms; anything bigger is refused.
 const MAX_BODY: usize = 1 << 20;
 
-/// Answers the simulated connection reset: hyper closes the connection without a response
-/// when the service fails.
+/// Why a request gets no answer from hyper. Either way hyper stops serving the connection
+/// without writing a response; `connection` then closes it, or writes the raw answer first.
 #[derive(Debug, thiserror::Error)]
-#[error("simulated connection reset")]
-pub(crate) struct SimulatedReset;
+pub(crate) enum Unanswered {
+    /// The simulated connection reset: closed without an answer.
+    #[error("simulated connection reset")]
+    Reset,
+    /// The answer is in the connection's [`RawSlot`].
+    #[error("answered on the raw socket")]
+    Raw,
+}
+
+/// An HTTP/1.1 answer as bytes: the head, then the body, then the connection is closed.
+#[derive(Debug)]
+pub(crate) struct RawAnswer {
+    head: Vec<u8>,
+    body: Vec<Bytes>,
+}
+
+/// Where a request's handler leaves the raw answer for its connection.
+type RawSlot = Arc<Mutex<Option<RawAnswer>>>;
 
 /// Entra protocol version of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,22 +122,81 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, done: mpsc::
 async fn connection(stream: TcpStream, shared: Arc<Shared>, _done: mpsc::Sender<()>) {
     let _ = stream.set_nodelay(true);
     let mut shutdown = shared.shutdown.subscribe();
-    let svc_shared = shared.clone();
-    let service = service_fn(move |req| handle(svc_shared.clone(), req));
+    let raw = RawSlot::default();
+    let (svc_shared, svc_raw) = (shared.clone(), raw.clone());
+    // Boxed: `poll_without_shutdown`, which leaves the socket to us, wants an Unpin future.
+    let service = service_fn(move |req| Box::pin(handle(svc_shared.clone(), svc_raw.clone(), req)));
     let mut builder = http1::Builder::new();
     // No hyper timer: nothing here may move paused tokio time by itself.
     builder.header_read_timeout(None);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
+    let mut conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut closing = false;
-    loop {
+    let served = loop {
         tokio::select! {
-            _ = conn.as_mut() => break,
+            served = poll_fn(|cx| conn.poll_without_shutdown(cx)) => break served,
             _ = shutdown.recv(), if !closing => {
                 closing = true;
-                conn.as_mut().graceful_shutdown();
+                // Spelled out: inside select!, a bare `Pin` is tokio's own import.
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
             }
         }
+    };
+    let mut stream = conn.into_parts().io.into_inner();
+    let answer = raw.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match (served, answer) {
+        // hyper stopped at the request answered raw, after flushing what it had written
+        // before (a client waits for each answer before it sends the next request).
+        (Err(_), Some(answer)) => {
+            let _ = write_raw(&mut stream, &answer).await;
+        }
+        // Done: shut down the write side, as hyper would have.
+        (Ok(()), _) => {
+            let _ = stream.shutdown().await;
+        }
+        // A simulated reset or a broken connection: dropped, as hyper would have.
+        (Err(_), None) => {}
+    }
+}
+
+/// Writes `answer`, then closes: the close is what ends its body.
+async fn write_raw(stream: &mut TcpStream, answer: &RawAnswer) -> std::io::Result<()> {
+    stream.write_all(&answer.head).await?;
+    for chunk in &answer.body {
+        stream.write_all(chunk).await?;
+    }
+    stream.shutdown().await
+}
+
+/// `resp` with its body cut short (where `draw` says, [`faults::cut_at`]), as an HTTP/1.1
+/// answer whose body ends when the connection closes: `Connection: close`, and neither
+/// `Content-Length` nor `Transfer-Encoding`, so the client has no way to tell the body is not
+/// whole. hyper's HTTP/1.1 server never writes that (an unknown length becomes chunked), hence
+/// raw bytes.
+fn cut_short(resp: Resp, draw: u64) -> RawAnswer {
+    let (parts, body) = resp.into_parts();
+    let keep = faults::cut_at(draw, body.byte_len());
+    let mut head = format!("HTTP/1.1 {}\r\n", parts.status).into_bytes();
+    for (name, value) in &parts.headers {
+        if [
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+            header::CONNECTION,
+        ]
+        .contains(name)
+        {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    // What hyper adds to its own answers.
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
+    head.extend_from_slice(format!("date: {date}\r\nconnection: close\r\n\r\n").as_bytes());
+    RawAnswer {
+        head,
+        body: body.prefix(keep),
     }
 }
 
@@ -171,7 +250,11 @@ impl Req {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, SimulatedReset> {
+async fn handle(
+    shared: Arc<Shared>,
+    raw: RawSlot,
+    req: Request<Incoming>,
+) -> Result<Resp, Unanswered> {
     let at = Instant::now();
     let time = chrono::Utc::now();
     let path = req
@@ -204,9 +287,19 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Sim
             _ => None,
         };
         let plan = match &route {
-            Route::Alerts | Route::Token(..) | Route::DeviceCode(..) => {
+            Route::Alerts => {
                 let f = st.faults.clone();
-                faults::plan(&f, &mut st.fault_rng, route == Route::Alerts)
+                let plan = faults::plan(&f, &mut st.fault_rng, true);
+                // Drawn even when `plan` has a fault: see `faults::spoil`.
+                let spoiled = faults::spoil(&f, &mut st.answer_rng);
+                faults::Plan {
+                    fault: plan.fault.or(spoiled),
+                    ..plan
+                }
+            }
+            Route::Token(..) | Route::DeviceCode(..) => {
+                let f = st.faults.clone();
+                faults::plan(&f, &mut st.fault_rng, false)
             }
             _ => faults::Plan::default(),
         };
@@ -230,9 +323,24 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Sim
     };
     if plan.fault == Some(Fault::Reset) {
         shared.lock().log.record(record(None));
-        return Err(SimulatedReset);
+        return Err(Unanswered::Reset);
     }
     let resp = match (plan.fault, &route) {
+        (Some(Fault::Html), _) => alerts_api::proxy_login_page(),
+        (Some(Fault::NotPage), _) => alerts_api::not_a_page(),
+        (Some(Fault::InvalidUtf8), _) => alerts_api::alerts_not_utf8(&shared, &req),
+        (Some(Fault::Truncate(draw)), _) => {
+            let resp = alerts_api::alerts(&shared, &req);
+            // The fault stands for a page cut in transit; the service's short error answers
+            // (401, 403, 429...) go out whole, so that a client's handling of them is
+            // rehearsed as it is.
+            if resp.status() == StatusCode::OK {
+                shared.lock().log.record(record(Some(200)));
+                *raw.lock().unwrap_or_else(|e| e.into_inner()) = Some(cut_short(resp, draw));
+                return Err(Unanswered::Raw);
+            }
+            resp
+        }
         (Some(Fault::TooManyRequests(after)), _) => alerts_api::throttled(&shared, after),
         (Some(Fault::ServerError(status)), Route::Alerts) => {
             alerts_api::server_error(&shared, status)

@@ -52,6 +52,9 @@ pub(crate) struct State {
     pub(crate) limits: Limits,
     pub(crate) faults: Faults,
     pub(crate) fault_rng: Rng,
+    /// Draws of the alerts API's spoiled 200 answers (`faults::spoil`), apart from `fault_rng`
+    /// so that those faults leave the older ones' sequences as they were.
+    pub(crate) answer_rng: Rng,
     /// Trace and correlation ids.
     pub(crate) ids: Rng,
     pub(crate) auto_approve: bool,

@@ -2,12 +2,14 @@
 //! realism, the rate limiter, scopes, PKCE and redirect URIs. `tests/simulator_http.rs` tests
 //! the whole over HTTP.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::body::{PageWriter, Pool};
 use super::config::{SimulatorConfig, identities};
 use super::limits::{Limits, RateLimiter, retry_after_secs};
 use super::odata::{Expr, Field, Literal, Op, parse_filter, parse_query};
@@ -300,6 +302,63 @@ fn malformed_copies_are_rejected_by_the_alert_model_but_keep_their_id() {
         let bad = faults::malform(rng.below(3), &good).to_string();
         assert!(Alert::from_json(&bad).is_err(), "{bad}");
         assert!(bad.contains("\"id\":\"da1_2\""));
+    }
+}
+
+#[test]
+fn a_truncated_body_keeps_a_few_bytes_and_never_all() {
+    let mut rng = Rng::derive(1, "test", 0);
+    for len in [1_u64, 2, 16, 17, 18, 95, 40_000_000] {
+        let mut kept = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let keep = faults::cut_at(rng.next_u64(), len);
+            assert!(keep < len && keep >= 16.min(len - 1), "{keep} of {len}");
+            kept.insert(keep);
+        }
+        assert!(len < 19 || kept.len() > 1, "{len}: {kept:?}");
+    }
+    assert_eq!(faults::cut_at(7, 0), 0);
+}
+
+#[test]
+fn spoiled_answers_draw_the_same_whatever_their_rates() {
+    let rates = faults::Faults {
+        html: 0.1,
+        not_page: 0.1,
+        truncate: 0.5,
+        invalid_utf8: 0.5,
+        ..Default::default()
+    };
+    let (mut a, mut b) = (Rng::derive(1, "t", 0), Rng::derive(1, "t", 0));
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.push(faults::spoil(&rates, &mut a));
+        assert_eq!(faults::spoil(&faults::Faults::default(), &mut b), None);
+    }
+    assert_eq!(a.next_u64(), b.next_u64());
+    assert!(seen.contains(&Some(faults::Fault::Html)));
+    assert!(
+        seen.iter()
+            .any(|f| matches!(f, Some(faults::Fault::Truncate(_))))
+    );
+    assert!(seen.contains(&None));
+}
+
+#[test]
+fn a_body_prefix_spans_its_chunks() {
+    let pool = Arc::new(Pool::default());
+    let text: Vec<u8> = (0..3_000_000_u32).map(|i| (i % 251) as u8).collect();
+    let body = || {
+        let mut w = PageWriter::new(&pool);
+        for piece in text.chunks(1000) {
+            w.buf().extend_from_slice(piece);
+        }
+        w.finish()
+    };
+    assert_eq!(body().byte_len(), 3_000_000);
+    for keep in [0, 1, 999, 1 << 20, (1 << 20) + 1001, 2_999_999, 3_000_000] {
+        let kept: Vec<u8> = body().prefix(keep).concat();
+        assert_eq!(kept, text[..keep as usize], "{keep}");
     }
 }
 

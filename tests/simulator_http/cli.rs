@@ -18,6 +18,8 @@ async fn simulate_prints_a_config_snippet_serves_and_stops_on_ctrl_c() {
             "5",
         ])
         .args(["--seed", "3", "--fault-429", "0", "--malformed", "0"])
+        .args(["--fault-html", "0", "--fault-not-page", "0"])
+        .args(["--fault-truncate", "0", "--fault-invalid-utf8", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

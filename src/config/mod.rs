@@ -18,7 +18,7 @@ use crate::source::config::{
 };
 use crate::transport::config::{OutputConfig, RawOutput};
 
-pub use duration::{parse_duration, parse_when};
+pub use duration::{parse_duration, parse_duration_in, parse_when, show_duration};
 
 /// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";

@@ -25,6 +25,46 @@ fn durations_need_a_unit() {
 }
 
 #[test]
+fn durations_never_overflow_and_bounds_name_the_range() {
+    // The largest count of milliseconds is still a Duration.
+    assert_eq!(
+        parse_duration("18446744073709551615ms"),
+        Ok(Duration::from_millis(u64::MAX))
+    );
+    for huge in [
+        "18446744073709551616ms",
+        "213503982334601d",
+        "99999999999999999999s",
+    ] {
+        let e = parse_duration(huge).unwrap_err();
+        assert!(e.contains("is too long"), "{huge}: {e}");
+    }
+    assert!(
+        parse_duration("s")
+            .unwrap_err()
+            .contains("is not a duration")
+    );
+    let (min, max) = (Duration::from_secs(1), Duration::from_secs(86_400));
+    assert_eq!(parse_duration_in("1d", min, max), Ok(max));
+    assert_eq!(
+        parse_duration_in("25h", min, max),
+        Err("`25h` is too long (1s to 1d)".into())
+    );
+    assert_eq!(
+        parse_duration_in("999ms", min, max),
+        Err("`999ms` is too short (1s to 1d)".into())
+    );
+    assert_eq!(
+        parse_duration_in("8d", Duration::ZERO, Duration::from_secs(7 * 86_400)),
+        Err("`8d` is too long (at most 7d)".into())
+    );
+    let shown: Vec<String> = [0, 1, 1_500, 90_000, 7_200_000, 180 * 86_400_000]
+        .map(|ms| show_duration(Duration::from_millis(ms)))
+        .into();
+    assert_eq!(shown, ["0s", "1ms", "1500ms", "90s", "2h", "180d"]);
+}
+
+#[test]
 fn the_design_example_output_is_valid_with_its_defaults() {
     let c = load(
         r#"

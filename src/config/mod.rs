@@ -8,6 +8,7 @@ mod duration;
 #[cfg(test)]
 mod tests;
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -86,6 +87,23 @@ pub struct UnusableTenant {
     pub config: TenantConfig,
     /// Why, with the file and line, as [`UnreadableSecret::Fails`] would report it.
     pub error: ConfigError,
+}
+
+/// `value` if it lies in `range`, else a message that names the range. Every numeric key has
+/// one: the keys take numbers up to 2^64 - 1, which are no setting, and some become allocations
+/// or arithmetic that would fail far from the file (a batch's buffer, a channel).
+pub fn number_in<T>(value: T, range: RangeInclusive<T>) -> Result<T, String>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    let (lo, hi) = (range.start(), range.end());
+    if value < *lo {
+        Err(format!("{value} is too small ({lo} to {hi})"))
+    } else if value > *hi {
+        Err(format!("{value} is too large ({lo} to {hi})"))
+    } else {
+        Ok(value)
+    }
 }
 
 /// Line (1-based) of a byte offset in `text`.

@@ -466,3 +466,140 @@ fn a_tenant_set_apart_still_counts_for_unique_names_and_other_mistakes() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+/// An output on line 2, with `keys` added.
+fn output_with(kind: &str, keys: &str) -> String {
+    let address = match kind {
+        "tls" | "tcp" | "udp" => "address = \"x:1\"\n",
+        "file" => "path = \"x.log\"\n",
+        _ => "",
+    };
+    format!("\n[[output]]\nname = \"a\"\ntype = \"{kind}\"\n{address}{keys}")
+}
+
+#[test]
+fn absurd_output_numbers_are_refused_with_the_range() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "tcp",
+            "max_message_bytes = 18446744073709551615\n",
+            "siemfwd.toml:2: [[output]] \"a\": `max_message_bytes`: 18446744073709551615 is too large (480 to 1048576)",
+        ),
+        (
+            "file",
+            "max_message_bytes = 1048577\n",
+            "`max_message_bytes`: 1048577 is too large (480 to 1048576)",
+        ),
+        (
+            "udp",
+            "max_message_bytes = 65001\n",
+            "`max_message_bytes`: 65001 is too large (480 to 65000); a UDP datagram carries at most 65,000 bytes",
+        ),
+        (
+            "tcp",
+            "max_message_bytes = 479\n",
+            "`max_message_bytes`: 479 is too small (480 to 1048576)",
+        ),
+        (
+            "tcp",
+            "batch_max_bytes = 67108865\n",
+            "siemfwd.toml:2: [[output]] \"a\": `batch_max_bytes`: 67108865 is too large (0 to 67108864)",
+        ),
+        (
+            "tcp",
+            "queue = 0\n",
+            "siemfwd.toml:2: [[output]] \"a\": `queue`: 0 is too small (1 to 1024)",
+        ),
+        (
+            "stdout",
+            "queue = 1025\n",
+            "`queue`: 1025 is too large (1 to 1024)",
+        ),
+        (
+            "tls",
+            "replay_window_bytes = 1073741825\n",
+            "`replay_window_bytes`: 1073741825 is too large (0 to 1073741824)",
+        ),
+        (
+            "tcp",
+            "queue = -1\n",
+            "siemfwd.toml:6: invalid value: integer `-1`, expected usize",
+        ),
+    ];
+    for (kind, keys, want) in cases {
+        let text = output_with(kind, keys);
+        let e = load(&text).expect_err(&text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+}
+
+#[test]
+fn output_durations_are_refused_at_zero_and_beyond_their_maximum() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "connect_timeout = \"0s\"\n",
+            "siemfwd.toml:2: [[output]] \"a\": `connect_timeout`: `0s` is too short (1ms to 1h)",
+        ),
+        (
+            "connect_timeout = \"61m\"\n",
+            "`connect_timeout`: `61m` is too long (1ms to 1h)",
+        ),
+        (
+            "write_timeout = \"0ms\"\n",
+            "`write_timeout`: `0ms` is too short (1ms to 1h)",
+        ),
+        (
+            "write_timeout = \"2h\"\n",
+            "`write_timeout`: `2h` is too long (1ms to 1h)",
+        ),
+        (
+            "delivery_timeout = \"0s\"\n",
+            "`delivery_timeout`: `0s` is too short (1ms to 1d)",
+        ),
+        (
+            "delivery_timeout = \"18446744073709551615ms\"\n",
+            "`delivery_timeout`: `18446744073709551615ms` is too long (1ms to 1d)",
+        ),
+        (
+            "reconnect_backoff = \"0s\"\n",
+            "`reconnect_backoff`: `0s` is too short (1ms to 1h)",
+        ),
+        (
+            "reconnect_backoff_max = \"2h\"\n",
+            "`reconnect_backoff_max`: `2h` is too long (1ms to 1h)",
+        ),
+        (
+            "reconnect_backoff = \"2s\"\nreconnect_backoff_max = \"1s\"\n",
+            "`reconnect_backoff_max`: must be at least reconnect_backoff",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = output_with("tcp", keys);
+        let e = load(&text).expect_err(&text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+}
+
+#[test]
+fn output_bounds_accept_their_limits() {
+    let c = load(&output_with(
+        "tls",
+        "max_message_bytes = 1048576\nbatch_max_bytes = 67108864\nqueue = 1024\n\
+         replay_window_bytes = 1073741824\nconnect_timeout = \"1h\"\nwrite_timeout = \"1ms\"\n\
+         delivery_timeout = \"1d\"\nreconnect_backoff = \"1ms\"\nreconnect_backoff_max = \"1h\"\n",
+    ))
+    .unwrap();
+    let o = c.output("a").unwrap();
+    assert_eq!(
+        (o.max_message_bytes, o.batch_max_bytes),
+        (1 << 20, 64 << 20)
+    );
+    assert_eq!(
+        (o.connection.queue, o.connection.replay_window_bytes),
+        (1024, 1 << 30)
+    );
+    assert_eq!(o.connection.delivery_timeout, Duration::from_secs(86_400));
+    // A batch below one record is raised to one record, as before.
+    let c = load(&output_with("tcp", "batch_max_bytes = 0\n")).unwrap();
+    assert_eq!(c.output("a").unwrap().batch_max_bytes, 8192);
+}

@@ -603,3 +603,105 @@ fn output_bounds_accept_their_limits() {
     let c = load(&output_with("tcp", "batch_max_bytes = 0\n")).unwrap();
     assert_eq!(c.output("a").unwrap().batch_max_bytes, 8192);
 }
+
+/// A tenant on line 2, with `keys` added.
+fn tenant_with(keys: &str) -> String {
+    format!("\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\n{keys}")
+}
+
+#[test]
+fn absurd_tenant_numbers_and_durations_are_refused_with_the_range() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "poll_interval = \"999ms\"\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `poll_interval`: `999ms` is too short (1s to 1d)",
+        ),
+        (
+            "poll_interval = \"25h\"\n",
+            "`poll_interval`: `25h` is too long (1s to 1d)",
+        ),
+        (
+            "initial_lookback = \"181d\"\n",
+            "`initial_lookback`: `181d` is too long (at most 180d)",
+        ),
+        (
+            "initial_lookback = \"0s\"\n",
+            "`initial_lookback`: 0s must be longer than `lag` (0s): the first poll would have no window",
+        ),
+        (
+            "initial_lookback = \"1h\"\nlag = \"1h\"\n",
+            "`initial_lookback`: 1h must be longer than `lag` (1h)",
+        ),
+        (
+            "overlap = \"8d\"\n",
+            "`overlap`: `8d` is too long (at most 7d)",
+        ),
+        ("lag = \"2d\"\n", "`lag`: `2d` is too long (at most 1d)"),
+        (
+            "request_timeout = \"0s\"\n",
+            "`request_timeout`: `0s` is too short (1s to 1h)",
+        ),
+        (
+            "request_timeout = \"61m\"\n",
+            "`request_timeout`: `61m` is too long (1s to 1h)",
+        ),
+        (
+            "lag = \"9999999999999d\"\n",
+            "`lag`: `9999999999999d` is too long",
+        ),
+        (
+            "max_calls_per_minute = 0\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `max_calls_per_minute`: 0 is too small (1 to 10000)",
+        ),
+        (
+            "max_calls_per_minute = 10001\n",
+            "`max_calls_per_minute`: 10001 is too large (1 to 10000)",
+        ),
+        (
+            "max_calls_per_hour = 0\n",
+            "`max_calls_per_hour`: 0 is too small (1 to 150000)",
+        ),
+        (
+            "max_calls_per_hour = 4294967295\n",
+            "`max_calls_per_hour`: 4294967295 is too large (1 to 150000)",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = tenant_with(keys);
+        let e = load(&text).expect_err(&text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+    // A bound broken in [defaults] is reported at the first tenant that takes it.
+    let e = load(&format!(
+        "[defaults]\n{APP}client_secret = \"x\"\noverlap = \"30d\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n"
+    ))
+    .unwrap_err();
+    assert!(
+        e.ends_with("siemfwd.toml:6: [[tenant]] \"a\": `overlap`: `30d` is too long (at most 7d)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tenant_bounds_accept_their_limits_and_call_limits_above_the_api_warn() {
+    let c = load(&tenant_with(
+        "poll_interval = \"1d\"\ninitial_lookback = \"180d\"\noverlap = \"7d\"\nlag = \"1d\"\n\
+         request_timeout = \"1h\"\nmax_calls_per_minute = 10000\nmax_calls_per_hour = 150000\n",
+    ))
+    .unwrap();
+    let t = c.tenant("a").unwrap();
+    assert_eq!(t.initial_lookback, Duration::from_secs(180 * 86_400));
+    assert_eq!((t.limits.per_minute, t.limits.per_hour), (10_000, 150_000));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("call limits above the API's 100/min and 1500/h")),
+        "{:?}",
+        c.warnings
+    );
+    let c = load(&tenant_with(
+        "poll_interval = \"1s\"\ninitial_lookback = \"1ms\"\noverlap = \"0s\"\nrequest_timeout = \"1s\"\n",
+    ))
+    .unwrap();
+    assert_eq!(c.tenant("a").unwrap().overlap, Duration::ZERO);
+}

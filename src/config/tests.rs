@@ -705,3 +705,26 @@ fn tenant_bounds_accept_their_limits_and_call_limits_above_the_api_warn() {
     .unwrap();
     assert_eq!(c.tenant("a").unwrap().overlap, Duration::ZERO);
 }
+
+#[test]
+fn a_tenant_routed_to_no_output_or_to_one_twice_is_refused() {
+    let outputs = "[[output]]\nname = \"s\"\ntype = \"stdout\"\n[[output]]\nname = \"t\"\ntype = \"stdout\"\n";
+    let cases = [
+        (
+            "outputs = []\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `outputs`: empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one",
+        ),
+        (
+            "outputs = [\"s\", \"t\", \"s\"]\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `outputs`: \"s\" is named twice: every alert would be sent to it twice",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = format!("{}{outputs}", tenant_with(keys));
+        let e = load(&text).expect_err(&text);
+        assert!(e.ends_with(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+    // [defaults] has no `outputs`: it is each tenant's own.
+    let e = load(&format!("[defaults]\noutputs = []\n{outputs}")).unwrap_err();
+    assert!(e.contains("unknown field `outputs`"), "{e}");
+}

@@ -355,6 +355,26 @@ impl TenantConfig {
                 "tenant \"{name}\": call limits above the API's 100/min and 1500/h only earn 429s"
             )));
         }
+        // Sent to no output, a tenant's alerts would still count as sent and move its
+        // checkpoint past them: lost without a word.
+        if let Some(names) = &raw.outputs {
+            if names.is_empty() {
+                return Err(err(
+                    "outputs",
+                    "empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one".into(),
+                ));
+            }
+            if let Some((_, twice)) = names
+                .iter()
+                .enumerate()
+                .find(|(i, n)| names[..*i].contains(n))
+            {
+                return Err(err(
+                    "outputs",
+                    format!("\"{twice}\" is named twice: every alert would be sent to it twice"),
+                ));
+            }
+        }
         let emit = match pick!(emit).as_deref() {
             None | Some("updates") => Emit::Updates,
             Some("new") => Emit::New,

@@ -152,6 +152,7 @@ impl Config {
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
         let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.output.len());
+        let mut output_lines: Vec<usize> = Vec::with_capacity(raw.output.len());
         for spanned in raw.output {
             let line = line_of(text, spanned.span().start);
             let output = OutputConfig::from_raw(spanned.into_inner(), base)
@@ -166,6 +167,7 @@ impl Config {
                 ));
             }
             outputs.push(output);
+            output_lines.push(line);
         }
         let defaults = raw.defaults.unwrap_or_default();
         let mut warnings: Vec<ConfigWarning> = Vec::new();
@@ -227,6 +229,28 @@ impl Config {
                     config: tenant,
                     error,
                 }),
+            }
+        }
+        // An output no tenant sends to is a warning, not an error: it works (it just stays
+        // idle), an operator may be adding it or taking it out one tenant at a time, and a file
+        // without tenants (outputs for `map --config F --output NAME`) must stay valid.
+        // Tenants set apart for their secret count: they come back.
+        let all: Vec<&TenantConfig> = tenants
+            .iter()
+            .chain(unusable.iter().map(|u| &u.config))
+            .collect();
+        // A tenant without `outputs` sends to every output.
+        if !all.is_empty() && all.iter().all(|t| t.outputs.is_some()) {
+            for (output, line) in outputs.iter().zip(&output_lines) {
+                if !all
+                    .iter()
+                    .any(|t| t.outputs.iter().flatten().any(|n| *n == output.name))
+                {
+                    warnings.push(ConfigWarning(format!(
+                        "{file}:{line}: [[output]] \"{}\": no tenant lists it in `outputs`, so it receives nothing",
+                        output.name
+                    )));
+                }
             }
         }
         Ok(Config {

@@ -728,3 +728,42 @@ fn a_tenant_routed_to_no_output_or_to_one_twice_is_refused() {
     let e = load(&format!("[defaults]\noutputs = []\n{outputs}")).unwrap_err();
     assert!(e.contains("unknown field `outputs`"), "{e}");
 }
+
+#[test]
+fn an_output_no_tenant_uses_is_a_warning_when_there_are_tenants() {
+    // Tenant "a" on line 2, "b" (set apart: its secret is unset) on line 9, outputs on 16 and 20.
+    let file = |a: &str, b: &str| {
+        format!(
+            "{}\n[[tenant]]\nname = \"b\"\ntenant_id = \"b.onmicrosoft.com\"\n{APP}\
+             client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n{b}\n\
+             [[output]]\nname = \"s\"\ntype = \"stdout\"\n\n[[output]]\nname = \"idle\"\ntype = \"stdout\"\n",
+            tenant_with(a)
+        )
+    };
+    let unused = |text: &str| -> Vec<String> {
+        Config::from_toml_with(
+            "/etc/siemfwd/siemfwd.toml",
+            text,
+            UnreadableSecret::SetsTenantApart,
+        )
+        .unwrap()
+        .warnings
+        .into_iter()
+        .filter(|w| w.contains("receives nothing"))
+        .collect()
+    };
+    let both_name_s = "outputs = [\"s\"]\n";
+    assert_eq!(
+        unused(&file(both_name_s, both_name_s)),
+        [
+            "/etc/siemfwd/siemfwd.toml:20: [[output]] \"idle\": no tenant lists it in `outputs`, so it receives nothing"
+        ]
+    );
+    // Named only by the tenant set apart, which comes back with its secret.
+    assert!(unused(&file(both_name_s, "outputs = [\"idle\"]\n")).is_empty());
+    // A tenant without `outputs` sends to every output.
+    assert!(unused(&file(both_name_s, "")).is_empty());
+    // Outputs only (for `map --config F --output NAME`): valid and quiet.
+    let c = load("[[output]]\nname = \"s\"\ntype = \"stdout\"\n").unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}

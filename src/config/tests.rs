@@ -767,3 +767,36 @@ fn an_output_no_tenant_uses_is_a_warning_when_there_are_tenants() {
     let c = load("[[output]]\nname = \"s\"\ntype = \"stdout\"\n").unwrap();
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
+
+#[test]
+fn duplicates_are_refused_with_the_line_of_the_second() {
+    let cases: &[(String, &str)] = &[
+        (
+            "[[output]]\nname = \"a\"\ntype = \"stdout\"\n\n[[output]]\nname = \"a\"\ntype = \"file\"\npath = \"x\"\n".into(),
+            "siemfwd.toml:5: [[output]] `name`: \"a\" is used by another output; names must be unique",
+        ),
+        (
+            format!(
+                "[defaults]\n{APP}client_secret = \"x\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"b.onmicrosoft.com\"\n"
+            ),
+            "siemfwd.toml:9: [[tenant]] `name`: \"a\" is used by another tenant; names must be unique",
+        ),
+        (
+            format!(
+                "[defaults]\n{APP}client_secret = \"x\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n\n[[tenant]]\nname = \"b\"\ntenant_id = \"{T1}\"\n"
+            ),
+            "siemfwd.toml:9: [[tenant]] \"b\": `tenant_id`: the same tenant and app as \"a\": every alert would be sent twice",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load(text).expect_err(text);
+        assert!(e.ends_with(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+    // The same tenant with another app is not a duplicate (two apps, two sets of permissions).
+    let c = load(&format!(
+        "[defaults]\n{APP}client_secret = \"x\"\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n\
+         [[tenant]]\nname = \"b\"\ntenant_id = \"{T1}\"\nclient_id = \"1aa1b2c3-d4e5-4f60-8a9b-c0d1e2f3a4b5\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.tenants.len(), 2);
+}

@@ -13,9 +13,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         format!("`{s}` has no unit (write e.g. \"500ms\", \"2s\", \"5m\", \"48h\", \"7d\")")
     })?;
     let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (write e.g. \"30s\")"))?;
+    if n.is_empty() {
+        return Err(format!("`{s}` is not a duration (write e.g. \"30s\")"));
+    }
+    // Only digits: a number that does not parse is one too big for a u64.
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is too long"))?;
     let ms = match unit.trim() {
         "ms" => Some(n),
         "s" => n.checked_mul(1_000),
@@ -26,8 +28,48 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             return Err(format!("`{s}`: unknown unit `{other}` (ms, s, m, h or d)"));
         }
     };
+    // Any u64 of milliseconds fits a Duration (u64 seconds): from_millis cannot overflow.
     ms.map(Duration::from_millis)
         .ok_or_else(|| format!("`{s}` is too long"))
+}
+
+/// [`parse_duration`], refused outside `min..=max`. Every duration key has such bounds: the
+/// program adds and multiplies durations (`now - lag` in i64 nanoseconds, `Instant + d`,
+/// `poll_interval * 10`), which a duration of years would overflow, and a zero timeout cannot
+/// work.
+pub fn parse_duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    let range = if min.is_zero() {
+        format!("at most {}", show_duration(max))
+    } else {
+        format!("{} to {}", show_duration(min), show_duration(max))
+    };
+    if d < min {
+        Err(format!("`{}` is too short ({range})", s.trim()))
+    } else if d > max {
+        Err(format!("`{}` is too long ({range})", s.trim()))
+    } else {
+        Ok(d)
+    }
+}
+
+/// A duration as the config writes it, in its largest whole unit: `1d`, `90m`, `500ms`.
+pub fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// A time as the command line takes it: RFC 3339 (`2026-11-22T00:00:00Z`), `now`, or relative
@@ -39,11 +81,13 @@ pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, String> {
     }
     if let Some(rel) = s.strip_prefix('-') {
         let d = parse_duration(rel)?;
-        let nanos = i64::try_from(d.as_nanos()).map_err(|_| format!("`{s}` is too far back"))?;
-        return Ok(Timestamp::from_unix_nanos(
-            now.unix_nanos() - nanos,
-            now.fraction_digits(),
-        ));
+        // Checked twice: the duration may not fit i64 nanoseconds (~292 years), and taking
+        // even one that does from a `now` far in the past could go below i64::MIN.
+        let back = i64::try_from(d.as_nanos())
+            .ok()
+            .and_then(|nanos| now.unix_nanos().checked_sub(nanos))
+            .ok_or_else(|| format!("`{s}` is too far back"))?;
+        return Ok(Timestamp::from_unix_nanos(back, now.fraction_digits()));
     }
     Timestamp::parse(s).map_err(|e| {
         format!("`{s}` is not a time: write RFC 3339 (2026-11-22T00:00:00Z), `now` or `-24h` ({e})")
@@ -77,5 +121,24 @@ mod when_tests {
                 .unwrap_err()
                 .contains("is not a time")
         );
+    }
+
+    #[test]
+    fn far_back_is_an_error_not_an_overflow() {
+        let now = Timestamp::parse("2026-11-29T12:00:00Z").unwrap();
+        // Fit a Duration, not i64 nanoseconds.
+        for far in ["-999999999d", "-18446744073709551615ms"] {
+            let e = parse_when(far, now).unwrap_err();
+            assert!(e.contains("is too far back"), "{far}: {e}");
+        }
+        // Do not even fit a Duration of u64 milliseconds.
+        for far in ["-213503982334601d", "-99999999999999999999999d"] {
+            let e = parse_when(far, now).unwrap_err();
+            assert!(e.contains("is too long"), "{far}: {e}");
+        }
+        // Fits i64 nanoseconds, but not once taken from a `now` that is itself far back.
+        let long_ago = Timestamp::from_unix_nanos(i64::MIN + 1, 0);
+        let e = parse_when("-1d", long_ago).unwrap_err();
+        assert!(e.contains("too far back"), "{e}");
     }
 }

@@ -8,6 +8,7 @@ mod duration;
 #[cfg(test)]
 mod tests;
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use crate::source::config::{
 };
 use crate::transport::config::{OutputConfig, RawOutput};
 
-pub use duration::{parse_duration, parse_when};
+pub use duration::{parse_duration, parse_duration_in, parse_when, show_duration};
 
 /// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";
@@ -88,6 +89,23 @@ pub struct UnusableTenant {
     pub error: ConfigError,
 }
 
+/// `value` if it lies in `range`, else a message that names the range. Every numeric key has
+/// one: the keys take numbers up to 2^64 - 1, which are no setting, and some become allocations
+/// or arithmetic that would fail far from the file (a batch's buffer, a channel).
+pub fn number_in<T>(value: T, range: RangeInclusive<T>) -> Result<T, String>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    let (lo, hi) = (range.start(), range.end());
+    if value < *lo {
+        Err(format!("{value} is too small ({lo} to {hi})"))
+    } else if value > *hi {
+        Err(format!("{value} is too large ({lo} to {hi})"))
+    } else {
+        Ok(value)
+    }
+}
+
 /// Line (1-based) of a byte offset in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -134,6 +152,7 @@ impl Config {
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
         let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.output.len());
+        let mut output_lines: Vec<usize> = Vec::with_capacity(raw.output.len());
         for spanned in raw.output {
             let line = line_of(text, spanned.span().start);
             let output = OutputConfig::from_raw(spanned.into_inner(), base)
@@ -148,6 +167,7 @@ impl Config {
                 ));
             }
             outputs.push(output);
+            output_lines.push(line);
         }
         let defaults = raw.defaults.unwrap_or_default();
         let mut warnings: Vec<ConfigWarning> = Vec::new();
@@ -209,6 +229,28 @@ impl Config {
                     config: tenant,
                     error,
                 }),
+            }
+        }
+        // An output no tenant sends to is a warning, not an error: it works (it just stays
+        // idle), an operator may be adding it or taking it out one tenant at a time, and a file
+        // without tenants (outputs for `map --config F --output NAME`) must stay valid.
+        // Tenants set apart for their secret count: they come back.
+        let all: Vec<&TenantConfig> = tenants
+            .iter()
+            .chain(unusable.iter().map(|u| &u.config))
+            .collect();
+        // A tenant without `outputs` sends to every output.
+        if !all.is_empty() && all.iter().all(|t| t.outputs.is_some()) {
+            for (output, line) in outputs.iter().zip(&output_lines) {
+                if !all
+                    .iter()
+                    .any(|t| t.outputs.iter().flatten().any(|n| *n == output.name))
+                {
+                    warnings.push(ConfigWarning(format!(
+                        "{file}:{line}: [[output]] \"{}\": no tenant lists it in `outputs`, so it receives nothing",
+                        output.name
+                    )));
+                }
             }
         }
         Ok(Config {

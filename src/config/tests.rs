@@ -25,6 +25,46 @@ fn durations_need_a_unit() {
 }
 
 #[test]
+fn durations_never_overflow_and_bounds_name_the_range() {
+    // The largest count of milliseconds is still a Duration.
+    assert_eq!(
+        parse_duration("18446744073709551615ms"),
+        Ok(Duration::from_millis(u64::MAX))
+    );
+    for huge in [
+        "18446744073709551616ms",
+        "213503982334601d",
+        "99999999999999999999s",
+    ] {
+        let e = parse_duration(huge).unwrap_err();
+        assert!(e.contains("is too long"), "{huge}: {e}");
+    }
+    assert!(
+        parse_duration("s")
+            .unwrap_err()
+            .contains("is not a duration")
+    );
+    let (min, max) = (Duration::from_secs(1), Duration::from_secs(86_400));
+    assert_eq!(parse_duration_in("1d", min, max), Ok(max));
+    assert_eq!(
+        parse_duration_in("25h", min, max),
+        Err("`25h` is too long (1s to 1d)".into())
+    );
+    assert_eq!(
+        parse_duration_in("999ms", min, max),
+        Err("`999ms` is too short (1s to 1d)".into())
+    );
+    assert_eq!(
+        parse_duration_in("8d", Duration::ZERO, Duration::from_secs(7 * 86_400)),
+        Err("`8d` is too long (at most 7d)".into())
+    );
+    let shown: Vec<String> = [0, 1, 1_500, 90_000, 7_200_000, 180 * 86_400_000]
+        .map(|ms| show_duration(Duration::from_millis(ms)))
+        .into();
+    assert_eq!(shown, ["0s", "1ms", "1500ms", "90s", "2h", "180d"]);
+}
+
+#[test]
 fn the_design_example_output_is_valid_with_its_defaults() {
     let c = load(
         r#"
@@ -425,4 +465,338 @@ fn a_tenant_set_apart_still_counts_for_unique_names_and_other_mistakes() {
             .to_string();
         assert!(e.contains(want), "{e}");
     }
+}
+
+/// An output on line 2, with `keys` added.
+fn output_with(kind: &str, keys: &str) -> String {
+    let address = match kind {
+        "tls" | "tcp" | "udp" => "address = \"x:1\"\n",
+        "file" => "path = \"x.log\"\n",
+        _ => "",
+    };
+    format!("\n[[output]]\nname = \"a\"\ntype = \"{kind}\"\n{address}{keys}")
+}
+
+#[test]
+fn absurd_output_numbers_are_refused_with_the_range() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "tcp",
+            "max_message_bytes = 18446744073709551615\n",
+            "siemfwd.toml:2: [[output]] \"a\": `max_message_bytes`: 18446744073709551615 is too large (480 to 1048576)",
+        ),
+        (
+            "file",
+            "max_message_bytes = 1048577\n",
+            "`max_message_bytes`: 1048577 is too large (480 to 1048576)",
+        ),
+        (
+            "udp",
+            "max_message_bytes = 65001\n",
+            "`max_message_bytes`: 65001 is too large (480 to 65000); a UDP datagram carries at most 65,000 bytes",
+        ),
+        (
+            "tcp",
+            "max_message_bytes = 479\n",
+            "`max_message_bytes`: 479 is too small (480 to 1048576)",
+        ),
+        (
+            "tcp",
+            "batch_max_bytes = 67108865\n",
+            "siemfwd.toml:2: [[output]] \"a\": `batch_max_bytes`: 67108865 is too large (0 to 67108864)",
+        ),
+        (
+            "tcp",
+            "queue = 0\n",
+            "siemfwd.toml:2: [[output]] \"a\": `queue`: 0 is too small (1 to 1024)",
+        ),
+        (
+            "stdout",
+            "queue = 1025\n",
+            "`queue`: 1025 is too large (1 to 1024)",
+        ),
+        (
+            "tls",
+            "replay_window_bytes = 1073741825\n",
+            "`replay_window_bytes`: 1073741825 is too large (0 to 1073741824)",
+        ),
+        (
+            "tcp",
+            "queue = -1\n",
+            "siemfwd.toml:6: invalid value: integer `-1`, expected usize",
+        ),
+    ];
+    for (kind, keys, want) in cases {
+        let text = output_with(kind, keys);
+        let e = load(&text).expect_err(&text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+}
+
+#[test]
+fn output_durations_are_refused_at_zero_and_beyond_their_maximum() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "connect_timeout = \"0s\"\n",
+            "siemfwd.toml:2: [[output]] \"a\": `connect_timeout`: `0s` is too short (1ms to 1h)",
+        ),
+        (
+            "connect_timeout = \"61m\"\n",
+            "`connect_timeout`: `61m` is too long (1ms to 1h)",
+        ),
+        (
+            "write_timeout = \"0ms\"\n",
+            "`write_timeout`: `0ms` is too short (1ms to 1h)",
+        ),
+        (
+            "write_timeout = \"2h\"\n",
+            "`write_timeout`: `2h` is too long (1ms to 1h)",
+        ),
+        (
+            "delivery_timeout = \"0s\"\n",
+            "`delivery_timeout`: `0s` is too short (1ms to 1d)",
+        ),
+        (
+            "delivery_timeout = \"18446744073709551615ms\"\n",
+            "`delivery_timeout`: `18446744073709551615ms` is too long (1ms to 1d)",
+        ),
+        (
+            "reconnect_backoff = \"0s\"\n",
+            "`reconnect_backoff`: `0s` is too short (1ms to 1h)",
+        ),
+        (
+            "reconnect_backoff_max = \"2h\"\n",
+            "`reconnect_backoff_max`: `2h` is too long (1ms to 1h)",
+        ),
+        (
+            "reconnect_backoff = \"2s\"\nreconnect_backoff_max = \"1s\"\n",
+            "`reconnect_backoff_max`: must be at least reconnect_backoff",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = output_with("tcp", keys);
+        let e = load(&text).expect_err(&text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+}
+
+#[test]
+fn output_bounds_accept_their_limits() {
+    let c = load(&output_with(
+        "tls",
+        "max_message_bytes = 1048576\nbatch_max_bytes = 67108864\nqueue = 1024\n\
+         replay_window_bytes = 1073741824\nconnect_timeout = \"1h\"\nwrite_timeout = \"1ms\"\n\
+         delivery_timeout = \"1d\"\nreconnect_backoff = \"1ms\"\nreconnect_backoff_max = \"1h\"\n",
+    ))
+    .unwrap();
+    let o = c.output("a").unwrap();
+    assert_eq!(
+        (o.max_message_bytes, o.batch_max_bytes),
+        (1 << 20, 64 << 20)
+    );
+    assert_eq!(
+        (o.connection.queue, o.connection.replay_window_bytes),
+        (1024, 1 << 30)
+    );
+    assert_eq!(o.connection.delivery_timeout, Duration::from_secs(86_400));
+    // A batch below one record is raised to one record, as before.
+    let c = load(&output_with("tcp", "batch_max_bytes = 0\n")).unwrap();
+    assert_eq!(c.output("a").unwrap().batch_max_bytes, 8192);
+}
+
+/// A tenant on line 2, with `keys` added.
+fn tenant_with(keys: &str) -> String {
+    format!("\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\n{keys}")
+}
+
+#[test]
+fn absurd_tenant_numbers_and_durations_are_refused_with_the_range() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "poll_interval = \"999ms\"\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `poll_interval`: `999ms` is too short (1s to 1d)",
+        ),
+        (
+            "poll_interval = \"25h\"\n",
+            "`poll_interval`: `25h` is too long (1s to 1d)",
+        ),
+        (
+            "initial_lookback = \"181d\"\n",
+            "`initial_lookback`: `181d` is too long (at most 180d)",
+        ),
+        (
+            "initial_lookback = \"0s\"\n",
+            "`initial_lookback`: 0s must be longer than `lag` (0s): the first poll would have no window",
+        ),
+        (
+            "initial_lookback = \"1h\"\nlag = \"1h\"\n",
+            "`initial_lookback`: 1h must be longer than `lag` (1h)",
+        ),
+        (
+            "overlap = \"8d\"\n",
+            "`overlap`: `8d` is too long (at most 7d)",
+        ),
+        ("lag = \"2d\"\n", "`lag`: `2d` is too long (at most 1d)"),
+        (
+            "request_timeout = \"0s\"\n",
+            "`request_timeout`: `0s` is too short (1s to 1h)",
+        ),
+        (
+            "request_timeout = \"61m\"\n",
+            "`request_timeout`: `61m` is too long (1s to 1h)",
+        ),
+        (
+            "lag = \"9999999999999d\"\n",
+            "`lag`: `9999999999999d` is too long",
+        ),
+        (
+            "max_calls_per_minute = 0\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `max_calls_per_minute`: 0 is too small (1 to 10000)",
+        ),
+        (
+            "max_calls_per_minute = 10001\n",
+            "`max_calls_per_minute`: 10001 is too large (1 to 10000)",
+        ),
+        (
+            "max_calls_per_hour = 0\n",
+            "`max_calls_per_hour`: 0 is too small (1 to 150000)",
+        ),
+        (
+            "max_calls_per_hour = 4294967295\n",
+            "`max_calls_per_hour`: 4294967295 is too large (1 to 150000)",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = tenant_with(keys);
+        let e = load(&text).expect_err(&text);
+        assert!(e.contains(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+    // A bound broken in [defaults] is reported at the first tenant that takes it.
+    let e = load(&format!(
+        "[defaults]\n{APP}client_secret = \"x\"\noverlap = \"30d\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n"
+    ))
+    .unwrap_err();
+    assert!(
+        e.ends_with("siemfwd.toml:6: [[tenant]] \"a\": `overlap`: `30d` is too long (at most 7d)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tenant_bounds_accept_their_limits_and_call_limits_above_the_api_warn() {
+    let c = load(&tenant_with(
+        "poll_interval = \"1d\"\ninitial_lookback = \"180d\"\noverlap = \"7d\"\nlag = \"1d\"\n\
+         request_timeout = \"1h\"\nmax_calls_per_minute = 10000\nmax_calls_per_hour = 150000\n",
+    ))
+    .unwrap();
+    let t = c.tenant("a").unwrap();
+    assert_eq!(t.initial_lookback, Duration::from_secs(180 * 86_400));
+    assert_eq!((t.limits.per_minute, t.limits.per_hour), (10_000, 150_000));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("call limits above the API's 100/min and 1500/h")),
+        "{:?}",
+        c.warnings
+    );
+    let c = load(&tenant_with(
+        "poll_interval = \"1s\"\ninitial_lookback = \"1ms\"\noverlap = \"0s\"\nrequest_timeout = \"1s\"\n",
+    ))
+    .unwrap();
+    assert_eq!(c.tenant("a").unwrap().overlap, Duration::ZERO);
+}
+
+#[test]
+fn a_tenant_routed_to_no_output_or_to_one_twice_is_refused() {
+    let outputs = "[[output]]\nname = \"s\"\ntype = \"stdout\"\n[[output]]\nname = \"t\"\ntype = \"stdout\"\n";
+    let cases = [
+        (
+            "outputs = []\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `outputs`: empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one",
+        ),
+        (
+            "outputs = [\"s\", \"t\", \"s\"]\n",
+            "siemfwd.toml:2: [[tenant]] \"a\": `outputs`: \"s\" is named twice: every alert would be sent to it twice",
+        ),
+    ];
+    for (keys, want) in cases {
+        let text = format!("{}{outputs}", tenant_with(keys));
+        let e = load(&text).expect_err(&text);
+        assert!(e.ends_with(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+    // [defaults] has no `outputs`: it is each tenant's own.
+    let e = load(&format!("[defaults]\noutputs = []\n{outputs}")).unwrap_err();
+    assert!(e.contains("unknown field `outputs`"), "{e}");
+}
+
+#[test]
+fn an_output_no_tenant_uses_is_a_warning_when_there_are_tenants() {
+    // Tenant "a" on line 2, "b" (set apart: its secret is unset) on line 9, outputs on 16 and 20.
+    let file = |a: &str, b: &str| {
+        format!(
+            "{}\n[[tenant]]\nname = \"b\"\ntenant_id = \"b.onmicrosoft.com\"\n{APP}\
+             client_secret_env = \"SIEMFWD_TEST_UNSET_VARIABLE\"\n{b}\n\
+             [[output]]\nname = \"s\"\ntype = \"stdout\"\n\n[[output]]\nname = \"idle\"\ntype = \"stdout\"\n",
+            tenant_with(a)
+        )
+    };
+    let unused = |text: &str| -> Vec<String> {
+        Config::from_toml_with(
+            "/etc/siemfwd/siemfwd.toml",
+            text,
+            UnreadableSecret::SetsTenantApart,
+        )
+        .unwrap()
+        .warnings
+        .into_iter()
+        .filter(|w| w.contains("receives nothing"))
+        .collect()
+    };
+    let both_name_s = "outputs = [\"s\"]\n";
+    assert_eq!(
+        unused(&file(both_name_s, both_name_s)),
+        [
+            "/etc/siemfwd/siemfwd.toml:20: [[output]] \"idle\": no tenant lists it in `outputs`, so it receives nothing"
+        ]
+    );
+    // Named only by the tenant set apart, which comes back with its secret.
+    assert!(unused(&file(both_name_s, "outputs = [\"idle\"]\n")).is_empty());
+    // A tenant without `outputs` sends to every output.
+    assert!(unused(&file(both_name_s, "")).is_empty());
+    // Outputs only (for `map --config F --output NAME`): valid and quiet.
+    let c = load("[[output]]\nname = \"s\"\ntype = \"stdout\"\n").unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn duplicates_are_refused_with_the_line_of_the_second() {
+    let cases: &[(String, &str)] = &[
+        (
+            "[[output]]\nname = \"a\"\ntype = \"stdout\"\n\n[[output]]\nname = \"a\"\ntype = \"file\"\npath = \"x\"\n".into(),
+            "siemfwd.toml:5: [[output]] `name`: \"a\" is used by another output; names must be unique",
+        ),
+        (
+            format!(
+                "[defaults]\n{APP}client_secret = \"x\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"b.onmicrosoft.com\"\n"
+            ),
+            "siemfwd.toml:9: [[tenant]] `name`: \"a\" is used by another tenant; names must be unique",
+        ),
+        (
+            format!(
+                "[defaults]\n{APP}client_secret = \"x\"\n\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n\n[[tenant]]\nname = \"b\"\ntenant_id = \"{T1}\"\n"
+            ),
+            "siemfwd.toml:9: [[tenant]] \"b\": `tenant_id`: the same tenant and app as \"a\": every alert would be sent twice",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load(text).expect_err(text);
+        assert!(e.ends_with(want), "for\n{text}\nexpected `{want}` in: {e}");
+    }
+    // The same tenant with another app is not a duplicate (two apps, two sets of permissions).
+    let c = load(&format!(
+        "[defaults]\n{APP}client_secret = \"x\"\n[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n\
+         [[tenant]]\nname = \"b\"\ntenant_id = \"{T1}\"\nclient_id = \"1aa1b2c3-d4e5-4f60-8a9b-c0d1e2f3a4b5\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.tenants.len(), 2);
 }

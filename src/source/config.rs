@@ -10,7 +10,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::secret::Secret;
-use crate::config::parse_duration;
+use crate::config::{number_in, parse_duration_in, show_duration};
 
 /// Keys a tenant and `[defaults]` share.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -132,6 +132,32 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 32 << 20;
 const MAX_PAGE_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 30);
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_API_URL: &str = "https://api.securitycenter.microsoft.com";
+
+const SECOND: Duration = Duration::from_secs(1);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Bounds of a tenant's durations, `(min, max)`. Each maximum is far beyond any sensible
+/// setting and keeps the poll's arithmetic safe: a poll computes `now - lag`, `now -
+/// initial_lookback` and `cursor - overlap` in i64 nanoseconds (±292 years) and waits
+/// `poll_interval * 10` after repeated failures.
+///
+/// Less often than daily is no longer forwarding; and at least 1s, not to hammer the API.
+const POLL_INTERVAL: (Duration, Duration) = (SECOND, DAY);
+/// Defender for Endpoint keeps alerts for at most 180 days: further back finds nothing.
+const INITIAL_LOOKBACK: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(180 * 86_400));
+/// Every poll pages the overlap again, and the checkpoint remembers the versions in it: a week
+/// covers any alert that became visible late, a longer one only costs calls and memory.
+const OVERLAP: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(7 * 86_400));
+/// Every alert reaches the SIEM at least `lag` late: beyond a day it is no longer forwarding.
+const LAG: (Duration, Duration) = (Duration::ZERO, DAY);
+/// No call to Entra or the API completes in under a second over the Internet (and a call that
+/// times out is retried with half the page, down to one alert); one that takes an hour has hung.
+const REQUEST_TIMEOUT: (Duration, Duration) = (SECOND, HOUR);
+/// The client's own call limits: above the API's 100/min and 1500/h they only earn 429s (a
+/// warning), but up to 100 times that is left for a simulator or a test with raised limits.
+const CALLS_PER_MINUTE: std::ops::RangeInclusive<u32> = 1..=10_000;
+const CALLS_PER_HOUR: std::ops::RangeInclusive<u32> = 1..=150_000;
 
 /// Something the validation wants the caller to log (it has no logger of its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,21 +310,42 @@ impl TenantConfig {
                 ));
             }
         };
-        let duration = |key: &str, value: Option<String>, default: u64| {
-            value
-                .as_deref()
-                .map(parse_duration)
-                .transpose()
-                .map_err(|m| err(key, m))
-                .map(|d| d.unwrap_or(Duration::from_secs(default)))
-        };
-        let poll_interval = duration("poll_interval", pick!(poll_interval), 60)?;
-        let initial_lookback = duration("initial_lookback", pick!(initial_lookback), 24 * 3600)?;
-        let overlap = duration("overlap", pick!(overlap), 600)?;
-        let lag = duration("lag", pick!(lag), 0)?;
-        let request_timeout = duration("request_timeout", pick!(request_timeout), 60)?;
-        if poll_interval < Duration::from_secs(1) {
-            return Err(err("poll_interval", "must be at least 1s".into()));
+        let duration =
+            |key: &str, value: Option<String>, default: u64, (min, max): (Duration, Duration)| {
+                value
+                    .as_deref()
+                    .map(|v| parse_duration_in(v, min, max))
+                    .transpose()
+                    .map_err(|m| err(key, m))
+                    .map(|d| d.unwrap_or(Duration::from_secs(default)))
+            };
+        let poll_interval = duration("poll_interval", pick!(poll_interval), 60, POLL_INTERVAL)?;
+        let initial_lookback = duration(
+            "initial_lookback",
+            pick!(initial_lookback),
+            24 * 3600,
+            INITIAL_LOOKBACK,
+        )?;
+        let overlap = duration("overlap", pick!(overlap), 600, OVERLAP)?;
+        let lag = duration("lag", pick!(lag), 0, LAG)?;
+        let request_timeout = duration(
+            "request_timeout",
+            pick!(request_timeout),
+            60,
+            REQUEST_TIMEOUT,
+        )?;
+        // The first poll of a tenant without a checkpoint fetches from now - initial_lookback
+        // to now - lag, and only a window fetched sets the checkpoint: with no window, every
+        // poll would start again from now and the tenant would never forward anything.
+        if initial_lookback <= lag {
+            return Err(err(
+                "initial_lookback",
+                format!(
+                    "{} must be longer than `lag` ({}): the first poll would have no window to fetch, and the tenant would never start",
+                    show_duration(initial_lookback),
+                    show_duration(lag)
+                ),
+            ));
         }
         let page_size = pick!(page_size).unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=10_000).contains(&page_size) {
@@ -322,19 +369,35 @@ impl TenantConfig {
             }
         };
         let limits = ApiLimits {
-            per_minute: pick!(max_calls_per_minute).unwrap_or(100),
-            per_hour: pick!(max_calls_per_hour).unwrap_or(1500),
+            per_minute: number_in(pick!(max_calls_per_minute).unwrap_or(100), CALLS_PER_MINUTE)
+                .map_err(|m| err("max_calls_per_minute", m))?,
+            per_hour: number_in(pick!(max_calls_per_hour).unwrap_or(1500), CALLS_PER_HOUR)
+                .map_err(|m| err("max_calls_per_hour", m))?,
         };
-        if limits.per_minute == 0 || limits.per_hour == 0 {
-            return Err(err(
-                "max_calls_per_minute",
-                "the call limits must be above zero".into(),
-            ));
-        }
         if limits.per_minute > 100 || limits.per_hour > 1500 {
             warnings.push(ConfigWarning(format!(
                 "tenant \"{name}\": call limits above the API's 100/min and 1500/h only earn 429s"
             )));
+        }
+        // Sent to no output, a tenant's alerts would still count as sent and move its
+        // checkpoint past them: lost without a word.
+        if let Some(names) = &raw.outputs {
+            if names.is_empty() {
+                return Err(err(
+                    "outputs",
+                    "empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one".into(),
+                ));
+            }
+            if let Some((_, twice)) = names
+                .iter()
+                .enumerate()
+                .find(|(i, n)| names[..*i].contains(n))
+            {
+                return Err(err(
+                    "outputs",
+                    format!("\"{twice}\" is named twice: every alert would be sent to it twice"),
+                ));
+            }
         }
         let emit = match pick!(emit).as_deref() {
             None | Some("updates") => Emit::Updates,

@@ -1,5 +1,6 @@
 //! `[[output]]` as written, and its validation into an [`OutputConfig`].
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use serde::Deserialize;
 
 use super::envelope::{Facility, SyslogFormat, TimeSource};
 use super::framing::Framing;
-use crate::config::parse_duration;
+use crate::config::{number_in, parse_duration_in};
 use crate::mapping::Format;
 
 /// One `[[output]]` table before validation.
@@ -165,8 +166,37 @@ pub struct OutputConfig {
     pub connection: ConnectionSettings,
 }
 
+const MIB: usize = 1024 * 1024;
+
 /// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
 const MIN_MESSAGE_BYTES: usize = 480;
+/// Largest `max_message_bytes`: receivers are configured in KiB (rsyslog's maxMessageSize is 8 KiB
+/// by default, syslog-ng's log-msg-size 64 KiB), so 1 MiB is above any of them already.
+const MAX_MESSAGE_BYTES: usize = MIB;
+/// Largest `max_message_bytes` of a UDP output: an IPv4 datagram carries at most 65,507 bytes.
+const MAX_DATAGRAM_BYTES: usize = 65_000;
+/// A batch is one write, and its buffer is allocated whole (plus one record) before it fills:
+/// 64 MiB is 256 times the default and more than any socket takes in one write.
+const BATCH_MAX_BYTES: usize = 64 * MIB;
+/// Each place in the queue holds a batch of up to `batch_max_bytes`; the sender blocks when it
+/// is full. 0 is refused rather than raised: a channel needs one place, and a file that says 0
+/// (perhaps meaning "no queue") should not silently get something else.
+const QUEUE: RangeInclusive<usize> = 1..=1024;
+/// The window is kept in memory (up to twice, while its buffers are reused) to cover what the
+/// two socket buffers can hold after a break (Linux: at most 4 + 6 MiB by default); 1 GiB covers
+/// even tuned buffers many times over.
+const REPLAY_WINDOW_BYTES: RangeInclusive<usize> = 0..=1024 * MIB;
+
+const MS: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+/// Bounds of the connection's durations, `(min, max)`. None may be zero (a timeout of zero
+/// fails every attempt; a backoff of zero spins), and the maxima keep `Instant::now() + d` in
+/// the sender from overflowing. An hour to connect or write, or between two attempts, is
+/// already a broken receiver; a batch may be retried for a day (a SIEM's maintenance window).
+const CONNECT_TIMEOUT: (Duration, Duration) = (MS, HOUR);
+const WRITE_TIMEOUT: (Duration, Duration) = (MS, HOUR);
+const DELIVERY_TIMEOUT: (Duration, Duration) = (MS, Duration::from_secs(86_400));
+const BACKOFF: (Duration, Duration) = (MS, HOUR);
 
 impl OutputConfig {
     /// Validates one `[[output]]`. Errors read `"name": key: message` (the caller adds file
@@ -364,54 +394,87 @@ impl OutputConfig {
         let max_message_bytes =
             raw.max_message_bytes
                 .unwrap_or(if streamed || lines { 8192 } else { 2048 });
-        if max_message_bytes < MIN_MESSAGE_BYTES {
-            return Err(err(
-                "max_message_bytes",
-                format!("{max_message_bytes} is too small (at least {MIN_MESSAGE_BYTES})"),
-            ));
-        }
-        if kind == "udp" && max_message_bytes > 65_000 {
-            return Err(err(
-                "max_message_bytes",
-                "a UDP datagram carries at most 65,000 bytes here".into(),
-            ));
-        }
-        let duration = |key: &str, value: &Option<String>, default: Duration| {
+        let most = if kind == "udp" {
+            MAX_DATAGRAM_BYTES
+        } else {
+            MAX_MESSAGE_BYTES
+        };
+        number_in(max_message_bytes, MIN_MESSAGE_BYTES..=most).map_err(|m| {
+            let why = if kind == "udp" {
+                "; a UDP datagram carries at most 65,000 bytes here"
+            } else {
+                ""
+            };
+            err("max_message_bytes", format!("{m}{why}"))
+        })?;
+        let duration = |key: &str,
+                        value: &Option<String>,
+                        default: Duration,
+                        (min, max): (Duration, Duration)| {
             value
                 .as_deref()
-                .map(parse_duration)
+                .map(|v| parse_duration_in(v, min, max))
                 .transpose()
                 .map_err(|m| err(key, m))
                 .map(|d| d.unwrap_or(default))
         };
+        let number = |key: &str, value: Option<usize>, default: usize, range| {
+            number_in(value.unwrap_or(default), range).map_err(|m| err(key, m))
+        };
         let d = ConnectionSettings::default();
         let connection = ConnectionSettings {
-            connect_timeout: duration("connect_timeout", &raw.connect_timeout, d.connect_timeout)?,
-            write_timeout: duration("write_timeout", &raw.write_timeout, d.write_timeout)?,
+            connect_timeout: duration(
+                "connect_timeout",
+                &raw.connect_timeout,
+                d.connect_timeout,
+                CONNECT_TIMEOUT,
+            )?,
+            write_timeout: duration(
+                "write_timeout",
+                &raw.write_timeout,
+                d.write_timeout,
+                WRITE_TIMEOUT,
+            )?,
             delivery_timeout: duration(
                 "delivery_timeout",
                 &raw.delivery_timeout,
                 d.delivery_timeout,
+                DELIVERY_TIMEOUT,
             )?,
-            backoff_min: duration("reconnect_backoff", &raw.reconnect_backoff, d.backoff_min)?,
+            backoff_min: duration(
+                "reconnect_backoff",
+                &raw.reconnect_backoff,
+                d.backoff_min,
+                BACKOFF,
+            )?,
             backoff_max: duration(
                 "reconnect_backoff_max",
                 &raw.reconnect_backoff_max,
                 d.backoff_max,
+                BACKOFF,
             )?,
-            queue: raw.queue.unwrap_or(d.queue).max(1),
-            replay_window_bytes: raw.replay_window_bytes.unwrap_or(d.replay_window_bytes),
+            queue: number("queue", raw.queue, d.queue, QUEUE)?,
+            replay_window_bytes: number(
+                "replay_window_bytes",
+                raw.replay_window_bytes,
+                d.replay_window_bytes,
+                REPLAY_WINDOW_BYTES,
+            )?,
         };
-        if connection.backoff_min.is_zero() || connection.backoff_max < connection.backoff_min {
+        if connection.backoff_max < connection.backoff_min {
             return Err(err(
                 "reconnect_backoff_max",
-                "the backoff must be above zero and reconnect_backoff_max at least reconnect_backoff".into(),
+                "must be at least reconnect_backoff".into(),
             ));
         }
-        let batch_max_bytes = raw
-            .batch_max_bytes
-            .unwrap_or(256 * 1024)
-            .max(max_message_bytes);
+        // Below one record, a batch is raised to one record: it must hold the longest.
+        let batch_max_bytes = number(
+            "batch_max_bytes",
+            raw.batch_max_bytes,
+            256 * 1024,
+            0..=BATCH_MAX_BYTES,
+        )?
+        .max(max_message_bytes);
         Ok(OutputConfig {
             name,
             destination,

@@ -342,6 +342,9 @@ fn no_input_panics_a_reader_or_an_encoder() {
         cases as f64 / secs,
         failures.len()
     );
-    assert!(records > cases / 10, "the encoders were reached: {records} records");
+    assert!(
+        records > cases / 10,
+        "the encoders were reached: {records} records"
+    );
     assert!(failures.is_empty(), "inputs that panicked: {failures:?}");
 }

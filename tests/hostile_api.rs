@@ -47,21 +47,36 @@ enum Lie {
     Stall,
     /// The real page with hostile elements put in front of its alerts.
     Poisoned,
+    /// 500 (or, for the token endpoint, 400) with a 1.5 GB body.
+    EndlessError,
 }
 
-/// The proxy: calls to `/api/alerts` get `lies[n]` for the n-th call, later ones the
-/// simulator's answer as it is.
+/// The proxy: calls to `/api/alerts` get `lies[n]` for the n-th call, token requests
+/// `token_lies[n]`, later ones the simulator's answer as it is.
 struct LyingApi {
     url: String,
     calls: Arc<AtomicUsize>,
 }
 
+/// What the proxy tells, and how many calls of each kind it has had.
+struct Script {
+    alerts: Vec<Lie>,
+    tokens: Vec<Lie>,
+    alert_calls: AtomicUsize,
+    token_calls: AtomicUsize,
+}
+
 impl LyingApi {
-    async fn start(upstream: String, lies: Vec<Lie>) -> LyingApi {
+    async fn start(upstream: String, lies: Vec<Lie>, token_lies: Vec<Lie>) -> LyingApi {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let calls = Arc::new(AtomicUsize::new(0));
-        let lies = Arc::new(lies);
+        let script = Arc::new(Script {
+            alerts: lies,
+            tokens: token_lies,
+            alert_calls: AtomicUsize::new(0),
+            token_calls: AtomicUsize::new(0),
+        });
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let counter = calls.clone();
@@ -70,14 +85,14 @@ impl LyingApi {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (lies, http, upstream, counter) = (
-                    lies.clone(),
+                let (script, http, upstream, counter) = (
+                    script.clone(),
                     http.clone(),
                     upstream.clone(),
                     counter.clone(),
                 );
                 tokio::spawn(async move {
-                    let _ = serve(stream, &upstream, &http, &lies, &counter).await;
+                    let _ = serve(stream, &upstream, &http, &script, &counter).await;
                 });
             }
         });
@@ -90,7 +105,7 @@ async fn serve(
     mut stream: TcpStream,
     upstream: &str,
     http: &reqwest::Client,
-    lies: &[Lie],
+    script: &Script,
     calls: &AtomicUsize,
 ) -> std::io::Result<()> {
     let mut head = Vec::new();
@@ -121,7 +136,12 @@ async fn serve(
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).await?;
     let lie = if target.starts_with("/api/alerts") {
-        lies.get(calls.fetch_add(1, Ordering::SeqCst)).copied()
+        calls.fetch_add(1, Ordering::SeqCst);
+        let n = script.alert_calls.fetch_add(1, Ordering::SeqCst);
+        script.alerts.get(n).copied()
+    } else if target.contains("/token") {
+        let n = script.token_calls.fetch_add(1, Ordering::SeqCst);
+        script.tokens.get(n).copied()
     } else {
         None
     };
@@ -161,9 +181,14 @@ async fn serve(
             stream.write_all(cut).await?;
             stream.shutdown().await
         }
-        Some(Lie::Endless) => {
+        Some(lie @ (Lie::Endless | Lie::EndlessError)) => {
+            let status = match lie {
+                Lie::Endless => "200 OK",
+                _ if target.contains("/token") => "400 Bad Request",
+                _ => "500 Internal Server Error",
+            };
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {json}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 {status}\r\nContent-Type: {json}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             );
             stream.write_all(head.as_bytes()).await?;
             let alert = br#"{"id":"da0000000000000000_0","title":"filler","description":"0123456789012345678901234567890123456789012345678901234567890123456789"},"#;
@@ -241,6 +266,16 @@ struct Setup {
 
 impl Setup {
     async fn new(name: &str, lies: Vec<Lie>, output_keys: &str) -> Setup {
+        Setup::with_token_lies(name, lies, Vec::new(), output_keys).await
+    }
+
+    /// Token requests go through the proxy too, which tells `token_lies` first.
+    async fn with_token_lies(
+        name: &str,
+        lies: Vec<Lie>,
+        token_lies: Vec<Lie>,
+        output_keys: &str,
+    ) -> Setup {
         let sim = Simulator::start(
             "127.0.0.1:0".parse().unwrap(),
             SimulatorConfig {
@@ -254,7 +289,8 @@ impl Setup {
         )
         .await
         .unwrap();
-        let api = LyingApi::start(sim.url().to_owned(), lies).await;
+        let login_through_proxy = !token_lies.is_empty();
+        let api = LyingApi::start(sim.url().to_owned(), lies, token_lies).await;
         let dir = TestDir::new(name);
         let out = dir.join("alerts.jsonl");
         let t = &sim.tenants()[0];
@@ -267,7 +303,11 @@ impl Setup {
             state = dir.join("state").display(),
             client = sim.client_id(),
             secret = sim.client_secret(),
-            login = sim.url(),
+            login = if login_through_proxy {
+                api.url.as_str()
+            } else {
+                sim.url()
+            },
             api = api.url,
             name = t.name,
             id = t.id,
@@ -580,4 +620,67 @@ async fn a_checkpoint_in_the_future_stops_its_tenant_with_the_fix_and_exits_non_
         "said once:\n{log}"
     );
     assert!(setup.delivered().is_empty());
+}
+
+/// Regression: a 2 GB token error body took 4.2 GB of memory and a 1 GB 500 body 2.2 GB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_error_bodies_from_the_api_and_the_token_endpoint_are_cut_off() {
+    let setup = Setup::with_token_lies(
+        "hostile-error-bodies",
+        vec![Lie::EndlessError, Lie::EndlessError],
+        vec![Lie::EndlessError],
+        "",
+    )
+    .await;
+    let peak = setup.run_until_caught_up().await;
+    setup.assert_each_alert_once();
+    assert!(peak > 0 && peak < RSS_LIMIT_KB, "peak RSS {peak} KB");
+    let log = setup.log_text();
+    assert!(log.contains("HTTP 500: \"{\\\"value\\\":"), "{log}");
+    assert!(
+        log.contains("the token endpoint answered HTTP 400"),
+        "{log}"
+    );
+}
+
+/// The simulator's own faults for these answers (`siemfwd simulate --fault-html ...`), all at
+/// once and at random, with `run` pointed at it directly: what a user rehearses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_bad_answers_at_random_lose_nothing() {
+    let setup = Setup::new("hostile-simulated", vec![], "").await;
+    let config = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace(&setup.api.url, setup.sim.url());
+    std::fs::write(&setup.config, config).unwrap();
+    setup.sim.set_faults(siemfwd::simulator::Faults {
+        html: 0.15,
+        not_page: 0.15,
+        truncate: 0.15,
+        invalid_utf8: 0.1,
+        ..siemfwd::simulator::Faults::default()
+    });
+    let peak = setup.run_until_caught_up().await;
+    setup.assert_each_alert_once();
+    assert!(peak < RSS_LIMIT_KB, "peak RSS {peak} KB");
+    let log = setup.log_text();
+    assert!(log.contains("answered 200 with"), "{log}");
+    assert!(setup.dead_letters().is_empty(), "{}", setup.dead_letters());
+}
+
+/// Regression: `cannot read config file nope.toml: No such file or directory (os error 2): No
+/// such file or directory (os error 2)`: the cause was printed inside itself.
+#[test]
+fn each_cause_of_an_error_is_printed_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(["run", "--config", "/nonexistent/siemfwd.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("/nonexistent/siemfwd.toml"), "{stderr}");
 }

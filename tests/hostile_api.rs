@@ -684,3 +684,29 @@ fn each_cause_of_an_error_is_printed_once() {
     );
     assert!(stderr.contains("/nonexistent/siemfwd.toml"), "{stderr}");
 }
+
+/// Regression: `replay` against a proxy's HTML page exited 0 ("0 alerts fetched, 1
+/// dead-lettered"), the window's alerts never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_says_failed_when_the_api_only_answers_html() {
+    let setup = Setup::new("hostile-replay", vec![Lie::Html; 50], "").await;
+    let config = setup.config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+            .args(["replay", "--from", "-1h", "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAILED"), "{stderr}");
+    assert!(
+        stderr
+            .contains("unavailable after 6 attempts: it answered 200 with Content-Type `text/html"),
+        "{stderr}"
+    );
+    assert!(setup.dead_letters().is_empty(), "{}", setup.dead_letters());
+}

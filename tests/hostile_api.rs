@@ -620,6 +620,21 @@ async fn a_checkpoint_in_the_future_stops_its_tenant_with_the_fix_and_exits_non_
         "said once:\n{log}"
     );
     assert!(setup.delivered().is_empty());
+    // Not silently idle: `check` and `auth status`, other processes, say what run said.
+    for command in [&["check"][..], &["auth", "status", "--no-check"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+            .args(command)
+            .arg("--config")
+            .arg(&setup.config)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {stdout}");
+        assert!(
+            stdout.contains("siemfwd run stopped it since") && stdout.contains("later than now"),
+            "{command:?}: {stdout}"
+        );
+    }
 }
 
 /// Regression: a 2 GB token error body took 4.2 GB of memory and a 1 GB 500 body 2.2 GB.

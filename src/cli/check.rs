@@ -9,6 +9,7 @@ use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::input::Item;
 use siemfwd::mapping::TenantIdentity;
 use siemfwd::pipeline::daemon::now;
+use siemfwd::pipeline::run_state::RunStateFile;
 use siemfwd::source::AlertsClient;
 use siemfwd::source::alerts::PageQuery;
 use siemfwd::transport::config::OutputConfig;
@@ -81,6 +82,11 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                         })
                         .await
                         .map_err(|e| e.to_string())?;
+                    // The same all-or-nothing check as `run`: a proxy's page is not a page.
+                    let read = siemfwd::input::read_page(&page, false, |_| Ok::<_, ()>(()));
+                    if let Err(siemfwd::input::PageError::NotAPage(e)) = read {
+                        return Err(format!("the alerts API answered 200 with {e}"));
+                    }
                     Ok::<_, String>(format!(
                         "token ok, alerts API answered ({} bytes)",
                         page.len()
@@ -112,6 +118,14 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                     failures += 1;
                     let _ = writeln!(out, "FAIL  tenant       {name}: {e}");
                 }
+            }
+        }
+        // What a running forwarder says of a tenant (a task that keeps failing, a tenant it
+        // stopped) is news to whoever runs `check`.
+        for t in config.all_tenants() {
+            if let Some(run) = RunStateFile::load(&config.state_dir, &t.name) {
+                failures += 1;
+                let _ = writeln!(out, "FAIL  run          {}: {}", t.name, run.describe());
             }
         }
         for o in &config.outputs {

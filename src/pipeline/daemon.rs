@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::run_state::RunStateFile;
 use super::supervisor::{TaskEnd, supervise};
 use super::tenant::{PollError, TenantForwarder};
 use crate::alert::Timestamp;
@@ -143,6 +144,7 @@ impl Forwarder {
             .map(|t| t.client.tenant.name.clone())
             .collect();
         let slots = self.tenants;
+        let panicked = slots.clone();
         let stop = shutdown.clone();
         let supervised = supervise(
             names,
@@ -150,14 +152,22 @@ impl Forwarder {
                 let slot = slots[i].clone();
                 let shutdown = stop.clone();
                 async move {
+                    let name = &slot.client.tenant.name;
+                    let mut health = RunStateFile::new(&slot.state_dir, name);
                     match slot.build() {
-                        Ok(tenant) => tenant_loop(tenant, shutdown).await,
+                        Ok(tenant) => tenant_loop(tenant, health, shutdown).await,
                         Err(e) => {
-                            tracing::error!(tenant = %slot.client.tenant.name, "{e}; this tenant is not forwarded until that is fixed and siemfwd restarted (the others go on)");
+                            tracing::error!(tenant = %name, "{e}; this tenant is not forwarded until that is fixed and siemfwd restarted (the others go on)");
+                            health.stopped(&e.to_string());
                             TaskEnd::Stopped(e.to_string())
                         }
                     }
                 }
+            },
+            move |i, message| {
+                let slot = &panicked[i];
+                RunStateFile::new(&slot.state_dir, &slot.client.tenant.name)
+                    .failing(&format!("the tenant's task panicked: {message}"));
             },
             shutdown,
         )
@@ -175,7 +185,11 @@ impl Forwarder {
 }
 
 /// Polls one tenant every poll_interval until shutdown, or until it has to stop for good.
-async fn tenant_loop(mut tenant: TenantForwarder, mut shutdown: watch::Receiver<bool>) -> TaskEnd {
+async fn tenant_loop(
+    mut tenant: TenantForwarder,
+    mut health: RunStateFile,
+    mut shutdown: watch::Receiver<bool>,
+) -> TaskEnd {
     let name = tenant.tenant().name.clone();
     let interval = tenant.tenant().poll_interval;
     let mut failures = 0u32;
@@ -201,6 +215,7 @@ async fn tenant_loop(mut tenant: TenantForwarder, mut shutdown: watch::Receiver<
             }
             Some(Ok(report)) => {
                 failures = 0;
+                health.ok();
                 tracing::info!(
                     tenant = %name,
                     fetched = report.fetched,
@@ -217,10 +232,12 @@ async fn tenant_loop(mut tenant: TenantForwarder, mut shutdown: watch::Receiver<
                 if e.kind == AuthErrorKind::ReconsentNeeded =>
             {
                 tracing::error!(tenant = %name, "{e}");
+                health.stopped(&e.to_string());
                 return TaskEnd::Stopped(e.to_string());
             }
             Some(Err(e)) => {
                 failures += 1;
+                health.failing(&e.to_string());
                 // Back off on repeated failures, up to ten poll intervals.
                 let wait = interval * failures.min(10);
                 tracing::warn!(tenant = %name, "{e}; the checkpoint holds; next try in {}s", wait.as_secs());

@@ -4,12 +4,14 @@
 //! - [`daemon`]: [`Forwarder`]: every tenant in its own task, shared outputs, shutdown.
 //! - [`replay`]: a given range forwarded once, checkpoints untouched.
 //! - [`supervisor`]: tenant tasks that panic are restarted with backoff, not forgotten.
+//! - [`run_state`]: a tenant that is not well, on disk for `check` and `auth status`.
 //! - [`window`]: one window fetched and sent to every output (shared by run and replay).
 //! - [`tenant`]: [`TenantForwarder`]: window, fetch, de-duplicate, map, send, checkpoint.
 
 pub mod checkpoint;
 pub mod daemon;
 pub mod replay;
+pub mod run_state;
 pub mod supervisor;
 pub mod tenant;
 pub mod window;

@@ -46,10 +46,11 @@ struct Slot {
 }
 
 /// Runs `start(i)` for every tenant `names[i]` until each has ended or shutdown came, and
-/// restarts the ones that panic.
+/// restarts the ones that panic; `on_panic(i, message)` is told of each panic first.
 pub async fn supervise<F, Fut>(
     names: Vec<String>,
     start: F,
+    on_panic: impl Fn(usize, &str),
     mut shutdown: watch::Receiver<bool>,
 ) -> Supervised
 where
@@ -91,6 +92,7 @@ where
         }
         outcome.panics += 1;
         let message = panic_message(e.into_panic());
+        on_panic(i, &message);
         let slot = &mut slots[i];
         if slot.started.elapsed() >= HEALTHY_RUN {
             slot.panics = 0;
@@ -151,6 +153,8 @@ mod tests {
         let started_at = Arc::new(std::sync::Mutex::new(Vec::new()));
         let begin = Instant::now();
         let (s, at, rx) = (starts.clone(), started_at.clone(), stopping.clone());
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tell = told.clone();
         let supervisor = tokio::spawn(async move {
             supervise(
                 names,
@@ -176,6 +180,7 @@ mod tests {
                         }
                     }
                 },
+                move |i, message: &str| tell.lock().unwrap().push((i, message.to_owned())),
                 stopping,
             )
             .await
@@ -202,6 +207,20 @@ mod tests {
         stop.send(true).unwrap();
         let outcome = supervisor.await.unwrap();
         assert_eq!(outcome.panics, 3);
+        let told: Vec<String> = told
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(i, m)| format!("{i} {m}"))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                "0 poisoned page 0",
+                "0 poisoned page 1",
+                "0 poisoned page 2"
+            ]
+        );
         assert_eq!(
             outcome.stopped,
             [("gone".to_owned(), "re-consent needed".to_owned())]
@@ -212,7 +231,12 @@ mod tests {
     async fn a_restart_waiting_for_its_backoff_ends_at_shutdown() {
         let names = vec!["poisoned".to_owned()];
         let (stop, stopping) = watch::channel(false);
-        let supervisor = tokio::spawn(supervise(names, |_| async { panic!("always") }, stopping));
+        let supervisor = tokio::spawn(supervise(
+            names,
+            |_| async { panic!("always") },
+            |_, _| {},
+            stopping,
+        ));
         tokio::time::sleep(Duration::from_secs(30)).await;
         stop.send(true).unwrap();
         let outcome = tokio::time::timeout(Duration::from_secs(1), supervisor)

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use siemfwd::auth::status::{StoredToken, TenantStatus, TokenCheck, Verdict, tenant_status};
 use siemfwd::config::{Config, UnreadableSecret};
+use siemfwd::pipeline::run_state::RunStateFile;
 use siemfwd::source::TenantConfig;
 
 use super::StatusArgs;
@@ -78,10 +79,15 @@ pub(super) fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<u
     let config_path = args.config.display().to_string();
     let mut needing = 0;
     for s in &statuses {
-        if s.verdict().needs_action() {
+        // What the running forwarder says of the tenant (a task that keeps failing), too.
+        let run = RunStateFile::load(&state_dir, &s.name);
+        if s.verdict().needs_action() || run.is_some() {
             needing += 1;
         }
         write_status(out, s, &config_path, &state_dir).context("standard output")?;
+        if let Some(run) = run {
+            writeln!(out, "    run            {}", run.describe())?;
+        }
     }
     // A check that panicked is a tenant nobody vouched for: it counts as needing action.
     needing += lost;

@@ -32,8 +32,6 @@ pub enum StartError {
     Output(#[from] OutputError),
     #[error("{0}")]
     Http(#[from] crate::source::http::HttpSetupError),
-    #[error("{0}")]
-    Poll(#[from] PollError),
     #[error("{0} has no [[tenant]]: nothing to forward (map --config needs none, run does)")]
     NoTenant(String),
     #[error("{0} has no [[output]]: nowhere to send alerts")]

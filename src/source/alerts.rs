@@ -282,11 +282,11 @@ impl AlertsClient {
                                 "Content-Type {}, not JSON (a proxy's login or error page in the way?)",
                                 content_type(&response)
                             );
-                            let head = http::small_body(response).await.unwrap_or_default();
-                            format!(
-                                "it answered 200 with {}",
-                                NotAPage::from_body(&head[..head.len().min(1024)], what)
-                            )
+                            let mut response = response;
+                            let mut head = Vec::new();
+                            // Only the start is quoted: the rest is not read.
+                            let _ = http::read_limited(&mut response, 1024, &mut head).await;
+                            format!("it answered 200 with {}", NotAPage::from_body(&head, what))
                         }
                         200 => match self.read_body(response).await {
                             Ok(Body::Page(body)) => {

@@ -190,9 +190,7 @@ pub async fn tenant_status(
         match http {
             Err(e) => TokenCheck::Setup(e),
             Ok(http) => {
-                // The failure is in the report: not also an ERROR line on standard error.
-                let provider = TokenProvider::new(Arc::new(tenant.clone()), http, state_dir)
-                    .without_error_log();
+                let provider = TokenProvider::new(Arc::new(tenant.clone()), http, state_dir);
                 match provider.access_token().await {
                     Ok(_) => TokenCheck::Works,
                     Err(e) => TokenCheck::Failed(e),

@@ -114,9 +114,6 @@ pub struct TokenProvider {
     http: reqwest::Client,
     token_file: PathBuf,
     status_file: PathBuf,
-    /// Failures no retry fixes are logged at ERROR (what `run`'s operator watches); `false`
-    /// logs them at DEBUG, for a caller that reports them itself ([`Self::without_error_log`]).
-    log_errors: bool,
     cached: Mutex<Cached>,
 }
 
@@ -133,7 +130,6 @@ impl TokenProvider {
             http,
             token_file,
             status_file,
-            log_errors: true,
             cached: Mutex::new(Cached {
                 access: None,
                 refresh: None,
@@ -141,13 +137,6 @@ impl TokenProvider {
                 status: StatusFile::Unknown,
             }),
         }
-    }
-
-    /// For a caller that shows the failures of [`Self::access_token`] itself (`siemfwd auth
-    /// status`): they are logged at DEBUG instead of ERROR, not repeated on standard error.
-    pub fn without_error_log(mut self) -> TokenProvider {
-        self.log_errors = false;
-        self
     }
 
     /// Where a tenant's rotated refresh token is kept.
@@ -181,11 +170,10 @@ impl TokenProvider {
             Err(e) => {
                 self.record_failure(&mut cached, &e);
                 if !e.is_transient() {
-                    if self.log_errors {
-                        tracing::error!(tenant = %self.tenant.name, "{e}");
-                    } else {
-                        tracing::debug!(tenant = %self.tenant.name, "{e}");
-                    }
+                    // Not logged here beyond DEBUG: every caller reports what it gets (run's
+                    // tenant loop, replay's summary, check's and auth status's rows), and the
+                    // same failure twice on standard error was one too many.
+                    tracing::debug!(tenant = %self.tenant.name, "{e}");
                     if e.kind == AuthErrorKind::ReconsentNeeded {
                         cached.fatal = Some(e.clone());
                     }

@@ -5,8 +5,8 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use siemfwd::config::DEFAULT_SHUTDOWN_GRACE;
 use siemfwd::config::DEFAULT_STATE_DIR;
-use siemfwd::pipeline::daemon::SHUTDOWN_GRACE;
 use support::tempdir::TestDir;
 
 const UNIT: &str = include_str!("../contrib/systemd/siemfwd.service");
@@ -34,7 +34,7 @@ fn the_systemd_unit_is_valid_and_matches_the_program() {
     // systemd must let a stopping `run` finish its window before it kills it.
     let stop = setting("TimeoutStopSec");
     let stop = Duration::from_secs(stop.trim_end_matches('s').parse().unwrap());
-    assert!(stop > SHUTDOWN_GRACE, "TimeoutStopSec {stop:?}");
+    assert!(stop > DEFAULT_SHUTDOWN_GRACE, "TimeoutStopSec {stop:?}");
 
     // `verify` wants the executable to exist: the one just built stands in for the installed.
     let dir = TestDir::new("systemd-unit");

@@ -59,13 +59,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             env!("CARGO_PKG_VERSION")
         );
         let (stop, stopping) = watch::channel(false);
+        let grace = config.shutdown_grace;
         tokio::spawn(async move {
             signal().await;
-            tracing::info!("stopping: delivering what is in flight and saving checkpoints (signal again to exit at once)");
+            tracing::info!("stopping within {}s: delivering what is in flight and saving checkpoints (signal again to exit at once)", grace.as_secs());
             let _ = stop.send(true);
-            signal().await;
-            tracing::warn!("second signal: exiting at once; undelivered windows are fetched again at the next start");
-            std::process::exit(130);
+            tokio::select! {
+                _ = signal() => {
+                    tracing::warn!("second signal: exiting at once; undelivered windows are fetched again at the next start");
+                    std::process::exit(130);
+                }
+                // The grace is a promise whatever an output or the API is doing: checkpoints
+                // move only after delivery, so exiting here loses nothing.
+                _ = tokio::time::sleep(grace) => {
+                    tracing::warn!("not stopped within shutdown_grace ({}s): exiting now; undelivered windows are fetched again at the next start", grace.as_secs());
+                    std::process::exit(0);
+                }
+            }
         });
         let outcome = forwarder.run(stopping).await;
         // Never 0 after a panic or with a tenant stopped for good: `Restart=on-failure`

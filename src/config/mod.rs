@@ -24,6 +24,9 @@ pub use duration::{parse_duration, parse_duration_in, parse_when, show_duration}
 /// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";
 
+/// `shutdown_grace` unless configured: well inside the shipped unit's `TimeoutStopSec=30s`.
+pub const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A configuration file that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +49,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     state_dir: Option<PathBuf>,
+    shutdown_grace: Option<Spanned<String>>,
     /// Keys every tenant takes by default (one MSSP app: one client id and secret).
     defaults: Option<RawTenantKeys>,
     #[serde(default)]
@@ -60,6 +64,8 @@ pub struct Config {
     /// The file it came from, for messages.
     pub source: String,
     pub state_dir: PathBuf,
+    /// How long `run` may take to stop after SIGTERM, whatever the outputs and the API do.
+    pub shutdown_grace: std::time::Duration,
     pub tenants: Vec<TenantConfig>,
     pub outputs: Vec<OutputConfig>,
     /// Things that work but should be changed (a secret written in the file), for the log.
@@ -151,6 +157,20 @@ impl Config {
             invalid(line, e.message().trim_end().to_owned())
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
+        let shutdown_grace = match &raw.shutdown_grace {
+            None => DEFAULT_SHUTDOWN_GRACE,
+            Some(g) => parse_duration_in(
+                g.get_ref(),
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(600),
+            )
+            .map_err(|m| {
+                invalid(
+                    line_of(text, g.span().start),
+                    format!("`shutdown_grace`: {m}; a service manager must allow more (the shipped unit's TimeoutStopSec=30s)"),
+                )
+            })?,
+        };
         let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.output.len());
         let mut output_lines: Vec<usize> = Vec::with_capacity(raw.output.len());
         for spanned in raw.output {
@@ -259,6 +279,7 @@ impl Config {
                 .state_dir
                 .map(|d| base.join(d))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            shutdown_grace,
             tenants,
             outputs,
             warnings: warnings.into_iter().map(|w| w.0).collect(),

@@ -22,8 +22,15 @@ use crate::transport::{DeadLetters, Output, OutputError};
 /// next arrives) and bound memory to two pages however many tenants there are.
 pub const PAGES_IN_FLIGHT: usize = 2;
 
-/// How long a poll in progress may take to finish after shutdown was asked for.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Of the shutdown grace, what windows in progress may take to finish: the rest, up to 2 s,
+/// is for the outputs to send what those windows queued.
+fn window_grace(grace: Duration) -> Duration {
+    grace - (grace / 4).min(Duration::from_secs(2))
+}
+
+/// The grace ends this much before the process must be gone (`siemfwd run`'s last-resort
+/// exit at exactly the grace).
+const DRAIN_MARGIN: Duration = Duration::from_millis(500);
 
 /// The forwarder cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +49,8 @@ pub enum StartError {
 pub struct Forwarder {
     outputs: HashMap<String, Arc<Output>>,
     tenants: Vec<Arc<TenantSlot>>,
+    /// `shutdown_grace`: stopping takes at most this long.
+    grace: Duration,
 }
 
 /// What a tenant's forwarder is built from, kept so that a task that failed is built again
@@ -128,7 +137,11 @@ impl Forwarder {
                 state_dir: config.state_dir.clone(),
             }));
         }
-        Ok(Forwarder { outputs, tenants })
+        Ok(Forwarder {
+            outputs,
+            tenants,
+            grace: config.shutdown_grace,
+        })
     }
 
     /// Polls every tenant until `shutdown` turns true; then finishes (within the grace),
@@ -141,6 +154,15 @@ impl Forwarder {
             .iter()
             .map(|t| t.client.tenant.name.clone())
             .collect();
+        let grace = self.grace;
+        // The grace counts from the moment stopping was asked for.
+        let asked = {
+            let mut stopping = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::Instant::now()
+            })
+        };
         let slots = self.tenants;
         let panicked = slots.clone();
         let stop = shutdown.clone();
@@ -153,7 +175,7 @@ impl Forwarder {
                     let name = &slot.client.tenant.name;
                     let mut health = RunStateFile::new(&slot.state_dir, name);
                     match slot.build() {
-                        Ok(tenant) => tenant_loop(tenant, health, shutdown).await,
+                        Ok(tenant) => tenant_loop(tenant, health, shutdown, grace).await,
                         Err(e) => {
                             tracing::error!(tenant = %name, "{e}; this tenant is not forwarded until that is fixed and siemfwd restarted (the others go on)");
                             health.stopped(&e.to_string());
@@ -170,11 +192,37 @@ impl Forwarder {
             shutdown,
         )
         .await;
-        for (_, output) in self.outputs {
+        let started = if asked.is_finished() {
+            asked.await.unwrap_or_else(|_| tokio::time::Instant::now())
+        } else {
+            // Every tenant stopped for good: no signal, the same bound from now.
+            asked.abort();
+            tokio::time::Instant::now()
+        };
+        let deadline = started + grace.saturating_sub(DRAIN_MARGIN);
+        // Outputs flush what the windows queued, all at once, until the deadline. One that is
+        // down holds records of windows whose checkpoints did not move: they are fetched and
+        // sent again at the next start.
+        let mut drains = tokio::task::JoinSet::new();
+        let mut pending: Vec<String> = Vec::new();
+        for (name, output) in self.outputs {
             if let Ok(output) = Arc::try_unwrap(output) {
-                output.shutdown().await;
+                pending.push(name.clone());
+                drains.spawn(async move {
+                    output.shutdown().await;
+                    name
+                });
             }
         }
+        while let Ok(Some(done)) = tokio::time::timeout_at(deadline, drains.join_next()).await {
+            if let Ok(name) = done {
+                pending.retain(|n| n != &name);
+            }
+        }
+        for name in &pending {
+            tracing::warn!(output = %name, "not drained within shutdown_grace ({}s): what it still held is sent again at the next start (no checkpoint moved past it)", grace.as_secs());
+        }
+        drains.abort_all();
         RunOutcome {
             stopped: supervised.stopped,
             panics: supervised.panics,
@@ -187,7 +235,9 @@ async fn tenant_loop(
     mut tenant: TenantForwarder,
     mut health: RunStateFile,
     mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
 ) -> TaskEnd {
+    let window_grace = window_grace(grace);
     let name = tenant.tenant().name.clone();
     let interval = tenant.tenant().poll_interval;
     let mut failures = 0u32;
@@ -202,13 +252,13 @@ async fn tenant_loop(
                 r = &mut poll => Some(r),
                 _ = shutdown.changed() => {
                     tracing::info!(tenant = %name, "stopping: finishing the window in progress");
-                    tokio::time::timeout(SHUTDOWN_GRACE, &mut poll).await.ok()
+                    tokio::time::timeout(window_grace, &mut poll).await.ok()
                 }
             }
         };
         let wait = match outcome {
             None => {
-                tracing::warn!(tenant = %name, "the window in progress did not finish within {}s; it will be fetched again at the next start", SHUTDOWN_GRACE.as_secs());
+                tracing::warn!(tenant = %name, "the window in progress did not finish within {:.1}s of the shutdown grace; it will be fetched again at the next start", window_grace.as_secs_f32());
                 return TaskEnd::Shutdown;
             }
             Some(Ok(report)) => {

@@ -198,8 +198,23 @@ fn io_message(target: &str, e: &io::Error) -> String {
     }
 }
 
-fn path_message(path: &std::path::Path, e: &io::Error) -> String {
-    format!("cannot open {}: {e}", path.display())
+/// Why `path` cannot be opened, with the absolute path and the fix.
+pub(crate) fn path_message(path: &std::path::Path, e: &io::Error) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let folder = absolute.parent().unwrap_or(std::path::Path::new("/"));
+    match e.kind() {
+        io::ErrorKind::NotFound if !folder.is_dir() => format!(
+            "cannot open {}: the folder {} does not exist: create it (mkdir -p {}) and let the user siemfwd runs as write to it",
+            absolute.display(),
+            folder.display(),
+            folder.display()
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "cannot open {}: permission denied: the user siemfwd runs as must be able to write it (under the shipped systemd unit, its folder also belongs in ReadWritePaths=)",
+            absolute.display()
+        ),
+        _ => format!("cannot open {}: {e}", absolute.display()),
+    }
 }
 
 /// Reads at most one chunk; `None` at end of stream.

@@ -57,6 +57,9 @@ pub enum OutputError {
         output: String,
         source: TlsSetupError,
     },
+    /// A file output that cannot be opened now would only retry with warnings forever.
+    #[error("output \"{output}\": {message}")]
+    File { output: String, message: String },
 }
 
 /// A batch that could not be delivered, given back with its records. The reason names the
@@ -90,6 +93,18 @@ impl Output {
         dead_letters: Option<DeadLetters>,
     ) -> Result<Output, OutputError> {
         let name = config.name.clone();
+        if let Destination::File { path } = &config.destination {
+            // Opened (and created) once here: a missing folder is refused at start, not
+            // retried with a warning a second for ever.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| OutputError::File {
+                    output: name.clone(),
+                    message: super::link::path_message(path, &e),
+                })?;
+        }
         let mapping = load_mapping(config)?;
         let hostname = config.hostname.clone().unwrap_or_else(local_hostname);
         let envelope = Envelope::new(

@@ -800,3 +800,19 @@ fn duplicates_are_refused_with_the_line_of_the_second() {
     .unwrap();
     assert_eq!(c.tenants.len(), 2);
 }
+
+#[test]
+fn shutdown_grace_defaults_to_10s_and_is_bounded() {
+    assert_eq!(load("").unwrap().shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+    assert_eq!(
+        load("shutdown_grace = \"3s\"\n").unwrap().shutdown_grace,
+        Duration::from_secs(3)
+    );
+    for bad in ["0s", "11m", "3"] {
+        let e = load(&format!("\nshutdown_grace = \"{bad}\"\n")).unwrap_err();
+        assert!(
+            e.starts_with("/etc/siemfwd/siemfwd.toml:2: `shutdown_grace`"),
+            "{bad}: {e}"
+        );
+    }
+}

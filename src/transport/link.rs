@@ -297,6 +297,22 @@ impl Link {
         false
     }
 
+    /// Resolves when the peer closes or resets a stream connection; never for other links.
+    /// Cancel-safe: a syslog receiver sends nothing, so what is read is dropped anyway.
+    pub async fn closed_by_peer(&mut self) {
+        loop {
+            let read = match self {
+                Link::Tcp(s) => read_one(s).await,
+                Link::Tls(s) => read_one(s.as_mut()).await,
+                _ => return std::future::pending().await,
+            };
+            match read {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
     /// Ends the link cleanly: TLS sends close_notify, TCP a FIN, files are flushed.
     pub async fn close(self) -> io::Result<()> {
         match self {

@@ -84,7 +84,34 @@ impl Sender {
                 0
             }),
         };
-        while let Some(job) = jobs.recv().await {
+        loop {
+            // While idle, a stream connection is watched: a receiver that closes or resets it
+            // (a restart, a crash) may have dropped records it had not read, and they are
+            // resent now rather than when the next batch comes, which may be hours later or,
+            // after a stop, never.
+            let job = match state.link.as_mut() {
+                Some(link) if self.connector.is_stream() => tokio::select! {
+                    job = jobs.recv() => job,
+                    () = link.closed_by_peer() => {
+                        self.repair_idle(&mut state).await;
+                        continue;
+                    }
+                },
+                None if state.replay.pending().is_some() => {
+                    let wait = state.backoff.next_wait();
+                    tokio::select! {
+                        job = jobs.recv() => job,
+                        () = tokio::time::sleep(wait) => {
+                            self.repair_idle(&mut state).await;
+                            continue;
+                        }
+                    }
+                }
+                _ => jobs.recv().await,
+            };
+            let Some(job) = job else {
+                break;
+            };
             let outcome = self.deliver(&job.batch, &mut state).await;
             match outcome {
                 Ok(()) => {
@@ -153,8 +180,43 @@ impl Sender {
         }
     }
 
-    /// The replay window if it is due, then `batch`, on the current link.
-    async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
+    /// An idle connection was closed by the receiver, or one that broke is still to be made
+    /// again: reconnects and resends the replay window. A failure waits for the next try
+    /// (with backoff) or the next batch.
+    async fn repair_idle(&self, state: &mut LinkState) {
+        let target = self.connector.destination().describe();
+        if state.link.is_some() {
+            self.broken(state);
+            if state.replay.pending().is_none() {
+                tracing::info!(output = %self.name, "{target} closed the connection while idle; reconnecting at the next batch");
+                return;
+            }
+            let (records, _) = state.replay.size();
+            tracing::warn!(output = %self.name, "{target} closed or reset the connection while idle; reconnecting to resend the last {records} records");
+        }
+        match self.connector.connect(self.settings.connect_timeout).await {
+            Ok(link) => {
+                tracing::info!(output = %self.name, "connected to {target}");
+                SharedStats::bump(&self.stats.connects, 1);
+                state.link = Some(link);
+                // The backoff is reset only by a delivered batch: a receiver that closes every
+                // connection it is given gets reconnects spaced out, not a storm.
+                match self.resend(state).await {
+                    Ok(()) => {}
+                    Err(why) => {
+                        tracing::warn!(output = %self.name, "{why}; trying again");
+                        self.broken(state);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(output = %self.name, "{}; the last records are resent once it answers", e.0)
+            }
+        }
+    }
+
+    /// The replay window, if it is due, on the current link.
+    async fn resend(&self, state: &mut LinkState) -> Result<(), String> {
         let target = self.connector.destination().describe();
         let Some(link) = state.link.as_mut() else {
             return Err(format!("{target}: not connected"));
@@ -182,6 +244,21 @@ impl Sender {
             );
             state.replay.resent();
         }
+        Ok(())
+    }
+
+    /// The replay window if it is due, then `batch`, on the current link.
+    async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
+        self.resend(state).await?;
+        let target = self.connector.destination().describe();
+        let Some(link) = state.link.as_mut() else {
+            return Err(format!("{target}: not connected"));
+        };
+        let timeout = self.settings.write_timeout;
+        let failed = |e: Option<std::io::Error>| match e {
+            Some(e) => format!("writing to {target} failed: {e}"),
+            None => format!("writing to {target} timed out after {}", humantime(timeout)),
+        };
         match tokio::time::timeout(timeout, link.write_batch(batch)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(failed(Some(e))),

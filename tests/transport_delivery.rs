@@ -465,7 +465,7 @@ async fn a_reset_while_idle_is_repaired_at_once_and_the_burst_resent() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         let mut buf = vec![0u8; 4096];
         let _ = first.read_exact(&mut buf).await;
-        first.set_linger(Some(Duration::ZERO)).unwrap();
+        first.set_zero_linger().unwrap();
         drop(first);
         *at.lock().unwrap() = Some(tokio::time::Instant::now());
         // The second reads everything.

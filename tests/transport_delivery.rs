@@ -507,3 +507,46 @@ async fn a_reset_while_idle_is_repaired_at_once_and_the_burst_resent() {
     assert_eq!(stats.connects, 2, "{stats:?}");
     out.shutdown().await;
 }
+
+/// Issue 14: stopping right after a burst that the receiver then resets. The output half-closes
+/// and waits for the receiver to close its side; the reset says the last records may be lost,
+/// so they are resent on a new connection, which the receiver closes cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_after_a_burst_the_receiver_resets_resends_it_and_waits_for_a_clean_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let second: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let got = second.clone();
+    tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let mut buf = vec![0u8; 4096];
+        let _ = first.read_exact(&mut buf).await;
+        first.set_zero_linger().unwrap();
+        drop(first);
+        // The second connection is read to its end, then closed: a clean close.
+        let (socket, _) = listener.accept().await.unwrap();
+        read_frames(socket, None, |r| got.lock().unwrap().push(r)).await;
+    });
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nreconnect_backoff = \"100ms\"\n"
+    ));
+    let page = sample("realistic-page.json");
+    let mut sent = Vec::new();
+    for _ in 0..30 {
+        let batch = batch_of(&out, &page, 1);
+        sent.extend(
+            batch
+                .records()
+                .map(|r| r[r.iter().position(|&b| b == b' ').unwrap() + 1..].to_vec()),
+        );
+        out.send(batch).await.expect("written into the socket");
+    }
+    // Stop at once, before the receiver has read (or reset) anything.
+    tokio::time::timeout(Duration::from_secs(20), out.shutdown())
+        .await
+        .expect("the output stops");
+    let have: std::collections::HashSet<Vec<u8>> = second.lock().unwrap().iter().cloned().collect();
+    let missing = sent.iter().filter(|r| !have.contains(*r)).count();
+    assert_eq!(missing, 0, "records missing from the second connection");
+}

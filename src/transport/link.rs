@@ -297,9 +297,10 @@ impl Link {
         false
     }
 
-    /// Resolves when the peer closes or resets a stream connection; never for other links.
-    /// Cancel-safe: a syslog receiver sends nothing, so what is read is dropped anyway.
-    pub async fn closed_by_peer(&mut self) {
+    /// Resolves when the peer closes a stream connection: `true` for a clean end (EOF),
+    /// `false` for a reset or an error; never for other links. Cancel-safe: a syslog receiver
+    /// sends nothing, so what is read is dropped anyway.
+    pub async fn closed_by_peer(&mut self) -> bool {
         loop {
             let read = match self {
                 Link::Tcp(s) => read_one(s).await,
@@ -308,8 +309,19 @@ impl Link {
             };
             match read {
                 Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => return,
+                Ok(None) => return true,
+                Err(_) => return false,
             }
+        }
+    }
+
+    /// Ends the sending side of a stream (TLS close_notify, then a FIN) and keeps reading it:
+    /// a receiver closes its side once it has read everything before the FIN.
+    pub async fn half_close(&mut self) -> io::Result<()> {
+        match self {
+            Link::Tcp(s) => s.shutdown().await,
+            Link::Tls(s) => s.shutdown().await,
+            _ => Ok(()),
         }
     }
 

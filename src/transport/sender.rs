@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -13,6 +14,9 @@ use super::config::ConnectionSettings;
 use super::link::{Connector, Link, humantime};
 use super::replay::ReplayWindow;
 use crate::backoff::Backoff;
+
+/// At shutdown, how long a receiver may take to close its side after ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A batch with the channel its outcome goes back on.
 pub(crate) struct Job {
@@ -92,7 +96,7 @@ impl Sender {
             let job = match state.link.as_mut() {
                 Some(link) if self.connector.is_stream() => tokio::select! {
                     job = jobs.recv() => job,
-                    () = link.closed_by_peer() => {
+                    _ = link.closed_by_peer() => {
                         self.repair_idle(&mut state).await;
                         continue;
                     }
@@ -125,10 +129,63 @@ impl Sender {
                 Err(why) => Err((job.batch, why)),
             });
         }
-        if let Some(link) = state.link
-            && let Err(e) = link.close().await
-        {
-            tracing::debug!(output = %self.name, "closing the connection: {e}");
+        self.finish(&mut state).await;
+    }
+
+    /// Closes the connection at shutdown, honestly for a stream: half-close, then wait for the
+    /// receiver to close its side. Its EOF means it read everything; a reset or silence means
+    /// the last records may be lost, so they are resent once on a new connection and that one
+    /// closed the same way. The caller bounds all of this by the shutdown grace.
+    async fn finish(&self, state: &mut LinkState) {
+        let target = self.connector.destination().describe();
+        if !self.connector.is_stream() {
+            if let Some(link) = state.link.take()
+                && let Err(e) = link.close().await
+            {
+                tracing::debug!(output = %self.name, "closing: {e}");
+            }
+            return;
+        }
+        for attempt in 0..2 {
+            if state.link.is_none() {
+                if state.replay.pending().is_none() {
+                    return;
+                }
+                match self.connector.connect(self.settings.connect_timeout).await {
+                    Ok(link) => state.link = Some(link),
+                    Err(e) => {
+                        tracing::warn!(output = %self.name, "{}", e.0);
+                        break;
+                    }
+                }
+            }
+            if let Err(why) = self.resend(state).await {
+                tracing::warn!(output = %self.name, "{why}");
+                self.broken(state);
+                continue;
+            }
+            let Some(link) = state.link.as_mut() else {
+                continue;
+            };
+            let wait = CLOSE_WAIT.min(self.settings.write_timeout);
+            let clean = match link.half_close().await {
+                Ok(()) => tokio::time::timeout(wait, link.closed_by_peer())
+                    .await
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            state.link = None;
+            if clean {
+                tracing::info!(output = %self.name, "{target} closed the connection after reading everything sent");
+                return;
+            }
+            let (records, _) = state.replay.size();
+            tracing::warn!(output = %self.name, "{target} did not close the connection cleanly after ours (a reset, or no answer within {}): the last {records} records may be lost; {}", humantime(wait), if attempt == 0 { "resending them" } else { "they were resent once already" });
+            state.replay.broke();
+        }
+        let (records, _) = state.replay.size();
+        if records > 0 {
+            tracing::error!(output = %self.name, "the last {records} records sent to {target} may not have arrived: the receiver did not confirm them by closing cleanly");
         }
     }
 

@@ -297,10 +297,12 @@ impl Link {
         false
     }
 
-    /// Resolves when the peer closes a stream connection: `true` for a clean end (EOF),
-    /// `false` for a reset or an error; never for other links. Cancel-safe: a syslog receiver
-    /// sends nothing, so what is read is dropped anyway.
-    pub async fn closed_by_peer(&mut self) -> bool {
+    /// Resolves when the peer closes a stream connection: `Ok` for a clean end, the error for
+    /// a reset; never for other links. A TLS peer that ends the TCP connection without its own
+    /// close_notify (rsyslog's gtls does) has read what it wanted as surely as one that sends
+    /// it: that is a clean end too. Cancel-safe: a syslog receiver sends nothing, so what is
+    /// read is dropped anyway.
+    pub async fn closed_by_peer(&mut self) -> io::Result<()> {
         loop {
             let read = match self {
                 Link::Tcp(s) => read_one(s).await,
@@ -309,8 +311,9 @@ impl Link {
             };
             match read {
                 Ok(Some(_)) => continue,
-                Ok(None) => return true,
-                Err(_) => return false,
+                Ok(None) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
             }
         }
     }

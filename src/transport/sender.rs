@@ -168,19 +168,21 @@ impl Sender {
                 continue;
             };
             let wait = CLOSE_WAIT.min(self.settings.write_timeout);
-            let clean = match link.half_close().await {
-                Ok(()) => tokio::time::timeout(wait, link.closed_by_peer())
-                    .await
-                    .unwrap_or(false),
-                Err(_) => false,
+            let closed = match link.half_close().await {
+                Ok(()) => match tokio::time::timeout(wait, link.closed_by_peer()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no close within {}", humantime(wait))),
+                },
+                Err(e) => Err(format!("closing our side failed: {e}")),
             };
             state.link = None;
-            if clean {
+            let Err(why) = closed else {
                 tracing::info!(output = %self.name, "{target} closed the connection after reading everything sent");
                 return;
-            }
+            };
             let (records, _) = state.replay.size();
-            tracing::warn!(output = %self.name, "{target} did not close the connection cleanly after ours (a reset, or no answer within {}): the last {records} records may be lost; {}", humantime(wait), if attempt == 0 { "resending them" } else { "they were resent once already" });
+            tracing::warn!(output = %self.name, "{target} did not close the connection cleanly after ours ({why}): the last {records} records may be lost; {}", if attempt == 0 { "resending them" } else { "they were resent once already" });
             state.replay.broke();
         }
         let (records, _) = state.replay.size();

@@ -276,22 +276,10 @@ impl Sender {
 
     /// The replay window, if it is due, on the current link.
     async fn resend(&self, state: &mut LinkState) -> Result<(), String> {
-        let target = self.connector.destination().describe();
-        let Some(link) = state.link.as_mut() else {
-            return Err(format!("{target}: not connected"));
-        };
-        let timeout = self.settings.write_timeout;
-        let failed = |e: Option<std::io::Error>| match e {
-            Some(e) => format!("writing to {target} failed: {e}"),
-            None => format!("writing to {target} timed out after {}", humantime(timeout)),
-        };
+        let link = self.link(&mut state.link)?;
         if let Some(window) = state.replay.pending() {
             for bytes in window {
-                match tokio::time::timeout(timeout, link.write_stream(bytes)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(failed(Some(e))),
-                    Err(_) => return Err(failed(None)),
-                }
+                self.timed_write(link.write_stream(bytes)).await?;
             }
         }
         if state.replay.pending().is_some() {
@@ -309,19 +297,31 @@ impl Sender {
     /// The replay window if it is due, then `batch`, on the current link.
     async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
         self.resend(state).await?;
+        let link = self.link(&mut state.link)?;
+        self.timed_write(link.write_batch(batch)).await
+    }
+
+    /// The current link, or why there is none.
+    fn link<'s>(&self, link: &'s mut Option<Link>) -> Result<&'s mut Link, String> {
         let target = self.connector.destination().describe();
-        let Some(link) = state.link.as_mut() else {
-            return Err(format!("{target}: not connected"));
-        };
+        link.as_mut()
+            .ok_or_else(|| format!("{target}: not connected"))
+    }
+
+    /// A write bounded by `write_timeout`, its failure in words.
+    async fn timed_write(
+        &self,
+        write: impl std::future::Future<Output = std::io::Result<()>>,
+    ) -> Result<(), String> {
+        let target = self.connector.destination().describe();
         let timeout = self.settings.write_timeout;
-        let failed = |e: Option<std::io::Error>| match e {
-            Some(e) => format!("writing to {target} failed: {e}"),
-            None => format!("writing to {target} timed out after {}", humantime(timeout)),
-        };
-        match tokio::time::timeout(timeout, link.write_batch(batch)).await {
+        match tokio::time::timeout(timeout, write).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(failed(Some(e))),
-            Err(_) => Err(failed(None)),
+            Ok(Err(e)) => Err(format!("writing to {target} failed: {e}")),
+            Err(_) => Err(format!(
+                "writing to {target} timed out after {}",
+                humantime(timeout)
+            )),
         }
     }
 

@@ -547,7 +547,7 @@ where
 }
 
 mod page;
-pub use page::{NotAPage, PageError, read_page};
+pub use page::{NotAPage, PageError, quote_start, read_page};
 
 #[cfg(test)]
 mod tests;

@@ -439,6 +439,7 @@ impl Setup {
         assert!(status.success(), "{status}\n{}", self.log_text());
         let log = self.log_text();
         assert!(!log.contains("panicked"), "{log}");
+        eprintln!("{}: peak RSS {peak} KB", self.dir.path().display());
         peak
     }
 
@@ -723,4 +724,54 @@ async fn replay_says_failed_when_the_api_only_answers_html() {
         "{stderr}"
     );
     assert!(setup.dead_letters().is_empty(), "{}", setup.dead_letters());
+}
+
+/// Issue 14: the shutdown grace holds whatever the API is doing: here every call stalls after
+/// a third of its body, with a request timeout far longer than the grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_api_stalls_exits_within_the_grace_and_moves_no_checkpoint() {
+    let setup = Setup::new("hostile-sigterm-stall", vec![Lie::Stall; 20], "").await;
+    let config = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace("request_timeout = \"3s\"", "request_timeout = \"60s\"")
+        .replacen(
+            "\n\n[defaults]",
+            "\nshutdown_grace = \"3s\"\n\n[defaults]",
+            1,
+        );
+    std::fs::write(&setup.config, config).unwrap();
+    let mut child = setup.spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while setup.api.calls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no call:\n{}", setup.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = Instant::now();
+    assert!(support::process::signal(child.id(), "TERM"));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let took = sent.elapsed();
+    eprintln!("SIGTERM to exit with the API stalled: {took:?}");
+    // The grace is 3 s; the bound only tells "within the grace" from waiting on the API.
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?}:\n{}",
+        setup.log_text()
+    );
+    assert!(status.success(), "{status}:\n{}", setup.log_text());
+    assert_eq!(
+        setup.cursor(),
+        None,
+        "no checkpoint moved:\n{}",
+        setup.log_text()
+    );
+    assert!(
+        setup
+            .log_text()
+            .contains("it will be fetched again at the next start"),
+        "{}",
+        setup.log_text()
+    );
 }

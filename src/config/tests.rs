@@ -816,3 +816,23 @@ fn shutdown_grace_defaults_to_10s_and_is_bounded() {
         );
     }
 }
+
+#[test]
+fn max_page_bytes_defaults_to_32_mib_and_is_bounded() {
+    let tenant = |extra: &str| {
+        format!(
+            "[[tenant]]\nname = \"a\"\ntenant_id = \"{T1}\"\n{APP}client_secret = \"x\"\n{extra}"
+        )
+    };
+    let c = load(&tenant("")).unwrap();
+    assert_eq!(c.tenants[0].max_page_bytes, 32 << 20);
+    let c = load(&tenant("max_page_bytes = 2097152\n")).unwrap();
+    assert_eq!(c.tenants[0].max_page_bytes, 2 << 20);
+    for bad in ["1000", "2000000000", "18446744073709551615"] {
+        let e = load(&tenant(&format!("max_page_bytes = {bad}\n"))).unwrap_err();
+        assert!(
+            e.contains("`max_page_bytes`") && e.contains("1048576 to 1073741824"),
+            "{bad}: {e}"
+        );
+    }
+}

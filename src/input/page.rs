@@ -32,21 +32,29 @@ pub enum PageError<E> {
 /// How much of a body a [`NotAPage`] quotes.
 const QUOTED_BYTES: usize = 120;
 
+/// The start of a body, quoted for a log line: at most [`QUOTED_BYTES`], debug-escaped so that
+/// a proxy's page or a broken server puts no raw control character into the log.
+pub fn quote_start(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(QUOTED_BYTES)];
+    let mut quoted = String::with_capacity(head.len() + 8);
+    quoted.push('"');
+    for c in String::from_utf8_lossy(head).chars() {
+        quoted.extend(c.escape_debug());
+    }
+    quoted.push('"');
+    if bytes.len() > QUOTED_BYTES {
+        quoted.push_str("...");
+    }
+    quoted
+}
+
 impl NotAPage {
     /// `what` the body was, quoting its start.
     pub fn from_body(bytes: &[u8], what: String) -> NotAPage {
-        let head = &bytes[..bytes.len().min(QUOTED_BYTES)];
-        let mut first_bytes = String::with_capacity(head.len() + 8);
-        first_bytes.push('"');
-        // Debug-escaped: a proxy's page must not put raw control characters into the log.
-        for c in String::from_utf8_lossy(head).chars() {
-            first_bytes.extend(c.escape_debug());
+        NotAPage {
+            what,
+            first_bytes: quote_start(bytes),
         }
-        first_bytes.push('"');
-        if bytes.len() > QUOTED_BYTES {
-            first_bytes.push_str("...");
-        }
-        NotAPage { what, first_bytes }
     }
 
     /// Words for a body that did not read as a page.

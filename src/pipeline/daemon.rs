@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::run_state::RunStateFile;
-use super::supervisor::{TaskEnd, supervise};
+use super::supervisor::{Supervised, TaskEnd, supervise};
 use super::tenant::{PollError, TenantForwarder};
 use crate::alert::Timestamp;
 use crate::config::Config;
@@ -56,37 +56,27 @@ pub struct Forwarder {
 /// What a tenant's forwarder is built from, kept so that a task that failed is built again
 /// from its checkpoint.
 struct TenantSlot {
-    client: AlertsClientParts,
-    outputs: Vec<Arc<Output>>,
-    state_dir: PathBuf,
-}
-
-struct AlertsClientParts {
     tenant: Arc<TenantConfig>,
     http: reqwest::Client,
     budget: Arc<PageBudget>,
+    outputs: Vec<Arc<Output>>,
+    state_dir: PathBuf,
 }
 
 impl TenantSlot {
     /// A forwarder at the tenant's checkpoint; an unreadable or refused checkpoint stops only
     /// this tenant.
     fn build(&self) -> Result<TenantForwarder, PollError> {
-        let parts = &self.client;
         let mut client =
-            AlertsClient::with_http(parts.tenant.clone(), parts.http.clone(), &self.state_dir);
-        client.share_page_budget(parts.budget.clone());
+            AlertsClient::with_http(self.tenant.clone(), self.http.clone(), &self.state_dir);
+        client.share_page_budget(self.budget.clone());
         TenantForwarder::new(client, self.outputs.clone(), &self.state_dir, now())
     }
 }
 
-/// How `run` ended.
-#[derive(Debug, Default)]
-pub struct RunOutcome {
-    /// Tenants that stopped for good, with why.
-    pub stopped: Vec<(String, String)>,
-    /// Panics of tenant tasks: each was restarted, but the process must not exit 0 after one.
-    pub panics: u64,
-}
+/// How `run` ended: the tenants that stopped for good, with why, and the panics of tenant
+/// tasks (each was restarted, but the process must not exit 0 after one).
+pub type RunOutcome = Supervised;
 
 /// Now, as the forwarder's clock.
 pub fn now() -> Timestamp {
@@ -128,11 +118,9 @@ impl Forwarder {
                     .collect(),
             };
             tenants.push(Arc::new(TenantSlot {
-                client: AlertsClientParts {
-                    tenant: Arc::new(t.clone()),
-                    http: http.client_for(t)?,
-                    budget: budget.clone(),
-                },
+                tenant: Arc::new(t.clone()),
+                http: http.client_for(t)?,
+                budget: budget.clone(),
                 outputs: routed,
                 state_dir: config.state_dir.clone(),
             }));
@@ -149,11 +137,7 @@ impl Forwarder {
     /// checkpoint; the outcome says which tenants stopped for good and how many panics there
     /// were. Returns early only when every tenant has stopped for good.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> RunOutcome {
-        let names: Vec<String> = self
-            .tenants
-            .iter()
-            .map(|t| t.client.tenant.name.clone())
-            .collect();
+        let names: Vec<String> = self.tenants.iter().map(|t| t.tenant.name.clone()).collect();
         let grace = self.grace;
         // The grace counts from the moment stopping was asked for.
         let asked = {
@@ -166,13 +150,13 @@ impl Forwarder {
         let slots = self.tenants;
         let panicked = slots.clone();
         let stop = shutdown.clone();
-        let supervised = supervise(
+        let outcome = supervise(
             names,
             move |i| {
                 let slot = slots[i].clone();
                 let shutdown = stop.clone();
                 async move {
-                    let name = &slot.client.tenant.name;
+                    let name = &slot.tenant.name;
                     let mut health = RunStateFile::new(&slot.state_dir, name);
                     match slot.build() {
                         Ok(tenant) => tenant_loop(tenant, health, shutdown, grace).await,
@@ -186,7 +170,7 @@ impl Forwarder {
             },
             move |i, message| {
                 let slot = &panicked[i];
-                RunStateFile::new(&slot.state_dir, &slot.client.tenant.name)
+                RunStateFile::new(&slot.state_dir, &slot.tenant.name)
                     .failing(&format!("the tenant's task panicked: {message}"));
             },
             shutdown,
@@ -223,10 +207,7 @@ impl Forwarder {
             tracing::warn!(output = %name, "not drained within shutdown_grace ({}s): what it still held is sent again at the next start (no checkpoint moved past it)", grace.as_secs());
         }
         drains.abort_all();
-        RunOutcome {
-            stopped: supervised.stopped,
-            panics: supervised.panics,
-        }
+        outcome
     }
 }
 

@@ -436,10 +436,7 @@ fn api_error(body: &[u8]) -> String {
     }
     match serde_json::from_slice::<Wrapper>(body) {
         Ok(w) => format!("{}: {}", w.error.code, w.error.message),
-        // Quoted and escaped: an error page must not put raw control characters in the log.
-        Err(_) => NotAPage::from_body(body, "a body that is not the API's error".into())
-            .first_bytes
-            .to_string(),
+        Err(_) => input::quote_start(body),
     }
 }
 

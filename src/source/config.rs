@@ -356,16 +356,8 @@ impl TenantConfig {
         }
         let max_page_bytes = match pick!(max_page_bytes) {
             None => DEFAULT_MAX_PAGE_BYTES,
-            Some(n) if MAX_PAGE_BYTES_RANGE.contains(&n) => n as usize,
             Some(n) => {
-                return Err(err(
-                    "max_page_bytes",
-                    format!(
-                        "{n}: must be from {} (1 MiB) to {} (1 GiB)",
-                        MAX_PAGE_BYTES_RANGE.start(),
-                        MAX_PAGE_BYTES_RANGE.end()
-                    ),
-                ));
+                number_in(n, MAX_PAGE_BYTES_RANGE).map_err(|m| err("max_page_bytes", m))? as usize
             }
         };
         let limits = ApiLimits {

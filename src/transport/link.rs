@@ -329,10 +329,9 @@ impl Link {
     }
 
     /// Ends the link cleanly: TLS sends close_notify, TCP a FIN, files are flushed.
-    pub async fn close(self) -> io::Result<()> {
+    pub async fn close(mut self) -> io::Result<()> {
         match self {
-            Link::Tcp(mut s) => s.shutdown().await,
-            Link::Tls(mut s) => s.shutdown().await,
+            Link::Tcp(_) | Link::Tls(_) => self.half_close().await,
             Link::File(mut f) => f.flush().await,
             Link::Stdout(mut s) => s.flush().await,
             Link::Udp(_) | Link::Unix(_) => Ok(()),

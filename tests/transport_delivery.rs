@@ -446,90 +446,55 @@ async fn a_unix_output_sends_rfc3164_datagrams_to_the_local_socket() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Regression (issue 14): a receiver that read part of a burst and then reset the connection,
-/// with nothing more to send, lost the rest: every record had been written into the socket, so
-/// all counted as delivered, and the replay window waited for a next batch that might never
-/// come. An idle connection is now watched: the reset is noticed at once, and the window is
-/// resent on a new connection before any new record.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reset_while_idle_is_repaired_at_once_and_the_burst_resent() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let second: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let reset_at: Arc<Mutex<Option<tokio::time::Instant>>> = Arc::default();
-    let (got, at) = (second.clone(), reset_at.clone());
-    tokio::spawn(async move {
-        // The first connection: a slow reader that takes 4 KB, then resets (RST: whatever
-        // it had not read is gone).
-        let (mut first, _) = listener.accept().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let mut buf = vec![0u8; 4096];
-        let _ = first.read_exact(&mut buf).await;
-        first.set_zero_linger().unwrap();
-        drop(first);
-        *at.lock().unwrap() = Some(tokio::time::Instant::now());
-        // The second reads everything.
-        let (socket, _) = listener.accept().await.unwrap();
-        read_frames(socket, None, |r| got.lock().unwrap().push(r)).await;
-    });
-    let out = output(&format!(
-        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nreconnect_backoff = \"100ms\"\n"
-    ));
-    let page = sample("realistic-page.json");
-    let mut sent = Vec::new();
-    for _ in 0..30 {
-        let batch = batch_of(&out, &page, 1);
-        sent.extend(batch.records().map(|r| {
-            // Without the octet count, as the receiver hands them out.
-            r[r.iter().position(|&b| b == b' ').unwrap() + 1..].to_vec()
-        }));
-        out.send(batch).await.expect("written into the socket");
-    }
-    // Nothing more is sent: the output alone must notice the reset and resend.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let have: std::collections::HashSet<Vec<u8>> =
-            second.lock().unwrap().iter().cloned().collect();
-        if sent.iter().all(|r| have.contains(r)) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} records on the second connection",
-            sent.iter().filter(|r| have.contains(*r)).count(),
-            sent.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let reset = reset_at.lock().unwrap().expect("the receiver reset");
-    eprintln!("reset to every record resent: {:?}", reset.elapsed());
-    let stats = out.stats();
-    assert_eq!(stats.connects, 2, "{stats:?}");
-    out.shutdown().await;
+/// A receiver whose first connection reads slowly, takes 4 KB and resets (RST: whatever it had
+/// not read is gone), and whose second connection is read to its end and then closed cleanly.
+struct ResettingReceiver {
+    port: u16,
+    /// Records read on the second connection.
+    second: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// When the first connection was reset.
+    reset_at: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
-/// Issue 14: stopping right after a burst that the receiver then resets. The output half-closes
-/// and waits for the receiver to close its side; the reset says the last records may be lost,
-/// so they are resent on a new connection, which the receiver closes cleanly.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stopping_after_a_burst_the_receiver_resets_resends_it_and_waits_for_a_clean_close() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let second: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let got = second.clone();
-    tokio::spawn(async move {
-        let (mut first, _) = listener.accept().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let mut buf = vec![0u8; 4096];
-        let _ = first.read_exact(&mut buf).await;
-        first.set_zero_linger().unwrap();
-        drop(first);
-        // The second connection is read to its end, then closed: a clean close.
-        let (socket, _) = listener.accept().await.unwrap();
-        read_frames(socket, None, |r| got.lock().unwrap().push(r)).await;
-    });
+impl ResettingReceiver {
+    async fn start() -> ResettingReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let second: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let reset_at: Arc<Mutex<Option<tokio::time::Instant>>> = Arc::default();
+        let (got, at) = (second.clone(), reset_at.clone());
+        tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let mut buf = vec![0u8; 4096];
+            let _ = first.read_exact(&mut buf).await;
+            first.set_zero_linger().unwrap();
+            drop(first);
+            *at.lock().unwrap() = Some(tokio::time::Instant::now());
+            let (socket, _) = listener.accept().await.unwrap();
+            read_frames(socket, None, |r| got.lock().unwrap().push(r)).await;
+        });
+        ResettingReceiver {
+            port,
+            second,
+            reset_at,
+        }
+    }
+
+    /// Records of `sent` not (yet) read on the second connection.
+    fn missing(&self, sent: &[Vec<u8>]) -> usize {
+        let have: std::collections::HashSet<Vec<u8>> =
+            self.second.lock().unwrap().iter().cloned().collect();
+        sent.iter().filter(|r| !have.contains(*r)).count()
+    }
+}
+
+/// A TCP output to `rx` and a burst of 30 batches written into its socket; the records sent,
+/// without their octet counts, as the receiver hands them out.
+async fn burst_to(rx: &ResettingReceiver) -> (Output, Vec<Vec<u8>>) {
     let out = output(&format!(
-        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nreconnect_backoff = \"100ms\"\n"
+        "type = \"tcp\"\naddress = \"127.0.0.1:{}\"\nreconnect_backoff = \"100ms\"\n",
+        rx.port
     ));
     let page = sample("realistic-page.json");
     let mut sent = Vec::new();
@@ -542,11 +507,50 @@ async fn stopping_after_a_burst_the_receiver_resets_resends_it_and_waits_for_a_c
         );
         out.send(batch).await.expect("written into the socket");
     }
+    (out, sent)
+}
+
+/// Regression (issue 14): a receiver that read part of a burst and then reset the connection,
+/// with nothing more to send, lost the rest: every record had been written into the socket, so
+/// all counted as delivered, and the replay window waited for a next batch that might never
+/// come. An idle connection is now watched: the reset is noticed at once, and the window is
+/// resent on a new connection before any new record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_while_idle_is_repaired_at_once_and_the_burst_resent() {
+    let rx = ResettingReceiver::start().await;
+    let (out, sent) = burst_to(&rx).await;
+    // Nothing more is sent: the output alone must notice the reset and resend.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rx.missing(&sent) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {} records missing from the second connection",
+            rx.missing(&sent),
+            sent.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reset = rx.reset_at.lock().unwrap().expect("the receiver reset");
+    eprintln!("reset to every record resent: {:?}", reset.elapsed());
+    let stats = out.stats();
+    assert_eq!(stats.connects, 2, "{stats:?}");
+    out.shutdown().await;
+}
+
+/// Issue 14: stopping right after a burst that the receiver then resets. The output half-closes
+/// and waits for the receiver to close its side; the reset says the last records may be lost,
+/// so they are resent on a new connection, which the receiver closes cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_after_a_burst_the_receiver_resets_resends_it_and_waits_for_a_clean_close() {
+    let rx = ResettingReceiver::start().await;
+    let (out, sent) = burst_to(&rx).await;
     // Stop at once, before the receiver has read (or reset) anything.
     tokio::time::timeout(Duration::from_secs(20), out.shutdown())
         .await
         .expect("the output stops");
-    let have: std::collections::HashSet<Vec<u8>> = second.lock().unwrap().iter().cloned().collect();
-    let missing = sent.iter().filter(|r| !have.contains(*r)).count();
-    assert_eq!(missing, 0, "records missing from the second connection");
+    assert_eq!(
+        rx.missing(&sent),
+        0,
+        "records missing from the second connection"
+    );
 }

@@ -1,6 +1,7 @@
-//! Stopping and starting at the output's edges (issue 14, first part): SIGTERM ends `run`
-//! within `shutdown_grace` whatever the outputs do, without moving a checkpoint past what was
-//! not delivered; a `file` output that cannot be opened is refused at start.
+//! Stopping and starting at the output's edges (issue 14): SIGTERM ends `run` within
+//! `shutdown_grace` whatever the outputs do, without moving a checkpoint past what was not
+//! delivered; `kill -9` after a receiver reset loses nothing; a `file` output that cannot be
+//! opened is refused at start.
 
 mod support;
 
@@ -81,29 +82,34 @@ fn spawn_run(config: &std::path::Path, log: &std::path::Path) -> std::process::C
 /// A plain TCP syslog receiver of our own: every `externalId` it was sent.
 async fn receiver(listener: TcpListener) -> Arc<Mutex<BTreeSet<String>>> {
     let ids = Arc::new(Mutex::new(BTreeSet::new()));
-    let got = ids.clone();
+    serve(listener, ids.clone());
+    ids
+}
+
+/// Reads every connection of `listener` to its end, adding the `externalId`s to `got`.
+fn serve(listener: TcpListener, got: Arc<Mutex<BTreeSet<String>>>) {
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let got = got.clone();
-            tokio::spawn(async move {
-                let mut all = Vec::new();
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = stream.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    all.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&all);
-                    let mut ids = got.lock().unwrap();
-                    for part in text.split("externalId=").skip(1) {
-                        let id: String = part.chars().take_while(|c| *c != ' ').collect();
-                        ids.insert(id);
-                    }
-                }
-            });
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(read_ids(stream, got.clone()));
         }
     });
-    ids
+}
+
+async fn read_ids(mut stream: tokio::net::TcpStream, got: Arc<Mutex<BTreeSet<String>>>) {
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&all);
+        let mut ids = got.lock().unwrap();
+        for part in text.split("externalId=").skip(1) {
+            let id: String = part.chars().take_while(|c| *c != ' ').collect();
+            ids.insert(id);
+        }
+    }
 }
 
 /// Regression: with a `tcp` output pointed at a closed port, SIGTERM took 35–120 s (past the
@@ -164,6 +170,107 @@ async fn sigterm_with_the_only_output_down_exits_within_the_grace_and_keeps_the_
         .into_iter()
         .map(|v| v.id)
         .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let have = received.lock().unwrap().clone();
+        if want.is_subset(&have) && cursor(&dir, &tenant).is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} alerts after the restart:\n{}",
+            want.intersection(&have).count(),
+            want.len(),
+            log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(support::process::signal(child.id(), "TERM"));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}:\n{}", log_text());
+}
+
+/// Regression (issue 14): a receiver that reads part of a burst and resets the connection lost
+/// the rest if siemfwd was killed before it noticed: every record had been written into the
+/// socket, so the checkpoint had moved past all of them. The checkpoint now waits until the
+/// receiver confirmed what it read (a clean close after ours), so after `kill -9` at the reset
+/// the restart fetches the burst again and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_right_after_the_receiver_reset_a_burst_loses_nothing_after_restart() {
+    let sim = simulator().await;
+    let dir = TestDir::new("shutdown-kill-after-reset");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let (reset_tx, reset_rx) = tokio::sync::oneshot::channel();
+    {
+        let got = received.clone();
+        tokio::spawn(async move {
+            // The first connection: read slowly, take 4 KB, then reset (RST drops the rest).
+            let (mut first, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let mut head = vec![0u8; 4096];
+            first.read_exact(&mut head).await.unwrap();
+            let text = String::from_utf8_lossy(&head);
+            for part in text.split("externalId=").skip(1) {
+                // The last one may be cut: only whole ids (followed by a space) count.
+                if let Some((id, _)) = part.split_once(' ') {
+                    got.lock().unwrap().insert(id.to_owned());
+                }
+            }
+            // Reset, and down for a while (a receiver restarting): nothing is resent before
+            // the kill.
+            first.set_zero_linger().unwrap();
+            drop(first);
+            drop(listener);
+            let _ = reset_tx.send(());
+        });
+    }
+    let output =
+        format!("[[output]]\nname = \"siem\"\ntype = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n");
+    let config = config(&dir, &sim, &output);
+    let log = dir.join("siemfwd.log");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let tenant = sim.tenants()[0].name.clone();
+    let want: BTreeSet<String> = sim
+        .ground_truth(&sim.tenants()[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    let mut child = spawn_run(&config, &log);
+    tokio::time::timeout(Duration::from_secs(30), reset_rx)
+        .await
+        .expect("the burst reached the receiver")
+        .unwrap();
+    assert!(support::process::signal(child.id(), "KILL"));
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let read_before_kill = received.lock().unwrap().clone();
+    eprintln!(
+        "killed at the reset: {} of {} alerts read, checkpoint {:?}",
+        want.intersection(&read_before_kill).count(),
+        want.len(),
+        cursor(&dir, &tenant)
+    );
+    // The invariant itself: a checkpoint that covers the burst means the burst was read.
+    if cursor(&dir, &tenant).is_some() {
+        assert!(
+            want.is_subset(&read_before_kill),
+            "the checkpoint moved past alerts the receiver never read:\n{}",
+            log_text()
+        );
+    }
+
+    // The receiver is back, and siemfwd restarts.
+    serve(
+        TcpListener::bind(("127.0.0.1", port)).await.unwrap(),
+        received.clone(),
+    );
+    let mut child = spawn_run(&config, &log);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let have = received.lock().unwrap().clone();

@@ -554,3 +554,160 @@ async fn stopping_after_a_burst_the_receiver_resets_resends_it_and_waits_for_a_c
         "records missing from the second connection"
     );
 }
+
+/// Issue 14: a record written into the socket is not yet a record read. What the output calls
+/// confirmed (what checkpoints wait for) must have been read by the receiver: here the first
+/// connection is reset with most of the burst unread, so nothing may be confirmed until the
+/// burst was resent on the second connection and that one closed cleanly after reading it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_the_receiver_reset_is_confirmed_only_once_resent_and_read() {
+    let rx = ResettingReceiver::start().await;
+    let (out, sent) = burst_to(&rx).await;
+    let mark = out.written_mark();
+    assert!(
+        !out.is_confirmed(mark),
+        "written is not confirmed: the receiver has read nothing yet"
+    );
+    tokio::time::timeout(Duration::from_secs(20), out.confirmed(mark))
+        .await
+        .expect("confirmed once resent");
+    assert!(
+        rx.reset_at.lock().unwrap().is_some(),
+        "confirmed before the receiver reset the first connection"
+    );
+    assert_eq!(
+        rx.missing(&sent),
+        0,
+        "confirmed while records were still unread on the second connection"
+    );
+    let stats = out.stats();
+    assert_eq!(stats.connects, 2, "{stats:?}");
+    out.shutdown().await;
+}
+
+/// Issue 14: with a receiver that reads everything, an idle output asks for its confirmation
+/// by half-closing (the receiver's clean close confirms), and the next batch opens a new
+/// connection. Datagram and file outputs confirm as they write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_output_is_confirmed_by_the_receivers_clean_close() {
+    let rx = FrameReceiver::start(None).await;
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{}\"\n",
+        rx.port
+    ));
+    let page = sample("realistic-page.json");
+    let first = batch_of(&out, &page, 2);
+    let records = first.len();
+    out.send(first).await.unwrap();
+    let mark = out.written_mark();
+    let written = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), out.confirmed(mark))
+        .await
+        .expect("confirmed after the idle half-close");
+    eprintln!("written to confirmed: {:?}", written.elapsed());
+    assert_eq!(rx.received.lock().unwrap().all().len(), records);
+    // The receiver closed its side on our end of stream: the connection is over.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !rx.closed_all() {
+        assert!(tokio::time::Instant::now() < deadline, "still open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    out.send(batch_of(&out, &page, 1)).await.unwrap();
+    rx.wait_for(records + records / 2).await;
+    assert_eq!(rx.received.lock().unwrap().connections.len(), 2);
+    assert!(out.written_mark() > mark);
+    out.shutdown().await;
+
+    let dir = std::env::temp_dir().join(format!("siemfwd-confirm-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = output(&format!(
+        "type = \"file\"\npath = \"{}\"\n",
+        dir.join("out.log").display()
+    ));
+    file.send(batch_of(&file, &page, 1)).await.unwrap();
+    assert!(
+        file.is_confirmed(file.written_mark()),
+        "a file confirms as it writes"
+    );
+    file.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 14: an output that is never idle for long (many tenants, each sending a little) and
+/// sends too little for its replay window to move on still gets its records confirmed: before a
+/// batch, when the oldest unconfirmed one is 10 s old, it asks the receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_steady_stream_is_confirmed_without_ever_pausing() {
+    let rx = FrameReceiver::start(None).await;
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{}\"\n",
+        rx.port
+    ));
+    let page = sample("realistic-page.json");
+    out.send(batch_of(&out, &page, 1)).await.unwrap();
+    let first = out.written_mark();
+    let started = tokio::time::Instant::now();
+    while !out.is_confirmed(first) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not confirmed while sending every 100 ms"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        out.send(batch_of(&out, &page, 1)).await.unwrap();
+    }
+    eprintln!("confirmed after {:?} of steady sending", started.elapsed());
+    assert!(
+        out.stats().connects >= 2,
+        "asked by closing: {:?}",
+        out.stats()
+    );
+    out.shutdown().await;
+}
+
+/// Issue 14: a receiver that reads everything but never closes its side after ours cannot
+/// confirm by closing. After `write_timeout` the output says so once and confirms by the weaker
+/// rule (the connection found open after the records), instead of holding checkpoints for ever
+/// or resending the window each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_closes_gets_the_weaker_rule_after_write_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let read = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = read.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let total = total.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    total.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                }
+                // End of stream seen, and the connection is kept open regardless.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                drop(socket);
+            });
+        }
+    });
+    let out = output(&format!(
+        "type = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nwrite_timeout = \"1s\"\n"
+    ));
+    let page = sample("realistic-page.json");
+    out.send(batch_of(&out, &page, 1)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), out.confirmed(out.written_mark()))
+        .await
+        .expect("confirmed by the weaker rule after write_timeout");
+    // From now on: no more half-closes, and each batch is confirmed at the next idle check.
+    for _ in 0..3 {
+        out.send(batch_of(&out, &page, 1)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), out.confirmed(out.written_mark()))
+            .await
+            .expect("confirmed at the next check");
+    }
+    let stats = out.stats();
+    assert_eq!(stats.connects, 2, "one half-close only: {stats:?}");
+    out.shutdown().await;
+}

@@ -315,6 +315,7 @@ async fn run(rs: &Rsyslog, out: Output, inputs: &[Input]) -> (Sent, Received) {
     let from = mark(rs);
     let end = sentinel();
     let sent = send_alerts(&out, inputs, &end).await;
+    support::send::assert_confirmed(&out).await;
     out.shutdown().await;
     (sent, collect_run(rs, &end, from))
 }

@@ -155,6 +155,7 @@ async fn send_files(out: Output, files: &[PathBuf]) -> Sent {
             panic!("not delivered: {e}");
         }
     }
+    support::send::assert_confirmed(&out).await;
     out.shutdown().await;
     stats.pop(); // the sentinel's
     Sent { stats, sentinel }

@@ -1,7 +1,12 @@
 //! One tenant's forwarding: poll a window, de-duplicate, map for each output, send, and only
-//! when every output took every record, move the checkpoint.
+//! when every output confirmed every record, move the checkpoint.
+//!
+//! Two checkpoints are held: the one the next window starts from (moved once a window is
+//! written), and the one saved (moved once the outputs confirmed it: for TCP and TLS, when
+//! the receiver closed cleanly after the output's half-close or when the replay window let go
+//! of the records; see `transport::output`). A crash or `kill -9` restarts from the saved one.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +15,16 @@ use super::window::Window;
 use crate::alert::Timestamp;
 use crate::input::InputAlert;
 use crate::source::{AlertsClient, Emit, FetchError, TenantConfig};
-use crate::transport::{DeadLetters, DeliveryError, Output};
+use crate::transport::{DeadLetters, DeliveryError, Output, WrittenMark};
 
 /// The longest window fetched before a checkpoint: a tenant catching up after an outage moves
 /// its cursor step by step instead of re-fetching everything after a crash.
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
+/// At the end of a poll, how long it waits for the outputs to confirm its windows before it
+/// leaves them for a later save (the outputs ask for a confirmation within ~10 s even when
+/// busy; one that is down does not confirm until it is back).
+pub const CONFIRM_WAIT: Duration = Duration::from_secs(30);
 
 /// Why a poll ended before its windows were delivered. The checkpoint stayed where it was.
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +77,17 @@ pub struct TenantForwarder {
     client: AlertsClient,
     outputs: Vec<Arc<Output>>,
     store: CheckpointStore,
+    /// Where the next window starts: past what was written.
     checkpoint: Checkpoint,
+    /// Checkpoints of windows written but not yet confirmed by every output, oldest first.
+    unconfirmed: VecDeque<Unconfirmed>,
     dead_letters: DeadLetters,
+}
+
+/// The checkpoint after a window, and each output's mark after its batches.
+struct Unconfirmed {
+    checkpoint: Checkpoint,
+    marks: Vec<WrittenMark>,
 }
 
 impl TenantForwarder {
@@ -96,6 +115,7 @@ impl TenantForwarder {
             outputs,
             store,
             checkpoint,
+            unconfirmed: VecDeque::new(),
             dead_letters,
         })
     }
@@ -108,16 +128,21 @@ impl TenantForwarder {
         &self.client
     }
 
+    /// Where the next window starts (saved once the outputs confirm it).
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
     }
 
     /// Delivers every window from the checkpoint (or `initial_lookback`) up to `now - lag`,
-    /// checkpointing after each. An error leaves the checkpoint at the last delivered window.
+    /// saving the checkpoint of each once the outputs confirmed it (waiting up to
+    /// [`CONFIRM_WAIT`] at the end). An error leaves the saved checkpoint at the last
+    /// confirmed window.
     pub async fn poll(&mut self, now: Timestamp) -> Result<PollReport, PollError> {
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
         let end = Timestamp::from_unix_nanos(now.unix_nanos() - nanos(self.tenant.lag), 7);
         let mut report = PollReport::default();
+        // Windows of an earlier poll that ended in an error may have been confirmed since.
+        self.save_confirmed()?;
         loop {
             let from = match self.checkpoint.cursor {
                 Some(c) => {
@@ -169,15 +194,58 @@ impl TenantForwarder {
                 })
                 .await?;
             self.checkpoint.advance(to, delivered, self.tenant.overlap);
-            self.store
-                .save(&self.checkpoint)
-                .map_err(|source| PollError::Checkpoint {
-                    tenant: self.tenant.name.clone(),
-                    source,
-                })?;
+            self.unconfirmed.push_back(Unconfirmed {
+                checkpoint: self.checkpoint.clone(),
+                marks: self.outputs.iter().map(|o| o.written_mark()).collect(),
+            });
+            if to >= end {
+                self.wait_confirmed(CONFIRM_WAIT).await;
+            }
+            self.save_confirmed()?;
             if to >= end {
                 return Ok(report);
             }
+        }
+    }
+}
+
+impl TenantForwarder {
+    /// Saves the checkpoint of the newest window every output has confirmed, if any is new.
+    fn save_confirmed(&mut self) -> Result<(), PollError> {
+        let mut newest = None;
+        while let Some(front) = self.unconfirmed.front()
+            && self
+                .outputs
+                .iter()
+                .zip(&front.marks)
+                .all(|(o, &m)| o.is_confirmed(m))
+        {
+            newest = self.unconfirmed.pop_front();
+        }
+        let Some(confirmed) = newest else {
+            return Ok(());
+        };
+        self.store
+            .save(&confirmed.checkpoint)
+            .map_err(|source| PollError::Checkpoint {
+                tenant: self.tenant.name.clone(),
+                source,
+            })
+    }
+
+    /// Waits up to `limit` for the outputs to confirm every window written so far.
+    async fn wait_confirmed(&self, limit: Duration) {
+        let Some(last) = self.unconfirmed.back() else {
+            return;
+        };
+        // Marks only grow: the last window's are confirmed after every earlier one's.
+        let all = async {
+            for (output, &mark) in self.outputs.iter().zip(&last.marks) {
+                output.confirmed(mark).await;
+            }
+        };
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::info!(tenant = %self.tenant.name, "the outputs have not confirmed the last {} windows within {}s (a receiver that is down, or slow to read): the saved checkpoint waits for them", self.unconfirmed.len(), limit.as_secs());
         }
     }
 }

@@ -29,5 +29,5 @@ pub use config::{ConnectionSettings, Destination, OutputConfig, TlsSettings};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{Envelope, EnvelopeError, Facility, SyslogFormat, TimeSource};
 pub use framing::Framing;
-pub use output::{DeliveryError, Output, OutputError, Receipt, load_mapping, probe};
+pub use output::{DeliveryError, Output, OutputError, Receipt, WrittenMark, load_mapping, probe};
 pub use sender::OutputStats;

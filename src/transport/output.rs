@@ -12,9 +12,13 @@
 //!
 //! What "written" cannot promise: plain TCP and TLS have no application-level
 //! acknowledgement. Records that reached the kernel's send buffer or the receiver's receive
-//! buffer are lost if the receiver dies before reading them, and the sender cannot know. The
-//! output narrows the window by checking, before each batch, whether the peer has closed the
-//! connection; what remains is inherent to syslog over TCP (RELP would close it).
+//! buffer are lost if the receiver dies before reading them, and the sender cannot know. So a
+//! stream output also says when its batches are *confirmed* ([`Output::written_mark`],
+//! [`Output::confirmed`]): when the receiver closed the connection cleanly after the output's
+//! half-close (asked for after 500 ms idle, or before a batch when the oldest unconfirmed one is
+//! 10 s old), or when more than the replay window was written after them. Until then they stay
+//! in the replay window, resent after any break; and checkpoints wait for the confirmation, so a
+//! crash cannot lose them either: they are fetched again at the next start.
 
 use std::sync::Arc;
 
@@ -26,7 +30,7 @@ use super::config::{ConnectionSettings, Destination, OutputConfig};
 use super::dead_letter::{DeadLetter, DeadLetters};
 use super::envelope::{Envelope, EnvelopeError, local_hostname};
 use super::link::Connector;
-use super::sender::{Job, OutputStats, Sender, SharedStats};
+use super::sender::{Job, OutputStats, Progress, Sender, SharedStats};
 use super::tls::{TlsClient, TlsSetupError};
 use crate::mapping::{Mapping, MappingError};
 
@@ -83,6 +87,7 @@ pub struct Output {
     queue: mpsc::Sender<Job>,
     task: JoinHandle<()>,
     stats: Arc<SharedStats>,
+    progress: Arc<Progress>,
 }
 
 impl Output {
@@ -165,11 +170,13 @@ impl Output {
         let (queue, jobs) = mpsc::channel(settings.queue);
         let target = connector.destination().describe();
         let stats = Arc::new(SharedStats::default());
+        let progress = Arc::new(Progress::default());
         let sender = Sender {
             name: name.clone(),
             connector,
             settings,
             stats: stats.clone(),
+            progress: progress.clone(),
         };
         let task = tokio::spawn(sender.run(jobs));
         Output {
@@ -181,7 +188,25 @@ impl Output {
             queue,
             task,
             stats,
+            progress,
         }
+    }
+
+    /// A mark after every batch written so far (those whose receipts said delivered among
+    /// them), for [`Output::confirmed`].
+    pub fn written_mark(&self) -> WrittenMark {
+        WrittenMark(self.progress.written())
+    }
+
+    /// Whether every batch up to `mark` is confirmed.
+    pub fn is_confirmed(&self, mark: WrittenMark) -> bool {
+        self.progress.is_confirmed(mark.0)
+    }
+
+    /// Resolves once every batch up to `mark` is confirmed: read by the receiver as far as the
+    /// output can know (see the module's delivery contract). Checkpoints wait for this.
+    pub async fn confirmed(&self, mark: WrittenMark) {
+        self.progress.confirmed(mark.0).await
     }
 
     /// Connections, broken links and deliveries so far.
@@ -255,6 +280,10 @@ impl Output {
         }
     }
 }
+
+/// Where an output's written batches stood at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WrittenMark(u64);
 
 /// The outcome of a submitted batch, to be awaited.
 pub struct Receipt {

@@ -58,3 +58,13 @@ pub fn send_udp<M: AsRef<[u8]>>(port: u16, msgs: &[M]) {
         std::thread::sleep(Duration::from_micros(200));
     }
 }
+
+/// A real receiver confirms what it read by closing its side after the output's half-close
+/// (issue 14): the confirmation of everything written comes within seconds, long before the
+/// 30 s `write_timeout` after which the output would stop asking and fall back to a weaker rule.
+pub async fn assert_confirmed(out: &siemfwd::transport::Output) {
+    let mark = out.written_mark();
+    tokio::time::timeout(Duration::from_secs(10), out.confirmed(mark))
+        .await
+        .expect("the receiver closes cleanly after our half-close, confirming what it read");
+}

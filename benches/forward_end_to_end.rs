@@ -13,7 +13,7 @@
 
 #[path = "common/lean_rsyslog.rs"]
 mod lean_rsyslog;
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@
 
 #[path = "common/lean_rsyslog.rs"]
 mod lean_rsyslog;
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::io::{Read, Seek, SeekFrom};

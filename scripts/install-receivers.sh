@@ -44,7 +44,7 @@ apt_update_once() {
 
 # ---------------------------------------------------------------- rsyslog (apt) ----
 # rsyslog-gnutls / rsyslog-openssl: the gtls and ossl TLS stream drivers (lmnsd_gtls/ossl.so).
-# systemd: `systemd-analyze verify` checks the shipped unit (tests/systemd_unit.rs).
+# systemd: `systemd-analyze verify` checks the shipped unit (tests/it/systemd_unit.rs).
 APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl liblognorm5 openssl systemd)
 missing=()
 for p in "${APT_PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done

@@ -126,12 +126,14 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
             ..LiveConfig::default()
         });
     }
+    // Listening for Ctrl-C before the summary says the simulator is up: a signal sent the
+    // moment it is read must stop it cleanly, not kill it (the default action).
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot wait for Ctrl-C")?;
     let mut out = io::stdout().lock();
     write_summary(&mut out, &sim).context("cannot write to standard output")?;
     drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    interrupt.recv().await;
     eprintln!("siemfwd: simulator stopping");
     sim.shutdown().await;
     Ok(())

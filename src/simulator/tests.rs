@@ -1,5 +1,5 @@
 //! Unit tests of the simulator's parts: OData parsing, the generator's determinism and
-//! realism, the rate limiter, scopes, PKCE and redirect URIs. `tests/simulator_http.rs` tests
+//! realism, the rate limiter, scopes, PKCE and redirect URIs. `tests/it/simulator_http.rs` tests
 //! the whole over HTTP.
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! A real rsyslog restarted while an output streams to it over mutual TLS: the output notices,
 //! reconnects and goes on, and every record either arrives or is reported undelivered.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

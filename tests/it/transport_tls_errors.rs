@@ -12,7 +12,7 @@
 //! Needs syslog-ng (`scripts/install-receivers.sh`) and rsyslogd. `SIEMFWD_KEEP_TEST_DIRS=1`
 //! keeps the receivers' temp dirs.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! records the sender had to shorten to its maximum message size) by the shortening rule of
 //! [`diff_shortened`].
 //!
-//! How liblognorm 2.0.6 decodes is described in tests/rsyslog_cef.rs.
+//! How liblognorm 2.0.6 decodes is described in tests/it/rsyslog_cef.rs.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

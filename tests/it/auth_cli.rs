@@ -3,7 +3,7 @@
 //! the person who signs in), the token they store used by `siemfwd run`, `auth status` telling
 //! which tenant needs re-consent, and the consent link.
 
-mod support;
+use crate::support;
 
 #[path = "auth/harness.rs"]
 mod harness;

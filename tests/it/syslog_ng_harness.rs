@@ -1,11 +1,11 @@
-//! The syslog-ng test harness (`tests/support/syslog_ng.rs`) with real bytes: a real
+//! The syslog-ng test harness (`tests/it/support/syslog_ng.rs`) with real bytes: a real
 //! syslog-ng 3.38 started per test on its own ports, fed by the plain std senders of
 //! `support::send`.
 //!
 //! Needs syslog-ng unpacked by `scripts/install-receivers.sh` (run as root).
 //! `SIEMFWD_KEEP_TEST_DIRS=1` keeps the receivers' temp dirs.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

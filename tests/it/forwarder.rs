@@ -13,7 +13,7 @@
 //! `SIEMFWD_TEST_SEED` repeats a run's random kill moments; `SIEMFWD_KEEP_TEST_DIRS=1` keeps
 //! the config, state, forwarder log and rsyslog output.
 
-mod support;
+use crate::support;
 
 #[path = "forwarder/cef.rs"]
 mod cef;

@@ -5,8 +5,8 @@
 //! (octet-counted and LF frames on one port), UDP. Input names in `raw.log`/`inputname`:
 //! `tls_gtls`, `tls_gtls_name`, `tls_ossl`, `tcp_plain`, `udp_plain`.
 //!
-//! Config: `tests/receivers/rsyslog.conf.in` (from shared/reference/rsyslog.conf) with
-//! rulebases `tests/receivers/cef.rb` and `leef.rb`. Every message is written to
+//! Config: `tests/it/receivers/rsyslog.conf.in` (from shared/reference/rsyslog.conf) with
+//! rulebases `tests/it/receivers/cef.rb` and `leef.rb`. Every message is written to
 //! `out/raw.log` as `INPUTNAME RAWMSG` and, as rsyslog's `%jsonmesg%`, to `out/parsed.jsonl`;
 //! decoded CEF is under `$!` → `cefparse` → `cef` → {`DeviceVendor`, `DeviceProduct`,
 //! `DeviceVersion`, `SignatureID`, `Name`, `Severity`, `Extensions` {key: unescaped value}},

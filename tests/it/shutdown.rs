@@ -3,7 +3,7 @@
 //! delivered; `kill -9` after a receiver reset loses nothing; a `file` output that cannot be
 //! opened is refused at start.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};

@@ -15,7 +15,7 @@
 //! - the syslog envelope as rsyslog parsed it (host, app name / tag, facility, severity,
 //!   timestamp);
 //! - the CEF (or LEEF) fields liblognorm decoded equal the model computed from the source JSON
-//!   (tests/support/cef_contract.rs, leef_contract.rs). A record the encoder had to shorten to
+//!   (tests/it/support/cef_contract.rs, leef_contract.rs). A record the encoder had to shorten to
 //!   the maximum size (it says so in its `EncodeStats`) is checked by the shortening rule of
 //!   `cef_check::diff_shortened` instead: fixed fields exact, every other value exact or a
 //!   prefix of the expected one, the longest values cut first to one common cap.
@@ -33,7 +33,7 @@
 //! Needs rsyslogd (run `scripts/install-receivers.sh` as root). `SIEMFWD_KEEP_TEST_DIRS=1`
 //! keeps the receivers' temp dirs.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -474,7 +474,7 @@ fn sample_alert_count() -> usize {
 
 // -------------------------------------------------------------------------- LEEF ----
 
-/// What liblognorm decoded (`$!leefparse`, rules leef1 / leef2caret of tests/receivers/leef.rb).
+/// What liblognorm decoded (`$!leefparse`, rules leef1 / leef2caret of tests/it/receivers/leef.rb).
 fn decoded_leef(msg: &Value, version: &str) -> Result<Leef, String> {
     let lp = lognorm_result(msg, "leefparse", "LEEF")?;
     let attrs = lp

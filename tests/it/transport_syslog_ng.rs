@@ -7,10 +7,10 @@
 //! sentinel alert last on the same connection, and waits for the sentinel in syslog-ng's output:
 //! syslog-ng keeps the order of one connection, so everything before it is everything the
 //! output delivered. Each decoded event is compared with the model of its source alert
-//! (tests/support/cef_contract.rs, leef_contract.rs): exactly, or for a record the encoder had
+//! (tests/it/support/cef_contract.rs, leef_contract.rs): exactly, or for a record the encoder had
 //! to shorten to the maximum size, by the shortening rule of `cef_check::diff_shortened`.
 //!
-//! How syslog-ng decodes (see tests/support/syslog_ng.rs): header fields with `\|`, `\\`
+//! How syslog-ng decodes (see tests/it/support/syslog_ng.rs): header fields with `\|`, `\\`
 //! unescaped; `.cef.extension_strict_ok = "yes"` only when every escape in the extension is
 //! `\\`, `\=`, `\n` or `\r` and no raw `=`, CR or LF is in it. Values are compared from the
 //! receiver's raw `.cef.extension` / `.leef.attrs` (split and unescaped here), not from its
@@ -25,7 +25,7 @@
 //! Needs syslog-ng unpacked by `scripts/install-receivers.sh`. `SIEMFWD_KEEP_TEST_DIRS=1` keeps
 //! the receivers' temp dirs.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@
 //! sent is in a dead-letter file with the reason, the bad answer was said in words, nothing
 //! panicked and the peak RSS stayed under the README's ~100 MB.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

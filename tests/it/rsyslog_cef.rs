@@ -19,7 +19,7 @@
 //!   unparsable (`unparsed-data`), so encoders must omit empty keys;
 //! - the first character of the first extension key is dropped unless a space follows the
 //!   7th `|` (liblognorm 2.0.6 bug, fixed in 2.0.7): the receiver config
-//!   (tests/receivers/rsyslog.conf.in) inserts that space, so it cannot hide encoder output;
+//!   (tests/it/receivers/rsyslog.conf.in) inserts that space, so it cannot hide encoder output;
 //! - stock rsyslog (`parser.escapeControlCharactersOnReceive="on"`) turns every control
 //!   character below 0x20 other than TAB (kept by our config) into `#` + 3 octal digits
 //!   before liblognorm sees it; that is modelled in `cef_check::rsyslog_view` for the stock
@@ -27,7 +27,7 @@
 //!   such characters as spaces anyway, see `cef_contract::ext_text`, so none should reach
 //!   rsyslog.)
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

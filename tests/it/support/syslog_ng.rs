@@ -9,7 +9,7 @@
 //! framing, BSD/RFC 3164 parsing), `s_tcp_lf5424` (LF framing, RFC 5424 parsing), `s_tls_lf`
 //! (LF framing over TLS, client certificate optional), `s_udp`.
 //!
-//! Config: `tests/receivers/syslog-ng.conf.in` (from shared/reference/syslog-ng.conf; parsers
+//! Config: `tests/it/receivers/syslog-ng.conf.in` (from shared/reference/syslog-ng.conf; parsers
 //! `p_cef` and `p_leef` verbatim). Every message is written to `out/raw.log` as
 //! `SOURCE RAWMSG` and, as `$(format-json ...)`, to `out/parsed.jsonl`; syslog-ng's own messages
 //! (connections, oversize frames, TLS errors) go to `out/internal.log`.

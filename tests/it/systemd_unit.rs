@@ -1,6 +1,6 @@
 //! The shipped systemd unit, `contrib/systemd/siemfwd.service`, as systemd itself reads it.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use siemfwd::config::DEFAULT_SHUTDOWN_GRACE;
 use siemfwd::config::DEFAULT_STATE_DIR;
 use support::tempdir::TestDir;
 
-const UNIT: &str = include_str!("../contrib/systemd/siemfwd.service");
+const UNIT: &str = include_str!("../../contrib/systemd/siemfwd.service");
 const INSTALLED: &str = "/usr/local/bin/siemfwd";
 
 /// The value of `key=` in the unit (the last one, as systemd takes it).

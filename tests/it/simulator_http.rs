@@ -4,7 +4,7 @@
 //!
 //! Most tests speak hand-written HTTP/1.1 over `TcpStream` (one request per connection), which
 //! creates no timers, so paused-time tests stay deterministic; a few go through reqwest.
-//! The tests live in `tests/simulator_http/`.
+//! The tests live in `tests/it/simulator_http/`.
 
 #[path = "simulator_http/alerts.rs"]
 mod alerts;

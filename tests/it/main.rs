@@ -1,0 +1,25 @@
+//! The integration tests, as one test binary: each module is one concern (its `//!` line says
+//! which), run against the real binary, the simulator over HTTP and real receivers on
+//! 127.0.0.1. One binary links once and runs every test in one pool of threads, instead of
+//! twenty binaries linked and run one after another.
+
+mod support;
+
+mod auth_cli;
+mod commands_cli;
+mod fetch_simulator;
+mod forwarder;
+mod fuzz_inputs;
+mod golden;
+mod hostile_api;
+mod map_cli;
+mod rsyslog_cef;
+mod shutdown;
+mod simulator_http;
+mod syslog_ng_harness;
+mod systemd_unit;
+mod transport_delivery;
+mod transport_restart;
+mod transport_rsyslog;
+mod transport_syslog_ng;
+mod transport_tls_errors;

@@ -13,6 +13,8 @@
 //! does for most alerts of a million.
 //!
 //! The last lines read the same pages raw, unparsed: what the simulator alone serves.
+// Tests and benchmarks stop at the first surprise: unwrap is their assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Instant;

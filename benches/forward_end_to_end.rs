@@ -10,6 +10,8 @@
 //! `-- --idle-tenants N --idle-minutes M`, `-- --no-idle`, `-- --no-replay`).
 //! Targets: replay >= 50,000 alerts/s with peak RSS < 100 MB; idle: RSS < 100 MB, < 5% of a core.
 //! Needs rsyslogd and openssl: `scripts/install-receivers.sh`.
+// Tests and benchmarks stop at the first surprise: unwrap is their assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/lean_rsyslog.rs"]
 mod lean_rsyslog;

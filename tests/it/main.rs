@@ -2,6 +2,8 @@
 //! which), run against the real binary, the simulator over HTTP and real receivers on
 //! 127.0.0.1. One binary links once and runs every test in one pool of threads, instead of
 //! twenty binaries linked and run one after another.
+// Tests and benchmarks stop at the first surprise: unwrap is their assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -79,6 +79,48 @@ fn spawn_run(config: &std::path::Path, log: &std::path::Path) -> std::process::C
         .unwrap()
 }
 
+/// The id of every alert the simulator's tenant has.
+fn every_alert(sim: &Simulator) -> BTreeSet<String> {
+    sim.ground_truth(&sim.tenants()[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.id)
+        .collect()
+}
+
+/// Waits until `run` (`child`) has delivered every alert of `want` to `received` and saved a
+/// checkpoint, then stops it with SIGTERM: it must exit 0.
+async fn delivered_then_stopped(
+    mut child: std::process::Child,
+    want: &BTreeSet<String>,
+    received: &Mutex<BTreeSet<String>>,
+    dir: &TestDir,
+    tenant: &str,
+    log: &std::path::Path,
+) {
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let have = received.lock().unwrap().clone();
+        if want.is_subset(&have) && cursor(dir, tenant).is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} alerts after the restart:\n{}",
+            want.intersection(&have).count(),
+            want.len(),
+            log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(support::process::signal(child.id(), "TERM"));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}:\n{}", log_text());
+}
+
 /// A plain TCP syslog receiver of our own: every `externalId` it was sent.
 async fn receiver(listener: TcpListener) -> Arc<Mutex<BTreeSet<String>>> {
     let ids = Arc::new(Mutex::new(BTreeSet::new()));
@@ -163,33 +205,9 @@ async fn sigterm_with_the_only_output_down_exits_within_the_grace_and_keeps_the_
     // The output is back: the next start sends everything.
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let received = receiver(listener).await;
-    let mut child = spawn_run(&config, &log);
-    let want: BTreeSet<String> = sim
-        .ground_truth(&sim.tenants()[0].id)
-        .unwrap()
-        .into_iter()
-        .map(|v| v.id)
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let have = received.lock().unwrap().clone();
-        if want.is_subset(&have) && cursor(&dir, &tenant).is_some() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} alerts after the restart:\n{}",
-            want.intersection(&have).count(),
-            want.len(),
-            log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(support::process::signal(child.id(), "TERM"));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status}:\n{}", log_text());
+    let child = spawn_run(&config, &log);
+    let want = every_alert(&sim);
+    delivered_then_stopped(child, &want, &received, &dir, &tenant, &log).await;
 }
 
 /// Regression (issue 14): a receiver that reads part of a burst and resets the connection lost
@@ -234,12 +252,7 @@ async fn kill_9_right_after_the_receiver_reset_a_burst_loses_nothing_after_resta
     let log = dir.join("siemfwd.log");
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     let tenant = sim.tenants()[0].name.clone();
-    let want: BTreeSet<String> = sim
-        .ground_truth(&sim.tenants()[0].id)
-        .unwrap()
-        .into_iter()
-        .map(|v| v.id)
-        .collect();
+    let want = every_alert(&sim);
     let mut child = spawn_run(&config, &log);
     tokio::time::timeout(Duration::from_secs(30), reset_rx)
         .await
@@ -270,27 +283,8 @@ async fn kill_9_right_after_the_receiver_reset_a_burst_loses_nothing_after_resta
         TcpListener::bind(("127.0.0.1", port)).await.unwrap(),
         received.clone(),
     );
-    let mut child = spawn_run(&config, &log);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let have = received.lock().unwrap().clone();
-        if want.is_subset(&have) && cursor(&dir, &tenant).is_some() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} alerts after the restart:\n{}",
-            want.intersection(&have).count(),
-            want.len(),
-            log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(support::process::signal(child.id(), "TERM"));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status}:\n{}", log_text());
+    let child = spawn_run(&config, &log);
+    delivered_then_stopped(child, &want, &received, &dir, &tenant, &log).await;
 }
 
 /// Regression: a `file` output in a folder that does not exist retried forever with warnings

@@ -29,6 +29,7 @@ pub mod files;
 pub mod leef_contract;
 pub mod ports;
 pub mod process;
+pub mod receiver;
 pub mod rsyslog;
 pub mod send;
 pub mod syslog_ng;

@@ -16,11 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::certs::Certs;
-use super::files;
 use super::ports::free_ports;
-use super::process::{Daemon, LaunchError, Launcher, find_executable, is_bound_by};
-use super::tempdir::TestDir;
+use super::process::{LaunchError, Launcher, find_executable, is_bound_by};
+use super::receiver::{self, Home};
 
 const CONF_TEMPLATE: &str = include_str!("../receivers/rsyslog.conf.in");
 const CEF_RB: &str = include_str!("../receivers/cef.rb");
@@ -81,14 +79,22 @@ pub struct RsyslogPorts {
 /// A running rsyslogd in its own temp dir. Stopped (by pid) and the dir removed on drop.
 #[derive(Debug)]
 pub struct Rsyslog {
-    // Field order matters: the daemon is stopped before the dir is removed.
-    daemon: Option<Daemon>,
-    opts: RsyslogOpts,
-    ports: RsyslogPorts,
-    certs: Certs,
+    home: Home<RsyslogOpts, RsyslogPorts>,
     rsyslogd: PathBuf,
     module_dir: PathBuf,
-    dir: TestDir,
+}
+
+impl std::ops::Deref for Rsyslog {
+    type Target = Home<RsyslogOpts, RsyslogPorts>;
+    fn deref(&self) -> &Self::Target {
+        &self.home
+    }
+}
+
+impl std::ops::DerefMut for Rsyslog {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.home
+    }
 }
 
 /// Path of rsyslogd (`$SIEMFWD_RSYSLOGD`, /usr/sbin/rsyslogd, or `$PATH`); panics with
@@ -154,23 +160,16 @@ impl Rsyslog {
     /// Makes a temp dir with certs, rulebases and config, starts rsyslogd in the foreground and
     /// waits until all its listeners are up. Picks new ports and retries if one was taken.
     pub fn start(opts: RsyslogOpts) -> Rsyslog {
-        let rsyslogd = rsyslogd_path();
-        let module_dir = module_dir();
-        let dir = TestDir::new("rsyslog");
+        let home = Home::new("rsyslogd", opts);
         for sub in ["work", "out"] {
-            dir.mkdir(sub);
+            home.dir.mkdir(sub);
         }
-        let certs = Certs::generate(&dir.join("certs"));
-        std::fs::write(dir.join("cef.rb"), CEF_RB).expect("write cef.rb");
-        std::fs::write(dir.join("leef.rb"), LEEF_RB).expect("write leef.rb");
+        std::fs::write(home.dir.join("cef.rb"), CEF_RB).expect("write cef.rb");
+        std::fs::write(home.dir.join("leef.rb"), LEEF_RB).expect("write leef.rb");
         let mut me = Rsyslog {
-            daemon: None,
-            opts,
-            ports: RsyslogPorts::default(),
-            certs,
-            rsyslogd,
-            module_dir,
-            dir,
+            home,
+            rsyslogd: rsyslogd_path(),
+            module_dir: module_dir(),
         };
         LAUNCHER.start_on_free_ports(START_ATTEMPTS, || {
             let p = free_ports(5);
@@ -193,97 +192,19 @@ impl Rsyslog {
         LAUNCHER.restart(|| self.try_launch());
     }
 
-    /// Stops rsyslogd (SIGTERM by pid, wait; SIGKILL after 5 s). The dir stays until drop.
-    pub fn stop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            d.stop();
-        }
-    }
-
-    /// Whether the daemon is (still) running.
-    pub fn is_running(&mut self) -> bool {
-        self.daemon.as_mut().is_some_and(|d| d.try_wait().is_none())
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.daemon.as_ref().and_then(Daemon::pid)
-    }
-
-    pub fn ports(&self) -> RsyslogPorts {
-        self.ports
-    }
-
-    pub fn certs(&self) -> &Certs {
-        &self.certs
-    }
-
-    pub fn opts(&self) -> &RsyslogOpts {
-        &self.opts
-    }
-
-    /// The temp dir (config `rsyslog.conf`, `certs/`, `out/`, `work/`).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("rsyslog.conf")
     }
 
-    /// `out/raw.log`: one line per received message, `INPUTNAME RAWMSG`.
-    pub fn raw_log(&self) -> PathBuf {
-        self.dir.join("out/raw.log")
-    }
-
-    /// `out/parsed.jsonl`: one JSON object (`%jsonmesg%`) per received message.
-    pub fn parsed_jsonl(&self) -> PathBuf {
-        self.dir.join("out/parsed.jsonl")
-    }
-
-    /// What rsyslogd wrote to stderr/stdout so far (all runs).
-    pub fn daemon_output(&self) -> String {
-        std::fs::read_to_string(self.dir.join("rsyslogd.stderr")).unwrap_or_default()
-    }
-
-    /// Waits until `file` has at least `n` complete lines and returns them; panics after
-    /// `timeout` with the file's content and rsyslogd's stderr.
-    pub fn wait_for_lines(&self, file: &Path, n: usize, timeout: Duration) -> Vec<String> {
-        files::try_wait_for_lines(file, n, timeout)
-            .unwrap_or_else(|e| panic!("{e}\nrsyslogd stderr:\n{}", self.daemon_output()))
-    }
-
-    /// Waits until a line of `file` contains `needle`; returns the lines up to it.
-    pub fn wait_for_line_containing(
-        &self,
-        file: &Path,
-        needle: &str,
-        timeout: Duration,
-    ) -> Vec<String> {
-        files::try_wait_for_line_containing(file, needle, timeout)
-            .unwrap_or_else(|e| panic!("{e}\nrsyslogd stderr:\n{}", self.daemon_output()))
-    }
-
     /// Runs `rsyslogd -N1` on the generated config; `Err(output)` if it is rejected.
     pub fn validate_config(&self) -> Result<String, String> {
-        let out = Command::new(&self.rsyslogd)
-            .arg("-N1")
+        let mut cmd = Command::new(&self.rsyslogd);
+        cmd.arg("-N1")
             .arg("-f")
             .arg(self.config_path())
             .arg("-M")
-            .arg(&self.module_dir)
-            .output()
-            .expect("run rsyslogd -N1");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // rsyslogd -N1 exits 0 on warnings too; treat any "error" line as a failure.
-        if out.status.success() && !text.to_ascii_lowercase().contains("error") {
-            Ok(text)
-        } else {
-            Err(text)
-        }
+            .arg(&self.module_dir);
+        receiver::validate(cmd, true)
     }
 
     fn try_launch(&mut self) -> Result<(), LaunchError> {
@@ -320,17 +241,5 @@ impl Rsyslog {
         )?;
         self.daemon = Some(daemon);
         Ok(())
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        self.stop();
-        if std::thread::panicking() && !super::tempdir::keep_test_dirs() {
-            eprintln!(
-                "rsyslog test dir {} is removed; set SIEMFWD_KEEP_TEST_DIRS=1 to keep it",
-                self.dir.path().display()
-            );
-        }
     }
 }

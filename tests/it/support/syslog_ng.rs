@@ -39,8 +39,8 @@ use serde_json::Value;
 use super::certs::Certs;
 use super::files;
 use super::ports::free_ports;
-use super::process::{Daemon, LaunchError, Launcher, is_bound_by};
-use super::tempdir::TestDir;
+use super::process::{LaunchError, Launcher, is_bound_by};
+use super::receiver::{self, Home};
 
 const CONF_TEMPLATE: &str = include_str!("../receivers/syslog-ng.conf.in");
 
@@ -114,14 +114,22 @@ impl SyslogNgPorts {
 /// A running syslog-ng in its own temp dir. Stopped (by pid) and the dir removed on drop.
 #[derive(Debug)]
 pub struct SyslogNg {
-    // Field order matters: the daemon is stopped before the dir is removed.
-    daemon: Option<Daemon>,
-    opts: SyslogNgOpts,
-    ports: SyslogNgPorts,
-    certs: Certs,
+    home: Home<SyslogNgOpts, SyslogNgPorts>,
     syslog_ng: PathBuf,
     include_path: String,
-    dir: TestDir,
+}
+
+impl std::ops::Deref for SyslogNg {
+    type Target = Home<SyslogNgOpts, SyslogNgPorts>;
+    fn deref(&self) -> &Self::Target {
+        &self.home
+    }
+}
+
+impl std::ops::DerefMut for SyslogNg {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.home
+    }
 }
 
 /// The syslog-ng wrapper script `<receivers_dir>/syslog-ng/bin/syslog-ng`; panics with
@@ -224,19 +232,12 @@ impl SyslogNg {
     /// until all its listeners are up and its main loop runs. Picks new ports and retries if
     /// one was taken.
     pub fn start(opts: SyslogNgOpts) -> SyslogNg {
-        let syslog_ng = syslog_ng_path();
-        let include_path = include_path();
-        let dir = TestDir::new("syslog-ng");
-        dir.mkdir("out");
-        let certs = Certs::generate(&dir.join("certs"));
+        let home = Home::new("syslog-ng", opts).with_own_log("out/internal.log");
+        home.dir.mkdir("out");
         let mut me = SyslogNg {
-            daemon: None,
-            opts,
-            ports: SyslogNgPorts::default(),
-            certs,
-            syslog_ng,
-            include_path,
-            dir,
+            home,
+            syslog_ng: syslog_ng_path(),
+            include_path: include_path(),
         };
         LAUNCHER.start_on_free_ports(START_ATTEMPTS, || {
             let p = free_ports(7);
@@ -262,52 +263,8 @@ impl SyslogNg {
         LAUNCHER.restart(|| self.try_launch());
     }
 
-    /// Stops syslog-ng (SIGTERM by pid, wait; SIGKILL after 5 s). The dir stays until drop.
-    pub fn stop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            d.stop();
-        }
-    }
-
-    /// Whether the daemon is (still) running.
-    pub fn is_running(&mut self) -> bool {
-        self.daemon.as_mut().is_some_and(|d| d.try_wait().is_none())
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.daemon.as_ref().and_then(Daemon::pid)
-    }
-
-    pub fn ports(&self) -> SyslogNgPorts {
-        self.ports
-    }
-
-    pub fn certs(&self) -> &Certs {
-        &self.certs
-    }
-
-    pub fn opts(&self) -> &SyslogNgOpts {
-        &self.opts
-    }
-
-    /// The temp dir (config `syslog-ng.conf`, `certs/`, `out/`, persist/pid/control files).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("syslog-ng.conf")
-    }
-
-    /// `out/raw.log`: one line per received message, `SOURCE RAWMSG` (e.g.
-    /// `s_tcp_framed <134>1 ...`).
-    pub fn raw_log(&self) -> PathBuf {
-        self.dir.join("out/raw.log")
-    }
-
-    /// `out/parsed.jsonl`: one JSON object per received message (see the module doc).
-    pub fn parsed_jsonl(&self) -> PathBuf {
-        self.dir.join("out/parsed.jsonl")
     }
 
     /// `out/internal.log`: syslog-ng's own messages (BSD format), e.g. `Syslog connection
@@ -315,47 +272,6 @@ impl SyslogNg {
     /// stream; tls_error='...'`, `Certificate validation failed; ...`.
     pub fn internal_log(&self) -> PathBuf {
         self.dir.join("out/internal.log")
-    }
-
-    /// What syslog-ng wrote to stderr/stdout so far (all runs): config warnings and startup
-    /// errors; once running it logs to [`Self::internal_log`] instead.
-    pub fn daemon_output(&self) -> String {
-        let err = std::fs::read_to_string(self.dir.join("syslog-ng.stderr")).unwrap_or_default();
-        let out = std::fs::read_to_string(self.dir.join("syslog-ng.stdout")).unwrap_or_default();
-        if out.trim().is_empty() {
-            err
-        } else {
-            format!("{err}\n--- stdout ---\n{out}")
-        }
-    }
-
-    /// Daemon output and `internal.log`, for panic messages.
-    fn diagnostics(&self) -> String {
-        let internal = files::read_lines(&self.internal_log());
-        let skip = internal.len().saturating_sub(40);
-        format!(
-            "syslog-ng stderr:\n{}\nsyslog-ng internal.log (last 40 lines):\n{}",
-            self.daemon_output(),
-            internal[skip..].join("\n")
-        )
-    }
-
-    /// Waits until `file` has at least `n` complete lines and returns them; panics after
-    /// `timeout` with the file's content, syslog-ng's stderr and its internal.log.
-    pub fn wait_for_lines(&self, file: &Path, n: usize, timeout: Duration) -> Vec<String> {
-        files::try_wait_for_lines(file, n, timeout)
-            .unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()))
-    }
-
-    /// Waits until a line of `file` contains `needle`; returns the lines up to it.
-    pub fn wait_for_line_containing(
-        &self,
-        file: &Path,
-        needle: &str,
-        timeout: Duration,
-    ) -> Vec<String> {
-        files::try_wait_for_line_containing(file, needle, timeout)
-            .unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()))
     }
 
     /// Waits until `parsed.jsonl` has at least `n` events and returns all of them, parsed.
@@ -383,22 +299,9 @@ impl SyslogNg {
 
     /// Runs `syslog-ng --syntax-only` on the generated config; `Err(output)` if rejected.
     pub fn validate_config(&self) -> Result<String, String> {
-        let out = Command::new(&self.syslog_ng)
-            .arg("--syntax-only")
-            .arg("-f")
-            .arg(self.config_path())
-            .output()
-            .expect("run syslog-ng --syntax-only");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if out.status.success() {
-            Ok(text)
-        } else {
-            Err(text)
-        }
+        let mut cmd = Command::new(&self.syslog_ng);
+        cmd.arg("--syntax-only").arg("-f").arg(self.config_path());
+        receiver::validate(cmd, false)
     }
 
     fn try_launch(&mut self) -> Result<(), LaunchError> {
@@ -447,17 +350,5 @@ impl SyslogNg {
             .iter()
             .filter(|l| l.contains(STARTED))
             .count()
-    }
-}
-
-impl Drop for SyslogNg {
-    fn drop(&mut self) {
-        self.stop();
-        if std::thread::panicking() && !super::tempdir::keep_test_dirs() {
-            eprintln!(
-                "syslog-ng test dir {} is removed; set SIEMFWD_KEEP_TEST_DIRS=1 to keep it",
-                self.dir.path().display()
-            );
-        }
     }
 }

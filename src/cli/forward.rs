@@ -10,7 +10,8 @@ use tokio::sync::watch;
 
 use super::{ReplayArgs, RunArgs};
 use siemfwd::alert::Timestamp;
-use siemfwd::config::{Config, UnreadableSecret, parse_when};
+use siemfwd::config::{Config, UnreadableSecret};
+use siemfwd::duration::parse_when;
 use siemfwd::mapping::{Format, Mapping};
 use siemfwd::pipeline::daemon::now;
 use siemfwd::pipeline::replay::{ReplayProgress, replay_tenant};

@@ -10,7 +10,8 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::secret::Secret;
-use crate::config::{number_in, parse_duration_in, show_duration};
+use crate::duration::{parse_duration_in, show_duration};
+use crate::settings::number_in;
 
 /// Keys a tenant and `[defaults]` share.
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::envelope::{Facility, SyslogFormat, TimeSource};
 use super::framing::Framing;
-use crate::config::{number_in, parse_duration_in};
+use crate::duration::parse_duration_in;
+use crate::settings::number_in;
 use crate::mapping::Format;
 
 /// One `[[output]]` table before validation.

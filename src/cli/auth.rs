@@ -16,7 +16,9 @@ use siemfwd::auth::{AdHocTenant, LoginError, device, store_refresh_token};
 use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::duration::parse_duration;
 use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
-use siemfwd::source::{AuthMode, Secret, TenantConfig, TokenVersion};
+use siemfwd::entra::{AuthMode, TokenVersion};
+use siemfwd::secret::Secret;
+use siemfwd::source::TenantConfig;
 
 mod status;
 

@@ -225,7 +225,7 @@ token_version = "v1"
     assert_eq!((a.limits.per_minute, a.limits.per_hour), (100, 1500));
     let b = c.tenant("fabrikam").unwrap();
     assert_eq!(b.poll_interval, Duration::from_secs(300));
-    assert_eq!(b.token_version, crate::source::TokenVersion::V1);
+    assert_eq!(b.token_version, crate::entra::TokenVersion::V1);
     assert_eq!(b.login_url.as_str(), "http://127.0.0.1:8080/");
     assert!(
         !format!("{c:?}").contains("s3cr3t"),
@@ -330,7 +330,7 @@ fn a_literal_secret_works_with_a_warning_and_refresh_tokens_need_none() {
     );
     assert_eq!(
         c.tenant("b").unwrap().auth,
-        crate::source::AuthMode::RefreshToken {
+        crate::entra::AuthMode::RefreshToken {
             initial: Some(PathBuf::from("/etc/siemfwd/b.token"))
         }
     );
@@ -387,7 +387,7 @@ fn an_unreadable_secret_sets_only_its_tenant_apart_for_check_and_auth() {
     assert!(c.unusable.iter().all(|u| u.config.client_secret.is_none()));
     assert!(matches!(
         c.unusable[1].config.auth,
-        crate::source::AuthMode::RefreshToken { .. }
+        crate::entra::AuthMode::RefreshToken { .. }
     ));
 }
 

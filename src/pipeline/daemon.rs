@@ -15,7 +15,8 @@ use super::supervisor::{Supervised, TaskEnd, supervise};
 use super::tenant::{PollError, TenantForwarder};
 use crate::alert::Timestamp;
 use crate::config::Config;
-use crate::source::{AlertsClient, AuthErrorKind, FetchError, PageBudget, TenantConfig};
+use crate::entra::AuthErrorKind;
+use crate::source::{AlertsClient, FetchError, PageBudget, TenantConfig};
 use crate::transport::{DeadLetters, Output, OutputError};
 
 /// Pages held at once by all tenants together: two keep both cores busy (one parsing while the

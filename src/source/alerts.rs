@@ -19,10 +19,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::config::TenantConfig;
-use super::http::{self, HttpSetupError};
+use super::http::HttpSetupError;
 use super::limiter::RateLimiter;
 use super::page_budget::{PageBudget, PageLease};
-use super::token::{AuthError, TokenProvider, describe_reqwest};
+use crate::entra::{AuthError, TokenProvider};
+use crate::http::{self, describe_reqwest};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
 use crate::input::{self, Item, NotAPage, PageError};
@@ -116,17 +117,17 @@ impl AlertsClient {
         tenant: Arc<TenantConfig>,
         state_dir: &Path,
     ) -> Result<AlertsClient, HttpSetupError> {
-        let http = http::client(&tenant)?;
+        let http = super::http::client(&tenant)?;
         Ok(Self::with_http(tenant, http, state_dir))
     }
 
-    /// A client over an HTTP client shared with other tenants (see [`http::ClientCache`]).
+    /// A client over an HTTP client shared with other tenants (see [`super::http::ClientCache`]).
     pub fn with_http(
         tenant: Arc<TenantConfig>,
         http: reqwest::Client,
         state_dir: &Path,
     ) -> AlertsClient {
-        let tokens = Arc::new(TokenProvider::new(tenant.clone(), http.clone(), state_dir));
+        let tokens = Arc::new(TokenProvider::new(tenant.entra(), http.clone(), state_dir));
         let limiter = Arc::new(RateLimiter::new(tenant.limits));
         AlertsClient {
             tenant,

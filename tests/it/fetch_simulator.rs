@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use harness::{Fixture, fetch_all, fetch_everything, t};
 use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
-use siemfwd::source::{AuthErrorKind, FetchError};
+use siemfwd::entra::AuthErrorKind;
+use siemfwd::source::FetchError;
 
 /// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.
 fn sized(tenants: usize, alerts: usize) -> SimulatorConfig {

@@ -281,8 +281,6 @@ impl Config {
 
     /// Where records that could not be sent to `output` are kept.
     pub fn dead_letter_path(&self, output: &str) -> PathBuf {
-        self.state_dir
-            .join("dead-letter")
-            .join(format!("{output}.ndjson"))
+        crate::transport::DeadLetters::output_path(&self.state_dir, output)
     }
 }

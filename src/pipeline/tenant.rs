@@ -104,11 +104,7 @@ impl TenantForwarder {
             tenant: tenant.name.clone(),
             source,
         })?;
-        let dead_letters = DeadLetters::new(
-            state_dir
-                .join("dead-letter")
-                .join(format!("tenant-{}.ndjson", tenant.name)),
-        );
+        let dead_letters = DeadLetters::new(DeadLetters::tenant_path(state_dir, &tenant.name));
         Ok(TenantForwarder {
             tenant,
             client,

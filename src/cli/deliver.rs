@@ -9,7 +9,7 @@ use tokio::runtime::Runtime;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::InputAlert;
+use siemfwd::reader::InputAlert;
 use siemfwd::mapping::{EncodeError, TenantIdentity};
 use siemfwd::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
 

@@ -10,7 +10,7 @@ use super::MapArgs;
 use super::deliver::Delivery;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
-use siemfwd::input::{self, Item, ReadError};
+use siemfwd::reader::{self, Item, ReadError};
 use siemfwd::mapping::{EncodeStats, Format, Mapping, TenantIdentity};
 use siemfwd::transport::Envelope;
 use siemfwd::transport::envelope::local_hostname;
@@ -206,7 +206,7 @@ struct Lines<'a> {
 
 impl Job<'_> {
     fn read(&mut self, name: &str, reader: impl BufRead) -> Result<(), Stop> {
-        let r = input::read_alerts(reader, |item| self.item(name, item));
+        let r = reader::read_alerts(reader, |item| self.item(name, item));
         match r {
             Ok(()) => Ok(()),
             Err(ReadError::Stopped(stop)) => Err(stop),

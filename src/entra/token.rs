@@ -70,7 +70,7 @@ impl StoredRefreshToken {
     /// Writes it to `path` atomically, mode 0600 (folder 0700).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::state::write_atomic(path, &bytes)
+        crate::atomic_file::write_atomic(path, &bytes)
     }
 
     /// The token stored at `path`; `Ok(None)` when there is none.
@@ -186,7 +186,7 @@ impl TokenProvider {
         let record = LastAuthFailure::of(e);
         let written = serde_json::to_vec_pretty(&record)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| crate::state::write_atomic(&self.status_file, &bytes));
+            .and_then(|bytes| crate::atomic_file::write_atomic(&self.status_file, &bytes));
         match written {
             Ok(()) => cached.status = StatusFile::Recorded(record),
             Err(err) => tracing::warn!(

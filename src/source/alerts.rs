@@ -26,7 +26,7 @@ use crate::entra::{AuthError, TokenProvider};
 use crate::http::{self, describe_reqwest};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
-use crate::input::{self, Item, NotAPage, PageError};
+use crate::reader::{self, Item, NotAPage, PageError};
 
 /// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises
 /// that `$skip` goes further (Graph's successor API stalls on deep `$skip`).
@@ -437,7 +437,7 @@ fn api_error(body: &[u8]) -> String {
     }
     match serde_json::from_slice::<Wrapper>(body) {
         Ok(w) => format!("{}: {}", w.error.code, w.error.message),
-        Err(_) => input::quote_start(body),
+        Err(_) => reader::quote_start(body),
     }
 }
 
@@ -627,7 +627,7 @@ impl WindowFetch<'_> {
             seam_held: expected_seam.is_none(),
             last: None,
         };
-        let result = input::read_page(&page.bytes, want_raw, |item| {
+        let result = reader::read_page(&page.bytes, want_raw, |item| {
             let first = outcome.items == 0;
             outcome.items += 1;
             let key = match &item {

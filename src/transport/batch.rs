@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::envelope::Envelope;
 use super::framing::{Framing, write_framed};
 use crate::alert::Timestamp;
-use crate::input::InputAlert;
+use crate::reader::InputAlert;
 use crate::mapping::{EncodeError, EncodeStats, Mapping, TenantIdentity};
 
 /// Framed records ready for one write, and the alert id of each, for reports.

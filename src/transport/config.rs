@@ -127,7 +127,7 @@ pub struct ConnectionSettings {
     pub backoff_max: Duration,
     /// Batches waiting for the connection; the sender waits when it is full.
     pub queue: usize,
-    /// TCP/TLS: bytes resent after the connection breaks (see [`super::replay`]).
+    /// TCP/TLS: bytes resent after the connection breaks (see [`super::resend`]).
     pub replay_window_bytes: usize,
 }
 

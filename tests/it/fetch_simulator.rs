@@ -403,7 +403,7 @@ async fn updates_while_paging_never_lose_an_unchanged_alert() {
     while let Some(page) = fetch.next_page().await.unwrap() {
         fetch
             .read(&page, false, |item| {
-                if let siemfwd::input::Item::Alert(a) = item {
+                if let siemfwd::reader::Item::Alert(a) = item {
                     *got.entry(a.alert.id().unwrap().to_owned()).or_default() += 1;
                 }
                 Ok::<(), ()>(())

@@ -34,7 +34,7 @@ use std::time::Duration;
 use serde_json::Value;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{Item, read_alerts};
+use siemfwd::reader::{Item, read_alerts};
 use siemfwd::mapping::{EncodeStats, TenantIdentity};
 use siemfwd::transport::{Batch, Output};
 use support::cef_check::{

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{Item, read_alerts};
+use siemfwd::reader::{Item, read_alerts};
 use siemfwd::mapping::TenantIdentity;
 use siemfwd::transport::{DeliveryError, Output};
 use support::certs::Certs;

@@ -8,7 +8,6 @@ use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::reader::Item;
 use siemfwd::mapping::TenantIdentity;
-use siemfwd::pipeline::daemon::now;
 use siemfwd::pipeline::run_state::RunStateFile;
 use siemfwd::source::AlertsClient;
 use siemfwd::source::alerts::PageQuery;
@@ -71,7 +70,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                         .access_token()
                         .await
                         .map_err(|e| e.to_string())?;
-                    let to = now();
+                    let to = Timestamp::now();
                     let from = Timestamp::from_unix_nanos(to.unix_nanos() - 86_400_000_000_000, 7);
                     let (page, _) = client
                         .get_page(PageQuery {

@@ -13,7 +13,6 @@ use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::duration::parse_when;
 use siemfwd::mapping::{Format, Mapping};
-use siemfwd::pipeline::daemon::now;
 use siemfwd::pipeline::replay::{self, ReplayProgress};
 use siemfwd::pipeline::wiring::{self, NamedOutputs, Routing};
 use siemfwd::pipeline::{Forwarder, PollReport};
@@ -100,7 +99,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     // Only the replayed tenants' secrets are needed: `--tenant` lets an operator replay one
     // customer from a shell that has only that customer's secret.
     let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
-    let now = now();
+    let now = Timestamp::now();
     let from = parse_when(&args.from, now)
         .map_err(anyhow::Error::msg)
         .context("--from")?;

@@ -46,7 +46,7 @@ pub fn run_map(
         let delivery = Delivery::start(&config, name)?;
         let mut job = Job {
             tenant,
-            now: now(),
+            now: Timestamp::now(),
             err,
             sink: Sink::Output(Box::new(delivery)),
             outcome: MapOutcome::default(),
@@ -87,7 +87,7 @@ pub fn run_map(
         .context("invalid syslog envelope")?;
     let mut job = Job {
         tenant,
-        now: now(),
+        now: Timestamp::now(),
         err,
         sink: Sink::Lines(Lines {
             mapping: &mapping,
@@ -165,11 +165,6 @@ impl Job<'_> {
         }
         Ok(true)
     }
-}
-
-fn now() -> Timestamp {
-    let now = chrono::Utc::now();
-    Timestamp::from_unix_nanos(now.timestamp_nanos_opt().unwrap_or(0), 6)
 }
 
 enum Stop {

@@ -70,19 +70,13 @@ impl TenantSlot {
             self.budget.clone(),
             &self.state_dir,
         );
-        TenantForwarder::new(client, self.outputs.clone(), &self.state_dir, now())
+        TenantForwarder::new(client, self.outputs.clone(), &self.state_dir, Timestamp::now())
     }
 }
 
 /// How `run` ended: the tenants that stopped for good, with why, and the panics of tenant
 /// tasks (each was restarted, but the process must not exit 0 after one).
 pub type RunOutcome = Supervised;
-
-/// Now, as the forwarder's clock.
-pub fn now() -> Timestamp {
-    let now = chrono::Utc::now();
-    Timestamp::from_unix_nanos(now.timestamp_nanos_opt().unwrap_or(0), 7)
-}
 
 impl Forwarder {
     /// Starts every output (on the current runtime). Checkpoints are read when each tenant's
@@ -212,7 +206,7 @@ async fn tenant_loop(
             return TaskEnd::Shutdown;
         }
         let outcome = {
-            let poll = tenant.poll(now());
+            let poll = tenant.poll(Timestamp::now());
             tokio::pin!(poll);
             tokio::select! {
                 r = &mut poll => Some(r),

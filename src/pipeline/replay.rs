@@ -82,7 +82,7 @@ pub async fn replay_tenant(
             dead_letters,
             from: start,
             to: end,
-            now: super::daemon::now(),
+            now: Timestamp::now(),
         };
         let mut report = PollReport::default();
         let result = window.deliver(&mut report, |_, _| true).await;

@@ -12,8 +12,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use siemfwd::reader::{self, Item};
 use siemfwd::mapping::{Format, Mapping, TenantIdentity};
+use siemfwd::reader::{self, Item};
 
 const PAGE_ALERTS: usize = 100;
 const TARGET_ALERT_BYTES: usize = 3400;

@@ -204,17 +204,15 @@ pub(crate) async fn post_form(
         )
     })?;
     let status = response.status().as_u16();
-    let body = crate::http::small_body(response)
-        .await
-        .map_err(|e| {
-            LoginError::failed(
-                tenant,
-                format!(
-                    "reading the answer of {url} failed: {}",
-                    describe_reqwest(&e)
-                ),
-            )
-        })?;
+    let body = crate::http::small_body(response).await.map_err(|e| {
+        LoginError::failed(
+            tenant,
+            format!(
+                "reading the answer of {url} failed: {}",
+                describe_reqwest(&e)
+            ),
+        )
+    })?;
     Ok((status, body.to_vec()))
 }
 

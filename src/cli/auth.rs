@@ -15,10 +15,10 @@ use siemfwd::auth::consent::{ConsentRequest, instructions, is_guid, is_tenant};
 use siemfwd::auth::{AdHocTenant, LoginError, device, store_refresh_token};
 use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::duration::parse_duration;
-use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
 use siemfwd::entra::{AuthMode, TokenVersion};
 use siemfwd::secret::Secret;
 use siemfwd::source::TenantConfig;
+use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
 
 mod status;
 

@@ -10,8 +10,8 @@ use super::MapArgs;
 use super::deliver::Delivery;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
-use siemfwd::reader::{self, Item, ReadError};
 use siemfwd::mapping::{EncodeStats, Format, Mapping, TenantIdentity};
+use siemfwd::reader::{self, Item, ReadError};
 use siemfwd::transport::Envelope;
 use siemfwd::transport::envelope::local_hostname;
 

@@ -70,7 +70,12 @@ impl TenantSlot {
             self.budget.clone(),
             &self.state_dir,
         );
-        TenantForwarder::new(client, self.outputs.clone(), &self.state_dir, Timestamp::now())
+        TenantForwarder::new(
+            client,
+            self.outputs.clone(),
+            &self.state_dir,
+            Timestamp::now(),
+        )
     }
 }
 

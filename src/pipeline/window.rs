@@ -4,8 +4,8 @@
 use super::checkpoint::VersionKey;
 use super::tenant::{PollError, PollReport};
 use crate::alert::Timestamp;
-use crate::reader::{self, InputAlert, Item, MalformedAlert};
 use crate::mapping::TenantIdentity;
+use crate::reader::{self, InputAlert, Item, MalformedAlert};
 use crate::source::AlertsClient;
 use crate::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
 use std::collections::VecDeque;

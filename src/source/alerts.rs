@@ -22,10 +22,10 @@ use super::config::TenantConfig;
 use super::http::HttpSetupError;
 use super::limiter::RateLimiter;
 use super::page_budget::{PageBudget, PageLease};
-use crate::entra::{AuthError, TokenProvider};
-use crate::http::{self, describe_reqwest};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
+use crate::entra::{AuthError, TokenProvider};
+use crate::http::{self, describe_reqwest};
 use crate::reader::{self, Item, NotAPage, PageError};
 
 /// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises

@@ -9,9 +9,9 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::duration::{parse_duration_in, show_duration};
 pub use crate::entra::{AuthMode, TokenVersion};
 use crate::secret::Secret;
-use crate::duration::{parse_duration_in, show_duration};
 use crate::settings::number_in;
 
 /// Keys a tenant and `[defaults]` share.

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::envelope::{Facility, SyslogFormat, TimeSource};
 use super::framing::Framing;
 use crate::duration::parse_duration_in;
-use crate::settings::number_in;
 use crate::mapping::Format;
+use crate::settings::number_in;
 
 /// One `[[output]]` table before validation.
 #[derive(Debug, Deserialize)]

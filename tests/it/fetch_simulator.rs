@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use harness::{Fixture, fetch_all, fetch_everything, t};
-use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 use siemfwd::entra::AuthErrorKind;
+use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 use siemfwd::source::FetchError;
 
 /// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use siemfwd::alert::Timestamp;
-use siemfwd::reader::{self, Item};
 use siemfwd::mapping::{Format, Mapping, TenantIdentity};
+use siemfwd::reader::{self, Item};
 
 const TENANT: TenantIdentity<'static> = TenantIdentity {
     name: "contoso",

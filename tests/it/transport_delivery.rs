@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::reader::{self, Item};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{self, Item};
 use siemfwd::transport::{Batch, Output};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};

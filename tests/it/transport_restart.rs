@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::reader::{self, Item};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{self, Item};
 use siemfwd::transport::{Batch, Output};
 use support::rsyslog::{Rsyslog, RsyslogOpts};
 

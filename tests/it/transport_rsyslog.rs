@@ -41,8 +41,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::reader::{Item, read_alerts};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{Item, read_alerts};
 use siemfwd::transport::{Batch, Framing, Output};
 use support::cef_check::{
     Mark, Received, TENANT_ID, TENANT_NAME, alert_id, assert_events_match_within, collect_after,

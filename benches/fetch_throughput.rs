@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::Item;
+use siemfwd::reader::Item;
 use siemfwd::simulator::{Simulator, SimulatorConfig};
 use siemfwd::source::AlertsClient;
 

@@ -12,8 +12,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use siemfwd::input::{self, Item};
 use siemfwd::mapping::{Format, Mapping, TenantIdentity};
+use siemfwd::reader::{self, Item};
 
 const PAGE_ALERTS: usize = 100;
 const TARGET_ALERT_BYTES: usize = 3400;
@@ -78,7 +78,7 @@ fn throughput() {
 
     let mut parse_only = || {
         let mut n = 0;
-        input::read_page(&page, false, |item| {
+        reader::read_page(&page, false, |item| {
             black_box(&item);
             n += 1;
             Ok::<_, ()>(())
@@ -89,7 +89,7 @@ fn throughput() {
     let mut parse_and_map = || {
         out.clear();
         let mut n = 0;
-        input::read_page(&page, false, |item| {
+        reader::read_page(&page, false, |item| {
             if let Item::Alert(a) = item {
                 mapping.encode(&a, tenant, None, &mut out).unwrap();
                 out.push(b'\n');
@@ -111,12 +111,12 @@ fn throughput() {
             value: Vec<siemfwd::alert::Alert<'a>>,
         }
         let parsed = serde_json::from_str::<Page>(text).unwrap().value;
-        let inputs: Vec<input::InputAlert> = parsed
+        let inputs: Vec<reader::InputAlert> = parsed
             .into_iter()
-            .map(|alert| input::InputAlert {
+            .map(|alert| reader::InputAlert {
                 alert,
                 raw: None,
-                position: input::Position {
+                position: reader::Position {
                     line: 1,
                     index: None,
                 },

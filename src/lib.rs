@@ -2,24 +2,41 @@
 //!
 //! # Layout
 //!
-//! - [`alert`]: the alert model of the MDE REST Alerts API, tolerant of the shapes the real API
-//!   sends, and [`alert::Timestamp`].
-//! - [`input`]: reading alerts from pages, arrays, single objects and NDJSON, streamed, with the
-//!   position of every malformed alert.
-//! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
-//!   JSON encoders with their escaping and byte budgets.
-//! - [`source`]: tenants, their secrets and tokens, and the MDE alerts API client with its rate
-//!   limits and retries.
-//! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
-//!   `siemfwd simulate`.
+//! In the order an alert meets them: a tenant signs in, its alerts are fetched, read, mapped,
+//! sent, and its checkpoint moves.
+//!
+//! - [`config`]: the configuration file (`state_dir`, `[[tenant]]`, `[[output]]`), validated;
+//!   each section by the module it configures (`source::config`, `transport::config`).
+//! - [`entra`]: Entra ID for a tenant: access tokens, rotated refresh tokens, and Entra's errors
+//!   sorted into what to do about them, with the fix in words.
 //! - [`auth`]: `siemfwd auth`: a tenant's refresh token from one sign-in (authorization code
 //!   with PKCE, or device code), the admin-consent link, and each tenant's auth status.
-//! - [`backoff`]: exponential backoff with jitter, shared by outputs and the API client.
-//! - [`pipeline`]: the per-tenant loop: window, fetch, de-duplicate, map, send, checkpoint.
-//! - [`state`]: files in `state_dir` (checkpoints, rotated refresh tokens), written atomically.
-//! - [`config`]: the configuration file (`state_dir`, `[[tenant]]`, `[[output]]`), validated.
+//! - [`source`]: a tenant's settings and HTTP client, and the MDE alerts API client with its
+//!   rate limits, retries and page budget.
+//! - [`reader`]: reading alerts from API pages, arrays, single objects and NDJSON, streamed,
+//!   with the position of every malformed alert.
+//! - [`alert`]: the alert model of the MDE REST Alerts API, tolerant of the shapes the real API
+//!   sends, and [`alert::Timestamp`] with the clock ([`alert::Timestamp::now`]).
+//! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
+//!   JSON encoders with their escaping and byte budgets.
 //! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, TCP, UDP,
-//!   local syslog socket, file, stdout) with reconnects and a delivery contract.
+//!   local syslog socket, file, stdout) with reconnects, the resend window, dead letters and a
+//!   delivery contract.
+//! - [`pipeline`]: the per-tenant loop: window, fetch, de-duplicate, map, send, checkpoint;
+//!   `run`'s daemon and `replay`, wired alike.
+//!
+//! What several of them share:
+//!
+//! - [`duration`]: durations as the config and the command line write them (`"5m"`), and times
+//!   such as `--from -24h`.
+//! - [`settings`]: a number checked against its range, and the line of a byte offset, for
+//!   every reader of a settings file.
+//! - [`secret`]: [`secret::Secret`], a client secret or token that never prints.
+//! - [`http`]: HTTP answers read only up to a bound, and reqwest's errors in words.
+//! - [`backoff`]: exponential backoff with jitter, for the outputs and the API client.
+//! - [`atomic_file`]: atomic writes of the files in `state_dir` (checkpoints, tokens, status).
+//! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
+//!   `siemfwd simulate`.
 //!
 //! The command line (`src/cli/`) belongs to the binary, `src/main.rs`: the library returns typed
 //! errors, and only the binary turns them into messages and exit statuses.
@@ -28,13 +45,18 @@
 // local `allow` that says why the invariant holds (`[lints]` in Cargo.toml, clippy.toml).
 
 pub mod alert;
+pub mod atomic_file;
 pub mod auth;
 pub mod backoff;
 pub mod config;
-pub mod input;
+pub mod duration;
+pub mod entra;
+pub mod http;
 pub mod mapping;
 pub mod pipeline;
+pub mod reader;
+pub mod secret;
+pub mod settings;
 pub mod simulator;
 pub mod source;
-pub mod state;
 pub mod transport;

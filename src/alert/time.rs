@@ -53,6 +53,13 @@ impl Timestamp {
         }
     }
 
+    /// Now, as the forwarder's clock: with 7 fractional digits, as the alerts API writes times
+    /// (a syslog header shows at most 6).
+    pub fn now() -> Self {
+        let now = chrono::Utc::now();
+        Timestamp::from_unix_nanos(now.timestamp_nanos_opt().unwrap_or(0), 7)
+    }
+
     /// How many fractional digits the source text had.
     pub fn fraction_digits(self) -> u8 {
         self.digits

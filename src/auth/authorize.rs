@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::source::{Secret, TenantConfig};
+use crate::secret::Secret;
+use crate::source::TenantConfig;
 
-use super::entra::{self, Endpoint, LoginError, audience, endpoint};
+use super::login::{self, Endpoint, LoginError, audience, endpoint};
 use super::loopback::{Arrival, Loopback, Verdict};
 use super::pkce::{Pkce, random_token};
 
@@ -189,7 +190,7 @@ pub fn code_from_params(
         });
     }
     if let Some(error) = get("error") {
-        return Err(entra::sign_in_error(
+        return Err(login::sign_in_error(
             tenant,
             error,
             get("error_description").unwrap_or(""),
@@ -214,8 +215,8 @@ pub fn code_from_pasted(
 ) -> Result<String, LoginError> {
     match pasted_params(input) {
         Ok(params) => code_from_params(tenant, &params, expected_state),
-        Err(message) => match entra::aadsts_code(input) {
-            Some(_) => Err(entra::sign_in_error(tenant, "", input.trim())),
+        Err(message) => match login::aadsts_code(input) {
+            Some(_) => Err(login::sign_in_error(tenant, "", input.trim())),
             None => Err(LoginError::failed(tenant, message)),
         },
     }
@@ -244,11 +245,11 @@ pub async fn exchange(
         form.push(("client_secret", secret.expose()));
     }
     let url = endpoint(tenant, Endpoint::Token);
-    let (status, body) = entra::post_form(http, tenant, &url, &form).await?;
+    let (status, body) = login::post_form(http, tenant, &url, &form).await?;
     if status != 200 {
-        return Err(entra::entra_error(tenant, status, &body));
+        return Err(login::entra_error(tenant, status, &body));
     }
-    entra::refresh_token_of(tenant, &body)
+    login::refresh_token_of(tenant, &body)
 }
 
 /// One sign-in by authorization code: its secrets, the link, and the listener when the

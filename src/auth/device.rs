@@ -10,10 +10,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::source::token::{EntraError, number_or_string};
-use crate::source::{Secret, TenantConfig};
+use crate::entra::EntraError;
+use crate::entra::token::number_or_string;
+use crate::secret::Secret;
+use crate::source::TenantConfig;
 
-use super::entra::{self, Endpoint, LoginError, audience, endpoint};
+use super::login::{self, Endpoint, LoginError, audience, endpoint};
 
 /// The grant type of a device code poll.
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -63,9 +65,9 @@ pub async fn start(
     let (key, value) = audience(tenant);
     let form = [("client_id", tenant.client_id.as_str()), (key, &value)];
     let url = endpoint(tenant, Endpoint::DeviceCode);
-    let (status, body) = entra::post_form(http, tenant, &url, &form).await?;
+    let (status, body) = login::post_form(http, tenant, &url, &form).await?;
     if status != 200 {
-        return Err(entra::entra_error(tenant, status, &body));
+        return Err(login::entra_error(tenant, status, &body));
     }
     let answer: DeviceCodeAnswer = serde_json::from_slice(&body).map_err(|e| {
         LoginError::failed(
@@ -109,7 +111,7 @@ pub(crate) fn read_poll_error(
             "the code expired before anyone signed in with it: run the command again and sign in within the time shown",
         )),
         // Declined, and everything else, explained by code.
-        _ => Err(entra::entra_error(tenant, status, body)),
+        _ => Err(login::entra_error(tenant, status, body)),
     }
 }
 
@@ -141,7 +143,7 @@ pub async fn poll(
             ));
         }
         // A network blip or an Entra outage must not throw away a sign-in in progress.
-        let answer = entra::post_form(http, tenant, &url, &form).await;
+        let answer = login::post_form(http, tenant, &url, &form).await;
         let transient = match &answer {
             Err(_) => true,
             Ok((status, _)) => *status >= 500,
@@ -162,7 +164,7 @@ pub async fn poll(
         }
         failures = 0;
         if status == 200 {
-            return entra::refresh_token_of(tenant, &body);
+            return login::refresh_token_of(tenant, &body);
         }
         match read_poll_error(tenant, status, &body)? {
             PollAnswer::Pending => on_pending(started.elapsed()),

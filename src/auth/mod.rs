@@ -15,13 +15,13 @@
 //!   declined / expired.
 //! - [`consent`]: the admin-consent link and the customer's steps in the Defender portal.
 //! - [`status`]: each tenant's mode, a token check, refresh-token age and last auth failure.
-//! - [`entra`]: what the flows share: endpoints, errors in words, storing the token, a
+//! - [`login`]: what the flows share: endpoints, errors in words, storing the token, a
 //!   tenant given on the command line.
 
 pub mod authorize;
 pub mod consent;
 pub mod device;
-pub mod entra;
+pub mod login;
 pub mod loopback;
 pub mod pkce;
 pub mod status;
@@ -30,4 +30,4 @@ pub mod status;
 mod tests;
 
 pub use authorize::{CodeLogin, RedirectUri};
-pub use entra::{AdHocTenant, LoginError, store_refresh_token};
+pub use login::{AdHocTenant, LoginError, store_refresh_token};

@@ -7,12 +7,14 @@
 //! the result is recorded as the tenant's last failure or clears it.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::source::token::{LastAuthFailure, StoredRefreshToken};
-use crate::source::{AuthError, AuthErrorKind, AuthMode, TenantConfig, TokenProvider};
+use crate::entra::{
+    AuthError, AuthErrorKind, AuthMode, LastAuthFailure, StoredRefreshToken, TokenProvider,
+    TokenVersion,
+};
+use crate::source::TenantConfig;
 
 /// Entra expires a refresh token not used for this long.
 pub const REFRESH_TOKEN_INACTIVITY_DAYS: i64 = 90;
@@ -190,7 +192,7 @@ pub async fn tenant_status(
         match http {
             Err(e) => TokenCheck::Setup(e),
             Ok(http) => {
-                let provider = TokenProvider::new(Arc::new(tenant.clone()), http, state_dir);
+                let provider = TokenProvider::new(tenant.entra(), http, state_dir);
                 match provider.access_token().await {
                     Ok(_) => TokenCheck::Works,
                     Err(e) => TokenCheck::Failed(e),
@@ -210,8 +212,8 @@ pub async fn tenant_status(
             "client_credentials"
         },
         token_version: match tenant.token_version {
-            crate::source::TokenVersion::V2 => "v2",
-            crate::source::TokenVersion::V1 => "v1",
+            TokenVersion::V2 => "v2",
+            TokenVersion::V1 => "v1",
         },
         rotated_now,
         check: token_check,

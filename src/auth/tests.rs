@@ -11,12 +11,12 @@ use super::authorize::{
 };
 use super::consent::{ConsentRequest, instructions, is_guid, is_tenant};
 use super::device::{PollAnswer, read_poll_error};
-use super::entra::{AdHocTenant, LoginError, aadsts_code};
+use super::login::{AdHocTenant, LoginError, aadsts_code};
 use super::loopback::request_target;
 use super::pkce::{Pkce, base64url, random_token, s256};
 use super::status::{StoredToken, TenantStatus, TokenCheck, Verdict};
-use crate::source::token::LastAuthFailure;
-use crate::source::{AuthErrorKind, TenantConfig, TokenVersion};
+use crate::entra::{AuthErrorKind, LastAuthFailure, TokenVersion};
+use crate::source::TenantConfig;
 
 const CLIENT: &str = "0aa1b2c3-d4e5-4f60-8a9b-c0d1e2f3a4b5";
 const TENANT: &str = "8f0b6c2e-1a2b-4c3d-9e8f-0a1b2c3d4e5f";

@@ -13,9 +13,12 @@ use clap::{Args, Subcommand};
 use siemfwd::auth::authorize::{CodeLogin, DEFAULT_REDIRECT, RedirectUri};
 use siemfwd::auth::consent::{ConsentRequest, instructions, is_guid, is_tenant};
 use siemfwd::auth::{AdHocTenant, LoginError, device, store_refresh_token};
-use siemfwd::config::{Config, UnreadableSecret, parse_duration};
+use siemfwd::config::{Config, UnreadableSecret};
+use siemfwd::duration::parse_duration;
+use siemfwd::entra::{AuthMode, TokenVersion};
+use siemfwd::secret::Secret;
+use siemfwd::source::TenantConfig;
 use siemfwd::source::config::{DEFAULT_LOGIN_URL, checked_url};
-use siemfwd::source::{AuthMode, Secret, TenantConfig, TokenVersion};
 
 mod status;
 

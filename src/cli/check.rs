@@ -6,10 +6,9 @@ use std::sync::Arc;
 use super::CheckArgs;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
-use siemfwd::input::Item;
 use siemfwd::mapping::TenantIdentity;
-use siemfwd::pipeline::daemon::now;
 use siemfwd::pipeline::run_state::RunStateFile;
+use siemfwd::reader::Item;
 use siemfwd::source::AlertsClient;
 use siemfwd::source::alerts::PageQuery;
 use siemfwd::transport::config::OutputConfig;
@@ -36,7 +35,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         let _ = writeln!(out, "warn  config       {w}");
     }
     let mut failures = 0;
-    if let Err(e) = siemfwd::state::create_private_dir(&config.state_dir) {
+    if let Err(e) = siemfwd::atomic_file::create_private_dir(&config.state_dir) {
         failures += 1;
         let _ = writeln!(
             out,
@@ -71,7 +70,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                         .access_token()
                         .await
                         .map_err(|e| e.to_string())?;
-                    let to = now();
+                    let to = Timestamp::now();
                     let from = Timestamp::from_unix_nanos(to.unix_nanos() - 86_400_000_000_000, 7);
                     let (page, _) = client
                         .get_page(PageQuery {
@@ -83,8 +82,8 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                         .await
                         .map_err(|e| e.to_string())?;
                     // The same all-or-nothing check as `run`: a proxy's page is not a page.
-                    let read = siemfwd::input::read_page(&page, false, |_| Ok::<_, ()>(()));
-                    if let Err(siemfwd::input::PageError::NotAPage(e)) = read {
+                    let read = siemfwd::reader::read_page(&page, false, |_| Ok::<_, ()>(()));
+                    if let Err(siemfwd::reader::PageError::NotAPage(e)) = read {
                         return Err(format!("the alerts API answered 200 with {e}"));
                     }
                     Ok::<_, String>(format!(
@@ -165,7 +164,7 @@ fn check_mapping(config: &OutputConfig) -> Result<String, String> {
     };
     let mut record = Vec::new();
     let mut encoded = 0;
-    siemfwd::input::read_page(SAMPLE_PAGE, true, |item| match item {
+    siemfwd::reader::read_page(SAMPLE_PAGE, true, |item| match item {
         Item::Alert(alert) => {
             record.clear();
             mapping
@@ -177,8 +176,8 @@ fn check_mapping(config: &OutputConfig) -> Result<String, String> {
         Item::Malformed(m) => Err(format!("the shipped sample page is malformed: {m}")),
     })
     .map_err(|e| match e {
-        siemfwd::input::PageError::Stopped(m) => m,
-        siemfwd::input::PageError::NotAPage(e) => format!("the shipped sample page: {e}"),
+        siemfwd::reader::PageError::Stopped(m) => m,
+        siemfwd::reader::PageError::NotAPage(e) => format!("the shipped sample page: {e}"),
     })?;
     let source = match &config.mapping {
         Some(path) => path.display().to_string(),

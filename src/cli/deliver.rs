@@ -9,8 +9,8 @@ use tokio::runtime::Runtime;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::InputAlert;
 use siemfwd::mapping::{EncodeError, TenantIdentity};
+use siemfwd::reader::InputAlert;
 use siemfwd::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
 
 /// Batches in flight before the reader waits for the oldest: enough to keep the connection

@@ -10,15 +10,15 @@ use tokio::sync::watch;
 
 use super::{ReplayArgs, RunArgs};
 use siemfwd::alert::Timestamp;
-use siemfwd::config::{Config, UnreadableSecret, parse_when};
+use siemfwd::config::{Config, UnreadableSecret};
+use siemfwd::duration::parse_when;
 use siemfwd::mapping::{Format, Mapping};
-use siemfwd::pipeline::daemon::now;
-use siemfwd::pipeline::replay::{ReplayProgress, replay_tenant};
+use siemfwd::pipeline::replay::{self, ReplayProgress};
+use siemfwd::pipeline::wiring::{self, NamedOutputs, Routing};
 use siemfwd::pipeline::{Forwarder, PollReport};
-use siemfwd::source::{AlertsClient, TenantConfig};
+use siemfwd::source::TenantConfig;
 use siemfwd::transport::{
-    ConnectionSettings, DeadLetters, Destination, Envelope, Framing, Output, RecordEncoder,
-    SyslogFormat,
+    ConnectionSettings, Destination, Envelope, Framing, Output, RecordEncoder, SyslogFormat,
 };
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -99,7 +99,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     // Only the replayed tenants' secrets are needed: `--tenant` lets an operator replay one
     // customer from a shell that has only that customer's secret.
     let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
-    let now = now();
+    let now = Timestamp::now();
     let from = parse_when(&args.from, now)
         .map_err(anyhow::Error::msg)
         .context("--from")?;
@@ -134,41 +134,17 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     let rt = runtime()?;
     rt.block_on(async {
         let outputs = replay_outputs(&config, args)?;
-        let progress: Vec<Arc<ReplayProgress>> =
-            tenants.iter().map(|_| Arc::new(ReplayProgress::default())).collect();
+        // `--output NAME` and `--stdout` take every tenant's alerts, whatever it names.
+        let routing = if args.output.is_some() || args.stdout {
+            Routing::All
+        } else {
+            Routing::AsConfigured
+        };
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        let budget = siemfwd::source::PageBudget::new(siemfwd::pipeline::daemon::PAGES_IN_FLIGHT);
-        let mut http = siemfwd::source::http::ClientCache::default();
-        for (i, tenant) in tenants.iter().enumerate() {
-            let routed: Vec<Arc<Output>> = outputs
-                .iter()
-                .filter(|(name, _)| {
-                    args.output.is_some()
-                        || args.stdout
-                        || tenant.outputs.as_ref().is_none_or(|o| o.contains(name))
-                })
-                .map(|(_, o)| o.clone())
-                .collect();
-            let mut client = AlertsClient::with_http(
-                Arc::new((*tenant).clone()),
-                http.client_for(tenant)?,
-                &config.state_dir,
-            );
-            client.share_page_budget(budget.clone());
-            let dead = DeadLetters::new(
-                config
-                    .state_dir
-                    .join("dead-letter")
-                    .join(format!("tenant-{}.ndjson", tenant.name)),
-            );
-            let progress = progress[i].clone();
-            let name = tenant.name.clone();
-            tasks.spawn(async move {
-                let r = replay_tenant(&client, &routed, &dead, from, to, &progress).await;
-                (name, r)
-            });
-        }
+        let replay::Replay {
+            mut tasks,
+            progress,
+        } = replay::start(&config.state_dir, &tenants, &outputs, routing, from, to)?;
         let to_stdout = outputs.iter().any(|(_, o)| o.target() == "stdout");
         let show = std::io::stderr().is_terminal() && !to_stdout;
         let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
@@ -249,10 +225,7 @@ fn progress_line(
 }
 
 /// The outputs a replay sends to: `--output NAME`, `--stdout` (with `--format`), or all.
-fn replay_outputs(
-    config: &Config,
-    args: &ReplayArgs,
-) -> anyhow::Result<Vec<(String, Arc<Output>)>> {
+fn replay_outputs(config: &Config, args: &ReplayArgs) -> anyhow::Result<NamedOutputs> {
     if args.stdout {
         let format = args.format.unwrap_or(Format::Cef);
         let encoder = RecordEncoder::new(
@@ -288,10 +261,5 @@ fn replay_outputs(
             config.source
         );
     }
-    let mut out = Vec::new();
-    for o in selected {
-        let dead = DeadLetters::new(config.dead_letter_path(&o.name));
-        out.push((o.name.clone(), Arc::new(Output::start(o, Some(dead))?)));
-    }
-    Ok(out)
+    Ok(wiring::start_outputs(config, selected)?)
 }

@@ -10,8 +10,8 @@ use super::MapArgs;
 use super::deliver::Delivery;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
-use siemfwd::input::{self, Item, ReadError};
 use siemfwd::mapping::{EncodeStats, Format, Mapping, TenantIdentity};
+use siemfwd::reader::{self, Item, ReadError};
 use siemfwd::transport::Envelope;
 use siemfwd::transport::envelope::local_hostname;
 
@@ -46,7 +46,7 @@ pub fn run_map(
         let delivery = Delivery::start(&config, name)?;
         let mut job = Job {
             tenant,
-            now: now(),
+            now: Timestamp::now(),
             err,
             sink: Sink::Output(Box::new(delivery)),
             outcome: MapOutcome::default(),
@@ -87,7 +87,7 @@ pub fn run_map(
         .context("invalid syslog envelope")?;
     let mut job = Job {
         tenant,
-        now: now(),
+        now: Timestamp::now(),
         err,
         sink: Sink::Lines(Lines {
             mapping: &mapping,
@@ -167,11 +167,6 @@ impl Job<'_> {
     }
 }
 
-fn now() -> Timestamp {
-    let now = chrono::Utc::now();
-    Timestamp::from_unix_nanos(now.timestamp_nanos_opt().unwrap_or(0), 6)
-}
-
 enum Stop {
     BrokenPipe,
     Output(io::Error),
@@ -206,7 +201,7 @@ struct Lines<'a> {
 
 impl Job<'_> {
     fn read(&mut self, name: &str, reader: impl BufRead) -> Result<(), Stop> {
-        let r = input::read_alerts(reader, |item| self.item(name, item));
+        let r = reader::read_alerts(reader, |item| self.item(name, item));
         match r {
             Ok(()) => Ok(()),
             Err(ReadError::Stopped(stop)) => Err(stop),

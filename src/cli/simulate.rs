@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use siemfwd::config::parse_duration;
+use siemfwd::duration::parse_duration;
 use siemfwd::simulator::{Faults, LiveConfig, Simulator, SimulatorConfig};
 
 /// The environment variable the printed config snippet reads the secret from.

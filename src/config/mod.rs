@@ -4,22 +4,20 @@
 //! [`Config`] by one fallible constructor, so the rest of the program never sees a half-checked
 //! setting. Every error names the file, the line and the key.
 
-mod duration;
 #[cfg(test)]
 mod tests;
 
-use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::duration::parse_duration_in;
+use crate::settings::line_of;
 use crate::source::config::{
     ConfigWarning, RawTenant, RawTenantKeys, SecretUnavailable, TenantConfig,
 };
 use crate::transport::config::{OutputConfig, RawOutput};
-
-pub use duration::{parse_duration, parse_duration_in, parse_when, show_duration};
 
 /// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";
@@ -93,32 +91,6 @@ pub struct UnusableTenant {
     pub config: TenantConfig,
     /// Why, with the file and line, as [`UnreadableSecret::Fails`] would report it.
     pub error: ConfigError,
-}
-
-/// `value` if it lies in `range`, else a message that names the range. Every numeric key has
-/// one: the keys take numbers up to 2^64 - 1, which are no setting, and some become allocations
-/// or arithmetic that would fail far from the file (a batch's buffer, a channel).
-pub fn number_in<T>(value: T, range: RangeInclusive<T>) -> Result<T, String>
-where
-    T: PartialOrd + std::fmt::Display,
-{
-    let (lo, hi) = (range.start(), range.end());
-    if value < *lo {
-        Err(format!("{value} is too small ({lo} to {hi})"))
-    } else if value > *hi {
-        Err(format!("{value} is too large ({lo} to {hi})"))
-    } else {
-        Ok(value)
-    }
-}
-
-/// Line (1-based) of a byte offset in `text`.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 impl Config {
@@ -309,8 +281,6 @@ impl Config {
 
     /// Where records that could not be sent to `output` are kept.
     pub fn dead_letter_path(&self, output: &str) -> PathBuf {
-        self.state_dir
-            .join("dead-letter")
-            .join(format!("{output}.ndjson"))
+        crate::transport::DeadLetters::output_path(&self.state_dir, output)
     }
 }

@@ -6,6 +6,7 @@ use toml::Spanned;
 
 use super::expr::{self, Expr, Names, ValueMap};
 use super::{Field, Format, HeaderPlan, MappingError, Plan, cef, leef};
+use crate::settings::line_of;
 
 /// A mapping file before validation. Unknown keys are errors: a typo must not silently drop a
 /// field from every alert.
@@ -25,15 +26,6 @@ pub(crate) struct RawMapping {
     fields: IndexMap<String, Spanned<String>>,
     #[serde(default)]
     maps: IndexMap<String, IndexMap<String, String>>,
-}
-
-/// Line (1-based) of a byte offset in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {

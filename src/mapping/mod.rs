@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
-use crate::input::InputAlert;
+use crate::reader::InputAlert;
 use expr::{Expr, Scope, Val, ValueMap};
 
 /// The output formats.

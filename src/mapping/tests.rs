@@ -124,7 +124,7 @@ fn input(json: &str) -> InputAlert<'_> {
     InputAlert {
         alert: Alert::from_json(json).unwrap(),
         raw: Some(json),
-        position: crate::input::Position {
+        position: crate::reader::Position {
             line: 1,
             index: None,
         },

@@ -190,9 +190,11 @@ impl CheckpointStore {
             path: self.path.clone(),
             source: io::Error::other(e),
         })?;
-        crate::state::write_atomic(&self.path, &bytes).map_err(|source| CheckpointError::Write {
-            path: self.path.clone(),
-            source,
+        crate::atomic_file::write_atomic(&self.path, &bytes).map_err(|source| {
+            CheckpointError::Write {
+                path: self.path.clone(),
+                source,
+            }
         })
     }
 }

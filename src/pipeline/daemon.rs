@@ -3,7 +3,6 @@
 //! a poll in progress gets a bounded grace to finish its window, and the outputs are then
 //! drained and closed.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,14 +12,12 @@ use tokio::sync::watch;
 use super::run_state::RunStateFile;
 use super::supervisor::{Supervised, TaskEnd, supervise};
 use super::tenant::{PollError, TenantForwarder};
+use super::wiring::{self, Clients, NamedOutputs, Routing};
 use crate::alert::Timestamp;
 use crate::config::Config;
-use crate::source::{AlertsClient, AuthErrorKind, FetchError, PageBudget, TenantConfig};
-use crate::transport::{DeadLetters, Output, OutputError};
-
-/// Pages held at once by all tenants together: two keep both cores busy (one parsing while the
-/// next arrives) and bound memory to two pages however many tenants there are.
-pub const PAGES_IN_FLIGHT: usize = 2;
+use crate::entra::AuthErrorKind;
+use crate::source::{FetchError, PageBudget, TenantConfig};
+use crate::transport::{Output, OutputError};
 
 /// Of the shutdown grace, what windows in progress may take to finish: the rest, up to 2 s,
 /// is for the outputs to send what those windows queued.
@@ -47,7 +44,7 @@ pub enum StartError {
 
 /// The running product: outputs and what each tenant's forwarder is built from.
 pub struct Forwarder {
-    outputs: HashMap<String, Arc<Output>>,
+    outputs: NamedOutputs,
     tenants: Vec<Arc<TenantSlot>>,
     /// `shutdown_grace`: stopping takes at most this long.
     grace: Duration,
@@ -67,22 +64,24 @@ impl TenantSlot {
     /// A forwarder at the tenant's checkpoint; an unreadable or refused checkpoint stops only
     /// this tenant.
     fn build(&self) -> Result<TenantForwarder, PollError> {
-        let mut client =
-            AlertsClient::with_http(self.tenant.clone(), self.http.clone(), &self.state_dir);
-        client.share_page_budget(self.budget.clone());
-        TenantForwarder::new(client, self.outputs.clone(), &self.state_dir, now())
+        let client = wiring::client(
+            self.tenant.clone(),
+            self.http.clone(),
+            self.budget.clone(),
+            &self.state_dir,
+        );
+        TenantForwarder::new(
+            client,
+            self.outputs.clone(),
+            &self.state_dir,
+            Timestamp::now(),
+        )
     }
 }
 
 /// How `run` ended: the tenants that stopped for good, with why, and the panics of tenant
 /// tasks (each was restarted, but the process must not exit 0 after one).
 pub type RunOutcome = Supervised;
-
-/// Now, as the forwarder's clock.
-pub fn now() -> Timestamp {
-    let now = chrono::Utc::now();
-    Timestamp::from_unix_nanos(now.timestamp_nanos_opt().unwrap_or(0), 7)
-}
 
 impl Forwarder {
     /// Starts every output (on the current runtime). Checkpoints are read when each tenant's
@@ -97,31 +96,16 @@ impl Forwarder {
         for w in &config.warnings {
             tracing::warn!("{w}");
         }
-        let mut outputs = HashMap::new();
-        for o in &config.outputs {
-            let dead = DeadLetters::new(config.dead_letter_path(&o.name));
-            outputs.insert(o.name.clone(), Arc::new(Output::start(o, Some(dead))?));
-        }
+        let outputs = wiring::start_outputs(config, &config.outputs)?;
         let mut tenants = Vec::new();
-        let budget = PageBudget::new(PAGES_IN_FLIGHT);
-        let mut http = crate::source::http::ClientCache::default();
+        let mut clients = Clients::default();
         for t in &config.tenants {
-            let routed: Vec<Arc<Output>> = match &t.outputs {
-                Some(names) => names
-                    .iter()
-                    .filter_map(|n| outputs.get(n).cloned())
-                    .collect(),
-                None => config
-                    .outputs
-                    .iter()
-                    .filter_map(|o| outputs.get(&o.name).cloned())
-                    .collect(),
-            };
+            let (http, budget) = clients.parts_for(t)?;
             tenants.push(Arc::new(TenantSlot {
                 tenant: Arc::new(t.clone()),
-                http: http.client_for(t)?,
-                budget: budget.clone(),
-                outputs: routed,
+                http,
+                budget,
+                outputs: wiring::routed(t, &outputs, Routing::AsConfigured),
                 state_dir: config.state_dir.clone(),
             }));
         }
@@ -227,7 +211,7 @@ async fn tenant_loop(
             return TaskEnd::Shutdown;
         }
         let outcome = {
-            let poll = tenant.poll(now());
+            let poll = tenant.poll(Timestamp::now());
             tokio::pin!(poll);
             tokio::select! {
                 r = &mut poll => Some(r),

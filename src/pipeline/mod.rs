@@ -7,6 +7,8 @@
 //! - [`run_state`]: a tenant that is not well, on disk for `check` and `auth status`.
 //! - [`window`]: one window fetched and sent to every output (shared by run and replay).
 //! - [`tenant`]: [`TenantForwarder`]: window, fetch, de-duplicate, map, send, checkpoint.
+//! - [`wiring`]: what run and replay build alike: outputs with their dead letters, routing,
+//!   API clients sharing HTTP clients and the page budget.
 
 pub mod checkpoint;
 pub mod daemon;
@@ -15,6 +17,7 @@ pub mod run_state;
 pub mod supervisor;
 pub mod tenant;
 pub mod window;
+pub mod wiring;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, VersionKey};
 pub use daemon::{Forwarder, RunOutcome, StartError};

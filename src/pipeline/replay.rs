@@ -1,14 +1,56 @@
 //! `siemfwd replay`: alerts with lastUpdateTime in [from, to) forwarded once, through the same
 //! fetcher, encoders and outputs as `run`, without reading or moving any checkpoint.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tokio::task::JoinSet;
+
 use super::tenant::{MAX_WINDOW, PollError, PollReport};
 use super::window::Window;
+use super::wiring::{self, Clients, NamedOutputs, Routing};
 use crate::alert::Timestamp;
-use crate::source::AlertsClient;
+use crate::source::http::HttpSetupError;
+use crate::source::{AlertsClient, TenantConfig};
 use crate::transport::{DeadLetters, Output};
+
+/// The replays of every tenant, each in its own task.
+pub struct Replay {
+    /// Each tenant's name and outcome, as they finish.
+    pub tasks: JoinSet<(String, Result<PollReport, PollError>)>,
+    /// Each tenant's counters, in the order the tenants were given.
+    pub progress: Vec<Arc<ReplayProgress>>,
+}
+
+/// Starts replaying [from, to) of every tenant of `tenants` to its outputs among `outputs` (on
+/// the current runtime), as `run` would send them: API clients over shared HTTP clients and
+/// page budget, malformed alerts in each tenant's dead-letter file in `state_dir`.
+pub fn start(
+    state_dir: &Path,
+    tenants: &[&TenantConfig],
+    outputs: &NamedOutputs,
+    routing: Routing,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Replay, HttpSetupError> {
+    let mut tasks = JoinSet::new();
+    let mut progress = Vec::with_capacity(tenants.len());
+    let mut clients = Clients::default();
+    for tenant in tenants {
+        let routed = wiring::routed(tenant, outputs, routing);
+        let client = clients.client_for(Arc::new((*tenant).clone()), state_dir)?;
+        let dead = DeadLetters::new(DeadLetters::tenant_path(state_dir, &tenant.name));
+        let counters = Arc::new(ReplayProgress::default());
+        progress.push(counters.clone());
+        let name = tenant.name.clone();
+        tasks.spawn(async move {
+            let r = replay_tenant(&client, &routed, &dead, from, to, &counters).await;
+            (name, r)
+        });
+    }
+    Ok(Replay { tasks, progress })
+}
 
 /// Live counters of one tenant's replay, for a progress display.
 #[derive(Debug, Default)]
@@ -40,7 +82,7 @@ pub async fn replay_tenant(
             dead_letters,
             from: start,
             to: end,
-            now: super::daemon::now(),
+            now: Timestamp::now(),
         };
         let mut report = PollReport::default();
         let result = window.deliver(&mut report, |_, _| true).await;

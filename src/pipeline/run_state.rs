@@ -100,7 +100,7 @@ impl RunStateFile {
         // Best effort: the log already said it; a state_dir that cannot be written is
         // reported by the checkpoint that follows.
         if let Ok(bytes) = serde_json::to_vec_pretty(&state) {
-            if let Err(e) = crate::state::write_atomic(&self.path, &bytes) {
+            if let Err(e) = crate::atomic_file::write_atomic(&self.path, &bytes) {
                 tracing::warn!("cannot write {}: {e}", self.path.display());
             }
         }

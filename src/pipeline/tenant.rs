@@ -3,7 +3,7 @@
 //!
 //! Two checkpoints are held: the one the next window starts from (moved once a window is
 //! written), and the one saved (moved once the outputs confirmed it: for TCP and TLS, when
-//! the receiver closed cleanly after the output's half-close or when the replay window let go
+//! the receiver closed cleanly after the output's half-close or when the resend window let go
 //! of the records; see `transport::output`). A crash or `kill -9` restarts from the saved one.
 
 use std::collections::{HashSet, VecDeque};
@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use super::window::Window;
 use crate::alert::Timestamp;
-use crate::input::InputAlert;
+use crate::reader::InputAlert;
 use crate::source::{AlertsClient, Emit, FetchError, TenantConfig};
 use crate::transport::{DeadLetters, DeliveryError, Output, WrittenMark};
 
@@ -104,11 +104,7 @@ impl TenantForwarder {
             tenant: tenant.name.clone(),
             source,
         })?;
-        let dead_letters = DeadLetters::new(
-            state_dir
-                .join("dead-letter")
-                .join(format!("tenant-{}.ndjson", tenant.name)),
-        );
+        let dead_letters = DeadLetters::new(DeadLetters::tenant_path(state_dir, &tenant.name));
         Ok(TenantForwarder {
             tenant,
             client,

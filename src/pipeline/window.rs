@@ -4,8 +4,8 @@
 use super::checkpoint::VersionKey;
 use super::tenant::{PollError, PollReport};
 use crate::alert::Timestamp;
-use crate::input::{self, InputAlert, Item, MalformedAlert};
 use crate::mapping::TenantIdentity;
+use crate::reader::{self, InputAlert, Item, MalformedAlert};
 use crate::source::AlertsClient;
 use crate::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
 use std::collections::VecDeque;
@@ -182,7 +182,7 @@ impl Window<'_> {
                 (path.unwrap_or_default(), e)
             })
         };
-        input::read_page(page, true, |item| {
+        reader::read_page(page, true, |item| {
             let Item::Alert(alert) = item else {
                 return Ok(());
             };
@@ -200,10 +200,10 @@ impl Window<'_> {
             Ok(())
         })
         .or_else(|e| match e {
-            input::PageError::Stopped(e) => Err(e),
+            reader::PageError::Stopped(e) => Err(e),
             // Cannot be: these bytes were read as a page a moment ago. The letters are
             // written without the alerts below.
-            input::PageError::NotAPage(_) => Ok(()),
+            reader::PageError::NotAPage(_) => Ok(()),
         })?;
         // Not found again (it cannot be: the page is the same bytes): the letter without it.
         for u in unwritten.drain(..) {

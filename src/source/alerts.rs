@@ -19,13 +19,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::config::TenantConfig;
-use super::http::{self, HttpSetupError};
+use super::http::HttpSetupError;
 use super::limiter::RateLimiter;
 use super::page_budget::{PageBudget, PageLease};
-use super::token::{AuthError, TokenProvider, describe_reqwest};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
-use crate::input::{self, Item, NotAPage, PageError};
+use crate::entra::{AuthError, TokenProvider};
+use crate::http::{self, describe_reqwest};
+use crate::reader::{self, Item, NotAPage, PageError};
 
 /// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises
 /// that `$skip` goes further (Graph's successor API stalls on deep `$skip`).
@@ -116,17 +117,17 @@ impl AlertsClient {
         tenant: Arc<TenantConfig>,
         state_dir: &Path,
     ) -> Result<AlertsClient, HttpSetupError> {
-        let http = http::client(&tenant)?;
+        let http = super::http::client(&tenant)?;
         Ok(Self::with_http(tenant, http, state_dir))
     }
 
-    /// A client over an HTTP client shared with other tenants (see [`http::ClientCache`]).
+    /// A client over an HTTP client shared with other tenants (see [`super::http::ClientCache`]).
     pub fn with_http(
         tenant: Arc<TenantConfig>,
         http: reqwest::Client,
         state_dir: &Path,
     ) -> AlertsClient {
-        let tokens = Arc::new(TokenProvider::new(tenant.clone(), http.clone(), state_dir));
+        let tokens = Arc::new(TokenProvider::new(tenant.entra(), http.clone(), state_dir));
         let limiter = Arc::new(RateLimiter::new(tenant.limits));
         AlertsClient {
             tenant,
@@ -436,7 +437,7 @@ fn api_error(body: &[u8]) -> String {
     }
     match serde_json::from_slice::<Wrapper>(body) {
         Ok(w) => format!("{}: {}", w.error.code, w.error.message),
-        Err(_) => input::quote_start(body),
+        Err(_) => reader::quote_start(body),
     }
 }
 
@@ -626,7 +627,7 @@ impl WindowFetch<'_> {
             seam_held: expected_seam.is_none(),
             last: None,
         };
-        let result = input::read_page(&page.bytes, want_raw, |item| {
+        let result = reader::read_page(&page.bytes, want_raw, |item| {
             let first = outcome.items == 0;
             outcome.items += 1;
             let key = match &item {

@@ -9,8 +9,10 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::secret::Secret;
-use crate::config::{number_in, parse_duration_in, show_duration};
+use crate::duration::{parse_duration_in, show_duration};
+pub use crate::entra::{AuthMode, TokenVersion};
+use crate::secret::Secret;
+use crate::settings::number_in;
 
 /// Keys a tenant and `[defaults]` share.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -48,25 +50,6 @@ pub struct RawTenant {
     outputs: Option<Vec<String>>,
     #[serde(flatten)]
     keys: RawTenantKeys,
-}
-
-/// How the forwarder gets tokens for a tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthMode {
-    /// The app's own identity, consented by the customer's admin.
-    ClientCredentials,
-    /// A delegated refresh token (from `siemfwd auth login` or the PowerShell script), rotated
-    /// on every use. `initial` holds the first one; later ones live in `state_dir`.
-    RefreshToken { initial: Option<PathBuf> },
-}
-
-/// Entra ID token endpoint version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenVersion {
-    /// `/oauth2/v2.0/token` with `scope` (the default).
-    V2,
-    /// `/oauth2/token` with `resource`.
-    V1,
 }
 
 /// The alerts API's limits per app per tenant, and how close to them the client goes.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::envelope::Envelope;
 use super::framing::{Framing, write_framed};
 use crate::alert::Timestamp;
-use crate::input::InputAlert;
 use crate::mapping::{EncodeError, EncodeStats, Mapping, TenantIdentity};
+use crate::reader::InputAlert;
 
 /// Framed records ready for one write, and the alert id of each, for reports.
 #[derive(Debug, Default)]

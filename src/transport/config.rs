@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use super::envelope::{Facility, SyslogFormat, TimeSource};
 use super::framing::Framing;
-use crate::config::{number_in, parse_duration_in};
+use crate::duration::parse_duration_in;
 use crate::mapping::Format;
+use crate::settings::number_in;
 
 /// One `[[output]]` table before validation.
 #[derive(Debug, Deserialize)]
@@ -126,7 +127,7 @@ pub struct ConnectionSettings {
     pub backoff_max: Duration,
     /// Batches waiting for the connection; the sender waits when it is full.
     pub queue: usize,
-    /// TCP/TLS: bytes resent after the connection breaks (see [`super::replay`]).
+    /// TCP/TLS: bytes resent after the connection breaks (see [`super::resend`]).
     pub replay_window_bytes: usize,
 }
 

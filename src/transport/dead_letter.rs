@@ -50,6 +50,17 @@ impl DeadLetters {
         DeadLetters { path }
     }
 
+    /// `state_dir/dead-letter/<output>.ndjson`: the records `output` could not take.
+    pub fn output_path(state_dir: &Path, output: &str) -> PathBuf {
+        dead_letter_file(state_dir, output)
+    }
+
+    /// `state_dir/dead-letter/tenant-<name>.ndjson`: a tenant's alerts that could not be read,
+    /// whatever the output.
+    pub fn tenant_path(state_dir: &Path, tenant: &str) -> PathBuf {
+        dead_letter_file(state_dir, &format!("tenant-{tenant}"))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -68,4 +79,9 @@ impl DeadLetters {
         file.write_all(&line)?;
         file.sync_data()
     }
+}
+
+/// `state_dir/dead-letter/<stem>.ndjson`.
+fn dead_letter_file(state_dir: &Path, stem: &str) -> PathBuf {
+    state_dir.join("dead-letter").join(format!("{stem}.ndjson"))
 }

@@ -9,7 +9,8 @@
 //! - [`tls`]: rustls client configuration, pinning, and handshake errors in words.
 //! - [`link`]: opening and writing one connection.
 //! - `sender`: the task that owns the connection, with reconnects and backoff.
-//! - [`replay`]: the recent bytes a stream output resends after its connection breaks.
+//! - [`resend`]: the resend window: the recent bytes a stream output writes again after its
+//!   connection breaks (`replay_window_bytes`).
 //! - [`output`]: the [`Output`] handle and its delivery contract.
 //! - [`dead_letter`]: where records that cannot be sent are kept.
 
@@ -20,7 +21,7 @@ pub mod envelope;
 pub mod framing;
 pub mod link;
 pub mod output;
-pub mod replay;
+pub mod resend;
 mod sender;
 pub mod tls;
 

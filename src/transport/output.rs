@@ -16,8 +16,8 @@
 //! stream output also says when its batches are *confirmed* ([`Output::written_mark`],
 //! [`Output::confirmed`]): when the receiver closed the connection cleanly after the output's
 //! half-close (asked for after 500 ms idle, or before a batch when the oldest unconfirmed one is
-//! 10 s old), or when more than the replay window was written after them. Until then they stay
-//! in the replay window, resent after any break; and checkpoints wait for the confirmation, so a
+//! 10 s old), or when more than the resend window was written after them. Until then they stay
+//! in the resend window, resent after any break; and checkpoints wait for the confirmation, so a
 //! crash cannot lose them either: they are fetched again at the next start.
 
 use std::sync::Arc;

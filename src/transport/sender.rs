@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::batch::Batch;
 use super::config::ConnectionSettings;
 use super::link::{Connector, Link, humantime};
-use super::replay::ReplayWindow;
+use super::resend::ResendWindow;
 use crate::backoff::Backoff;
 
 /// At shutdown, how long a receiver may take to close its side after ours.
@@ -22,7 +22,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// it half-closes, and the receiver's close says it read everything.
 pub const CONFIRM_IDLE: Duration = Duration::from_millis(500);
 
-/// A busy stream output asks at least this often, before its next batch, when the replay
+/// A busy stream output asks at least this often, before its next batch, when the resend
 /// window has not confirmed its oldest record by then.
 pub const CONFIRM_MAX_AGE: Duration = Duration::from_secs(10);
 
@@ -32,7 +32,7 @@ pub const CONFIRM_MAX_AGE: Duration = Duration::from_secs(10);
 /// A batch is *confirmed* when it cannot be lost any more by a receiver that drops what it has
 /// not read: for files, stdout and datagrams, once written (there is nothing more to know);
 /// for TCP and TLS, once the receiver closed the connection cleanly after our half-close (it
-/// read everything before it), or once the batch left the replay window (more was written
+/// read everything before it), or once the batch left the resend window (more was written
 /// after it than the socket buffers hold, so the receiver read it). Checkpoints move only past
 /// confirmed batches.
 #[derive(Debug)]
@@ -139,7 +139,7 @@ impl SharedStats {
 struct LinkState {
     link: Option<Link>,
     backoff: Backoff,
-    replay: ReplayWindow,
+    resend: ResendWindow,
     /// Sequence numbers of the last batch written and of the last one confirmed.
     written: u64,
     confirmed: u64,
@@ -167,7 +167,7 @@ impl Sender {
         let mut state = LinkState {
             link: None,
             backoff: Backoff::new(self.settings.backoff_min, self.settings.backoff_max),
-            replay: ReplayWindow::new(if self.connector.is_stream() {
+            resend: ResendWindow::new(if self.connector.is_stream() {
                 self.settings.replay_window_bytes
             } else {
                 0
@@ -195,7 +195,7 @@ impl Sender {
                         continue;
                     }
                 },
-                None if state.replay.pending().is_some() => {
+                None if state.resend.pending().is_some() => {
                     let wait = state.backoff.next_wait();
                     tokio::select! {
                         job = jobs.recv() => job,
@@ -215,7 +215,7 @@ impl Sender {
             if state.link.is_some()
                 && state.unconfirmed()
                 && state
-                    .replay
+                    .resend
                     .oldest()
                     .is_some_and(|t| t.elapsed() >= CONFIRM_MAX_AGE)
             {
@@ -258,7 +258,7 @@ impl Sender {
         }
         for attempt in 0..2 {
             if state.link.is_none() {
-                if state.replay.pending().is_none() {
+                if state.resend.pending().is_none() {
                     return;
                 }
                 match self.connector.connect(self.settings.connect_timeout).await {
@@ -288,11 +288,11 @@ impl Sender {
                 Closed::Failed(why) => why,
                 Closed::Silent(wait) => format!("no close within {}", humantime(wait)),
             };
-            let (records, _) = state.replay.size();
+            let (records, _) = state.resend.size();
             tracing::warn!(output = %self.name, "{target} did not close the connection cleanly after ours ({why}): the last {records} records may be lost; {}", if attempt == 0 { "resending them" } else { "they were resent once already" });
-            state.replay.broke();
+            state.resend.broke();
         }
-        let (records, _) = state.replay.size();
+        let (records, _) = state.resend.size();
         if state.unconfirmed() && records > 0 {
             tracing::error!(output = %self.name, "the last {records} records sent to {target} may not have arrived: the receiver did not confirm them by closing cleanly (the checkpoints did not move past them: they are fetched and sent again at the next start)");
         }
@@ -315,7 +315,7 @@ impl Sender {
             }
             return;
         }
-        let (records, _) = state.replay.size();
+        let (records, _) = state.resend.size();
         match close_and_wait(link, self.settings.write_timeout).await {
             Closed::Clean => {
                 state.link = None;
@@ -336,12 +336,12 @@ impl Sender {
         }
     }
 
-    /// Batch `batch` was written: it is held in the replay window, and what that pushed out is
+    /// Batch `batch` was written: it is held in the resend window, and what that pushed out is
     /// confirmed (everything, for an output that is not a stream).
     fn written(&self, batch: &Batch, state: &mut LinkState) {
         state.written += 1;
         let seq = state.written;
-        let left = state.replay.written(batch.bytes(), batch.len(), seq);
+        let left = state.resend.written(batch.bytes(), batch.len(), seq);
         state.last_write = Instant::now();
         self.progress.written.store(seq, Ordering::Release);
         if !self.connector.is_stream() {
@@ -353,7 +353,7 @@ impl Sender {
 
     /// The receiver closed cleanly after our half-close: everything written is confirmed.
     fn confirmed_by_close(&self, state: &mut LinkState) {
-        state.replay.clear();
+        state.resend.clear();
         self.confirm_through(state, state.written);
     }
 
@@ -366,7 +366,7 @@ impl Sender {
     }
 
     /// Writes `batch` whole, over a new connection if the old one failed (after resending the
-    /// replay window), until it is written or its delivery time is up.
+    /// resend window), until it is written or its delivery time is up.
     async fn deliver(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
         let target = self.connector.destination().describe();
         let deadline = Instant::now() + self.settings.delivery_timeout;
@@ -414,17 +414,17 @@ impl Sender {
     }
 
     /// An idle connection was closed by the receiver, or one that broke is still to be made
-    /// again: reconnects and resends the replay window. A failure waits for the next try
+    /// again: reconnects and resends the resend window. A failure waits for the next try
     /// (with backoff) or the next batch.
     async fn repair_idle(&self, state: &mut LinkState) {
         let target = self.connector.destination().describe();
         if state.link.is_some() {
             self.broken(state);
-            if state.replay.pending().is_none() {
+            if state.resend.pending().is_none() {
                 tracing::info!(output = %self.name, "{target} closed the connection while idle; reconnecting at the next batch");
                 return;
             }
-            let (records, _) = state.replay.size();
+            let (records, _) = state.resend.size();
             tracing::warn!(output = %self.name, "{target} closed or reset the connection while idle; reconnecting to resend the last {records} records");
         }
         match self.connector.connect(self.settings.connect_timeout).await {
@@ -448,27 +448,27 @@ impl Sender {
         }
     }
 
-    /// The replay window, if it is due, on the current link.
+    /// The resend window, if it is due, on the current link.
     async fn resend(&self, state: &mut LinkState) -> Result<(), String> {
         let link = self.link(&mut state.link)?;
-        if let Some(window) = state.replay.pending() {
+        if let Some(window) = state.resend.pending() {
             for bytes in window {
                 self.timed_write(link.write_stream(bytes)).await?;
             }
         }
-        if state.replay.pending().is_some() {
-            let (records, bytes) = state.replay.size();
+        if state.resend.pending().is_some() {
+            let (records, bytes) = state.resend.size();
             tracing::warn!(
                 output = %self.name,
                 "resent the last {records} records ({bytes} bytes) after the connection broke: \
                  the receiver may have lost them unread, and may now see some twice"
             );
-            state.replay.resent();
+            state.resend.resent();
         }
         Ok(())
     }
 
-    /// The replay window if it is due, then `batch`, on the current link.
+    /// The resend window if it is due, then `batch`, on the current link.
     async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
         self.resend(state).await?;
         let link = self.link(&mut state.link)?;
@@ -502,7 +502,7 @@ impl Sender {
     fn broken(&self, state: &mut LinkState) {
         SharedStats::bump(&self.stats.broken_links, 1);
         state.link = None;
-        state.replay.broke();
+        state.resend.broke();
     }
 
     async fn wait_or_give_up(

@@ -8,8 +8,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use harness::{Fixture, fetch_all, fetch_everything, t};
+use siemfwd::entra::AuthErrorKind;
 use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
-use siemfwd::source::{AuthErrorKind, FetchError};
+use siemfwd::source::FetchError;
 
 /// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.
 fn sized(tenants: usize, alerts: usize) -> SimulatorConfig {
@@ -402,7 +403,7 @@ async fn updates_while_paging_never_lose_an_unchanged_alert() {
     while let Some(page) = fetch.next_page().await.unwrap() {
         fetch
             .read(&page, false, |item| {
-                if let siemfwd::input::Item::Alert(a) = item {
+                if let siemfwd::reader::Item::Alert(a) = item {
                     *got.entry(a.alert.id().unwrap().to_owned()).or_default() += 1;
                 }
                 Ok::<(), ()>(())

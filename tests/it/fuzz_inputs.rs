@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use siemfwd::alert::Timestamp;
-use siemfwd::input::{self, Item};
 use siemfwd::mapping::{Format, Mapping, TenantIdentity};
+use siemfwd::reader::{self, Item};
 
 const TENANT: TenantIdentity<'static> = TenantIdentity {
     name: "contoso",
@@ -277,12 +277,12 @@ fn check_one_clean_line(record: &[u8]) {
 
 fn exercise(bytes: &[u8], encoders: &Encoders, rng: &mut Rng, out: &mut Vec<u8>) {
     for want_raw in [false, true] {
-        let _ = input::read_page(bytes, want_raw, |item| {
+        let _ = reader::read_page(bytes, want_raw, |item| {
             encoders.encode(item, rng, out);
             Ok::<_, ()>(())
         });
     }
-    let _ = input::read_alerts(bytes, |item| {
+    let _ = reader::read_alerts(bytes, |item| {
         encoders.encode(item, rng, out);
         Ok::<_, ()>(())
     });

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{self, Item};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{self, Item};
 use siemfwd::transport::{Batch, Output};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -39,7 +39,7 @@ fn batch_of(out: &Output, page: &[u8], times: usize) -> Batch {
     let mut batch = out.new_batch();
     let now = Timestamp::from_unix_nanos(1_764_000_000_000_000_000, 6);
     for _ in 0..times {
-        input::read_page(page, false, |item| {
+        reader::read_page(page, false, |item| {
             let Item::Alert(alert) = item else {
                 panic!("sample alerts are valid")
             };
@@ -231,7 +231,7 @@ async fn a_peer_that_closed_between_batches_is_noticed_and_nothing_is_lost() {
         // Distinct records per round: the same alerts at another time.
         let now = Timestamp::from_unix_nanos(1_764_000_000_000_000_000 + round, 6);
         let mut batch = out.new_batch();
-        input::read_page(&page, false, |item| {
+        reader::read_page(&page, false, |item| {
             let Item::Alert(a) = item else { panic!() };
             out.encoder()
                 .encode(&a, TENANT, now, &mut batch)

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{self, Item};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{self, Item};
 use siemfwd::transport::{Batch, Output};
 use support::rsyslog::{Rsyslog, RsyslogOpts};
 
@@ -36,7 +36,7 @@ fn encode(out: &Output, page: &[u8]) -> Batch {
         name: "Contoso",
         id: "t",
     };
-    input::read_page(page, false, |item| {
+    reader::read_page(page, false, |item| {
         let Item::Alert(a) = item else { panic!() };
         out.encoder()
             .encode(&a, tenant, now, &mut batch)

@@ -5,7 +5,7 @@
 //!
 //! Each test starts its own rsyslogd (support::rsyslog), configures one `[[output]]` with
 //! `Config::from_toml`, encodes the sample alerts (examples/alerts/*, read with
-//! `input::read_alerts`) with the output's encoder, sends them with `Output::submit`/`send`,
+//! `reader::read_alerts`) with the output's encoder, sends them with `Output::submit`/`send`,
 //! and then checks what rsyslog received:
 //!
 //! - exactly one event per alert, in order, and nothing after the sentinel record that ends
@@ -41,8 +41,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{Item, read_alerts};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{Item, read_alerts};
 use siemfwd::transport::{Batch, Framing, Output};
 use support::cef_check::{
     Mark, Received, TENANT_ID, TENANT_NAME, alert_id, assert_events_match_within, collect_after,

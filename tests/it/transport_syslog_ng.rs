@@ -34,8 +34,8 @@ use std::time::Duration;
 use serde_json::Value;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{Item, read_alerts};
 use siemfwd::mapping::{EncodeStats, TenantIdentity};
+use siemfwd::reader::{Item, read_alerts};
 use siemfwd::transport::{Batch, Output};
 use support::cef_check::{
     TENANT_ID, TENANT_NAME, WAIT, alert_id, diff, diff_shortened, load_alerts, mismatch,

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::{Item, read_alerts};
 use siemfwd::mapping::TenantIdentity;
+use siemfwd::reader::{Item, read_alerts};
 use siemfwd::transport::{DeliveryError, Output};
 use support::certs::Certs;
 use support::rsyslog::{Rsyslog, RsyslogOpts};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
-use siemfwd::input::Item;
+use siemfwd::reader::Item;
 use siemfwd::simulator::{Endpoint, Simulator, SimulatorConfig};
 use siemfwd::source::alerts::WindowStats;
 use siemfwd::source::{AlertsClient, FetchError};

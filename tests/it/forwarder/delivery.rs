@@ -246,7 +246,7 @@ impl Incident {
 pub struct Duplicates {
     /// Copies sent again after a kill -9 because their window had not been checkpointed.
     pub in_flight: usize,
-    /// Copies resent by the TLS output after rsyslog was restarted (its replay window).
+    /// Copies resent by the TLS output after rsyslog was restarted (its resend window).
     pub receiver_replay: usize,
     /// Copies sent again although the checkpoint on disk listed them as delivered.
     pub dedup_failed: Vec<DedupFailure>,

@@ -1,25 +1,19 @@
 //! Access tokens per tenant from Entra ID: cached until shortly before they expire, one request
 //! in flight per tenant, rotated refresh tokens persisted before the access token is used, and
 //! errors sorted into what the forwarder should do about them (design.md §4; those are in
-//! `token/errors.rs`).
+//! [`super::errors`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::config::{AuthMode, TenantConfig, TokenVersion};
-use super::secret::Secret;
-
-mod errors;
-
-pub use errors::{
-    AuthError, AuthErrorKind, EntraError, LastAuthFailure, classify, describe_reqwest,
-    first_sentence, hint,
-};
+use super::errors::{AuthError, AuthErrorKind, LastAuthFailure, hint};
+use super::{AuthMode, Tenant, TokenVersion};
+use crate::http::describe_reqwest;
+use crate::secret::Secret;
 
 /// The resource the alerts API tokens are for.
 pub const MDE_RESOURCE: &str = "https://api.securitycenter.microsoft.com";
@@ -76,7 +70,7 @@ impl StoredRefreshToken {
     /// Writes it to `path` atomically, mode 0600 (folder 0700).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::state::write_atomic(path, &bytes)
+        crate::atomic_file::write_atomic(path, &bytes)
     }
 
     /// The token stored at `path`; `Ok(None)` when there is none.
@@ -110,7 +104,7 @@ struct Cached {
 
 /// Tokens for one tenant.
 pub struct TokenProvider {
-    tenant: Arc<TenantConfig>,
+    tenant: Tenant,
     http: reqwest::Client,
     token_file: PathBuf,
     status_file: PathBuf,
@@ -119,7 +113,7 @@ pub struct TokenProvider {
 
 impl TokenProvider {
     pub fn new(
-        tenant: Arc<TenantConfig>,
+        tenant: Tenant,
         http: reqwest::Client,
         state_dir: &std::path::Path,
     ) -> TokenProvider {
@@ -192,7 +186,7 @@ impl TokenProvider {
         let record = LastAuthFailure::of(e);
         let written = serde_json::to_vec_pretty(&record)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| crate::state::write_atomic(&self.status_file, &bytes));
+            .and_then(|bytes| crate::atomic_file::write_atomic(&self.status_file, &bytes));
         match written {
             Ok(()) => cached.status = StatusFile::Recorded(record),
             Err(err) => tracing::warn!(
@@ -374,7 +368,7 @@ impl TokenProvider {
             .map(Duration::from_secs);
         // A token answer is a few KB: the rest of a longer body is not read (a cut body then
         // fails to parse below, as it should).
-        let body = super::http::small_body(response).await.map_err(|e| {
+        let body = crate::http::small_body(response).await.map_err(|e| {
             self.error(
                 AuthErrorKind::Retryable,
                 None,
@@ -431,6 +425,3 @@ impl TokenProvider {
         })
     }
 }
-
-#[cfg(test)]
-mod tests;

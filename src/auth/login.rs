@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::source::config::{
-    ApiLimits, AuthMode, DEFAULT_API_URL, Emit, TenantConfig, TokenVersion,
+use crate::entra::token::TokenResponse;
+use crate::entra::{
+    AuthError, AuthMode, EntraError, LastAuthFailure, MDE_RESOURCE, StoredRefreshToken,
+    TokenProvider, TokenVersion, classify, first_sentence, hint,
 };
-use crate::source::token::{
-    AuthError, EntraError, LastAuthFailure, MDE_RESOURCE, StoredRefreshToken, TokenResponse,
-    describe_reqwest, first_sentence,
-};
-use crate::source::{Secret, TokenProvider};
+use crate::http::describe_reqwest;
+use crate::secret::Secret;
+use crate::source::config::{ApiLimits, DEFAULT_API_URL, Emit, TenantConfig};
 
 use super::pkce::RandomUnavailable;
 
@@ -76,7 +76,7 @@ impl LoginError {
 }
 
 /// The sign-in's own reading of AADSTS codes that the forwarder never meets (a code or device
-/// code flow's); `None` leaves it to the forwarder's hints ([`crate::source::token::hint`]).
+/// code flow's); `None` leaves it to the forwarder's hints ([`hint`]).
 pub(crate) fn login_hint(error: &str, code: Option<u32>) -> Option<&'static str> {
     Some(match (error, code) {
         (_, Some(65004)) | ("access_denied" | "authorization_declined", _) => {
@@ -119,7 +119,7 @@ pub(crate) fn entra_error(tenant: &TenantConfig, status: u16, body: &[u8]) -> Lo
             hint: hint.to_owned(),
         };
     }
-    LoginError::Entra(AuthError::from_entra(tenant, status, body))
+    LoginError::Entra(AuthError::from_entra(&tenant.entra(), status, body))
 }
 
 /// An error redirect (`error`, `error_description`) explained; `error` is empty for the text
@@ -137,8 +137,8 @@ pub(crate) fn sign_in_error(tenant: &TenantConfig, error: &str, description: &st
         Some(h) => h.to_owned(),
         None => {
             let codes: Vec<u32> = code.into_iter().collect();
-            let kind = crate::source::token::classify(400, error, &codes);
-            crate::source::token::hint(kind, code, tenant)
+            let kind = classify(400, error, &codes);
+            hint(kind, code, &tenant.entra())
         }
     };
     LoginError::SignIn {
@@ -204,17 +204,15 @@ pub(crate) async fn post_form(
         )
     })?;
     let status = response.status().as_u16();
-    let body = crate::source::http::small_body(response)
-        .await
-        .map_err(|e| {
-            LoginError::failed(
-                tenant,
-                format!(
-                    "reading the answer of {url} failed: {}",
-                    describe_reqwest(&e)
-                ),
-            )
-        })?;
+    let body = crate::http::small_body(response).await.map_err(|e| {
+        LoginError::failed(
+            tenant,
+            format!(
+                "reading the answer of {url} failed: {}",
+                describe_reqwest(&e)
+            ),
+        )
+    })?;
     Ok((status, body.to_vec()))
 }
 

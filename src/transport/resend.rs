@@ -1,4 +1,4 @@
-//! The replay window of a stream output: the most recent bytes written, resent after the
+//! The resend window of a stream output: the most recent bytes written, resent after the
 //! connection breaks.
 //!
 //! Syslog over TCP has no acknowledgement. A receiver that stops (a restart, a crash) drops
@@ -24,7 +24,7 @@ struct Held {
 
 /// The last batches written to the current stream, up to a byte limit.
 #[derive(Debug)]
-pub struct ReplayWindow {
+pub struct ResendWindow {
     limit: usize,
     /// Each batch, oldest first.
     batches: VecDeque<Held>,
@@ -33,10 +33,10 @@ pub struct ReplayWindow {
     pending: bool,
 }
 
-impl ReplayWindow {
+impl ResendWindow {
     /// A window of `limit` bytes; 0 keeps nothing.
-    pub fn new(limit: usize) -> ReplayWindow {
-        ReplayWindow {
+    pub fn new(limit: usize) -> ResendWindow {
+        ResendWindow {
             limit,
             batches: VecDeque::new(),
             bytes: 0,
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn keeps_whole_recent_batches_up_to_the_limit_and_says_what_left() {
-        let mut w = ReplayWindow::new(10);
+        let mut w = ResendWindow::new(10);
         assert_eq!(w.written(b"aaaa", 1, 1), None);
         assert_eq!(w.written(b"bbbb", 2, 2), None);
         assert_eq!(w.size(), (3, 8));
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn only_a_break_makes_it_pending() {
-        let mut w = ReplayWindow::new(100);
+        let mut w = ResendWindow::new(100);
         assert!(w.pending().is_none());
         w.broke();
         assert!(w.pending().is_none(), "nothing written, nothing to resend");
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_zero_limit_keeps_nothing() {
-        let mut w = ReplayWindow::new(0);
+        let mut w = ResendWindow::new(0);
         assert_eq!(w.written(b"x", 1, 1), Some(1), "confirmed as it is written");
         w.broke();
         assert!(w.pending().is_none());

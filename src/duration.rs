@@ -1,5 +1,5 @@
-//! Durations as the config writes them: a number and a unit, `"500ms"`, `"2s"`, `"5m"`,
-//! `"48h"`, `"7d"`.
+//! Durations as the config and the command line write them: a number and a unit, `"500ms"`,
+//! `"2s"`, `"5m"`, `"48h"`, `"7d"`; and times as the command line takes them (`--from -24h`).
 
 use std::time::Duration;
 
@@ -95,8 +95,64 @@ pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, String> {
 }
 
 #[cfg(test)]
-mod when_tests {
+mod tests {
     use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("48h"), Ok(Duration::from_secs(48 * 3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("60").unwrap_err().contains("no unit"));
+        assert!(
+            parse_duration("5 minutes")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn durations_never_overflow_and_bounds_name_the_range() {
+        // The largest count of milliseconds is still a Duration.
+        assert_eq!(
+            parse_duration("18446744073709551615ms"),
+            Ok(Duration::from_millis(u64::MAX))
+        );
+        for huge in [
+            "18446744073709551616ms",
+            "213503982334601d",
+            "99999999999999999999s",
+        ] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("is too long"), "{huge}: {e}");
+        }
+        assert!(
+            parse_duration("s")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(86_400));
+        assert_eq!(parse_duration_in("1d", min, max), Ok(max));
+        assert_eq!(
+            parse_duration_in("25h", min, max),
+            Err("`25h` is too long (1s to 1d)".into())
+        );
+        assert_eq!(
+            parse_duration_in("999ms", min, max),
+            Err("`999ms` is too short (1s to 1d)".into())
+        );
+        assert_eq!(
+            parse_duration_in("8d", Duration::ZERO, Duration::from_secs(7 * 86_400)),
+            Err("`8d` is too long (at most 7d)".into())
+        );
+        let shown: Vec<String> = [0, 1, 1_500, 90_000, 7_200_000, 180 * 86_400_000]
+            .map(|ms| show_duration(Duration::from_millis(ms)))
+            .into();
+        assert_eq!(shown, ["0s", "1ms", "1500ms", "90s", "2h", "180d"]);
+    }
 
     #[test]
     fn absolute_relative_and_now() {

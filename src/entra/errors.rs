@@ -1,13 +1,14 @@
-//! The error side of [`super::TokenProvider`]: a failed token request sorted into what to do
-//! about it ([`AuthErrorKind`], [`classify`]), the fix in words ([`hint`]), Entra's error body,
-//! and the last failure kept in state_dir for `siemfwd auth status`.
+//! The error side of [`super::TokenProvider`] and of `siemfwd auth`'s sign-ins: a failed token
+//! request sorted into what to do about it ([`AuthErrorKind`], [`classify`]), the fix in words
+//! ([`hint`]), Entra's error body, and the last failure kept in state_dir for `siemfwd auth
+//! status`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::config::TenantConfig;
+use super::Tenant;
 
 /// What to do about a failed token request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,7 @@ fn code_suffix(code: Option<u32>, summary: &str) -> String {
 impl AuthError {
     /// An Entra error answer (`status`, JSON `body`) of a token or device-code request for
     /// `tenant`, sorted by [`classify`], with the fix in words.
-    pub fn from_entra(tenant: &TenantConfig, status: u16, body: &[u8]) -> AuthError {
+    pub fn from_entra(tenant: &Tenant, status: u16, body: &[u8]) -> AuthError {
         let err = EntraError::parse(body);
         let code = err.error_codes.first().copied();
         let kind = classify(status, &err.error, &err.error_codes);
@@ -169,7 +170,7 @@ pub fn classify(status: u16, error: &str, codes: &[u32]) -> AuthErrorKind {
 
 /// How a new secret reaches this tenant: a file is read again at each token request; the
 /// environment and the config file only at start.
-fn secret_update(tenant: &TenantConfig) -> String {
+fn secret_update(tenant: &Tenant) -> String {
     match &tenant.client_secret_file {
         Some(file) => format!(
             "write it to {} (read again at each token request: no restart needed)",
@@ -180,7 +181,7 @@ fn secret_update(tenant: &TenantConfig) -> String {
 }
 
 /// What to do about a failure of `kind` (AADSTS `code`) for `tenant`, in words.
-pub fn hint(kind: AuthErrorKind, code: Option<u32>, tenant: &TenantConfig) -> String {
+pub fn hint(kind: AuthErrorKind, code: Option<u32>, tenant: &Tenant) -> String {
     let name = &tenant.name;
     let client = &tenant.client_id;
     match kind {
@@ -267,28 +268,4 @@ pub fn first_sentence(description: &str) -> &str {
         .or_else(|| description.find(" Trace ID:"))
         .unwrap_or(description.len());
     description[..end].trim()
-}
-
-/// A reqwest error without the URL's query (which could hold a token in other APIs).
-pub fn describe_reqwest(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the response broke off"
-    } else {
-        "failed"
-    };
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        what.to_owned()
-    } else {
-        format!("{what} ({detail})")
-    }
 }

@@ -31,24 +31,39 @@ fn entra_errors_are_sorted_by_code_first() {
     assert_eq!(classify(401, "invalid_client", &[7000218]), Misconfigured);
 }
 
+use std::path::Path;
+
+use super::token::TokenResponse;
 use crate::simulator::{Simulator, SimulatorConfig, TenantKnobs, TokenFailure};
 
-/// A refresh-token tenant of `sim` with `state_dir`, whose stored token is `token`.
-fn refresh_tenant(sim: &Simulator, state_dir: &Path) -> Arc<TenantConfig> {
+/// The refresh-token tenant "contoso" of `sim`, with no refresh token file.
+fn refresh_tenant(sim: &Simulator) -> Tenant {
     let t = &sim.tenants()[0];
-    let text = format!(
-        "state_dir = \"{}\"\n[[tenant]]\nname = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"refresh_token\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n",
-        state_dir.display(),
-        t.id,
-        sim.client_id(),
-        url = sim.url()
-    );
-    let config = crate::config::Config::from_toml("test.toml", &text).unwrap();
-    Arc::new(config.tenants[0].clone())
+    Tenant {
+        name: "contoso".into(),
+        tenant_id: t.id.clone(),
+        client_id: sim.client_id().to_owned(),
+        client_secret: None,
+        client_secret_file: None,
+        auth: AuthMode::RefreshToken { initial: None },
+        login_url: url::Url::parse(sim.url()).unwrap(),
+        token_version: TokenVersion::V2,
+    }
 }
 
-fn provider(tenant: &Arc<TenantConfig>, state_dir: &Path) -> TokenProvider {
-    let http = crate::source::http::client(tenant).unwrap();
+fn provider(tenant: &Tenant, state_dir: &Path) -> TokenProvider {
+    // The simulator speaks plain HTTP: no CA needed, but reqwest wants a TLS provider.
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap();
     TokenProvider::new(tenant.clone(), http, state_dir)
 }
 
@@ -58,7 +73,7 @@ async fn a_token_rotated_by_another_process_is_picked_up_and_failures_are_kept()
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("siemfwd-token-{}", std::process::id()));
-    let tenant = refresh_tenant(&sim, &dir);
+    let tenant = refresh_tenant(&sim);
     let tenant_id = tenant.tenant_id.clone();
     let seed = Secret::new(sim.issue_refresh_token(&tenant_id).unwrap());
     StoredRefreshToken::received_now(&seed, &tenant_id, &tenant.client_id)

@@ -1,5 +1,6 @@
-//! Files in `state_dir`: written so that a crash at any moment leaves either the old or the new
-//! content, never a torn file, and readable only by the forwarder's user.
+//! Atomic file writes, for everything kept in `state_dir` (checkpoints, refresh tokens, auth and
+//! run status): a crash at any moment leaves either the old or the new content, never a torn
+//! file, and only the forwarder's user can read it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -1,0 +1,62 @@
+//! Entra ID, for the forwarder and for `siemfwd auth` alike: access tokens per tenant, rotated
+//! refresh tokens, and Entra's errors sorted into what to do about them, with the fix in words
+//! (design.md §4).
+//!
+//! - [`token`]: [`TokenProvider`], access tokens cached per tenant, one request in flight,
+//!   rotated refresh tokens persisted before use.
+//! - [`errors`]: [`AuthErrorKind`] and [`classify`], [`AuthError`] with its [`hint`], Entra's
+//!   error body, and the last failure kept for `siemfwd auth status`.
+
+pub mod errors;
+pub mod token;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::secret::Secret;
+
+pub use errors::{
+    AuthError, AuthErrorKind, EntraError, LastAuthFailure, classify, first_sentence, hint,
+};
+pub use token::{MDE_RESOURCE, StoredRefreshToken, TokenProvider};
+
+/// How the forwarder gets tokens for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// The app's own identity, consented by the customer's admin.
+    ClientCredentials,
+    /// A delegated refresh token (from `siemfwd auth login` or the PowerShell script), rotated
+    /// on every use. `initial` holds the first one; later ones live in `state_dir`.
+    RefreshToken { initial: Option<PathBuf> },
+}
+
+/// Entra ID token endpoint version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenVersion {
+    /// `/oauth2/v2.0/token` with `scope` (the default).
+    V2,
+    /// `/oauth2/token` with `resource`.
+    V1,
+}
+
+/// A tenant as Entra sees it: the app (client id and secret), the directory it signs into, and
+/// how its tokens are obtained. Made from a [`crate::source::TenantConfig`] or a tenant given on
+/// the command line.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The tenant's name in the config: in messages and file names.
+    pub name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    /// The file `client_secret` was read from, if any: read again before each token request, so
+    /// a rotated secret is picked up without a restart.
+    pub client_secret_file: Option<PathBuf>,
+    pub auth: AuthMode,
+    pub login_url: Url,
+    pub token_version: TokenVersion,
+}

@@ -740,19 +740,14 @@ async fn sigterm_while_the_api_stalls_exits_within_the_grace_and_moves_no_checkp
             1,
         );
     std::fs::write(&setup.config, config).unwrap();
-    let mut child = setup.spawn();
+    let child = setup.spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while setup.api.calls.load(Ordering::SeqCst) == 0 {
         assert!(Instant::now() < deadline, "no call:\n{}", setup.log_text());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let sent = Instant::now();
-    assert!(support::process::signal(child.id(), "TERM"));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    let took = sent.elapsed();
+    let (status, took) = support::process::signal_and_wait(child, "TERM").await;
     eprintln!("SIGTERM to exit with the API stalled: {took:?}");
     // The grace is 3 s; the bound only tells "within the grace" from waiting on the API.
     assert!(

@@ -91,7 +91,7 @@ fn every_alert(sim: &Simulator) -> BTreeSet<String> {
 /// Waits until `run` (`child`) has delivered every alert of `want` to `received` and saved a
 /// checkpoint, then stops it with SIGTERM: it must exit 0.
 async fn delivered_then_stopped(
-    mut child: std::process::Child,
+    child: std::process::Child,
     want: &BTreeSet<String>,
     received: &Mutex<BTreeSet<String>>,
     dir: &TestDir,
@@ -114,10 +114,7 @@ async fn delivered_then_stopped(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(support::process::signal(child.id(), "TERM"));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let (status, _) = support::process::signal_and_wait(child, "TERM").await;
     assert!(status.success(), "{status}:\n{}", log_text());
 }
 
@@ -181,12 +178,7 @@ async fn sigterm_with_the_only_output_down_exits_within_the_grace_and_keeps_the_
         log_text()
     );
     assert_eq!(cursor(&dir, &tenant), None, "nothing was delivered yet");
-    let sent = Instant::now();
-    assert!(support::process::signal(child.id(), "TERM"));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    let took = sent.elapsed();
+    let (status, took) = support::process::signal_and_wait(child, "TERM").await;
     eprintln!("SIGTERM to exit: {took:?}");
     // The grace is 3 s; the bound only separates "within the grace" from the 35-120 s bug.
     assert!(
@@ -253,15 +245,12 @@ async fn kill_9_right_after_the_receiver_reset_a_burst_loses_nothing_after_resta
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     let tenant = sim.tenants()[0].name.clone();
     let want = every_alert(&sim);
-    let mut child = spawn_run(&config, &log);
+    let child = spawn_run(&config, &log);
     tokio::time::timeout(Duration::from_secs(30), reset_rx)
         .await
         .expect("the burst reached the receiver")
         .unwrap();
-    assert!(support::process::signal(child.id(), "KILL"));
-    tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    support::process::signal_and_wait(child, "KILL").await;
     let read_before_kill = received.lock().unwrap().clone();
     eprintln!(
         "killed at the reset: {} of {} alerts read, checkpoint {:?}",

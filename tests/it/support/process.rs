@@ -269,3 +269,13 @@ impl Launcher {
         }
     }
 }
+
+/// Sends `sig` to `child` and waits (off the async runtime) until it exits: its status, and
+/// how long that took from the signal.
+pub async fn signal_and_wait(mut child: Child, sig: &str) -> (ExitStatus, Duration) {
+    let sent = Instant::now();
+    assert!(signal(child.id(), sig), "kill -{sig} {}", child.id());
+    tokio::task::spawn_blocking(move || (child.wait().unwrap(), sent.elapsed()))
+        .await
+        .unwrap()
+}

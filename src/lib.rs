@@ -10,8 +10,6 @@
 //!   JSON encoders with their escaping and byte budgets.
 //! - [`source`]: tenants, their secrets and tokens, and the MDE alerts API client with its rate
 //!   limits and retries.
-//! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
-//!   `siemfwd simulate`.
 //! - [`auth`]: `siemfwd auth`: a tenant's refresh token from one sign-in (authorization code
 //!   with PKCE, or device code), the admin-consent link, and each tenant's auth status.
 //! - [`backoff`]: exponential backoff with jitter, shared by outputs and the API client.
@@ -23,6 +21,11 @@
 //!
 //! The command line (`src/cli/`) belongs to the binary, `src/main.rs`: the library returns typed
 //! errors, and only the binary turns them into messages and exit statuses.
+//!
+//! Two crates of the workspace sit beside this one in `crates/`: `siemfwd-time`
+//! (`crates/time/`), the alert timestamp, re-exported as [`alert::Timestamp`]; and
+//! `siemfwd-simulator` (`crates/simulator/`), a fake of Entra ID and the alerts API over real
+//! HTTP, used by the binary's `demo` and `simulate` and by the tests, never by this library.
 #![forbid(unsafe_code)]
 // No input may panic the forwarder (issue 13): outside tests, an `unwrap` or `expect` needs a
 // local `allow` that says why the invariant holds.
@@ -35,7 +38,6 @@ pub mod config;
 pub mod input;
 pub mod mapping;
 pub mod pipeline;
-pub mod simulator;
 pub mod source;
 pub mod state;
 pub mod transport;

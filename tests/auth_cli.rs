@@ -12,9 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use harness::{STEP, Siemfwd, Sim, http, param, query, siemfwd, split_url, wait_for, write_config};
-use siemfwd::simulator::{Endpoint, SimulatorConfig, TenantKnobs};
 use siemfwd::source::token::StoredRefreshToken;
 use siemfwd::source::{Secret, TokenProvider};
+use siemfwd_simulator::{Endpoint, SimulatorConfig, TenantKnobs};
 use support::tempdir::TestDir;
 
 const SCOPE: &str = "https://api.securitycenter.microsoft.com/.default offline_access";

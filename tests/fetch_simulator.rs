@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use harness::{Fixture, fetch_all, fetch_everything, t};
-use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 use siemfwd::source::{AuthErrorKind, FetchError};
+use siemfwd_simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 
 /// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.
 fn sized(tenants: usize, alerts: usize) -> SimulatorConfig {
@@ -269,7 +269,7 @@ async fn a_429_is_waited_out_as_retry_after_asks() {
         .sim
         .request_log()
         .into_iter()
-        .filter(|r| r.endpoint == siemfwd::simulator::Endpoint::Alerts)
+        .filter(|r| r.endpoint == siemfwd_simulator::Endpoint::Alerts)
         .collect();
     // After a 429 the next call waits (Retry-After is at least a second).
     let hasty = log
@@ -293,7 +293,7 @@ async fn the_limiter_keeps_a_busy_tenant_under_its_limit() {
         .sim
         .request_log()
         .iter()
-        .filter(|r| r.endpoint == siemfwd::simulator::Endpoint::Alerts)
+        .filter(|r| r.endpoint == siemfwd_simulator::Endpoint::Alerts)
         .map(|r| r.at)
         .collect();
     assert!(times.len() >= 250);

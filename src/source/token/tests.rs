@@ -31,7 +31,7 @@ fn entra_errors_are_sorted_by_code_first() {
     assert_eq!(classify(401, "invalid_client", &[7000218]), Misconfigured);
 }
 
-use crate::simulator::{Simulator, SimulatorConfig, TenantKnobs, TokenFailure};
+use siemfwd_simulator::{Simulator, SimulatorConfig, TenantKnobs, TokenFailure};
 
 /// A refresh-token tenant of `sim` with `state_dir`, whose stored token is `token`.
 fn refresh_tenant(sim: &Simulator, state_dir: &Path) -> Arc<TenantConfig> {

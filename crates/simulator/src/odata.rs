@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// The largest `$top`, and the page size when `$top` is not given.
 pub(crate) const MAX_TOP: u64 = 10_000;

@@ -41,19 +41,21 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use siemfwd::simulator::{Simulator, SimulatorConfig};
+//! use siemfwd_simulator::{Simulator, SimulatorConfig};
 //! let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default()).await?;
 //! let tenant = &sim.tenants()[0];
 //! println!("POST {}/{}/oauth2/v2.0/token with client_id={}", sim.url(), tenant.id, sim.client_id());
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
+#![forbid(unsafe_code)]
+// As in the product: outside tests, an `unwrap` or `expect` needs a local `allow` that says why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod aad;
 mod adversarial;
 mod alerts_api;
 mod authorize;
-mod b64;
 mod body;
 mod catalog;
 mod config;
@@ -88,7 +90,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 pub use authorize::PendingAuthorization;
 pub use config::{SimulatorConfig, TenantInfo, TenantKnobs, TokenFailure};

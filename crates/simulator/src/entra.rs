@@ -6,12 +6,13 @@
 //! a string in v1 (which adds `expires_on`, `not_before`, `resource`); v2 only returns a refresh
 //! token when `offline_access` was asked for.
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hyper::Method;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::aad::{self, AadError};
-use super::b64;
 use super::config::TokenFailure;
 use super::server::{Req, Resp, Version, first, response, with_header};
 use super::state::{Shared, State};
@@ -180,8 +181,14 @@ pub(crate) fn token(shared: &Shared, v: Version, tenant: &str, req: &Req) -> Res
 /// Client id and secret from `Authorization: Basic` (RFC 6749 §2.3.1), which Entra accepts
 /// besides form fields.
 fn basic_auth(req: &Req) -> Option<(String, String)> {
-    let encoded = req.header("authorization")?.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(b64::decode(encoded)?).ok()?;
+    basic_credentials(req.header("authorization")?)
+}
+
+/// Client id and secret of an `Authorization: Basic` value: base64 of the form-encoded id, `:`
+/// and the form-encoded secret.
+pub(crate) fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let un = |s: &str| {
         form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -190,6 +197,14 @@ fn basic_auth(req: &Req) -> Option<(String, String)> {
             .unwrap_or_default()
     };
     Some((un(id), un(secret)))
+}
+
+/// The S256 code challenge of a PKCE verifier: BASE64URL(SHA256(verifier)) (RFC 7636 §4.2).
+pub(crate) fn s256_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 /// The client as Entra authenticates it before looking at the grant.
@@ -313,7 +328,7 @@ fn grant(
             if let Some((challenge, s256)) = &c.challenge {
                 let verifier = first(form, "code_verifier").ok_or_else(aad::pkce_failed)?;
                 let computed = if *s256 {
-                    b64::s256(verifier)
+                    s256_challenge(verifier)
                 } else {
                     verifier.to_owned()
                 };

@@ -21,7 +21,7 @@ use super::odata::{Field, Record, Scalar};
 use super::render::{self, Body, Recipe, Source, Text};
 use super::rng::Rng;
 use super::versions::{AlertJson, AlertVersion};
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// One version as stored; its [`Meta`] and [`Body`] are kept alongside, at the same index.
 #[derive(Clone, Copy, Debug)]

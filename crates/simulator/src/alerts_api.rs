@@ -20,7 +20,7 @@ use super::limits::retry_after_secs;
 use super::odata::{self, MAX_TOP};
 use super::render::{self, Source};
 use super::server::{Req, Resp, chunked_response, response, with_header};
-use super::state::{Shared, State};
+use super::shared_state::{Shared, State};
 use super::tokens::Audience;
 
 const CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Alerts";

@@ -52,16 +52,13 @@
 // As in the product: outside tests, an `unwrap` or `expect` needs a local `allow` that says why.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-mod aad;
 mod adversarial;
 mod alerts_api;
-mod authorize;
 mod body;
 mod catalog;
-mod config;
 mod doc;
 mod drawn;
-mod entra;
+mod entra_errors;
 mod faults;
 mod generate;
 mod ids;
@@ -72,8 +69,11 @@ mod odata;
 mod render;
 mod rng;
 mod server;
-mod state;
+mod shared_state;
+mod sign_in;
+mod simulator_config;
 mod store;
+mod token_endpoint;
 mod tokens;
 mod versions;
 mod write;
@@ -92,16 +92,16 @@ use tokio::task::JoinHandle;
 
 use siemfwd_time::Timestamp;
 
-pub use authorize::PendingAuthorization;
-pub use config::{SimulatorConfig, TenantInfo, TenantKnobs, TokenFailure};
 pub use faults::Faults;
 pub use limits::Limits;
 pub use live::LiveConfig;
-pub use state::{Endpoint, RequestRecord};
+pub use shared_state::{Endpoint, RequestRecord};
+pub use sign_in::PendingAuthorization;
+pub use simulator_config::{SimulatorConfig, TenantInfo, TenantKnobs, TokenFailure};
 pub use tokens::PendingDeviceCode;
 pub use versions::{AlertJson, AlertVersion};
 
-use state::{Shared, State};
+use shared_state::{Shared, State};
 use tokens::{Audience, Decision};
 
 /// Errors of the simulator's Rust API.
@@ -133,7 +133,7 @@ impl Simulator {
     pub async fn start(listen: SocketAddr, config: SimulatorConfig) -> io::Result<Simulator> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let (client_id, tenants) = config::identities(config.seed, config.tenants);
+        let (client_id, tenants) = simulator_config::identities(config.seed, config.tenants);
         let store = store::Store::new(&config, &tenants);
         let state = State {
             limiters: tenants.iter().map(|_| Default::default()).collect(),

@@ -20,8 +20,8 @@ use tokio::time::Instant;
 
 use super::body::Chunks;
 use super::faults::{self, Fault};
-use super::state::{Endpoint, RequestRecord, Shared};
-use super::{aad, alerts_api, authorize, entra};
+use super::shared_state::{Endpoint, RequestRecord, Shared};
+use super::{alerts_api, entra_errors, sign_in, token_endpoint};
 
 pub(crate) type Resp = Response<Chunks>;
 
@@ -346,7 +346,7 @@ async fn handle(
             alerts_api::server_error(&shared, status)
         }
         (Some(Fault::ServerError(status)), _) => {
-            entra::error_response(&shared, &req, &aad::transient(status))
+            token_endpoint::error_response(&shared, &req, &entra_errors::transient(status))
         }
         _ => dispatch(&shared, &route, &req).await,
     };
@@ -359,10 +359,10 @@ async fn handle(
 
 async fn dispatch(shared: &Arc<Shared>, route: &Route, req: &Req) -> Resp {
     match route {
-        Route::Token(v, t) => entra::token(shared, *v, t, req),
-        Route::DeviceCode(v, t) => authorize::device_code(shared, *v, t, req),
-        Route::Authorize(v, t) => authorize::authorize(shared, *v, t, req).await,
-        Route::DeviceLogin => authorize::device_login(shared, req),
+        Route::Token(v, t) => token_endpoint::token(shared, *v, t, req),
+        Route::DeviceCode(v, t) => sign_in::device_code(shared, *v, t, req),
+        Route::Authorize(v, t) => sign_in::authorize(shared, *v, t, req).await,
+        Route::DeviceLogin => sign_in::device_login(shared, req),
         Route::Alerts => alerts_api::alerts(shared, req),
         Route::OtherApi => alerts_api::not_found(shared),
         Route::Other => response(404, "text/plain; charset=utf-8", "Not found\n"),

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::body::{PageWriter, Pool};
-use super::config::{SimulatorConfig, identities};
 use super::limits::{Limits, RateLimiter, retry_after_secs};
 use super::odata::{Expr, Field, Literal, Op, parse_filter, parse_query};
 use super::rng::Rng;
+use super::simulator_config::{SimulatorConfig, identities};
 use super::store::Store;
 use super::tokens::Audience;
-use super::{authorize, entra, faults};
+use super::{faults, sign_in, token_endpoint};
 use siemfwd_time::Timestamp;
 
 fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -393,43 +393,43 @@ fn limiter_throttles_with_retry_after_and_punishes_early_retries() {
 
 #[test]
 fn scopes_and_resources() {
-    let r = entra::scope_request(
+    let r = token_endpoint::scope_request(
         "https://api.securitycenter.microsoft.com/.default",
         "t",
         true,
     )
     .unwrap();
     assert_eq!((r.audience, r.offline), (Audience::Defender, false));
-    let r = entra::scope_request(
+    let r = token_endpoint::scope_request(
         "https://api.securitycenter.microsoft.com/.default offline_access",
         "t",
         false,
     )
     .unwrap();
     assert!(r.offline);
-    let e = entra::scope_request(
+    let e = token_endpoint::scope_request(
         "https://api.securitycenter.microsoft.com/Alert.Read.All",
         "t",
         true,
     )
     .unwrap_err();
     assert_eq!(e.code, 1002012);
-    let e = entra::scope_request("offline_access", "t", false).unwrap_err();
+    let e = token_endpoint::scope_request("offline_access", "t", false).unwrap_err();
     assert_eq!(e.code, 70011);
-    let e = entra::scope_request(
+    let e = token_endpoint::scope_request(
         "https://graph.microsoft.com/.default https://api.securitycenter.microsoft.com/.default",
         "t",
         false,
     )
     .unwrap_err();
     assert_eq!(e.code, 28000);
-    let r = entra::resource_request("https://graph.windows.net", "t").unwrap();
+    let r = token_endpoint::resource_request("https://graph.windows.net", "t").unwrap();
     assert_eq!(
         r.audience,
         Audience::Other("https://graph.windows.net".into())
     );
     assert_eq!(
-        entra::resource_request("https://nope.example", "t")
+        token_endpoint::resource_request("https://nope.example", "t")
             .unwrap_err()
             .code,
         500011
@@ -440,21 +440,24 @@ fn scopes_and_resources() {
 fn pkce_s256_and_basic_auth() {
     // RFC 7636 appendix B.
     assert_eq!(
-        entra::s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        token_endpoint::s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     );
     let pair = |id: &str, secret: &str| Some((id.to_owned(), secret.to_owned()));
     assert_eq!(
-        entra::basic_credentials("Basic aWQ6c2VjcmV0"),
+        token_endpoint::basic_credentials("Basic aWQ6c2VjcmV0"),
         pair("id", "secret")
     );
     // Form-encoded parts (RFC 6749 §2.3.1): `a:b` is `a%3Ab`.
     assert_eq!(
-        entra::basic_credentials("Basic YSUzQWI6cyUyMQ=="),
+        token_endpoint::basic_credentials("Basic YSUzQWI6cyUyMQ=="),
         pair("a:b", "s!")
     );
-    assert_eq!(entra::basic_credentials("Basic a*b"), None);
-    assert_eq!(entra::basic_credentials("Bearer aWQ6c2VjcmV0"), None);
+    assert_eq!(token_endpoint::basic_credentials("Basic a*b"), None);
+    assert_eq!(
+        token_endpoint::basic_credentials("Bearer aWQ6c2VjcmV0"),
+        None
+    );
 }
 
 #[test]
@@ -463,7 +466,7 @@ fn redirect_uris_match_exactly_except_loopback_ports() {
         "http://localhost".to_owned(),
         "https://app.example.net/cb".to_owned(),
     ];
-    let ok = |u: &str| authorize::registered(u, &registered);
+    let ok = |u: &str| sign_in::registered(u, &registered);
     assert!(ok("http://localhost:53100"));
     assert!(ok("http://localhost:53100/"));
     assert!(ok("https://app.example.net/cb"));

@@ -159,7 +159,9 @@ impl Simulator {
             pages: Default::default(),
         });
         let (done_tx, done_rx) = mpsc::channel(1);
-        let accept = tokio::spawn(server::run(listener, shared.clone(), done_tx));
+        // Subscribed before the task first runs: a shutdown right after start is not missed.
+        let stop = shared.shutdown.subscribe();
+        let accept = tokio::spawn(server::run(listener, shared.clone(), stop, done_tx));
         tracing::debug!("simulator listening on {}", shared.base_url);
         Ok(Simulator {
             shared,

@@ -15,7 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::body::Chunks;
@@ -98,15 +98,21 @@ fn route(path: &str) -> Route {
     }
 }
 
-/// Accepts connections until shutdown, then waits for nothing: each connection task holds a
-/// clone of `done`, and whoever awaits shutdown waits for all of them to drop it.
-pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, done: mpsc::Sender<()>) {
-    let mut shutdown = shared.shutdown.subscribe();
+/// Accepts connections until `shutdown` (subscribed by the caller, before this task first runs,
+/// so that a shutdown right after start is not missed), then waits for nothing: each connection
+/// task holds a clone of `done`, and whoever awaits shutdown waits for all of them to drop it.
+pub(crate) async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: broadcast::Receiver<()>,
+    done: mpsc::Sender<()>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, shared.clone(), done.clone()));
+                    let stop = shared.shutdown.subscribe();
+                    tokio::spawn(connection(stream, shared.clone(), stop, done.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: pause instead of spinning.
@@ -119,9 +125,13 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, done: mpsc::
     }
 }
 
-async fn connection(stream: TcpStream, shared: Arc<Shared>, _done: mpsc::Sender<()>) {
+async fn connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut shutdown: broadcast::Receiver<()>,
+    _done: mpsc::Sender<()>,
+) {
     let _ = stream.set_nodelay(true);
-    let mut shutdown = shared.shutdown.subscribe();
     let raw = RawSlot::default();
     let (svc_shared, svc_raw) = (shared.clone(), raw.clone());
     // Boxed: `poll_without_shutdown`, which leaves the socket to us, wants an Unpin future.

@@ -85,35 +85,42 @@ fn filter_rejects_what_the_service_rejects() {
 
 #[test]
 fn query_options_top_skip_expand_and_unknown_ones() {
-    let parsed = parse_query(&q(&[
-        ("$top", "10000"),
-        ("$skip", "20"),
-        ("$expand", "evidence"),
-        ("$orderby", "lastUpdateTime asc"),
-        ("api-version", "ignored"),
-    ]))
+    let parsed = parse_query(
+        &q(&[
+            ("$top", "10000"),
+            ("$skip", "20"),
+            ("$expand", "evidence"),
+            ("$orderby", "lastUpdateTime asc"),
+            ("api-version", "ignored"),
+        ]),
+        10_000,
+    )
     .unwrap();
     assert_eq!(
         (parsed.top, parsed.skip, parsed.expand_evidence),
         (Some(10000), 20, true)
     );
     assert!(parsed.filter.is_none());
-    let err = parse_query(&q(&[("$top", "10001")])).unwrap_err();
+    let err = parse_query(&q(&[("$top", "10001")]), 10_000).unwrap_err();
     assert!(
         err.contains("The limit of '10000' for Top query has been exceeded"),
         "{err}"
     );
-    assert!(parse_query(&q(&[("$skip", "-1")])).is_err());
-    assert!(parse_query(&q(&[("$top", "ten")])).is_err());
-    assert!(parse_query(&q(&[("$expand", "comments")])).is_err());
+    assert!(parse_query(&q(&[("$skip", "-1")]), 10_000).is_err());
+    assert!(parse_query(&q(&[("$top", "ten")]), 10_000).is_err());
+    assert!(parse_query(&q(&[("$expand", "comments")]), 10_000).is_err());
     assert!(
-        parse_query(&q(&[("$select", "id")]))
+        parse_query(&q(&[("$select", "id")]), 10_000)
             .unwrap_err()
             .contains("not allowed")
     );
-    let dup = parse_query(&q(&[("$top", "1"), ("$top", "2")])).unwrap_err();
+    let dup = parse_query(&q(&[("$top", "1"), ("$top", "2")]), 10_000).unwrap_err();
     assert!(dup.contains("more than once"), "{dup}");
-    assert!(!parse_query(&[]).unwrap().expand_evidence);
+    assert!(!parse_query(&[], 10_000).unwrap().expand_evidence);
+    // A lower cap (Limits::max_top) is enforced the same way.
+    assert!(parse_query(&q(&[("$top", "100")]), 100).is_ok());
+    let err = parse_query(&q(&[("$top", "101")]), 100).unwrap_err();
+    assert!(err.contains("The limit of '100'"), "{err}");
 }
 
 #[test]

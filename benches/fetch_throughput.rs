@@ -22,8 +22,8 @@ use std::time::Instant;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
 use siemfwd::reader::Item;
-use siemfwd::simulator::{Simulator, SimulatorConfig};
 use siemfwd::source::AlertsClient;
+use siemfwd_simulator::{Simulator, SimulatorConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -35,11 +35,14 @@
 //! - [`http`]: HTTP answers read only up to a bound, and reqwest's errors in words.
 //! - [`backoff`]: exponential backoff with jitter, for the outputs and the API client.
 //! - [`atomic_file`]: atomic writes of the files in `state_dir` (checkpoints, tokens, status).
-//! - [`simulator`]: a fake of Entra ID and the alerts API over real HTTP, for tests, `demo` and
-//!   `siemfwd simulate`.
 //!
 //! The command line (`src/cli/`) belongs to the binary, `src/main.rs`: the library returns typed
 //! errors, and only the binary turns them into messages and exit statuses.
+//!
+//! Two crates of the workspace sit beside this one in `crates/`: `siemfwd-time`
+//! (`crates/time/`), the alert timestamp, re-exported as [`alert::Timestamp`]; and
+//! `siemfwd-simulator` (`crates/simulator/`), a fake of Entra ID and the alerts API over real
+//! HTTP, used by the binary's `demo` and `simulate` and by the tests, never by this library.
 #![forbid(unsafe_code)]
 // No input may panic the forwarder (issue 13): outside tests, an `unwrap` or `expect` needs a
 // local `allow` that says why the invariant holds (`[lints]` in Cargo.toml, clippy.toml).
@@ -57,6 +60,5 @@ pub mod pipeline;
 pub mod reader;
 pub mod secret;
 pub mod settings;
-pub mod simulator;
 pub mod source;
 pub mod transport;

@@ -8,10 +8,9 @@
 //! input when they hold no JSON escapes and are owned when they do.
 
 mod text;
-mod time;
 
+pub use siemfwd_time::{Timestamp, TimestampError};
 pub use text::{RelatedUser, Str, StrList};
-pub use time::{Timestamp, TimestampError};
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};

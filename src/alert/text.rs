@@ -214,19 +214,3 @@ impl<'de> Deserialize<'de> for ArrayMarker {
         d.deserialize_any(MarkerVisitor)
     }
 }
-
-impl<'de> Deserialize<'de> for super::Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TsVisitor;
-        impl<'de> Visitor<'de> for TsVisitor {
-            type Value = super::Timestamp;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an RFC 3339 timestamp string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                super::Timestamp::parse(v).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(TsVisitor)
-    }
-}

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::{DemoArgs, ReplayArgs};
 use siemfwd::mapping::Format;
-use siemfwd::simulator::{Simulator, SimulatorConfig};
+use siemfwd_simulator::{Simulator, SimulatorConfig};
 
 pub fn demo(args: &DemoArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     let dir = std::env::temp_dir().join(format!("siemfwd-demo-{}", std::process::id()));

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use siemfwd::duration::parse_duration;
-use siemfwd::simulator::{Faults, LiveConfig, Simulator, SimulatorConfig};
+use siemfwd_simulator::{Faults, LiveConfig, Simulator, SimulatorConfig};
 
 /// The environment variable the printed config snippet reads the secret from.
 const SECRET_ENV: &str = "SIEMFWD_SIM_SECRET";

@@ -34,7 +34,7 @@ fn entra_errors_are_sorted_by_code_first() {
 use std::path::Path;
 
 use super::token::TokenResponse;
-use crate::simulator::{Simulator, SimulatorConfig, TenantKnobs, TokenFailure};
+use siemfwd_simulator::{Simulator, SimulatorConfig, TenantKnobs, TokenFailure};
 
 /// The refresh-token tenant "contoso" of `sim`, with no refresh token file.
 fn refresh_tenant(sim: &Simulator) -> Tenant {

@@ -66,10 +66,11 @@ pub enum FetchError {
     )]
     TooLarge { tenant: String, limit: usize },
     #[error(
-        "tenant \"{tenant}\": more than {MAX_RESULTS_PER_QUERY} alerts changed within {from} .. {to}, too close together to split the window further"
+        "tenant \"{tenant}\": more than {limit} alerts changed within {from} .. {to}, too close together to split the window further"
     )]
     TooDense {
         tenant: String,
+        limit: u32,
         from: Timestamp,
         to: Timestamp,
     },
@@ -110,6 +111,8 @@ pub struct AlertsClient {
     stats: SharedStats,
     /// Pages held at once across the tenants that share it (a page of 10,000 alerts is ~45 MB).
     page_budget: Option<Arc<PageBudget>>,
+    /// Results one query may reach (`$skip` + `$top`): [`MAX_RESULTS_PER_QUERY`] on the service.
+    max_results: u32,
 }
 
 impl AlertsClient {
@@ -136,7 +139,15 @@ impl AlertsClient {
             limiter,
             stats: SharedStats::default(),
             page_budget: None,
+            max_results: MAX_RESULTS_PER_QUERY,
         }
+    }
+
+    /// Pages no window beyond `n` results (at least 1) instead of [`MAX_RESULTS_PER_QUERY`]: for
+    /// an API with a lower cap, such as a simulator set so that a few hundred alerts make a
+    /// window split.
+    pub fn set_max_results_per_query(&mut self, n: u32) {
+        self.max_results = n.max(1);
     }
 
     /// Shares a limit on the pages held at once with other tenants' clients: memory stays
@@ -221,7 +232,7 @@ impl AlertsClient {
     /// page size used comes back with the body.
     pub async fn get_page(&self, query: PageQuery) -> Result<(Vec<u8>, u32), FetchError> {
         let tenant = &self.tenant.name;
-        let mut top = query.top.clamp(1, MAX_RESULTS_PER_QUERY);
+        let mut top = query.top.clamp(1, self.max_results);
         let mut attempts = 0;
         let mut throttled = 0;
         let mut renewed_token = false;
@@ -554,8 +565,9 @@ impl WindowFetch<'_> {
             let page_size = self.client.tenant.page_size;
             let overlaps = cursor.seam.is_some() && cursor.skip > 0 && !cursor.unchecked;
             let skip = cursor.skip - u32::from(overlaps);
-            let top = (page_size + u32::from(overlaps)).min(MAX_RESULTS_PER_QUERY);
-            if skip > 0 && skip + top > MAX_RESULTS_PER_QUERY {
+            let cap = self.client.max_results;
+            let top = (page_size + u32::from(overlaps)).min(cap);
+            if skip > 0 && skip + top > cap {
                 self.split(&cursor)?;
                 continue;
             }
@@ -588,6 +600,7 @@ impl WindowFetch<'_> {
         if b - a < 200 {
             return Err(FetchError::TooDense {
                 tenant: self.client.tenant.name.clone(),
+                limit: self.client.max_results,
                 from: cursor.from,
                 to: cursor.to,
             });

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use harness::{STEP, Siemfwd, Sim, http, param, query, siemfwd, split_url, wait_for, write_config};
 use siemfwd::entra::{StoredRefreshToken, TokenProvider};
 use siemfwd::secret::Secret;
-use siemfwd::simulator::{Endpoint, SimulatorConfig, TenantKnobs};
+use siemfwd_simulator::{Endpoint, SimulatorConfig, TenantKnobs};
 use support::tempdir::TestDir;
 
 const SCOPE: &str = "https://api.securitycenter.microsoft.com/.default offline_access";

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-use siemfwd::simulator::{Simulator, SimulatorConfig, TenantKnobs};
+use siemfwd_simulator::{Simulator, SimulatorConfig, TenantKnobs};
 
 fn siemfwd(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_siemfwd"))

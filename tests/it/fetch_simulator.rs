@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use harness::{Fixture, fetch_all, fetch_everything, t};
 use siemfwd::entra::AuthErrorKind;
-use siemfwd::simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 use siemfwd::source::FetchError;
+use siemfwd_simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 
 /// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.
 fn sized(tenants: usize, alerts: usize) -> SimulatorConfig {
@@ -270,7 +270,7 @@ async fn a_429_is_waited_out_as_retry_after_asks() {
         .sim
         .request_log()
         .into_iter()
-        .filter(|r| r.endpoint == siemfwd::simulator::Endpoint::Alerts)
+        .filter(|r| r.endpoint == siemfwd_simulator::Endpoint::Alerts)
         .collect();
     // After a 429 the next call waits (Retry-After is at least a second).
     let hasty = log
@@ -294,7 +294,7 @@ async fn the_limiter_keeps_a_busy_tenant_under_its_limit() {
         .sim
         .request_log()
         .iter()
-        .filter(|r| r.endpoint == siemfwd::simulator::Endpoint::Alerts)
+        .filter(|r| r.endpoint == siemfwd_simulator::Endpoint::Alerts)
         .map(|r| r.at)
         .collect();
     assert!(times.len() >= 250);
@@ -307,18 +307,24 @@ async fn the_limiter_keeps_a_busy_tenant_under_its_limit() {
     }
 }
 
+/// The service answers at most 10,000 results per query; a window holding more is split by time
+/// until each part fits. Here the API's cap is 100 (`$top` at most 100, `$skip` below 100) and
+/// the client knows it, so 250 alerts take the path 25,000 take on the service.
 #[tokio::test]
-async fn twenty_five_thousand_alerts_in_one_window_arrive_complete_and_once() {
+async fn a_window_over_the_apis_cap_is_split_and_arrives_complete_and_once() {
+    const CAP: u32 = 100;
     let f = Fixture::start(SimulatorConfig {
         adversarial_fraction: 0.0,
         limits: Limits {
-            skip_limit: Some(10_000),
+            max_top: u64::from(CAP),
+            skip_limit: Some(u64::from(CAP)),
             ..Limits::default()
         },
-        ..sized(1, 25_000)
+        ..sized(1, 250)
     })
     .await;
-    let client = f.client(0, "");
+    let mut client = f.client(0, "page_size = 40\n");
+    client.set_max_results_per_query(CAP);
     let (from, to) = (t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"));
     let (alerts, stats) = fetch_all(&client, from, to).await.unwrap();
     let truth: BTreeSet<(String, String)> = f
@@ -328,12 +334,21 @@ async fn twenty_five_thousand_alerts_in_one_window_arrive_complete_and_once() {
         .into_iter()
         .map(|v| (v.id, v.last_update_time.to_string()))
         .collect();
-    assert_eq!(truth.len(), 25_000);
+    assert_eq!(truth.len(), 250);
     let got: BTreeSet<(String, String)> = alerts.iter().cloned().collect();
     assert_eq!(got.len(), alerts.len(), "no duplicates");
     assert_eq!(got, truth, "complete");
+    // 250 alerts need at least three parts of at most 100, so at least two splits.
     assert!(stats.splits >= 2, "the window was split: {stats:?}");
     assert_eq!(client.stats().calls, stats.pages as u64);
+    // The API refused nothing: no query went past its cap.
+    let refused = f
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.endpoint == siemfwd_simulator::Endpoint::Alerts && r.status != Some(200))
+        .count();
+    assert_eq!(refused, 0);
 }
 
 #[tokio::test]

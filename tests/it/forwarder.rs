@@ -31,7 +31,7 @@ use delivery::{
 };
 use harness::{Env, Rng, Uptime, plus, start_simulator, tls_output, wall_now};
 use siemfwd::alert::Timestamp;
-use siemfwd::simulator::{LiveConfig, Simulator};
+use siemfwd_simulator::{LiveConfig, Simulator};
 use support::rsyslog::{Rsyslog, RsyslogOpts};
 use tokio::time::Instant;
 

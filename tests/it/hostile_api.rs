@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use siemfwd::alert::Timestamp;
-use siemfwd::simulator::{Simulator, SimulatorConfig};
+use siemfwd_simulator::{Simulator, SimulatorConfig};
 use support::tempdir::TestDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -667,12 +667,12 @@ async fn the_simulators_bad_answers_at_random_lose_nothing() {
         .unwrap()
         .replace(&setup.api.url, setup.sim.url());
     std::fs::write(&setup.config, config).unwrap();
-    setup.sim.set_faults(siemfwd::simulator::Faults {
+    setup.sim.set_faults(siemfwd_simulator::Faults {
         html: 0.15,
         not_page: 0.15,
         truncate: 0.15,
         invalid_utf8: 0.1,
-        ..siemfwd::simulator::Faults::default()
+        ..siemfwd_simulator::Faults::default()
     });
     let peak = setup.run_until_caught_up().await;
     setup.assert_each_alert_once();

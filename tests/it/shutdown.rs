@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use siemfwd::simulator::{Simulator, SimulatorConfig};
+use siemfwd_simulator::{Simulator, SimulatorConfig};
 use support::tempdir::TestDir;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use siemfwd::simulator::{Simulator, SimulatorConfig, TenantInfo};
+use siemfwd_simulator::{Simulator, SimulatorConfig, TenantInfo};
 
 /// How long any one step may take before the test fails (each normally takes milliseconds
 /// to a second or two).
@@ -47,7 +47,7 @@ impl Sim {
     }
 
     /// Waits for the first sign-in held at `/authorize`.
-    pub fn pending_authorization(&self) -> siemfwd::simulator::PendingAuthorization {
+    pub fn pending_authorization(&self) -> siemfwd_simulator::PendingAuthorization {
         wait_for(STEP, "a sign-in held at /authorize", || {
             self.sim.pending_authorizations().into_iter().next()
         })

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
 use siemfwd::reader::Item;
-use siemfwd::simulator::{Endpoint, Simulator, SimulatorConfig};
 use siemfwd::source::alerts::WindowStats;
 use siemfwd::source::{AlertsClient, FetchError};
+use siemfwd_simulator::{Endpoint, Simulator, SimulatorConfig};
 
 pub struct Fixture {
     pub sim: Simulator,

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use siemfwd::alert::Timestamp;
-use siemfwd::simulator::Simulator;
+use siemfwd_simulator::Simulator;
 use tokio::time::Instant;
 
 use super::harness::{Cp, Env, OVERLAP, Uptime};

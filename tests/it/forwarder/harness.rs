@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use siemfwd::alert::Timestamp;
-use siemfwd::simulator::{Simulator, SimulatorConfig};
+use siemfwd_simulator::{Simulator, SimulatorConfig};
 use tokio::time::Instant;
 
 use crate::support::process::signal;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use siemfwd::alert::{Alert, Timestamp};
-use siemfwd::simulator::{
+use siemfwd_simulator::{
     Endpoint, Faults, Limits, LiveConfig, Simulator, SimulatorConfig, TenantKnobs, TokenFailure,
 };
 
@@ -264,6 +264,33 @@ async fn quota_429_with_retry_after_and_early_retries_extend_it() {
             Some(200)
         ]
     );
+    sim.shutdown().await;
+}
+
+/// Every alert the simulator makes, realistic or hostile, created or updated later, is one the
+/// alert model reads, with the id and times the simulator says it has.
+#[tokio::test]
+async fn every_generated_alert_is_read_by_the_alert_model() {
+    let sim = start(SimulatorConfig {
+        alerts_per_tenant: 150,
+        adversarial_fraction: 0.3,
+        ..config()
+    })
+    .await;
+    for tenant in sim.tenants() {
+        let new = sim.create_alert(&tenant.id).unwrap();
+        sim.update_alert(&tenant.id, &new.id).unwrap();
+        sim.update_alert(&tenant.id, &new.id).unwrap();
+        let history = sim.ground_truth(&tenant.id).unwrap();
+        assert_eq!(history.len(), 153);
+        for v in &history {
+            let text = v.json.text();
+            let alert = Alert::from_json(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(alert.id(), Some(v.id.as_str()));
+            assert_eq!(alert.last_update_time, Some(v.last_update_time));
+            assert!(alert.alert_creation_time.unwrap() <= v.last_update_time);
+        }
+    }
     sim.shutdown().await;
 }
 

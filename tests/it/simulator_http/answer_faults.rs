@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use siemfwd::simulator::{Endpoint, Faults, Simulator, SimulatorConfig};
+use siemfwd_simulator::{Endpoint, Faults, Simulator, SimulatorConfig};
 
 use super::client::*;
 

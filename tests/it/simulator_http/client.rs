@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use siemfwd::simulator::{Simulator, SimulatorConfig};
+use siemfwd_simulator::{Simulator, SimulatorConfig};
 
 pub(crate) const DEFENDER_SCOPE: &str = "https://api.securitycenter.microsoft.com/.default";
 pub(crate) const DEFENDER: &str = "https://api.securitycenter.microsoft.com";

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use siemfwd::simulator::{Simulator, SimulatorConfig, TenantKnobs};
+use siemfwd_simulator::{Simulator, SimulatorConfig, TenantKnobs};
 
 use super::client::*;
 

@@ -15,13 +15,13 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::body::Chunks;
 use super::faults::{self, Fault};
-use super::state::{Endpoint, RequestRecord, Shared};
-use super::{aad, alerts_api, authorize, entra};
+use super::shared_state::{Endpoint, RequestRecord, Shared};
+use super::{alerts_api, entra_errors, sign_in, token_endpoint};
 
 pub(crate) type Resp = Response<Chunks>;
 
@@ -98,15 +98,21 @@ fn route(path: &str) -> Route {
     }
 }
 
-/// Accepts connections until shutdown, then waits for nothing: each connection task holds a
-/// clone of `done`, and whoever awaits shutdown waits for all of them to drop it.
-pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, done: mpsc::Sender<()>) {
-    let mut shutdown = shared.shutdown.subscribe();
+/// Accepts connections until `shutdown` (subscribed by the caller, before this task first runs,
+/// so that a shutdown right after start is not missed), then waits for nothing: each connection
+/// task holds a clone of `done`, and whoever awaits shutdown waits for all of them to drop it.
+pub(crate) async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: broadcast::Receiver<()>,
+    done: mpsc::Sender<()>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, shared.clone(), done.clone()));
+                    let stop = shared.shutdown.subscribe();
+                    tokio::spawn(connection(stream, shared.clone(), stop, done.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: pause instead of spinning.
@@ -119,9 +125,13 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, done: mpsc::
     }
 }
 
-async fn connection(stream: TcpStream, shared: Arc<Shared>, _done: mpsc::Sender<()>) {
+async fn connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut shutdown: broadcast::Receiver<()>,
+    _done: mpsc::Sender<()>,
+) {
     let _ = stream.set_nodelay(true);
-    let mut shutdown = shared.shutdown.subscribe();
     let raw = RawSlot::default();
     let (svc_shared, svc_raw) = (shared.clone(), raw.clone());
     // Boxed: `poll_without_shutdown`, which leaves the socket to us, wants an Unpin future.
@@ -346,7 +356,7 @@ async fn handle(
             alerts_api::server_error(&shared, status)
         }
         (Some(Fault::ServerError(status)), _) => {
-            entra::error_response(&shared, &req, &aad::transient(status))
+            token_endpoint::error_response(&shared, &req, &entra_errors::transient(status))
         }
         _ => dispatch(&shared, &route, &req).await,
     };
@@ -359,10 +369,10 @@ async fn handle(
 
 async fn dispatch(shared: &Arc<Shared>, route: &Route, req: &Req) -> Resp {
     match route {
-        Route::Token(v, t) => entra::token(shared, *v, t, req),
-        Route::DeviceCode(v, t) => authorize::device_code(shared, *v, t, req),
-        Route::Authorize(v, t) => authorize::authorize(shared, *v, t, req).await,
-        Route::DeviceLogin => authorize::device_login(shared, req),
+        Route::Token(v, t) => token_endpoint::token(shared, *v, t, req),
+        Route::DeviceCode(v, t) => sign_in::device_code(shared, *v, t, req),
+        Route::Authorize(v, t) => sign_in::authorize(shared, *v, t, req).await,
+        Route::DeviceLogin => sign_in::device_login(shared, req),
         Route::Alerts => alerts_api::alerts(shared, req),
         Route::OtherApi => alerts_api::not_found(shared),
         Route::Other => response(404, "text/plain; charset=utf-8", "Not found\n"),

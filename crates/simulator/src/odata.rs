@@ -6,9 +6,10 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
-/// The largest `$top`, and the page size when `$top` is not given.
+/// The largest `$top` the service takes, and its page size when `$top` is not given: the
+/// default of [`super::Limits::max_top`].
 pub(crate) const MAX_TOP: u64 = 10_000;
 
 /// A parsed query.
@@ -148,8 +149,9 @@ const NOT_FILTERABLE: &[&str] = &[
     "evidence",
 ];
 
-/// Parses the decoded query pairs of a request. Parameters without `$` are ignored.
-pub(crate) fn parse_query(pairs: &[(String, String)]) -> Result<Query, String> {
+/// Parses the decoded query pairs of a request, with `$top` at most `max_top`. Parameters
+/// without `$` are ignored.
+pub(crate) fn parse_query(pairs: &[(String, String)], max_top: u64) -> Result<Query, String> {
     let mut q = Query::default();
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in pairs {
@@ -167,9 +169,9 @@ pub(crate) fn parse_query(pairs: &[(String, String)]) -> Result<Query, String> {
             "$filter" => q.filter = Some(parse_filter(value)?),
             "$top" => {
                 let n = parse_count(key, value)?;
-                if n > MAX_TOP {
+                if n > max_top {
                     return Err(format!(
-                        "The limit of '{MAX_TOP}' for Top query has been exceeded. The value from the incoming request is '{n}'."
+                        "The limit of '{max_top}' for Top query has been exceeded. The value from the incoming request is '{n}'."
                     ));
                 }
                 q.top = Some(n);

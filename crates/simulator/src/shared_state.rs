@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, oneshot};
 use tokio::time::Instant;
 
-use super::authorize::PendingAuthorization;
 use super::body::Pool;
-use super::config::SimulatorConfig;
 use super::faults::Faults;
 use super::limits::{Limits, RateLimiter};
 use super::rng::Rng;
+use super::sign_in::PendingAuthorization;
+use super::simulator_config::SimulatorConfig;
 use super::store::Store;
 use super::tokens::Tokens;
 

@@ -8,7 +8,7 @@
 use super::doc::V;
 use super::ids::FastMap;
 use super::odata::{Field, Scalar};
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// A `$filter`able value in full.
 #[derive(Clone, Copy, Debug, PartialEq)]

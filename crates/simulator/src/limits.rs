@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::odata::MAX_TOP;
+
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -24,6 +26,10 @@ pub struct Limits {
     /// `$skip` at or beyond this answers 400, like backends that cap deep paging; `None` (the
     /// default) means no cap. Lets tests exercise splitting a big window by time.
     pub skip_limit: Option<u64>,
+    /// The largest `$top`: 10000 on the service, and so the most results one query returns.
+    /// With `skip_limit` at the same value, a client must split a window holding more by time;
+    /// a lower cap lets tests see that with a few hundred alerts instead of tens of thousands.
+    pub max_top: u64,
     /// Alerts per page when `$top` is not given, followed by `@odata.nextLink`: 10000 as on the
     /// service; smaller values let tests follow next links without generating 10000 alerts.
     pub page_size: u64,
@@ -36,7 +42,8 @@ impl Default for Limits {
             per_hour: 1500,
             early_retry_penalty: Duration::from_secs(5),
             skip_limit: None,
-            page_size: 10_000,
+            max_top: MAX_TOP,
+            page_size: MAX_TOP,
         }
     }
 }

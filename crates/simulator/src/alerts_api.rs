@@ -17,10 +17,10 @@ use super::body::{Chunks, PageWriter, Pool};
 use super::faults;
 use super::generate::World;
 use super::limits::retry_after_secs;
-use super::odata::{self, MAX_TOP};
+use super::odata;
 use super::render::{self, Source};
 use super::server::{Req, Resp, chunked_response, response, with_header};
-use super::state::{Shared, State};
+use super::shared_state::{Shared, State};
 use super::tokens::Audience;
 
 const CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Alerts";
@@ -222,7 +222,7 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
     if let Err(after) = st.limiters[t].check(now, &limits) {
         return fail(throttled_with(st, after));
     }
-    let q = odata::parse_query(&req.query)
+    let q = odata::parse_query(&req.query, limits.max_top)
         .map_err(|m| Box::new(error_with(st, 400, "BadRequest", &m)))?;
     if let Some(limit) = limits.skip_limit
         && q.skip >= limit
@@ -234,7 +234,7 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
         );
         return fail(error_with(st, 400, "BadRequest", &msg));
     }
-    let page_size = limits.page_size.clamp(1, MAX_TOP);
+    let page_size = limits.page_size.clamp(1, limits.max_top.max(1));
     let take = usize::try_from(q.top.unwrap_or(page_size)).unwrap_or(usize::MAX);
     let tenant = &st.store.tenants[t];
     let mut alerts: Vec<Source> = tenant

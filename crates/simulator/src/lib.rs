@@ -41,25 +41,24 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use siemfwd::simulator::{Simulator, SimulatorConfig};
+//! use siemfwd_simulator::{Simulator, SimulatorConfig};
 //! let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimulatorConfig::default()).await?;
 //! let tenant = &sim.tenants()[0];
 //! println!("POST {}/{}/oauth2/v2.0/token with client_id={}", sim.url(), tenant.id, sim.client_id());
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
+#![forbid(unsafe_code)]
+// As in the product: outside tests, an `unwrap` or `expect` needs a local `allow` that says why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-mod aad;
 mod adversarial;
 mod alerts_api;
-mod authorize;
-mod b64;
 mod body;
 mod catalog;
-mod config;
 mod doc;
 mod drawn;
-mod entra;
+mod entra_errors;
 mod faults;
 mod generate;
 mod ids;
@@ -70,8 +69,11 @@ mod odata;
 mod render;
 mod rng;
 mod server;
-mod state;
+mod shared_state;
+mod sign_in;
+mod simulator_config;
 mod store;
+mod token_endpoint;
 mod tokens;
 mod versions;
 mod write;
@@ -88,18 +90,18 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
-pub use authorize::PendingAuthorization;
-pub use config::{SimulatorConfig, TenantInfo, TenantKnobs, TokenFailure};
 pub use faults::Faults;
 pub use limits::Limits;
 pub use live::LiveConfig;
-pub use state::{Endpoint, RequestRecord};
+pub use shared_state::{Endpoint, RequestRecord};
+pub use sign_in::PendingAuthorization;
+pub use simulator_config::{SimulatorConfig, TenantInfo, TenantKnobs, TokenFailure};
 pub use tokens::PendingDeviceCode;
 pub use versions::{AlertJson, AlertVersion};
 
-use state::{Shared, State};
+use shared_state::{Shared, State};
 use tokens::{Audience, Decision};
 
 /// Errors of the simulator's Rust API.
@@ -131,7 +133,7 @@ impl Simulator {
     pub async fn start(listen: SocketAddr, config: SimulatorConfig) -> io::Result<Simulator> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let (client_id, tenants) = config::identities(config.seed, config.tenants);
+        let (client_id, tenants) = simulator_config::identities(config.seed, config.tenants);
         let store = store::Store::new(&config, &tenants);
         let state = State {
             limiters: tenants.iter().map(|_| Default::default()).collect(),
@@ -157,7 +159,9 @@ impl Simulator {
             pages: Default::default(),
         });
         let (done_tx, done_rx) = mpsc::channel(1);
-        let accept = tokio::spawn(server::run(listener, shared.clone(), done_tx));
+        // Subscribed before the task first runs: a shutdown right after start is not missed.
+        let stop = shared.shutdown.subscribe();
+        let accept = tokio::spawn(server::run(listener, shared.clone(), stop, done_tx));
         tracing::debug!("simulator listening on {}", shared.base_url);
         Ok(Simulator {
             shared,

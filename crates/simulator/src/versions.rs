@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// One version of one alert: what the API returned (or will return) for it between two updates.
 #[derive(Clone, Debug)]

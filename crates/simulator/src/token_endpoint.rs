@@ -6,15 +6,16 @@
 //! a string in v1 (which adds `expires_on`, `not_before`, `resource`); v2 only returns a refresh
 //! token when `offline_access` was asked for.
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hyper::Method;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::aad::{self, AadError};
-use super::b64;
-use super::config::TokenFailure;
+use super::entra_errors::{self, AadError};
 use super::server::{Req, Resp, Version, first, response, with_header};
-use super::state::{Shared, State};
+use super::shared_state::{Shared, State};
+use super::simulator_config::TokenFailure;
 use super::tokens::{Audience, Decision};
 
 /// The classic application ID URI of the Defender for Endpoint API.
@@ -70,7 +71,7 @@ fn audience(resource: &str, tenant: &str) -> Result<Audience, AadError> {
     } else if OTHER_RESOURCES.iter().any(|n| n.eq_ignore_ascii_case(r)) {
         Ok(Audience::Other(r.to_owned()))
     } else {
-        Err(aad::resource_not_found(resource, tenant))
+        Err(entra_errors::resource_not_found(resource, tenant))
     }
 }
 
@@ -94,16 +95,16 @@ pub(crate) fn scope_request(
     for s in scope.split_whitespace() {
         if OIDC_SCOPES.iter().any(|o| o.eq_ignore_ascii_case(s)) {
             if app_only {
-                return Err(aad::client_credentials_scope(s));
+                return Err(entra_errors::client_credentials_scope(s));
             }
             offline |= s.eq_ignore_ascii_case("offline_access");
             continue;
         }
         let Some((resource, permission)) = s.rsplit_once('/') else {
-            return Err(aad::invalid_scope(s));
+            return Err(entra_errors::invalid_scope(s));
         };
         if app_only && permission != ".default" {
-            return Err(aad::client_credentials_scope(s));
+            return Err(entra_errors::client_credentials_scope(s));
         }
         let req = Requested {
             audience: audience(resource, tenant)?,
@@ -112,11 +113,11 @@ pub(crate) fn scope_request(
             offline: false,
         };
         if found.as_ref().is_some_and(|f| f.audience != req.audience) {
-            return Err(aad::several_resources());
+            return Err(entra_errors::several_resources());
         }
         found = Some(req);
     }
-    let mut req = found.ok_or_else(|| aad::invalid_scope(scope))?;
+    let mut req = found.ok_or_else(|| entra_errors::invalid_scope(scope))?;
     req.offline = offline;
     Ok(req)
 }
@@ -169,7 +170,7 @@ pub(crate) fn token(shared: &Shared, v: Version, tenant: &str, req: &Req) -> Res
     let result = if req.method == Method::POST {
         grant(shared, &mut st, v, tenant, req)
     } else {
-        Err(aad::not_post(req.method.as_str()))
+        Err(entra_errors::not_post(req.method.as_str()))
     };
     match result {
         Ok(body) => json_ok(&mut st, req, &body),
@@ -180,8 +181,14 @@ pub(crate) fn token(shared: &Shared, v: Version, tenant: &str, req: &Req) -> Res
 /// Client id and secret from `Authorization: Basic` (RFC 6749 §2.3.1), which Entra accepts
 /// besides form fields.
 fn basic_auth(req: &Req) -> Option<(String, String)> {
-    let encoded = req.header("authorization")?.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(b64::decode(encoded)?).ok()?;
+    basic_credentials(req.header("authorization")?)
+}
+
+/// Client id and secret of an `Authorization: Basic` value: base64 of the form-encoded id, `:`
+/// and the form-encoded secret.
+pub(crate) fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let un = |s: &str| {
         form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -190,6 +197,14 @@ fn basic_auth(req: &Req) -> Option<(String, String)> {
             .unwrap_or_default()
     };
     Some((un(id), un(secret)))
+}
+
+/// The S256 code challenge of a PKCE verifier: BASE64URL(SHA256(verifier)) (RFC 7636 §4.2).
+pub(crate) fn s256_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 /// The client as Entra authenticates it before looking at the grant.
@@ -204,17 +219,21 @@ pub(crate) fn check_client<'a>(
     let tenant = &st.store.tenants[t];
     let client_id = first(&req.form, "client_id")
         .or(basic.as_ref().map(|b| b.0.as_str()))
-        .ok_or_else(|| aad::missing_param("client_id"))?;
+        .ok_or_else(|| entra_errors::missing_param("client_id"))?;
     if !client_id.eq_ignore_ascii_case(&shared.client_id) {
-        return Err(aad::app_not_found(client_id, &tenant.info.id));
+        return Err(entra_errors::app_not_found(client_id, &tenant.info.id));
     }
     let secret = first(&req.form, "client_secret").or(basic.as_ref().map(|b| b.1.as_str()));
     match secret {
-        Some(s) if s != shared.client_secret => return Err(aad::invalid_secret(client_id)),
-        Some(_) if tenant.knobs.secret_expired => return Err(aad::secret_expired(client_id)),
+        Some(s) if s != shared.client_secret => {
+            return Err(entra_errors::invalid_secret(client_id));
+        }
+        Some(_) if tenant.knobs.secret_expired => {
+            return Err(entra_errors::secret_expired(client_id));
+        }
         Some(_) => {}
         None if needs_secret || tenant.knobs.public_client_flows_disabled => {
-            return Err(aad::needs_secret());
+            return Err(entra_errors::needs_secret());
         }
         None => {}
     }
@@ -231,25 +250,28 @@ fn grant(
     let t = st
         .store
         .find(tenant)
-        .ok_or_else(|| aad::tenant_not_found(tenant))?;
+        .ok_or_else(|| entra_errors::tenant_not_found(tenant))?;
     let tenant_id = st.store.tenants[t].info.id.clone();
     let knobs = st.store.tenants[t].knobs.clone();
     if let Some(f) = knobs.token_failure {
         return Err(match f {
-            TokenFailure::ServerError => aad::transient(500),
-            TokenFailure::Aadsts(code) => aad::from_code(code, &shared.client_id, &tenant_id),
+            TokenFailure::ServerError => entra_errors::transient(500),
+            TokenFailure::Aadsts(code) => {
+                entra_errors::from_code(code, &shared.client_id, &tenant_id)
+            }
         });
     }
     let form = &req.form;
-    let grant = first(form, "grant_type").ok_or_else(|| aad::missing_param("grant_type"))?;
+    let grant =
+        first(form, "grant_type").ok_or_else(|| entra_errors::missing_param("grant_type"))?;
     if v == Version::V2 && first(form, "resource").is_some() {
-        return Err(aad::resource_on_v2());
+        return Err(entra_errors::resource_on_v2());
     }
     let basic = basic_auth(req);
     let client_id =
         check_client(shared, st, t, req, &basic, grant == "client_credentials")?.to_owned();
     if knobs.consent_missing {
-        return Err(aad::no_consent(&client_id));
+        return Err(entra_errors::no_consent(&client_id));
     }
     let asked = |app_only: bool| -> Result<Option<Requested>, AadError> {
         match v {
@@ -262,7 +284,7 @@ fn grant(
         }
     };
     let missing = || {
-        aad::missing_param(if v == Version::V2 {
+        entra_errors::missing_param(if v == Version::V2 {
             "scope"
         } else {
             "resource"
@@ -274,8 +296,8 @@ fn grant(
             Ok(token_body(shared, st, v, t, &r, None))
         }
         "refresh_token" => {
-            let rt =
-                first(form, "refresh_token").ok_or_else(|| aad::missing_param("refresh_token"))?;
+            let rt = first(form, "refresh_token")
+                .ok_or_else(|| entra_errors::missing_param("refresh_token"))?;
             // Parse the request before spending the refresh token on it.
             let r = asked(false)?;
             let inactivity = shared.config.refresh_token_inactivity;
@@ -285,40 +307,41 @@ fn grant(
             Ok(token_body(shared, st, v, t, &r, Some(new_rt)))
         }
         "authorization_code" => {
-            let code = first(form, "code").ok_or_else(|| aad::missing_param("code"))?;
-            let redirect =
-                first(form, "redirect_uri").ok_or_else(|| aad::missing_param("redirect_uri"))?;
+            let code = first(form, "code").ok_or_else(|| entra_errors::missing_param("code"))?;
+            let redirect = first(form, "redirect_uri")
+                .ok_or_else(|| entra_errors::missing_param("redirect_uri"))?;
             let r = asked(false)?;
             let c = st
                 .tokens
                 .codes
                 .get(code)
                 .cloned()
-                .ok_or_else(aad::code_invalid)?;
+                .ok_or_else(entra_errors::code_invalid)?;
             if c.tenant != t {
-                return Err(aad::malformed_grant("code"));
+                return Err(entra_errors::malformed_grant("code"));
             }
             if !c.client_id.eq_ignore_ascii_case(&client_id) {
-                return Err(aad::grant_other_client("code"));
+                return Err(entra_errors::grant_other_client("code"));
             }
             if c.redeemed {
-                return Err(aad::code_redeemed());
+                return Err(entra_errors::code_redeemed());
             }
             if Instant::now() >= c.expires {
-                return Err(aad::code_expired());
+                return Err(entra_errors::code_expired());
             }
             if redirect != c.redirect_uri {
-                return Err(aad::redirect_mismatch(redirect, &c.redirect_uri));
+                return Err(entra_errors::redirect_mismatch(redirect, &c.redirect_uri));
             }
             if let Some((challenge, s256)) = &c.challenge {
-                let verifier = first(form, "code_verifier").ok_or_else(aad::pkce_failed)?;
+                let verifier =
+                    first(form, "code_verifier").ok_or_else(entra_errors::pkce_failed)?;
                 let computed = if *s256 {
-                    b64::s256(verifier)
+                    s256_challenge(verifier)
                 } else {
                     verifier.to_owned()
                 };
                 if &computed != challenge {
-                    return Err(aad::pkce_failed());
+                    return Err(entra_errors::pkce_failed());
                 }
             }
             let mut r = match (r, &c.audience) {
@@ -338,26 +361,26 @@ fn grant(
         DEVICE_GRANT | "device_code" => {
             let dc = first(form, "device_code")
                 .or_else(|| first(form, "code"))
-                .ok_or_else(|| aad::missing_param("device_code"))?;
+                .ok_or_else(|| entra_errors::missing_param("device_code"))?;
             let now = Instant::now();
             let d = st
                 .tokens
                 .devices
                 .get_mut(dc)
-                .ok_or_else(aad::bad_device_code)?;
+                .ok_or_else(entra_errors::bad_device_code)?;
             if d.tenant != t || !d.client_id.eq_ignore_ascii_case(&client_id) {
-                return Err(aad::bad_device_code());
+                return Err(entra_errors::bad_device_code());
             }
             if now >= d.expires {
-                return Err(aad::device_code_expired());
+                return Err(entra_errors::device_code_expired());
             }
             let too_fast = now.saturating_duration_since(d.last_poll) < d.interval;
             d.last_poll = now;
             match d.decision {
-                Decision::Redeemed => Err(aad::device_code_redeemed()),
-                Decision::Declined => Err(aad::user_declined()),
-                Decision::Pending if too_fast => Err(aad::slow_down(d.interval)),
-                Decision::Pending => Err(aad::authorization_pending()),
+                Decision::Redeemed => Err(entra_errors::device_code_redeemed()),
+                Decision::Declined => Err(entra_errors::user_declined()),
+                Decision::Pending if too_fast => Err(entra_errors::slow_down(d.interval)),
+                Decision::Pending => Err(entra_errors::authorization_pending()),
                 Decision::Approved => {
                     d.decision = Decision::Redeemed;
                     let mut r = Requested::of(d.audience.clone());
@@ -369,7 +392,7 @@ fn grant(
                 }
             }
         }
-        other => Err(aad::unsupported_grant(other)),
+        other => Err(entra_errors::unsupported_grant(other)),
     }
 }
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::rng::Rng;
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 pub(crate) type Key = Cow<'static, str>;
 

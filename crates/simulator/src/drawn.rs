@@ -11,7 +11,7 @@ use super::doc::{self, Evidence, Obj, V};
 use super::generate::{Host, User, World};
 use super::meta::Fields;
 use super::write::{self, write_int, write_str, write_time};
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// A timestamp: Unix nanoseconds and the fraction digits it is written with.
 pub(crate) type Time = (i64, u8);

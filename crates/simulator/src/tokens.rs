@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::aad::{self, AadError};
+use super::entra_errors::{self, AadError};
 use super::rng::Rng;
 
 /// Which API a token is for. Only Defender tokens open `/api/alerts`; others (Azure AD Graph,
@@ -177,22 +177,22 @@ impl Tokens {
         inactivity: Duration,
     ) -> Result<Audience, AadError> {
         let Some(rt) = self.refresh.get_mut(token) else {
-            return Err(aad::malformed_grant("refresh_token"));
+            return Err(entra_errors::malformed_grant("refresh_token"));
         };
         if rt.tenant != tenant {
-            return Err(aad::malformed_grant("refresh_token"));
+            return Err(entra_errors::malformed_grant("refresh_token"));
         }
         if rt.client_id != client_id {
-            return Err(aad::grant_other_client("refresh_token"));
+            return Err(entra_errors::grant_other_client("refresh_token"));
         }
         let issued = rt.issued_wall.format("%m/%d/%Y %H:%M:%S").to_string();
         match rt.state {
-            RefreshState::Revoked => return Err(aad::refresh_revoked(&issued)),
-            RefreshState::Redeemed => return Err(aad::refresh_reused()),
+            RefreshState::Revoked => return Err(entra_errors::refresh_revoked(&issued)),
+            RefreshState::Redeemed => return Err(entra_errors::refresh_reused()),
             RefreshState::Active => {}
         }
         if Instant::now().saturating_duration_since(rt.issued) >= inactivity {
-            return Err(aad::refresh_inactive(&issued, inactivity));
+            return Err(entra_errors::refresh_inactive(&issued, inactivity));
         }
         rt.state = RefreshState::Redeemed;
         Ok(rt.audience.clone())

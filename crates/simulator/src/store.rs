@@ -12,7 +12,6 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::config::{SimulatorConfig, TenantInfo, TenantKnobs};
 use super::doc::{Obj, V};
 use super::generate::{self, Counters, Generated, Status, World};
 use super::ids::Ids;
@@ -20,8 +19,9 @@ use super::meta::{Meta, Metas};
 use super::odata::{Field, Record, Scalar};
 use super::render::{self, Body, Recipe, Source, Text};
 use super::rng::Rng;
+use super::simulator_config::{SimulatorConfig, TenantInfo, TenantKnobs};
 use super::versions::{AlertJson, AlertVersion};
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// One version as stored; its [`Meta`] and [`Body`] are kept alongside, at the same index.
 #[derive(Clone, Copy, Debug)]

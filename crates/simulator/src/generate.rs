@@ -11,7 +11,7 @@ use super::drawn::{Comment, Drawn, Lifecycle};
 use super::meta::{Meta, Metas, timestamp};
 use super::rng::Rng;
 use super::write;
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 const SECOND: i64 = 1_000_000_000;
 const MINUTE: i64 = 60 * SECOND;

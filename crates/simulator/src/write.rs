@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use super::doc::{EVIDENCE_KEYS, Evidence, Key, Obj, V};
 use super::rng::Rng;
-use crate::alert::Timestamp;
+use siemfwd_time::Timestamp;
 
 /// `,"key":null` and `,"key":` of every evidence field, each list in one piece, so that a run of
 /// null fields is written at once.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
-use super::state::Shared;
+use super::shared_state::Shared;
 
 /// Rate and mix of background changes (see [`super::Simulator::start_live`]).
 #[derive(Clone, Debug, PartialEq)]

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::aad::{self, AadError};
-use super::config::TokenFailure;
-use super::entra::{Requested, error_with, json_ok, resource_request, scope_request};
+use super::entra_errors::{self, AadError};
 use super::server::{Req, Resp, Version, first, response, with_header};
-use super::state::{PendingAuth, Shared, State};
+use super::shared_state::{PendingAuth, Shared, State};
+use super::simulator_config::TokenFailure;
+use super::token_endpoint::{Requested, error_with, json_ok, resource_request, scope_request};
 use super::tokens::{AuthCode, Decision, DeviceCode};
 
 /// A sign-in waiting at `/authorize` for [`super::Simulator::approve_authorization`] or
@@ -143,7 +143,7 @@ pub(crate) async fn authorize(shared: &Arc<Shared>, v: Version, tenant: &str, re
             let code = issue_code(shared, &mut st, code);
             redirect(&target.url(&[("code", &code)]))
         }
-        Some(false) => error_redirect(&mut st, &target, &aad::user_declined_access()),
+        Some(false) => error_redirect(&mut st, &target, &entra_errors::user_declined_access()),
         None => response(
             503,
             "text/plain; charset=utf-8",
@@ -160,20 +160,23 @@ fn issue_code(shared: &Shared, st: &mut State, mut code: AuthCode) -> String {
 fn prepare(shared: &Shared, st: &mut State, v: Version, tenant: &str, req: &Req) -> Prepared {
     let q = &req.query;
     let Some(t) = st.store.find(tenant) else {
-        return Prepared::Done(error_page(st, &aad::tenant_not_found(tenant)));
+        return Prepared::Done(error_page(st, &entra_errors::tenant_not_found(tenant)));
     };
     let tenant_id = st.store.tenants[t].info.id.clone();
     let Some(client_id) = first(q, "client_id") else {
-        return Prepared::Done(error_page(st, &aad::missing_param("client_id")));
+        return Prepared::Done(error_page(st, &entra_errors::missing_param("client_id")));
     };
     if !client_id.eq_ignore_ascii_case(&shared.client_id) {
-        return Prepared::Done(error_page(st, &aad::app_not_found(client_id, &tenant_id)));
+        return Prepared::Done(error_page(
+            st,
+            &entra_errors::app_not_found(client_id, &tenant_id),
+        ));
     }
     let Some(redirect_uri) = first(q, "redirect_uri") else {
-        return Prepared::Done(error_page(st, &aad::missing_param("redirect_uri")));
+        return Prepared::Done(error_page(st, &entra_errors::missing_param("redirect_uri")));
     };
     if !registered(redirect_uri, &shared.config.redirect_uris) {
-        let err = aad::redirect_not_registered(redirect_uri, client_id);
+        let err = entra_errors::redirect_not_registered(redirect_uri, client_id);
         return Prepared::Done(error_page(st, &err));
     }
     let target = Target {
@@ -230,13 +233,13 @@ fn check_request(
 ) -> Result<(Option<Requested>, Challenge), AadError> {
     let q = &req.query;
     let response_type =
-        first(q, "response_type").ok_or_else(|| aad::missing_param("response_type"))?;
+        first(q, "response_type").ok_or_else(|| entra_errors::missing_param("response_type"))?;
     if response_type != "code" {
-        return Err(aad::bad_response_type(response_type));
+        return Err(entra_errors::bad_response_type(response_type));
     }
     let requested = match v {
         Version::V2 => {
-            let scope = first(q, "scope").ok_or_else(|| aad::missing_param("scope"))?;
+            let scope = first(q, "scope").ok_or_else(|| entra_errors::missing_param("scope"))?;
             Some(scope_request(scope, tenant_id, false)?)
         }
         // v1 takes the resource at the token request as well; here it is optional.
@@ -251,7 +254,7 @@ fn check_request(
         (None, _) => None,
         (Some(c), None | Some("plain")) => Some((c.to_owned(), false)),
         (Some(c), Some("S256")) => Some((c.to_owned(), true)),
-        (Some(_), Some(m)) => return Err(aad::bad_challenge_method(m)),
+        (Some(_), Some(m)) => return Err(entra_errors::bad_challenge_method(m)),
     };
     Ok((requested, challenge))
 }
@@ -273,32 +276,34 @@ fn new_device_code(
     req: &Req,
 ) -> Result<Value, AadError> {
     if req.method != Method::POST {
-        return Err(aad::not_post(req.method.as_str()));
+        return Err(entra_errors::not_post(req.method.as_str()));
     }
     let t = st
         .store
         .find(tenant)
-        .ok_or_else(|| aad::tenant_not_found(tenant))?;
+        .ok_or_else(|| entra_errors::tenant_not_found(tenant))?;
     let tenant_id = st.store.tenants[t].info.id.clone();
     match st.store.tenants[t].knobs.token_failure {
-        Some(TokenFailure::ServerError) => return Err(aad::transient(500)),
+        Some(TokenFailure::ServerError) => return Err(entra_errors::transient(500)),
         Some(TokenFailure::Aadsts(code)) => {
-            return Err(aad::from_code(code, &shared.client_id, &tenant_id));
+            return Err(entra_errors::from_code(code, &shared.client_id, &tenant_id));
         }
         None => {}
     }
     let form = &req.form;
-    let client_id = first(form, "client_id").ok_or_else(|| aad::missing_param("client_id"))?;
+    let client_id =
+        first(form, "client_id").ok_or_else(|| entra_errors::missing_param("client_id"))?;
     if !client_id.eq_ignore_ascii_case(&shared.client_id) {
-        return Err(aad::app_not_found(client_id, &tenant_id));
+        return Err(entra_errors::app_not_found(client_id, &tenant_id));
     }
     let (scope, requested) = match v {
         Version::V2 => {
-            let s = first(form, "scope").ok_or_else(|| aad::missing_param("scope"))?;
+            let s = first(form, "scope").ok_or_else(|| entra_errors::missing_param("scope"))?;
             (s, scope_request(s, &tenant_id, false)?)
         }
         Version::V1 => {
-            let r = first(form, "resource").ok_or_else(|| aad::missing_param("resource"))?;
+            let r =
+                first(form, "resource").ok_or_else(|| entra_errors::missing_param("resource"))?;
             (r, resource_request(r, &tenant_id)?)
         }
     };

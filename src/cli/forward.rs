@@ -109,66 +109,12 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     if from >= to {
         bail!("--from {from} is not before --to {to}");
     }
-    let tenants: Vec<&TenantConfig> = if args.tenant.is_empty() {
-        if let Some(u) = config.unusable.first() {
-            return Err(anyhow::anyhow!("{}", u.error))
-                .context("every tenant is replayed (no --tenant), and this one cannot be");
-        }
-        config.tenants.iter().collect()
-    } else {
-        args.tenant
-            .iter()
-            .map(|n| {
-                if let Some(u) = config.unusable_tenant(n) {
-                    bail!("{}", u.error);
-                }
-                config
-                    .tenant(n)
-                    .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
-    if tenants.is_empty() {
-        bail!("{} has no [[tenant]] to replay", config.source);
-    }
+    let tenants = replay_tenants(&config, args)?;
     let rt = runtime()?;
     rt.block_on(async {
         let outputs = replay_outputs(&config, args)?;
-        let progress: Vec<Arc<ReplayProgress>> =
-            tenants.iter().map(|_| Arc::new(ReplayProgress::default())).collect();
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        let budget = siemfwd::source::PageBudget::new(siemfwd::pipeline::daemon::PAGES_IN_FLIGHT);
-        let mut http = siemfwd::source::http::ClientCache::default();
-        for (i, tenant) in tenants.iter().enumerate() {
-            let routed: Vec<Arc<Output>> = outputs
-                .iter()
-                .filter(|(name, _)| {
-                    args.output.is_some()
-                        || args.stdout
-                        || tenant.outputs.as_ref().is_none_or(|o| o.contains(name))
-                })
-                .map(|(_, o)| o.clone())
-                .collect();
-            let mut client = AlertsClient::with_http(
-                Arc::new((*tenant).clone()),
-                http.client_for(tenant)?,
-                &config.state_dir,
-            );
-            client.share_page_budget(budget.clone());
-            let dead = DeadLetters::new(
-                config
-                    .state_dir
-                    .join("dead-letter")
-                    .join(format!("tenant-{}.ndjson", tenant.name)),
-            );
-            let progress = progress[i].clone();
-            let name = tenant.name.clone();
-            tasks.spawn(async move {
-                let r = replay_tenant(&client, &routed, &dead, from, to, &progress).await;
-                (name, r)
-            });
-        }
+        let (mut tasks, progress) = spawn_replays(&config, args, &tenants, &outputs, from, to)?;
         let to_stdout = outputs.iter().any(|(_, o)| o.target() == "stdout");
         let show = std::io::stderr().is_terminal() && !to_stdout;
         let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
@@ -195,35 +141,133 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
                 o.shutdown().await;
             }
         }
-        let secs = started.elapsed().as_secs_f64();
-        let mut failed = 0;
-        let mut total = 0u64;
-        results.sort_by(|a, b| a.0.cmp(&b.0));
-        let _ = writeln!(err, "siemfwd replay {from} .. {to}:");
-        for (name, r) in &results {
-            match r {
-                Ok(rep) => {
-                    total += rep.sent;
-                    let _ = writeln!(
-                        err,
-                        "  {name}: {} alerts fetched, {} sent, {} dead-lettered, {} pages",
-                        rep.fetched, rep.sent, rep.dead_lettered, rep.pages
-                    );
-                }
-                Err(e) => {
-                    failed += 1;
-                    let _ = writeln!(err, "  {name}: FAILED: {e}");
-                }
-            }
-        }
-        let _ = writeln!(
-            err,
-            "  {total} alerts sent in {secs:.1}s ({:.0} alerts/s){}",
-            total as f64 / secs.max(1e-9),
-            if failed > 0 { format!("; {failed} tenants failed") } else { String::new() }
-        );
+        let failed = replay_summary(err, &mut results, started.elapsed(), from, to);
         Ok(if failed > 0 { 1 } else { 0 })
     })
+}
+
+/// The tenants a replay fetches: `--tenant NAME`s, or every tenant; each must be usable.
+fn replay_tenants<'c>(
+    config: &'c Config,
+    args: &ReplayArgs,
+) -> anyhow::Result<Vec<&'c TenantConfig>> {
+    let tenants: Vec<&TenantConfig> = if args.tenant.is_empty() {
+        if let Some(u) = config.unusable.first() {
+            return Err(anyhow::anyhow!("{}", u.error))
+                .context("every tenant is replayed (no --tenant), and this one cannot be");
+        }
+        config.tenants.iter().collect()
+    } else {
+        args.tenant
+            .iter()
+            .map(|n| {
+                if let Some(u) = config.unusable_tenant(n) {
+                    bail!("{}", u.error);
+                }
+                config
+                    .tenant(n)
+                    .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if tenants.is_empty() {
+        bail!("{} has no [[tenant]] to replay", config.source);
+    }
+    Ok(tenants)
+}
+
+/// Each tenant's replay of [from, to) to its outputs, as a task, with its progress.
+type ReplayTasks = tokio::task::JoinSet<(String, Result<PollReport, siemfwd::pipeline::PollError>)>;
+
+/// Starts one task per tenant, sharing the page budget and HTTP clients, each sending to the
+/// outputs it is routed to (all of them with `--output` or `--stdout`).
+fn spawn_replays(
+    config: &Config,
+    args: &ReplayArgs,
+    tenants: &[&TenantConfig],
+    outputs: &[(String, Arc<Output>)],
+    from: Timestamp,
+    to: Timestamp,
+) -> anyhow::Result<(ReplayTasks, Vec<Arc<ReplayProgress>>)> {
+    let progress: Vec<Arc<ReplayProgress>> = tenants
+        .iter()
+        .map(|_| Arc::new(ReplayProgress::default()))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    let budget = siemfwd::source::PageBudget::new(siemfwd::pipeline::daemon::PAGES_IN_FLIGHT);
+    let mut http = siemfwd::source::http::ClientCache::default();
+    for (i, tenant) in tenants.iter().enumerate() {
+        let routed: Vec<Arc<Output>> = outputs
+            .iter()
+            .filter(|(name, _)| {
+                args.output.is_some()
+                    || args.stdout
+                    || tenant.outputs.as_ref().is_none_or(|o| o.contains(name))
+            })
+            .map(|(_, o)| o.clone())
+            .collect();
+        let mut client = AlertsClient::with_http(
+            Arc::new((*tenant).clone()),
+            http.client_for(tenant)?,
+            &config.state_dir,
+        );
+        client.share_page_budget(budget.clone());
+        let dead = DeadLetters::new(
+            config
+                .state_dir
+                .join("dead-letter")
+                .join(format!("tenant-{}.ndjson", tenant.name)),
+        );
+        let progress = progress[i].clone();
+        let name = tenant.name.clone();
+        tasks.spawn(async move {
+            let r = replay_tenant(&client, &routed, &dead, from, to, &progress).await;
+            (name, r)
+        });
+    }
+    Ok((tasks, progress))
+}
+
+/// Prints each tenant's result and the total; returns how many tenants failed.
+fn replay_summary(
+    err: &mut dyn Write,
+    results: &mut [(String, Result<PollReport, String>)],
+    elapsed: Duration,
+    from: Timestamp,
+    to: Timestamp,
+) -> usize {
+    let secs = elapsed.as_secs_f64();
+    let mut failed = 0;
+    let mut total = 0u64;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let _ = writeln!(err, "siemfwd replay {from} .. {to}:");
+    for (name, r) in results.iter() {
+        match r {
+            Ok(rep) => {
+                total += rep.sent;
+                let _ = writeln!(
+                    err,
+                    "  {name}: {} alerts fetched, {} sent, {} dead-lettered, {} pages",
+                    rep.fetched, rep.sent, rep.dead_lettered, rep.pages
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(err, "  {name}: FAILED: {e}");
+            }
+        }
+    }
+    let _ = writeln!(
+        err,
+        "  {total} alerts sent in {secs:.1}s ({:.0} alerts/s){}",
+        total as f64 / secs.max(1e-9),
+        if failed > 0 {
+            format!("; {failed} tenants failed")
+        } else {
+            String::new()
+        }
+    );
+    failed
 }
 
 fn progress_line(

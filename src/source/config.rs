@@ -159,6 +159,38 @@ const REQUEST_TIMEOUT: (Duration, Duration) = (SECOND, HOUR);
 const CALLS_PER_MINUTE: std::ops::RangeInclusive<u32> = 1..=10_000;
 const CALLS_PER_HOUR: std::ops::RangeInclusive<u32> = 1..=150_000;
 
+/// A `[[tenant]]` that is not valid. Reads `"name": `key`: message`; the caller adds the file
+/// and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantConfigError {
+    #[error("`name`: \"{0}\" must be letters, digits, '-', '_' or '.' (it names state files)")]
+    Name(String),
+    #[error("\"{tenant}\": `{key}`: {problem}")]
+    Key {
+        tenant: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// A `login_url` or `api_url` that tokens must not be sent to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("`{text}` is not a URL: {source}")]
+    NotAUrl {
+        text: String,
+        source: url::ParseError,
+    },
+    #[error(
+        "`{0}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
+    )]
+    ClearTextRemote(String),
+    #[error("`{text}`: `{scheme}` is not http(s)")]
+    Scheme { text: String, scheme: String },
+    #[error("`{0}` has no host")]
+    NoHost(String),
+}
+
 /// Something the validation wants the caller to log (it has no logger of its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning(pub String);
@@ -188,7 +220,7 @@ impl TenantConfig {
         defaults: &RawTenantKeys,
         base: &Path,
         warnings: &mut Vec<ConfigWarning>,
-    ) -> Result<(TenantConfig, Option<SecretUnavailable>), String> {
+    ) -> Result<(TenantConfig, Option<SecretUnavailable>), TenantConfigError> {
         check_tenant_name(&raw.name)?;
         let keys = Keys {
             name: &raw.name,
@@ -233,15 +265,13 @@ impl TenantConfig {
 }
 
 /// `name` names state files, so it is kept to a safe alphabet.
-fn check_tenant_name(name: &str) -> Result<(), String> {
+fn check_tenant_name(name: &str) -> Result<(), TenantConfigError> {
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
-        return Err(format!(
-            "`name`: \"{name}\" must be letters, digits, '-', '_' or '.' (it names state files)"
-        ));
+        return Err(TenantConfigError::Name(name.to_owned()));
     }
     Ok(())
 }
@@ -260,7 +290,7 @@ struct Keys<'a> {
 struct SecretKeys {
     secret: Option<Secret>,
     /// Why a configured secret cannot be read now.
-    unavailable: Option<String>,
+    unavailable: Option<TenantConfigError>,
     file: Option<PathBuf>,
 }
 
@@ -283,12 +313,16 @@ struct Timing {
 
 impl Keys<'_> {
     /// `"name": `key`: message`.
-    fn err(&self, key: &str, message: String) -> String {
-        format!("\"{}\": `{key}`: {message}", self.name)
+    fn err(&self, key: &'static str, message: impl std::fmt::Display) -> TenantConfigError {
+        TenantConfigError::Key {
+            tenant: self.name.to_owned(),
+            key,
+            problem: message.to_string(),
+        }
     }
 
     /// `tenant_id` (checked here, kept by the caller) and `client_id`, returned.
-    fn identity(&self, tenant_id: &str) -> Result<String, String> {
+    fn identity(&self, tenant_id: &str) -> Result<String, TenantConfigError> {
         if !is_guid(tenant_id) && !tenant_id.contains('.') {
             return Err(self.err(
                 "tenant_id",
@@ -298,7 +332,7 @@ impl Keys<'_> {
             ));
         }
         let client_id = pick!(self, client_id)
-            .ok_or_else(|| self.err("client_id", "missing (here or in [defaults])".into()))?;
+            .ok_or_else(|| self.err("client_id", "missing (here or in [defaults])"))?;
         if !is_guid(&client_id) {
             return Err(self.err(
                 "client_id",
@@ -310,7 +344,7 @@ impl Keys<'_> {
 
     /// `client_secret_env`, `client_secret_file` or `client_secret`: the tenant's own setting
     /// wins as a whole over the defaults'.
-    fn secret(&self, warnings: &mut Vec<ConfigWarning>) -> Result<SecretKeys, String> {
+    fn secret(&self, warnings: &mut Vec<ConfigWarning>) -> Result<SecretKeys, TenantConfigError> {
         let k = self.own;
         let own = [
             k.client_secret_env.is_some(),
@@ -330,7 +364,7 @@ impl Keys<'_> {
         if set.iter().filter(|x| **x).count() > 1 {
             return Err(self.err(
                 "client_secret",
-                "set only one of client_secret_env, client_secret_file and client_secret".into(),
+                "set only one of client_secret_env, client_secret_file and client_secret",
             ));
         }
         let mut unavailable = None;
@@ -373,19 +407,19 @@ impl Keys<'_> {
     }
 
     /// `auth` and `refresh_token_file`, which must agree with the secret.
-    fn auth(&self, secret: &SecretKeys) -> Result<AuthMode, String> {
+    fn auth(&self, secret: &SecretKeys) -> Result<AuthMode, TenantConfigError> {
         Ok(match pick!(self, auth).as_deref() {
             None | Some("client_credentials") => {
                 if secret.secret.is_none() && secret.unavailable.is_none() {
                     return Err(self.err(
                         "client_secret_env",
-                        "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret".into(),
+                        "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret",
                     ));
                 }
                 if self.own.refresh_token_file.is_some() {
                     return Err(self.err(
                         "refresh_token_file",
-                        "only used with auth = \"refresh_token\"".into(),
+                        "only used with auth = \"refresh_token\"",
                     ));
                 }
                 AuthMode::ClientCredentials
@@ -407,8 +441,11 @@ impl Keys<'_> {
     }
 
     /// `login_url`, `api_url`, `proxy` and `token_version`.
-    fn endpoints(&self) -> Result<Endpoints, String> {
-        let url = |key: &str, value: Option<String>, default: &str| -> Result<Url, String> {
+    fn endpoints(&self) -> Result<Endpoints, TenantConfigError> {
+        let url = |key: &'static str,
+                   value: Option<String>,
+                   default: &str|
+         -> Result<Url, TenantConfigError> {
             let text = value.unwrap_or_else(|| default.to_owned());
             checked_url(&text).map_err(|m| self.err(key, m))
         };
@@ -440,16 +477,18 @@ impl Keys<'_> {
     }
 
     /// `poll_interval`, `initial_lookback`, `overlap`, `lag` and `request_timeout`.
-    fn timing(&self) -> Result<Timing, String> {
-        let duration =
-            |key: &str, value: Option<String>, default: u64, (min, max): (Duration, Duration)| {
-                value
-                    .as_deref()
-                    .map(|v| parse_duration_in(v, min, max))
-                    .transpose()
-                    .map_err(|m| self.err(key, m))
-                    .map(|d| d.unwrap_or(Duration::from_secs(default)))
-            };
+    fn timing(&self) -> Result<Timing, TenantConfigError> {
+        let duration = |key: &'static str,
+                        value: Option<String>,
+                        default: u64,
+                        (min, max): (Duration, Duration)| {
+            value
+                .as_deref()
+                .map(|v| parse_duration_in(v, min, max))
+                .transpose()
+                .map_err(|m| self.err(key, m))
+                .map(|d| d.unwrap_or(Duration::from_secs(default)))
+        };
         let timing = Timing {
             poll_interval: duration(
                 "poll_interval",
@@ -489,7 +528,7 @@ impl Keys<'_> {
     }
 
     /// `page_size` and `max_page_bytes`.
-    fn paging(&self) -> Result<(u32, usize), String> {
+    fn paging(&self) -> Result<(u32, usize), TenantConfigError> {
         let page_size = pick!(self, page_size).unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=10_000).contains(&page_size) {
             return Err(self.err(
@@ -506,7 +545,7 @@ impl Keys<'_> {
     }
 
     /// `max_calls_per_minute` and `max_calls_per_hour`.
-    fn limits(&self, warnings: &mut Vec<ConfigWarning>) -> Result<ApiLimits, String> {
+    fn limits(&self, warnings: &mut Vec<ConfigWarning>) -> Result<ApiLimits, TenantConfigError> {
         let limits = ApiLimits {
             per_minute: number_in(
                 pick!(self, max_calls_per_minute).unwrap_or(100),
@@ -530,14 +569,14 @@ impl Keys<'_> {
 
     /// `outputs`: sent to no output, a tenant's alerts would still count as sent and move its
     /// checkpoint past them: lost without a word.
-    fn check_outputs(&self, outputs: Option<&[String]>) -> Result<(), String> {
+    fn check_outputs(&self, outputs: Option<&[String]>) -> Result<(), TenantConfigError> {
         let Some(names) = outputs else {
             return Ok(());
         };
         if names.is_empty() {
             return Err(self.err(
                 "outputs",
-                "empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one".into(),
+                "empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one",
             ));
         }
         if let Some((_, twice)) = names
@@ -554,7 +593,7 @@ impl Keys<'_> {
     }
 
     /// `emit`.
-    fn emit(&self) -> Result<Emit, String> {
+    fn emit(&self) -> Result<Emit, TenantConfigError> {
         match pick!(self, emit).as_deref() {
             None | Some("updates") => Ok(Emit::Updates),
             Some("new") => Ok(Emit::New),
@@ -570,7 +609,7 @@ impl Keys<'_> {
 
 /// A tenant's secret is configured but cannot be read now; the message says which and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretUnavailable(pub String);
+pub struct SecretUnavailable(pub TenantConfigError);
 
 /// An application (client) id or tenant id as Entra writes them: 8-4-4-4-12 hex digits.
 pub fn is_guid(s: &str) -> bool {
@@ -584,8 +623,11 @@ pub fn is_guid(s: &str) -> bool {
 
 /// An https URL, or http only to this machine (a simulator, a test): tokens must not cross a
 /// network in clear text.
-pub fn checked_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+pub fn checked_url(text: &str) -> Result<Url, UrlError> {
+    let url = Url::parse(text).map_err(|source| UrlError::NotAUrl {
+        text: text.to_owned(),
+        source,
+    })?;
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -596,15 +638,18 @@ pub fn checked_url(text: &str) -> Result<Url, String> {
                 None => false,
             };
             if !loopback {
-                return Err(format!(
-                    "`{text}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
-                ));
+                return Err(UrlError::ClearTextRemote(text.to_owned()));
             }
         }
-        other => return Err(format!("`{text}`: `{other}` is not http(s)")),
+        other => {
+            return Err(UrlError::Scheme {
+                text: text.to_owned(),
+                scheme: other.to_owned(),
+            });
+        }
     }
     if url.host().is_none() {
-        return Err(format!("`{text}` has no host"));
+        return Err(UrlError::NoHost(text.to_owned()));
     }
     Ok(url)
 }

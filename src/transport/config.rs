@@ -166,6 +166,38 @@ pub struct OutputConfig {
     pub connection: ConnectionSettings,
 }
 
+/// An `[[output]]` that is not valid. Reads `"name": `key`: message`; the caller adds the file
+/// and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputConfigError {
+    #[error("`name`: \"{0}\" must be letters, digits, '-', '_' or '.' (it names files)")]
+    Name(String),
+    #[error("\"{output}\": `{key}`: {problem}")]
+    Key {
+        output: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// An `address` that is not `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("`{0}` is not \"host:port\"")]
+    NotHostPort(String),
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    #[error("`{0}`: write an IPv6 address as \"[addr]:port\"")]
+    Ipv6Unbracketed(String),
+    #[error("`{address}`: `{port}` is not a port number")]
+    Port { address: String, port: String },
+}
+
+/// A `pin_sha256` that is not a SHA-256 fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a SHA-256 fingerprint (64 hex digits, `:` allowed)")]
+pub struct FingerprintError(String);
+
 const MIB: usize = 1024 * 1024;
 
 /// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
@@ -201,7 +233,7 @@ const BACKOFF: (Duration, Duration) = (MS, HOUR);
 impl OutputConfig {
     /// Validates one `[[output]]`. Errors read `"name": key: message` (the caller adds file
     /// and line). Relative paths are resolved against `base`, the config file's folder.
-    pub fn from_raw(raw: RawOutput, base: &Path) -> Result<OutputConfig, String> {
+    pub fn from_raw(raw: RawOutput, base: &Path) -> Result<OutputConfig, OutputConfigError> {
         raw.check_name()?;
         let destination = raw.destination(base)?;
         let format = match &raw.format {
@@ -253,8 +285,12 @@ struct Envelope {
 /// error found is the one reported.
 impl RawOutput {
     /// `"name": `key`: message`.
-    fn err(&self, key: &str, message: String) -> String {
-        format!("\"{}\": `{key}`: {message}", self.name)
+    fn err(&self, key: &'static str, message: impl std::fmt::Display) -> OutputConfigError {
+        OutputConfigError::Key {
+            output: self.name.clone(),
+            key,
+            problem: message.to_string(),
+        }
     }
 
     /// A TLS, TCP or UDP output (`address`), not a local one (`path`).
@@ -268,22 +304,20 @@ impl RawOutput {
     }
 
     /// `name` names files (dead letters), so it is kept to a safe alphabet.
-    fn check_name(&self) -> Result<(), String> {
+    fn check_name(&self) -> Result<(), OutputConfigError> {
         let name = &self.name;
         if name.is_empty()
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
-            return Err(format!(
-                "`name`: \"{name}\" must be letters, digits, '-', '_' or '.' (it names files)"
-            ));
+            return Err(OutputConfigError::Name(name.clone()));
         }
         Ok(())
     }
 
     /// `type` with `address` or `path`, and the TLS keys of a tls output.
-    fn destination(&self, base: &Path) -> Result<Destination, String> {
+    fn destination(&self, base: &Path) -> Result<Destination, OutputConfigError> {
         let kind = self.kind.as_str();
         if self.is_network() && self.path.is_some() {
             return Err(self.err(
@@ -322,11 +356,11 @@ impl RawOutput {
                     .path
                     .as_deref()
                     .map(|p| base.join(p))
-                    .ok_or_else(|| self.err("path", "a file output needs a path".into()))?,
+                    .ok_or_else(|| self.err("path", "a file output needs a path"))?,
             },
             "stdout" => {
                 if self.path.is_some() {
-                    return Err(self.err("path", "stdout takes no path".into()));
+                    return Err(self.err("path", "stdout takes no path"));
                 }
                 Destination::Stdout
             }
@@ -340,7 +374,7 @@ impl RawOutput {
     }
 
     /// `address` of a network output, required.
-    fn address(&self) -> Result<String, String> {
+    fn address(&self) -> Result<String, OutputConfigError> {
         let kind = &self.kind;
         let a = self
             .address
@@ -351,7 +385,7 @@ impl RawOutput {
     }
 
     /// Only a tls output takes the TLS keys.
-    fn check_no_tls_keys(&self) -> Result<(), String> {
+    fn check_no_tls_keys(&self) -> Result<(), OutputConfigError> {
         let tls_keys = [
             ("ca_file", self.ca_file.is_some()),
             ("system_roots", self.system_roots.is_some()),
@@ -370,20 +404,20 @@ impl RawOutput {
     }
 
     /// The TLS keys of a tls output to `address` (checked).
-    fn tls(&self, address: &str, base: &Path) -> Result<TlsSettings, String> {
+    fn tls(&self, address: &str, base: &Path) -> Result<TlsSettings, OutputConfigError> {
         let client_cert = match (&self.cert_file, &self.key_file) {
             (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
             (None, None) => None,
             (Some(_), None) => {
-                return Err(self.err("key_file", "cert_file needs key_file too".into()));
+                return Err(self.err("key_file", "cert_file needs key_file too"));
             }
             (None, Some(_)) => {
-                return Err(self.err("cert_file", "key_file needs cert_file too".into()));
+                return Err(self.err("cert_file", "key_file needs cert_file too"));
             }
         };
         let server_name = match &self.server_name {
             Some(n) if n.is_empty() => {
-                return Err(self.err("server_name", "must not be empty".into()));
+                return Err(self.err("server_name", "must not be empty"));
             }
             Some(n) => n.clone(),
             None => host_of(address).to_owned(),
@@ -398,7 +432,7 @@ impl RawOutput {
         if insecure_skip_verify && (self.ca_file.is_some() || pin_sha256.is_some()) {
             return Err(self.err(
                 "insecure_skip_verify",
-                "cannot be combined with ca_file or pin_sha256, which it would ignore".into(),
+                "cannot be combined with ca_file or pin_sha256, which it would ignore",
             ));
         }
         Ok(TlsSettings {
@@ -412,7 +446,7 @@ impl RawOutput {
     }
 
     /// `syslog`, `framing`, `facility` and `timestamp`.
-    fn envelope(&self) -> Result<Envelope, String> {
+    fn envelope(&self) -> Result<Envelope, OutputConfigError> {
         let kind = self.kind.as_str();
         let syslog = match &self.syslog {
             Some(s) => s.parse().map_err(|m| self.err("syslog", m))?,
@@ -447,7 +481,7 @@ impl RawOutput {
     }
 
     /// `framing`: what the output's type allows, and its default.
-    fn framing(&self) -> Result<Framing, String> {
+    fn framing(&self) -> Result<Framing, OutputConfigError> {
         let kind = self.kind.as_str();
         Ok(match (self.framing.as_deref(), kind) {
             (None, "tls" | "tcp") => Framing::OctetCounting,
@@ -458,7 +492,7 @@ impl RawOutput {
             (Some("lf"), "tls") => {
                 return Err(self.err(
                     "framing",
-                    "TLS always uses octet counting (RFC 5425); LF framing is for plain tcp".into(),
+                    "TLS always uses octet counting (RFC 5425); LF framing is for plain tcp",
                 ));
             }
             (Some(f @ ("octet-counting" | "lf")), _) => {
@@ -484,7 +518,7 @@ impl RawOutput {
     }
 
     /// `max_message_bytes`, whose default and bounds depend on the output's type.
-    fn max_message_bytes(&self) -> Result<usize, String> {
+    fn max_message_bytes(&self) -> Result<usize, OutputConfigError> {
         let udp = self.kind == "udp";
         let streamed = matches!(self.kind.as_str(), "tls" | "tcp");
         let max_message_bytes = self
@@ -510,7 +544,7 @@ impl RawOutput {
     }
 
     /// The timeouts, backoff, queue and replay window of the connection.
-    fn connection(&self) -> Result<ConnectionSettings, String> {
+    fn connection(&self) -> Result<ConnectionSettings, OutputConfigError> {
         let d = ConnectionSettings::default();
         let connection = ConnectionSettings {
             connect_timeout: self.duration(
@@ -554,7 +588,7 @@ impl RawOutput {
         if connection.backoff_max < connection.backoff_min {
             return Err(self.err(
                 "reconnect_backoff_max",
-                "must be at least reconnect_backoff".into(),
+                "must be at least reconnect_backoff",
             ));
         }
         Ok(connection)
@@ -563,11 +597,11 @@ impl RawOutput {
     /// A duration key within `(min, max)`, or `default`.
     fn duration(
         &self,
-        key: &str,
+        key: &'static str,
         value: &Option<String>,
         default: Duration,
         (min, max): (Duration, Duration),
-    ) -> Result<Duration, String> {
+    ) -> Result<Duration, OutputConfigError> {
         value
             .as_deref()
             .map(|v| parse_duration_in(v, min, max))
@@ -579,29 +613,32 @@ impl RawOutput {
     /// A number key within `range`, or `default` (which must be in it too).
     fn number(
         &self,
-        key: &str,
+        key: &'static str,
         value: Option<usize>,
         default: usize,
         range: RangeInclusive<usize>,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, OutputConfigError> {
         number_in(value.unwrap_or(default), range).map_err(|m| self.err(key, m))
     }
 }
 
 /// `host:port`, with `[v6]:port` for IPv6 literals.
-fn check_address(a: &str) -> Result<(), String> {
+fn check_address(a: &str) -> Result<(), AddressError> {
     let (host, port) = a
         .rsplit_once(':')
-        .ok_or_else(|| format!("`{a}` is not \"host:port\""))?;
+        .ok_or_else(|| AddressError::NotHostPort(a.to_owned()))?;
     if host.is_empty() {
-        return Err(format!("`{a}` has no host"));
+        return Err(AddressError::NoHost(a.to_owned()));
     }
     if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err(format!("`{a}`: write an IPv6 address as \"[addr]:port\""));
+        return Err(AddressError::Ipv6Unbracketed(a.to_owned()));
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("`{a}`: `{port}` is not a port number")),
+        _ => Err(AddressError::Port {
+            address: a.to_owned(),
+            port: port.to_owned(),
+        }),
     }
 }
 
@@ -614,9 +651,9 @@ pub fn host_of(address: &str) -> &str {
 }
 
 /// A SHA-256 fingerprint as 64 hex digits, with or without `:` between bytes.
-fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+fn parse_fingerprint(s: &str) -> Result<[u8; 32], FingerprintError> {
     let hex: String = s.chars().filter(|c| *c != ':').collect();
-    let bad = || format!("`{s}` is not a SHA-256 fingerprint (64 hex digits, `:` allowed)");
+    let bad = || FingerprintError(s.to_owned());
     if hex.len() != 64 {
         return Err(bad());
     }

@@ -7,7 +7,7 @@
 //! carries a byte that a receiver would rewrite (rsyslog turns ESC into `#033`), a parser could
 //! take for a line end, or an analyst's terminal would act on.
 
-use super::{Syntax, scan};
+use super::{SettingError, Syntax, scan};
 
 pub(crate) const HEADER_KEYS: [&str; 5] =
     ["vendor", "product", "event_class_id", "name", "severity"];
@@ -145,11 +145,9 @@ pub(crate) fn valid_severity(s: &str) -> bool {
 
 /// Extension keys are the dictionary's short or full names or custom names: ASCII letters,
 /// digits (`cs1`, `c6a1`) and `_`.
-pub(crate) fn check_key(key: &str) -> Result<(), String> {
+pub(crate) fn check_key(key: &str) -> Result<(), SettingError> {
     if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(format!(
-            "`{key}` is not a valid CEF extension key (letters, digits and _ only)"
-        ));
+        return Err(SettingError::CefKey(key.to_owned()));
     }
     Ok(())
 }

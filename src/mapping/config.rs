@@ -54,7 +54,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
         return Err(source.err(
             0,
             "delimiter",
-            "leef_version and delimiter are LEEF settings; this mapping is CEF".into(),
+            "leef_version and delimiter are LEEF settings; this mapping is CEF",
         ));
     }
     let mut fields = source.fields(format, &header, &raw.fields, &names)?;
@@ -124,12 +124,12 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn err(&self, line: usize, key: &str, message: String) -> MappingError {
+    fn err(&self, line: usize, key: &str, message: impl std::fmt::Display) -> MappingError {
         MappingError::Invalid {
             file: self.file.to_owned(),
             line,
             key: key.to_owned(),
-            message,
+            message: message.to_string(),
         }
     }
 
@@ -197,7 +197,7 @@ impl Source<'_> {
                 None => Err(self.err(
                     0,
                     &format!("header.{name}"),
-                    "missing: every header field must be mapped".into(),
+                    "missing: every header field must be mapped",
                 )),
             }
         };
@@ -249,7 +249,7 @@ impl Source<'_> {
                     return Err(self.err(
                         line,
                         "delimiter",
-                        "LEEF 1.0 always uses TAB; set leef_version = \"2.0\" for another delimiter".into(),
+                        "LEEF 1.0 always uses TAB; set leef_version = \"2.0\" for another delimiter",
                     ));
                 }
                 parsed

@@ -112,6 +112,15 @@ where
     }
 }
 
+/// Whether `name` may name a file: not empty, letters, digits, '-', '_' or '.' only. Tenant
+/// and output names do (state files, dead letters).
+pub(crate) fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 /// Line (1-based) of a byte offset in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]

@@ -10,7 +10,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::secret::Secret;
-use crate::config::{number_in, parse_duration_in, show_duration};
+use crate::config::{is_file_name, number_in, parse_duration_in, show_duration};
 
 /// Keys a tenant and `[defaults]` share.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -266,11 +266,7 @@ impl TenantConfig {
 
 /// `name` names state files, so it is kept to a safe alphabet.
 fn check_tenant_name(name: &str) -> Result<(), TenantConfigError> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
+    if !is_file_name(name) {
         return Err(TenantConfigError::Name(name.to_owned()));
     }
     Ok(())

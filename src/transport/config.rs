@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::envelope::{Facility, SyslogFormat, TimeSource};
 use super::framing::Framing;
-use crate::config::{number_in, parse_duration_in};
+use crate::config::{is_file_name, number_in, parse_duration_in};
 use crate::mapping::Format;
 
 /// One `[[output]]` table before validation.
@@ -305,13 +305,8 @@ impl RawOutput {
 
     /// `name` names files (dead letters), so it is kept to a safe alphabet.
     fn check_name(&self) -> Result<(), OutputConfigError> {
-        let name = &self.name;
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            return Err(OutputConfigError::Name(name.clone()));
+        if !is_file_name(&self.name) {
+            return Err(OutputConfigError::Name(self.name.clone()));
         }
         Ok(())
     }

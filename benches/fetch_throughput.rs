@@ -15,6 +15,8 @@
 //! The last lines read the same pages raw, unparsed: what the simulator alone serves.
 // Tests and benchmarks stop at the first surprise: unwrap is their assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// A benchmark is one scenario read top to bottom: setup, measured run, report.
+#![allow(clippy::too_many_lines)]
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -12,6 +12,8 @@
 //! Needs rsyslogd and openssl: `scripts/install-receivers.sh`.
 // Tests and benchmarks stop at the first surprise: unwrap is their assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// A benchmark is one scenario read top to bottom: setup, measured run, report.
+#![allow(clippy::too_many_lines)]
 
 #[path = "common/lean_rsyslog.rs"]
 mod lean_rsyslog;

@@ -6,6 +6,8 @@
 //! peak RSS of the 1 GiB map < 50 MB. Figures go to BENCHMARKS.md.
 // Tests and benchmarks stop at the first surprise: unwrap is their assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// A benchmark is one scenario read top to bottom: setup, measured run, report.
+#![allow(clippy::too_many_lines)]
 
 use std::hint::black_box;
 use std::io::Write;

@@ -24,13 +24,30 @@ impl Secret {
 
     /// A secret kept in a file (`client_secret_file`): its text without surrounding whitespace,
     /// which must not be empty. The error names the file, never its content.
-    pub fn read_file(path: &Path) -> Result<Secret, String> {
+    pub fn read_file(path: &Path) -> Result<Secret, SecretFileError> {
         match std::fs::read_to_string(path) {
             Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
-            Ok(_) => Err(format!("{} is empty", path.display())),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Ok(_) => Err(SecretFileError::Empty {
+                path: path.display().to_string(),
+            }),
+            Err(source) => Err(SecretFileError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
         }
     }
+}
+
+/// A secret file that holds no secret now. Names the file, never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("{path} is empty")]
+    Empty { path: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Debug for Secret {

@@ -28,3 +28,12 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
         .count()
         + 1
 }
+
+/// Whether `name` may name a file: not empty, letters, digits, '-', '_' or '.' only. Tenant
+/// and output names do (state files, dead letters).
+pub(crate) fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}

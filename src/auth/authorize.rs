@@ -42,16 +42,36 @@ pub enum RedirectUri {
     External { text: String },
 }
 
+/// A `--redirect-uri` that cannot be one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("`{text}` is not an absolute URI: {source}")]
+    NotAbsolute {
+        text: String,
+        source: url::ParseError,
+    },
+    #[error("`{0}`: a redirect URI has no #fragment")]
+    Fragment(String),
+    #[error(
+        "`{0}`: http:// only for this machine (localhost, 127.0.0.1, [::1]); other redirect URIs must be https://"
+    )]
+    ClearTextRemote(String),
+    #[error("`{text}`: `{scheme}` is not http(s)")]
+    Scheme { text: String, scheme: String },
+}
+
 /// The redirect URI used when none is given: this machine, any free port.
 pub const DEFAULT_REDIRECT: &str = "http://localhost/";
 
 impl RedirectUri {
     /// Reads a `--redirect-uri`: https anywhere, http only to this machine.
-    pub fn parse(text: &str) -> Result<RedirectUri, String> {
-        let url =
-            url::Url::parse(text).map_err(|e| format!("`{text}` is not an absolute URI: {e}"))?;
+    pub fn parse(text: &str) -> Result<RedirectUri, RedirectUriError> {
+        let url = url::Url::parse(text).map_err(|source| RedirectUriError::NotAbsolute {
+            text: text.to_owned(),
+            source,
+        })?;
         if url.fragment().is_some() {
-            return Err(format!("`{text}`: a redirect URI has no #fragment"));
+            return Err(RedirectUriError::Fragment(text.to_owned()));
         }
         let ip = match url.host() {
             Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
@@ -68,13 +88,14 @@ impl RedirectUri {
                 port: explicit_port(text),
                 path: url.path().to_owned(),
             }),
-            ("http", None) => Err(format!(
-                "`{text}`: http:// only for this machine (localhost, 127.0.0.1, [::1]); other redirect URIs must be https://"
-            )),
+            ("http", None) => Err(RedirectUriError::ClearTextRemote(text.to_owned())),
             ("https", _) => Ok(RedirectUri::External {
                 text: text.to_owned(),
             }),
-            (other, _) => Err(format!("`{text}`: `{other}` is not http(s)")),
+            (other, _) => Err(RedirectUriError::Scheme {
+                text: text.to_owned(),
+                scheme: other.to_owned(),
+            }),
         }
     }
 
@@ -143,13 +164,13 @@ pub fn authorize_url(
 
 /// The parameters of a redirect, from whatever the user pasted: a whole address (query and
 /// fragment), or just `code=...&state=...`. `Err` says what is wrong with the input.
-pub fn pasted_params(input: &str) -> Result<Vec<(String, String)>, String> {
+pub fn pasted_params(input: &str) -> Result<Vec<(String, String)>, PastedError> {
     let text = input
         .trim()
         .trim_matches(|c| matches!(c, '"' | '\'' | '<' | '>'))
         .trim();
     if text.is_empty() {
-        return Err("nothing was pasted".into());
+        return Err(PastedError::Nothing);
     }
     let mut params: Vec<(String, String)> = Vec::new();
     let mut parse = |q: &str| params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
@@ -164,8 +185,19 @@ pub fn pasted_params(input: &str) -> Result<Vec<(String, String)>, String> {
     if params.iter().any(|(k, _)| k == "code" || k == "error") {
         Ok(params)
     } else {
-        Err("this is not the address the sign-in ended on: paste the whole address from the browser's address bar (it contains code=... or error=...)".into())
+        Err(PastedError::NotTheAddress)
     }
+}
+
+/// Pasted text that holds no redirect's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PastedError {
+    #[error("nothing was pasted")]
+    Nothing,
+    #[error(
+        "this is not the address the sign-in ended on: paste the whole address from the browser's address bar (it contains code=... or error=...)"
+    )]
+    NotTheAddress,
 }
 
 /// The code of a redirect's parameters, once its `state` is this sign-in's; an error redirect
@@ -217,7 +249,7 @@ pub fn code_from_pasted(
         Ok(params) => code_from_params(tenant, &params, expected_state),
         Err(message) => match login::aadsts_code(input) {
             Some(_) => Err(login::sign_in_error(tenant, "", input.trim())),
-            None => Err(LoginError::failed(tenant, message)),
+            None => Err(LoginError::failed(tenant, message.to_string())),
         },
     }
 }

@@ -222,7 +222,6 @@ fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, 
         );
     }
     let login_url = checked_url(args.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL))
-        .map_err(anyhow::Error::msg)
         .context("--login-url")?;
     let token_version = match args.token_version.as_str() {
         "v2" => TokenVersion::V2,
@@ -275,15 +274,12 @@ fn login(args: &LoginArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::
         .map_err(anyhow::Error::msg)
         .context("--timeout")?;
     let redirect = match (&args.redirect_uri, args.paste) {
-        (Some(uri), _) => RedirectUri::parse(uri)
-            .map_err(anyhow::Error::msg)
-            .context("--redirect-uri")?,
-        (None, false) => RedirectUri::parse(DEFAULT_REDIRECT).map_err(anyhow::Error::msg)?,
+        (Some(uri), _) => RedirectUri::parse(uri).context("--redirect-uri")?,
+        (None, false) => RedirectUri::parse(DEFAULT_REDIRECT)?,
         (None, true) => RedirectUri::parse(&format!(
             "{}/common/oauth2/nativeclient",
             tenant.login_url.as_str().trim_end_matches('/')
-        ))
-        .map_err(anyhow::Error::msg)?,
+        ))?,
     };
     let http = siemfwd::source::http::client(&tenant)?;
     let rt = super::forward::runtime()?;
@@ -451,9 +447,7 @@ fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8>
     {
         bail!("--mssp-tenant-id `{t}` is not a tenant id");
     }
-    let login_url = checked_url(&args.login_url)
-        .map_err(anyhow::Error::msg)
-        .context("--login-url")?;
+    let login_url = checked_url(&args.login_url).context("--login-url")?;
     let request = ConsentRequest::new(
         &args.client_id,
         args.tenant.as_deref(),

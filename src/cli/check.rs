@@ -1,6 +1,7 @@
 //! `siemfwd check`: the config, each tenant's token and one API call, each output's connection.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::CheckArgs;
@@ -9,8 +10,8 @@ use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::mapping::TenantIdentity;
 use siemfwd::pipeline::run_state::RunStateFile;
 use siemfwd::reader::Item;
-use siemfwd::source::AlertsClient;
 use siemfwd::source::alerts::PageQuery;
+use siemfwd::source::{AlertsClient, TenantConfig};
 use siemfwd::transport::config::OutputConfig;
 
 /// Prints a table of what works and what to fix; 0 when everything works.
@@ -23,122 +24,49 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let _ = writeln!(
-        out,
-        "ok    config       {}: {} tenants, {} outputs, state_dir {}",
-        config.source,
-        config.tenants.len() + config.unusable.len(),
-        config.outputs.len(),
-        config.state_dir.display()
+    let mut table = Table { out, failures: 0 };
+    table.row(
+        "ok",
+        "config",
+        format_args!(
+            "{}: {} tenants, {} outputs, state_dir {}",
+            config.source,
+            config.tenants.len() + config.unusable.len(),
+            config.outputs.len(),
+            config.state_dir.display()
+        ),
     );
     for w in &config.warnings {
-        let _ = writeln!(out, "warn  config       {w}");
+        table.row("warn", "config", w);
     }
-    let mut failures = 0;
     if let Err(e) = siemfwd::atomic_file::create_private_dir(&config.state_dir) {
-        failures += 1;
-        let _ = writeln!(
-            out,
-            "FAIL  state_dir    {}: {e}",
-            config.state_dir.display()
+        table.fail(
+            "state_dir",
+            format_args!("{}: {e}", config.state_dir.display()),
         );
     }
     for o in &config.outputs {
-        match check_mapping(o) {
-            Ok(what) => {
-                let _ = writeln!(out, "ok    mapping      {}: {what}", o.name);
-            }
-            Err(e) => {
-                failures += 1;
-                let _ = writeln!(out, "FAIL  mapping      {}: {e}", o.name);
-            }
-        }
+        table.result("mapping", &o.name, check_mapping(o));
     }
     let rt = super::forward::runtime()?;
     rt.block_on(async {
-        let mut tenant_checks = tokio::task::JoinSet::new();
-        for t in &config.tenants {
-            let tenant = Arc::new(t.clone());
-            let state_dir = config.state_dir.clone();
-            tenant_checks.spawn(async move {
-                let name = tenant.name.clone();
-                let result = async {
-                    let client =
-                        AlertsClient::new(tenant, &state_dir).map_err(|e| e.to_string())?;
-                    client
-                        .tokens()
-                        .access_token()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let to = Timestamp::now();
-                    let from = Timestamp::from_unix_nanos(to.unix_nanos() - 86_400_000_000_000, 7);
-                    let (page, _) = client
-                        .get_page(PageQuery {
-                            from,
-                            to,
-                            skip: 0,
-                            top: 1,
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    // The same all-or-nothing check as `run`: a proxy's page is not a page.
-                    let read = siemfwd::reader::read_page(&page, false, |_| Ok::<_, ()>(()));
-                    if let Err(siemfwd::reader::PageError::NotAPage(e)) = read {
-                        return Err(format!("the alerts API answered 200 with {e}"));
-                    }
-                    Ok::<_, String>(format!(
-                        "token ok, alerts API answered ({} bytes)",
-                        page.len()
-                    ))
-                }
-                .await;
-                (name, result)
-            });
-        }
-        let mut rows: Vec<(String, Result<String, String>)> = config
-            .unusable
-            .iter()
-            .map(|u| (u.config.name.clone(), Err(u.error.to_string())))
-            .collect();
-        while let Some(done) = tenant_checks.join_next().await {
-            match done {
-                Ok(row) => rows.push(row),
-                // A check that panicked is a tenant nobody vouched for.
-                Err(e) => rows.push(("?".to_owned(), Err(format!("the check failed: {e}")))),
-            }
-        }
+        let mut rows = check_tenants(&config).await;
         rows.sort();
         for (name, result) in rows {
-            match result {
-                Ok(what) => {
-                    let _ = writeln!(out, "ok    tenant       {name}: {what}");
-                }
-                Err(e) => {
-                    failures += 1;
-                    let _ = writeln!(out, "FAIL  tenant       {name}: {e}");
-                }
-            }
+            table.result("tenant", &name, result);
         }
         // What a running forwarder says of a tenant (a task that keeps failing, a tenant it
         // stopped) is news to whoever runs `check`.
         for t in config.all_tenants() {
             if let Some(run) = RunStateFile::load(&config.state_dir, &t.name) {
-                failures += 1;
-                let _ = writeln!(out, "FAIL  run          {}: {}", t.name, run.describe());
+                table.fail("run", format_args!("{}: {}", t.name, run.describe()));
             }
         }
         for o in &config.outputs {
-            match siemfwd::transport::probe(o).await {
-                Ok(what) => {
-                    let _ = writeln!(out, "ok    output       {}: {what}", o.name);
-                }
-                Err(e) => {
-                    failures += 1;
-                    let _ = writeln!(out, "FAIL  output       {}: {e}", o.name);
-                }
-            }
+            table.result("output", &o.name, siemfwd::transport::probe(o).await);
         }
     });
+    let failures = table.failures;
     let _ = writeln!(
         out,
         "{}",
@@ -149,6 +77,89 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         }
     );
     Ok(u8::from(failures > 0))
+}
+
+/// The rows `check` prints, `ok`, `warn` or `FAIL` and what was checked in two columns; and
+/// how many failed.
+struct Table<'a> {
+    out: &'a mut dyn Write,
+    failures: usize,
+}
+
+impl Table<'_> {
+    fn row(&mut self, status: &str, what: &str, text: impl std::fmt::Display) {
+        let _ = writeln!(self.out, "{status:<6}{what:<13}{text}");
+    }
+
+    fn fail(&mut self, what: &str, text: impl std::fmt::Display) {
+        self.failures += 1;
+        self.row("FAIL", what, text);
+    }
+
+    /// `ok` or `FAIL` for `name`, with what the check found.
+    fn result(&mut self, what: &str, name: &str, result: Result<String, impl std::fmt::Display>) {
+        match result {
+            Ok(found) => self.row("ok", what, format_args!("{name}: {found}")),
+            Err(e) => self.fail(what, format_args!("{name}: {e}")),
+        }
+    }
+}
+
+/// Every tenant's token and one API call, all tenants at once; the tenants set apart for their
+/// secret are failed rows.
+async fn check_tenants(config: &Config) -> Vec<(String, Result<String, String>)> {
+    let mut tenant_checks = tokio::task::JoinSet::new();
+    for t in &config.tenants {
+        let tenant = Arc::new(t.clone());
+        let state_dir = config.state_dir.clone();
+        tenant_checks.spawn(async move {
+            let name = tenant.name.clone();
+            (name, check_tenant(tenant, &state_dir).await)
+        });
+    }
+    let mut rows: Vec<(String, Result<String, String>)> = config
+        .unusable
+        .iter()
+        .map(|u| (u.config.name.clone(), Err(u.error.to_string())))
+        .collect();
+    while let Some(done) = tenant_checks.join_next().await {
+        match done {
+            Ok(row) => rows.push(row),
+            // A check that panicked is a tenant nobody vouched for.
+            Err(e) => rows.push(("?".to_owned(), Err(format!("the check failed: {e}")))),
+        }
+    }
+    rows
+}
+
+/// A token, and one page of the last day's alerts (one alert at most).
+async fn check_tenant(tenant: Arc<TenantConfig>, state_dir: &Path) -> Result<String, String> {
+    let client = AlertsClient::new(tenant, state_dir).map_err(|e| e.to_string())?;
+    client
+        .tokens()
+        .access_token()
+        .await
+        .map_err(|e| e.to_string())?;
+    let to = Timestamp::now();
+    let from = Timestamp::from_unix_nanos(to.unix_nanos() - 86_400_000_000_000, 7);
+    let (page, _) = client
+        .get_page(PageQuery {
+            from,
+            to,
+            skip: 0,
+            top: 1,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // The same all-or-nothing check as `run`: a proxy's page is not a page.
+    let read = siemfwd::reader::read_page(&page, false, |_| Ok::<_, ()>(()));
+    if let Err(siemfwd::reader::PageError::NotAPage(e)) = read {
+        return Err(format!("the alerts API answered 200 with {e}"));
+    }
+    Ok(format!(
+        "token ok, alerts API answered ({} bytes)",
+        page.len()
+    ))
 }
 
 /// Alerts of every kind the API sends, shipped with siemfwd: each output's mapping must encode

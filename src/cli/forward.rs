@@ -109,28 +109,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     if from >= to {
         bail!("--from {from} is not before --to {to}");
     }
-    let tenants: Vec<&TenantConfig> = if args.tenant.is_empty() {
-        if let Some(u) = config.unusable.first() {
-            return Err(anyhow::anyhow!("{}", u.error))
-                .context("every tenant is replayed (no --tenant), and this one cannot be");
-        }
-        config.tenants.iter().collect()
-    } else {
-        args.tenant
-            .iter()
-            .map(|n| {
-                if let Some(u) = config.unusable_tenant(n) {
-                    bail!("{}", u.error);
-                }
-                config
-                    .tenant(n)
-                    .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
-    if tenants.is_empty() {
-        bail!("{} has no [[tenant]] to replay", config.source);
-    }
+    let tenants = replay_tenants(&config, args)?;
     let rt = runtime()?;
     rt.block_on(async {
         let outputs = replay_outputs(&config, args)?;
@@ -171,35 +150,81 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
                 o.shutdown().await;
             }
         }
-        let secs = started.elapsed().as_secs_f64();
-        let mut failed = 0;
-        let mut total = 0u64;
-        results.sort_by(|a, b| a.0.cmp(&b.0));
-        let _ = writeln!(err, "siemfwd replay {from} .. {to}:");
-        for (name, r) in &results {
-            match r {
-                Ok(rep) => {
-                    total += rep.sent;
-                    let _ = writeln!(
-                        err,
-                        "  {name}: {} alerts fetched, {} sent, {} dead-lettered, {} pages",
-                        rep.fetched, rep.sent, rep.dead_lettered, rep.pages
-                    );
-                }
-                Err(e) => {
-                    failed += 1;
-                    let _ = writeln!(err, "  {name}: FAILED: {e}");
-                }
-            }
-        }
-        let _ = writeln!(
-            err,
-            "  {total} alerts sent in {secs:.1}s ({:.0} alerts/s){}",
-            total as f64 / secs.max(1e-9),
-            if failed > 0 { format!("; {failed} tenants failed") } else { String::new() }
-        );
+        let failed = replay_summary(err, &mut results, started.elapsed(), from, to);
         Ok(if failed > 0 { 1 } else { 0 })
     })
+}
+
+/// The tenants a replay fetches: `--tenant NAME`s, or every tenant; each must be usable.
+fn replay_tenants<'c>(
+    config: &'c Config,
+    args: &ReplayArgs,
+) -> anyhow::Result<Vec<&'c TenantConfig>> {
+    let tenants: Vec<&TenantConfig> = if args.tenant.is_empty() {
+        if let Some(u) = config.unusable.first() {
+            return Err(anyhow::anyhow!("{}", u.error))
+                .context("every tenant is replayed (no --tenant), and this one cannot be");
+        }
+        config.tenants.iter().collect()
+    } else {
+        args.tenant
+            .iter()
+            .map(|n| {
+                if let Some(u) = config.unusable_tenant(n) {
+                    bail!("{}", u.error);
+                }
+                config
+                    .tenant(n)
+                    .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if tenants.is_empty() {
+        bail!("{} has no [[tenant]] to replay", config.source);
+    }
+    Ok(tenants)
+}
+
+/// Prints each tenant's result and the total; returns how many tenants failed.
+fn replay_summary(
+    err: &mut dyn Write,
+    results: &mut [(String, Result<PollReport, String>)],
+    elapsed: Duration,
+    from: Timestamp,
+    to: Timestamp,
+) -> usize {
+    let secs = elapsed.as_secs_f64();
+    let mut failed = 0;
+    let mut total = 0u64;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let _ = writeln!(err, "siemfwd replay {from} .. {to}:");
+    for (name, r) in results.iter() {
+        match r {
+            Ok(rep) => {
+                total += rep.sent;
+                let _ = writeln!(
+                    err,
+                    "  {name}: {} alerts fetched, {} sent, {} dead-lettered, {} pages",
+                    rep.fetched, rep.sent, rep.dead_lettered, rep.pages
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(err, "  {name}: FAILED: {e}");
+            }
+        }
+    }
+    let _ = writeln!(
+        err,
+        "  {total} alerts sent in {secs:.1}s ({:.0} alerts/s){}",
+        total as f64 / secs.max(1e-9),
+        if failed > 0 {
+            format!("; {failed} tenants failed")
+        } else {
+            String::new()
+        }
+    );
+    failed
 }
 
 fn progress_line(

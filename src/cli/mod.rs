@@ -176,13 +176,15 @@ pub struct MapArgs {
     pub files: Vec<PathBuf>,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
+fn parse_format(s: &str) -> Result<Format, siemfwd::mapping::SettingError> {
     s.parse()
 }
-fn parse_syslog(s: &str) -> Result<SyslogFormat, String> {
+fn parse_syslog(
+    s: &str,
+) -> Result<SyslogFormat, siemfwd::transport::envelope::EnvelopeSettingError> {
     s.parse()
 }
-fn parse_facility(s: &str) -> Result<Facility, String> {
+fn parse_facility(s: &str) -> Result<Facility, siemfwd::transport::envelope::EnvelopeSettingError> {
     s.parse()
 }
 

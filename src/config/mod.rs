@@ -119,48 +119,14 @@ impl Config {
         text: &str,
         secrets: UnreadableSecret,
     ) -> Result<Config, ConfigError> {
-        let invalid = |line: usize, message: String| ConfigError::Invalid {
-            file: file.to_owned(),
-            line,
-            message,
-        };
+        let doc = Document { file, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(1, |s| line_of(text, s.start));
-            invalid(line, e.message().trim_end().to_owned())
+            doc.invalid(line, e.message().trim_end().to_owned())
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
-        let shutdown_grace = match &raw.shutdown_grace {
-            None => DEFAULT_SHUTDOWN_GRACE,
-            Some(g) => parse_duration_in(
-                g.get_ref(),
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(600),
-            )
-            .map_err(|m| {
-                invalid(
-                    line_of(text, g.span().start),
-                    format!("`shutdown_grace`: {m}; a service manager must allow more (the shipped unit's TimeoutStopSec=30s)"),
-                )
-            })?,
-        };
-        let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.output.len());
-        let mut output_lines: Vec<usize> = Vec::with_capacity(raw.output.len());
-        for spanned in raw.output {
-            let line = line_of(text, spanned.span().start);
-            let output = OutputConfig::from_raw(spanned.into_inner(), base)
-                .map_err(|m| invalid(line, format!("[[output]] {m}")))?;
-            if outputs.iter().any(|o| o.name == output.name) {
-                return Err(invalid(
-                    line,
-                    format!(
-                        "[[output]] `name`: \"{}\" is used by another output; names must be unique",
-                        output.name
-                    ),
-                ));
-            }
-            outputs.push(output);
-            output_lines.push(line);
-        }
+        let shutdown_grace = doc.shutdown_grace(raw.shutdown_grace.as_ref())?;
+        let (outputs, output_lines) = doc.outputs(raw.output, base)?;
         let defaults = raw.defaults.unwrap_or_default();
         let mut warnings: Vec<ConfigWarning> = Vec::new();
         let mut tenants: Vec<TenantConfig> = Vec::with_capacity(raw.tenant.len());
@@ -169,52 +135,18 @@ impl Config {
             let line = line_of(text, spanned.span().start);
             let (tenant, secret) =
                 TenantConfig::from_raw(spanned.into_inner(), &defaults, base, &mut warnings)
-                    .map_err(|m| invalid(line, format!("[[tenant]] {m}")))?;
+                    .map_err(|m| doc.invalid(line, format!("[[tenant]] {m}")))?;
             // Names and ids stay unique across the tenants set apart too: they come back.
-            let mut seen = tenants.iter().chain(unusable.iter().map(|u| &u.config));
-            if let Some(other) = seen.clone().find(|t| t.name == tenant.name) {
-                return Err(invalid(
-                    line,
-                    format!(
-                        "[[tenant]] `name`: \"{}\" is used by another tenant; names must be unique",
-                        other.name
-                    ),
-                ));
-            }
-            if let Some(other) = seen.find(|t| {
-                t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id)
-                    && t.client_id == tenant.client_id
-            }) {
-                return Err(invalid(
-                    line,
-                    format!(
-                        "[[tenant]] \"{}\": `tenant_id`: the same tenant and app as \"{}\": every alert would be sent twice",
-                        tenant.name, other.name
-                    ),
-                ));
-            }
-            for name in tenant.outputs.iter().flatten() {
-                if !outputs.iter().any(|o| &o.name == name) {
-                    let known: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
-                    return Err(invalid(
-                        line,
-                        format!(
-                            "[[tenant]] \"{}\": `outputs`: no [[output]] is named \"{name}\" (there are: {})",
-                            tenant.name,
-                            if known.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                known.join(", ")
-                            }
-                        ),
-                    ));
-                }
-            }
+            let others: Vec<&TenantConfig> = tenants
+                .iter()
+                .chain(unusable.iter().map(|u| &u.config))
+                .collect();
+            doc.check_tenant(&tenant, line, &others, &outputs)?;
             let Some(SecretUnavailable(m)) = secret else {
                 tenants.push(tenant);
                 continue;
             };
-            let error = invalid(line, format!("[[tenant]] {m}"));
+            let error = doc.invalid(line, format!("[[tenant]] {m}"));
             match secrets {
                 UnreadableSecret::Fails => return Err(error),
                 UnreadableSecret::SetsTenantApart => unusable.push(UnusableTenant {
@@ -223,28 +155,11 @@ impl Config {
                 }),
             }
         }
-        // An output no tenant sends to is a warning, not an error: it works (it just stays
-        // idle), an operator may be adding it or taking it out one tenant at a time, and a file
-        // without tenants (outputs for `map --config F --output NAME`) must stay valid.
-        // Tenants set apart for their secret count: they come back.
         let all: Vec<&TenantConfig> = tenants
             .iter()
             .chain(unusable.iter().map(|u| &u.config))
             .collect();
-        // A tenant without `outputs` sends to every output.
-        if !all.is_empty() && all.iter().all(|t| t.outputs.is_some()) {
-            for (output, line) in outputs.iter().zip(&output_lines) {
-                if !all
-                    .iter()
-                    .any(|t| t.outputs.iter().flatten().any(|n| *n == output.name))
-                {
-                    warnings.push(ConfigWarning(format!(
-                        "{file}:{line}: [[output]] \"{}\": no tenant lists it in `outputs`, so it receives nothing",
-                        output.name
-                    )));
-                }
-            }
-        }
+        warnings.extend(doc.idle_outputs(&outputs, &output_lines, &all));
         Ok(Config {
             source: file.to_owned(),
             state_dir: raw
@@ -282,5 +197,151 @@ impl Config {
     /// Where records that could not be sent to `output` are kept.
     pub fn dead_letter_path(&self, output: &str) -> PathBuf {
         crate::transport::DeadLetters::output_path(&self.state_dir, output)
+    }
+}
+
+/// The file being validated, for errors that name it and a line; and the steps of
+/// [`Config::from_toml_with`] that check one part of it each.
+#[derive(Clone, Copy)]
+struct Document<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Document<'_> {
+    fn invalid(&self, line: usize, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            line,
+            message,
+        }
+    }
+
+    /// `shutdown_grace`, 1s to 10m.
+    fn shutdown_grace(
+        &self,
+        grace: Option<&Spanned<String>>,
+    ) -> Result<std::time::Duration, ConfigError> {
+        let Some(g) = grace else {
+            return Ok(DEFAULT_SHUTDOWN_GRACE);
+        };
+        parse_duration_in(
+            g.get_ref(),
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(600),
+        )
+        .map_err(|m| {
+            self.invalid(
+                line_of(self.text, g.span().start),
+                format!("`shutdown_grace`: {m}; a service manager must allow more (the shipped unit's TimeoutStopSec=30s)"),
+            )
+        })
+    }
+
+    /// Every `[[output]]`, with unique names; and the line each starts on.
+    fn outputs(
+        &self,
+        raw: Vec<Spanned<RawOutput>>,
+        base: &Path,
+    ) -> Result<(Vec<OutputConfig>, Vec<usize>), ConfigError> {
+        let mut outputs: Vec<OutputConfig> = Vec::with_capacity(raw.len());
+        let mut output_lines: Vec<usize> = Vec::with_capacity(raw.len());
+        for spanned in raw {
+            let line = line_of(self.text, spanned.span().start);
+            let output = OutputConfig::from_raw(spanned.into_inner(), base)
+                .map_err(|m| self.invalid(line, format!("[[output]] {m}")))?;
+            if outputs.iter().any(|o| o.name == output.name) {
+                return Err(self.invalid(
+                    line,
+                    format!(
+                        "[[output]] `name`: \"{}\" is used by another output; names must be unique",
+                        output.name
+                    ),
+                ));
+            }
+            outputs.push(output);
+            output_lines.push(line);
+        }
+        Ok((outputs, output_lines))
+    }
+
+    /// A tenant (at `line`) against the tenants before it and the outputs: a name of its own,
+    /// not the same tenant and app as another, and outputs that exist.
+    fn check_tenant(
+        &self,
+        tenant: &TenantConfig,
+        line: usize,
+        others: &[&TenantConfig],
+        outputs: &[OutputConfig],
+    ) -> Result<(), ConfigError> {
+        if let Some(other) = others.iter().find(|t| t.name == tenant.name) {
+            return Err(self.invalid(
+                line,
+                format!(
+                    "[[tenant]] `name`: \"{}\" is used by another tenant; names must be unique",
+                    other.name
+                ),
+            ));
+        }
+        if let Some(other) = others.iter().find(|t| {
+            t.tenant_id.eq_ignore_ascii_case(&tenant.tenant_id) && t.client_id == tenant.client_id
+        }) {
+            return Err(self.invalid(
+                line,
+                format!(
+                    "[[tenant]] \"{}\": `tenant_id`: the same tenant and app as \"{}\": every alert would be sent twice",
+                    tenant.name, other.name
+                ),
+            ));
+        }
+        for name in tenant.outputs.iter().flatten() {
+            if !outputs.iter().any(|o| &o.name == name) {
+                let known: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
+                return Err(self.invalid(
+                    line,
+                    format!(
+                        "[[tenant]] \"{}\": `outputs`: no [[output]] is named \"{name}\" (there are: {})",
+                        tenant.name,
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Outputs no tenant sends to. A warning, not an error: it works (it just stays idle), an
+    /// operator may be adding it or taking it out one tenant at a time, and a file without
+    /// tenants (outputs for `map --config F --output NAME`) must stay valid. `all` includes the
+    /// tenants set apart for their secret: they come back.
+    fn idle_outputs(
+        &self,
+        outputs: &[OutputConfig],
+        lines: &[usize],
+        all: &[&TenantConfig],
+    ) -> Vec<ConfigWarning> {
+        // A tenant without `outputs` sends to every output.
+        if all.is_empty() || all.iter().any(|t| t.outputs.is_none()) {
+            return Vec::new();
+        }
+        let file = self.file;
+        outputs
+            .iter()
+            .zip(lines)
+            .filter(|(output, _)| {
+                !all.iter()
+                    .any(|t| t.outputs.iter().flatten().any(|n| *n == output.name))
+            })
+            .map(|(output, line)| {
+                ConfigWarning(format!(
+                    "{file}:{line}: [[output]] \"{}\": no tenant lists it in `outputs`, so it receives nothing",
+                    output.name
+                ))
+            })
+            .collect()
     }
 }

@@ -7,7 +7,7 @@
 //! carries a byte that a receiver would rewrite (rsyslog turns ESC into `#033`), a parser could
 //! take for a line end, or an analyst's terminal would act on.
 
-use super::{Syntax, scan};
+use super::{SettingError, Syntax, scan};
 
 pub(crate) const HEADER_KEYS: [&str; 5] =
     ["vendor", "product", "event_class_id", "name", "severity"];
@@ -145,11 +145,9 @@ pub(crate) fn valid_severity(s: &str) -> bool {
 
 /// Extension keys are the dictionary's short or full names or custom names: ASCII letters,
 /// digits (`cs1`, `c6a1`) and `_`.
-pub(crate) fn check_key(key: &str) -> Result<(), String> {
+pub(crate) fn check_key(key: &str) -> Result<(), SettingError> {
     if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(format!(
-            "`{key}` is not a valid CEF extension key (letters, digits and _ only)"
-        ));
+        return Err(SettingError::CefKey(key.to_owned()));
     }
     Ok(())
 }
@@ -158,109 +156,137 @@ pub(crate) fn check_key(key: &str) -> Result<(), String> {
 /// the points at which values are truncated. Keys not listed (custom keys, numbers, addresses,
 /// times) have no dictionary limit and are bound only by the message budget.
 pub fn dictionary_limit(key: &str) -> Option<usize> {
-    Some(match key {
-        "act" | "deviceAction" | "outcome" | "eventOutcome" => 63,
-        "app" | "applicationProtocol" | "proto" | "transportProtocol" => 31,
-        "externalId" => 40,
-        "dvchost" | "deviceHostName" => 100,
-        "flexString1Label"
-        | "flexString2Label"
-        | "flexNumber1Label"
-        | "flexNumber2Label"
-        | "flexDate1Label"
-        | "deviceInboundInterface"
-        | "deviceOutboundInterface" => 128,
-        "fileHash"
-        | "oldFileHash"
-        | "sntdom"
-        | "sourceNtDomain"
-        | "dntdom"
-        | "destinationNtDomain"
-        | "deviceDnsDomain"
-        | "destinationDnsDomain"
-        | "sourceDnsDomain"
-        | "deviceExternalId"
-        | "deviceNtDomain"
-        | "deviceZoneID" => 255,
-        "requestContext" => 2048,
-        "cs1"
-        | "cs2"
-        | "cs3"
-        | "cs4"
-        | "cs5"
-        | "cs6"
-        | "deviceCustomString1"
-        | "deviceCustomString2"
-        | "deviceCustomString3"
-        | "deviceCustomString4"
-        | "deviceCustomString5"
-        | "deviceCustomString6" => 4000,
-        "msg"
-        | "message"
-        | "cat"
-        | "deviceEventCategory"
-        | "dhost"
-        | "destinationHostName"
-        | "shost"
-        | "sourceHostName"
-        | "suser"
-        | "sourceUserName"
-        | "duser"
-        | "destinationUserName"
-        | "suid"
-        | "sourceUserId"
-        | "duid"
-        | "destinationUserId"
-        | "spriv"
-        | "sourceUserPrivileges"
-        | "dpriv"
-        | "destinationUserPrivileges"
-        | "sproc"
-        | "sourceProcessName"
-        | "dproc"
-        | "destinationProcessName"
-        | "fname"
-        | "fileName"
-        | "filePath"
-        | "fileId"
-        | "fileType"
-        | "oldFileName"
-        | "oldFilePath"
-        | "oldFileId"
-        | "oldFileType"
-        | "request"
-        | "requestUrl"
-        | "requestClientApplication"
-        | "requestMethod"
-        | "requestCookies"
-        | "sourceServiceName"
-        | "destinationServiceName"
-        | "deviceProcessName"
-        | "deviceFacility"
-        | "reason"
-        | "flexString1"
-        | "flexString2"
-        | "cs1Label"
-        | "cs2Label"
-        | "cs3Label"
-        | "cs4Label"
-        | "cs5Label"
-        | "cs6Label"
-        | "cn1Label"
-        | "cn2Label"
-        | "cn3Label"
-        | "cfp1Label"
-        | "cfp2Label"
-        | "cfp3Label"
-        | "cfp4Label"
-        | "c6a1Label"
-        | "c6a2Label"
-        | "c6a3Label"
-        | "c6a4Label"
-        | "deviceCustomDate1Label"
-        | "deviceCustomDate2Label"
-        | "filePermission"
-        | "oldFilePermission" => 1023,
-        _ => return None,
-    })
+    DICTIONARY_LIMITS
+        .iter()
+        .find(|(_, keys)| keys.contains(&key))
+        .map(|(limit, _)| *limit)
 }
+
+/// [`dictionary_limit`]'s table: a limit and the keys (short and full names) it applies to.
+const DICTIONARY_LIMITS: [(usize, &[&str]); 9] = [
+    (63, &["act", "deviceAction", "outcome", "eventOutcome"]),
+    (
+        31,
+        &["app", "applicationProtocol", "proto", "transportProtocol"],
+    ),
+    (40, &["externalId"]),
+    (100, &["dvchost", "deviceHostName"]),
+    (
+        128,
+        &[
+            "flexString1Label",
+            "flexString2Label",
+            "flexNumber1Label",
+            "flexNumber2Label",
+            "flexDate1Label",
+            "deviceInboundInterface",
+            "deviceOutboundInterface",
+        ],
+    ),
+    (
+        255,
+        &[
+            "fileHash",
+            "oldFileHash",
+            "sntdom",
+            "sourceNtDomain",
+            "dntdom",
+            "destinationNtDomain",
+            "deviceDnsDomain",
+            "destinationDnsDomain",
+            "sourceDnsDomain",
+            "deviceExternalId",
+            "deviceNtDomain",
+            "deviceZoneID",
+        ],
+    ),
+    (2048, &["requestContext"]),
+    (
+        4000,
+        &[
+            "cs1",
+            "cs2",
+            "cs3",
+            "cs4",
+            "cs5",
+            "cs6",
+            "deviceCustomString1",
+            "deviceCustomString2",
+            "deviceCustomString3",
+            "deviceCustomString4",
+            "deviceCustomString5",
+            "deviceCustomString6",
+        ],
+    ),
+    (
+        1023,
+        &[
+            "msg",
+            "message",
+            "cat",
+            "deviceEventCategory",
+            "dhost",
+            "destinationHostName",
+            "shost",
+            "sourceHostName",
+            "suser",
+            "sourceUserName",
+            "duser",
+            "destinationUserName",
+            "suid",
+            "sourceUserId",
+            "duid",
+            "destinationUserId",
+            "spriv",
+            "sourceUserPrivileges",
+            "dpriv",
+            "destinationUserPrivileges",
+            "sproc",
+            "sourceProcessName",
+            "dproc",
+            "destinationProcessName",
+            "fname",
+            "fileName",
+            "filePath",
+            "fileId",
+            "fileType",
+            "oldFileName",
+            "oldFilePath",
+            "oldFileId",
+            "oldFileType",
+            "request",
+            "requestUrl",
+            "requestClientApplication",
+            "requestMethod",
+            "requestCookies",
+            "sourceServiceName",
+            "destinationServiceName",
+            "deviceProcessName",
+            "deviceFacility",
+            "reason",
+            "flexString1",
+            "flexString2",
+            "cs1Label",
+            "cs2Label",
+            "cs3Label",
+            "cs4Label",
+            "cs5Label",
+            "cs6Label",
+            "cn1Label",
+            "cn2Label",
+            "cn3Label",
+            "cfp1Label",
+            "cfp2Label",
+            "cfp3Label",
+            "cfp4Label",
+            "c6a1Label",
+            "c6a2Label",
+            "c6a3Label",
+            "c6a4Label",
+            "deviceCustomDate1Label",
+            "deviceCustomDate2Label",
+            "filePermission",
+            "oldFilePermission",
+        ],
+    ),
+];

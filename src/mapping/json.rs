@@ -18,7 +18,7 @@ pub(crate) fn encode(
         id: id.map(str::to_owned),
         reason,
     };
-    write_line(raw, tenant, out).map_err(unencodable)?;
+    write_line(raw, tenant, out).map_err(|e| unencodable(e.to_string()))?;
     let Some(budget) = max_bytes else {
         return Ok(EncodeStats::default());
     };
@@ -31,11 +31,11 @@ pub(crate) fn encode(
 
 /// Writes the line; refuses text that is not a JSON object (the readers hand out only
 /// objects, but an encoder must not write a broken line whatever it is given).
-fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) -> Result<(), NotAnObject> {
     let trimmed = raw.trim_ascii();
     let body = match trimmed.strip_prefix('{') {
         Some(b) if b.ends_with('}') => b,
-        _ => return Err("not a JSON object".to_owned()),
+        _ => return Err(NotAnObject),
     };
     out.extend_from_slice(b"{\"tenantName\":");
     write_str(tenant.name, out);
@@ -49,6 +49,11 @@ fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) -> Resul
     }
     Ok(())
 }
+
+/// Text that [`write_line`] cannot write as a line: it is not a JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a JSON object")]
+pub(crate) struct NotAnObject;
 
 /// A JSON string literal, escaped as [`minify`] leaves the alert's strings.
 fn write_str(s: &str, out: &mut Vec<u8>) {
@@ -148,7 +153,7 @@ fn shrink(
     })?;
     let text = |value: &Value| serde_json::to_string(value).map_err(|e| unencodable(e.to_string()));
     let mut line = Vec::new();
-    write_line(&text(&value)?, tenant, &mut line).map_err(unencodable)?;
+    write_line(&text(&value)?, tenant, &mut line).map_err(|e| unencodable(e.to_string()))?;
     let mut strings = Vec::new();
     collect_strings(&mut value, &mut strings);
     let lens: Vec<usize> = strings.iter().map(|s| escaped_len(s)).collect();
@@ -184,7 +189,7 @@ fn shrink(
         stats.bytes_removed += (s.len() - keep) as u64;
         s.truncate(keep);
     }
-    write_line(&text(&value)?, tenant, out).map_err(unencodable)?;
+    write_line(&text(&value)?, tenant, out).map_err(|e| unencodable(e.to_string()))?;
     Ok(stats)
 }
 

@@ -5,7 +5,7 @@
 //! values the delimiter, CR and LF are, all by a space (as are other control characters, for
 //! the reasons given in the CEF module). `=` inside a value is fine.
 
-use super::Syntax;
+use super::{SettingError, Syntax};
 
 pub(crate) const HEADER_KEYS: [&str; 3] = ["vendor", "product", "event_id"];
 
@@ -72,21 +72,17 @@ pub fn delimiter_field(d: char) -> String {
 }
 
 /// Reads a delimiter setting: one ASCII character, or `xHH` / `0xHH`.
-pub(crate) fn parse_delimiter(s: &str) -> Result<char, String> {
+pub(crate) fn parse_delimiter(s: &str) -> Result<char, SettingError> {
     let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("x"));
     let c = match hex {
         Some(h) if h.len() == 2 => u8::from_str_radix(h, 16)
             .map(char::from)
-            .map_err(|_| format!("`{s}` is not a hex byte like x09 or 0x5E"))?,
+            .map_err(|_| SettingError::DelimiterHex(s.to_owned()))?,
         _ => {
             let mut chars = s.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => c,
-                _ => {
-                    return Err(format!(
-                        "`{s}`: the delimiter is one character, or xHH / 0xHH"
-                    ));
-                }
+                _ => return Err(SettingError::DelimiterLength(s.to_owned())),
             }
         }
     };
@@ -98,21 +94,19 @@ pub(crate) fn parse_delimiter(s: &str) -> Result<char, String> {
         || c == ' '
         || c.is_ascii_alphanumeric()
     {
-        return Err(format!(
-            "`{s}` cannot be the delimiter: it must be one ASCII character other than a letter, digit, space, |, =, CR or LF"
-        ));
+        return Err(SettingError::DelimiterChar(s.to_owned()));
     }
     Ok(c)
 }
 
 /// Attribute keys: no `=`, no delimiter, no spaces or control characters.
-pub(crate) fn check_key(key: &str, delimiter: char) -> Result<(), String> {
+pub(crate) fn check_key(key: &str, delimiter: char) -> Result<(), SettingError> {
     if key.is_empty()
         || key
             .chars()
             .any(|c| c == '=' || c == delimiter || c == '|' || c.is_whitespace() || c.is_control())
     {
-        return Err(format!("`{key}` is not a valid LEEF attribute key"));
+        return Err(SettingError::LeefKey(key.to_owned()));
     }
     Ok(())
 }

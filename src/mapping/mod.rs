@@ -44,15 +44,34 @@ impl fmt::Display for Format {
 }
 
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SettingError;
+    fn from_str(s: &str) -> Result<Self, SettingError> {
         match s {
             "cef" => Ok(Format::Cef),
             "leef" => Ok(Format::Leef),
             "json" => Ok(Format::Json),
-            other => Err(format!("unknown format `{other}` (cef, leef or json)")),
+            other => Err(SettingError::UnknownFormat(other.to_owned())),
         }
     }
+}
+
+/// A format, LEEF delimiter or field key the encoders cannot take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("unknown format `{0}` (cef, leef or json)")]
+    UnknownFormat(String),
+    #[error("`{0}` is not a hex byte like x09 or 0x5E")]
+    DelimiterHex(String),
+    #[error("`{0}`: the delimiter is one character, or xHH / 0xHH")]
+    DelimiterLength(String),
+    #[error(
+        "`{0}` cannot be the delimiter: it must be one ASCII character other than a letter, digit, space, |, =, CR or LF"
+    )]
+    DelimiterChar(String),
+    #[error("`{0}` is not a valid CEF extension key (letters, digits and _ only)")]
+    CefKey(String),
+    #[error("`{0}` is not a valid LEEF attribute key")]
+    LeefKey(String),
 }
 
 /// The tenant an alert came from, as configured: it goes into the `Tenant`/`TenantId` fields.

@@ -33,10 +33,7 @@ impl Window<'_> {
         report: &mut PollReport,
         mut keep: impl FnMut(&VersionKey, &InputAlert<'_>) -> bool,
     ) -> Result<Vec<VersionKey>, PollError> {
-        let (from, to, now) = (self.from, self.to, self.now);
         let tenant = self.client.tenant();
-        let overlap_start =
-            to.unix_nanos() - i64::try_from(tenant.overlap.as_nanos()).unwrap_or(i64::MAX);
         // The alert's own JSON text is needed only by JSON outputs; asking for it otherwise forces
         // the slower element-by-element read of every page. (A page with a malformed alert is read
         // element by element anyway, so its dead letter still keeps the text.)
@@ -44,80 +41,26 @@ impl Window<'_> {
             .outputs
             .iter()
             .any(|o| o.encoder().mapping().needs_raw());
-        let mut lanes: Vec<Lane> = self.outputs.iter().map(|o| Lane::new(o)).collect();
-        let mut delivered: Vec<VersionKey> = Vec::new();
-        let mut newest: Option<Timestamp> = None;
-        let mut fetch = self.client.window(from, to);
+        let mut sending = Sending {
+            lanes: self.outputs.iter().map(|o| Lane::new(o)).collect(),
+            delivered: Vec::new(),
+            newest: None,
+            overlap_start: self.to.unix_nanos()
+                - i64::try_from(tenant.overlap.as_nanos()).unwrap_or(i64::MAX),
+            unwritten: Vec::new(),
+        };
+        let mut fetch = self.client.window(self.from, self.to);
         while let Some(page) = fetch.next_page().await? {
             report.pages += 1;
-            let mut failure = None;
-            let mut unwritten: Vec<Unwritten> = Vec::new();
-            let identity = TenantIdentity {
-                name: &tenant.name,
-                id: &tenant.tenant_id,
-            };
-            fetch
-            .read(&page, want_raw, |item| {
-                match item {
-                    Item::Alert(alert) => {
-                        report.fetched += 1;
-                        let key = VersionKey {
-                            id: alert.alert.id().unwrap_or_default().to_owned(),
-                            last_update: alert.alert.last_update_time,
-                        };
-                        if !keep(&key, &alert) {
-                            report.deduplicated += 1;
-                            return Ok(());
-                        }
-                        for (o, (output, lane)) in self.outputs.iter().zip(&mut lanes).enumerate() {
-                            if let Err(e) = output.encoder().encode(&alert, identity, now, &mut lane.batch) {
-                                report.dead_lettered += 1;
-                                if alert.raw.is_none()
-                                    && let Some(index) = alert.position.index
-                                {
-                                    // Read on the fast path, without its text: written once
-                                    // the page is read again for it.
-                                    unwritten.push(Unwritten {
-                                        index,
-                                        output: o,
-                                        reason: e.to_string(),
-                                        id: alert.alert.id().map(str::to_owned),
-                                        last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
-                                    });
-                                    lane.close_if_full(output);
-                                    continue;
-                                }
-                                let letter = letter_for(&alert, Some(output.name()), identity.name, e.to_string());
-                                if let Err(e) = output.dead_letter(letter) {
-                                    failure = Some((output.dead_letters().map(|d| d.path().display().to_string()).unwrap_or_default(), e));
-                                    return Err(());
-                                }
-                            }
-                            lane.close_if_full(output);
-                        }
-                        report.sent += 1;
-                        if let Some(t) = key.last_update {
-                            newest = newest.max(Some(t));
-                        }
-                        if key.last_update.is_none_or(|t| t.unix_nanos() >= overlap_start) {
-                            delivered.push(key);
-                        }
-                    }
-                    Item::Malformed(m) => {
-                        tracing::warn!(tenant = %tenant.name, "{m}; kept in {}", self.dead_letters.path().display());
-                        if let Err(e) = self.dead_letters.append(&malformed_letter(&m, identity.name)) {
-                            failure = Some((self.dead_letters.path().display().to_string(), e));
-                            return Err(());
-                        }
-                        report.dead_lettered += 1;
-                    }
-                }
-                Ok(())
-            })
-            .ok();
-            if failure.is_none() && !unwritten.is_empty() {
+            let mut failure = fetch
+                .read(&page, want_raw, |item| match item {
+                    Item::Alert(alert) => self.send_alert(&alert, &mut sending, report, &mut keep),
+                    Item::Malformed(m) => self.keep_malformed(&m, report),
+                })
+                .err();
+            if failure.is_none() && !sending.unwritten.is_empty() {
                 failure = self
-                    .write_unwritten(&page.bytes, identity, &mut unwritten)
+                    .write_unwritten(&page.bytes, self.identity(), &mut sending.unwritten)
                     .err();
             }
             if let Some((path, source)) = failure {
@@ -129,11 +72,106 @@ impl Window<'_> {
             }
             // Queued while the page is still held, so that the encoded batches waiting here
             // count against the page budget too.
-            for (output, lane) in self.outputs.iter().zip(&mut lanes) {
+            for (output, lane) in self.outputs.iter().zip(&mut sending.lanes) {
                 lane.submit_full(output).await?;
             }
         }
-        // The rest of every output's batches, all outputs at once.
+        self.finish(sending.lanes).await?;
+        if let Some(t) = sending.newest {
+            let behind = self.now.unix_nanos() - t.unix_nanos();
+            report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
+        }
+        Ok(sending.delivered)
+    }
+
+    fn identity(&self) -> TenantIdentity<'_> {
+        let tenant = self.client.tenant();
+        TenantIdentity {
+            name: &tenant.name,
+            id: &tenant.tenant_id,
+        }
+    }
+
+    /// One alert of a page, unless `keep` refuses it, encoded into every output's batch; an
+    /// output that cannot encode it gets a dead letter instead.
+    fn send_alert(
+        &self,
+        alert: &InputAlert<'_>,
+        sending: &mut Sending,
+        report: &mut PollReport,
+        keep: &mut impl FnMut(&VersionKey, &InputAlert<'_>) -> bool,
+    ) -> Result<(), LetterFailure> {
+        report.fetched += 1;
+        let key = VersionKey {
+            id: alert.alert.id().unwrap_or_default().to_owned(),
+            last_update: alert.alert.last_update_time,
+        };
+        if !keep(&key, alert) {
+            report.deduplicated += 1;
+            return Ok(());
+        }
+        let identity = self.identity();
+        for (o, (output, lane)) in self.outputs.iter().zip(&mut sending.lanes).enumerate() {
+            if let Err(e) = output
+                .encoder()
+                .encode(alert, identity, self.now, &mut lane.batch)
+            {
+                report.dead_lettered += 1;
+                if alert.raw.is_none()
+                    && let Some(index) = alert.position.index
+                {
+                    // Read on the fast path, without its text: written once the page is read
+                    // again for it.
+                    sending.unwritten.push(Unwritten {
+                        index,
+                        output: o,
+                        reason: e.to_string(),
+                        id: alert.alert.id().map(str::to_owned),
+                        last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
+                    });
+                } else {
+                    let letter =
+                        letter_for(alert, Some(output.name()), identity.name, e.to_string());
+                    output.dead_letter(letter).map_err(|e| {
+                        let path = output
+                            .dead_letters()
+                            .map(|d| d.path().display().to_string());
+                        (path.unwrap_or_default(), e)
+                    })?;
+                }
+            }
+            lane.close_if_full(output);
+        }
+        report.sent += 1;
+        if let Some(t) = key.last_update {
+            sending.newest = sending.newest.max(Some(t));
+        }
+        if key
+            .last_update
+            .is_none_or(|t| t.unix_nanos() >= sending.overlap_start)
+        {
+            sending.delivered.push(key);
+        }
+        Ok(())
+    }
+
+    /// An item of a page that is no alert: to the tenant's dead letters.
+    fn keep_malformed(
+        &self,
+        m: &MalformedAlert,
+        report: &mut PollReport,
+    ) -> Result<(), LetterFailure> {
+        let tenant = &self.client.tenant().name;
+        tracing::warn!(tenant = %tenant, "{m}; kept in {}", self.dead_letters.path().display());
+        self.dead_letters
+            .append(&malformed_letter(m, tenant))
+            .map_err(|e| (self.dead_letters.path().display().to_string(), e))?;
+        report.dead_lettered += 1;
+        Ok(())
+    }
+
+    /// The rest of every output's batches, all outputs at once; then every receipt.
+    async fn finish(&self, mut lanes: Vec<Lane>) -> Result<(), PollError> {
         for (output, lane) in self.outputs.iter().zip(&mut lanes) {
             lane.close(output);
             lane.submit_full(output).await?;
@@ -143,12 +181,25 @@ impl Window<'_> {
                 receipt.delivered().await?;
             }
         }
-        if let Some(t) = newest {
-            let behind = now.unix_nanos() - t.unix_nanos();
-            report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
-        }
-        Ok(delivered)
+        Ok(())
     }
+}
+
+/// A dead letter that could not be written: the file, and why.
+type LetterFailure = (String, std::io::Error);
+
+/// What a window has sent so far, page by page.
+struct Sending {
+    /// One per output, in the window's order.
+    lanes: Vec<Lane>,
+    /// Versions sent that the next window's overlap can see again.
+    delivered: Vec<VersionKey>,
+    /// The latest lastUpdateTime sent, for the report's lag.
+    newest: Option<Timestamp>,
+    /// Where the next window's overlap starts (Unix nanoseconds).
+    overlap_start: i64,
+    /// The page's alerts some output could not encode, whose dead letters wait for their text.
+    unwritten: Vec<Unwritten>,
 }
 
 /// An alert an output could not encode, read without its JSON text (the fast path): its dead
@@ -172,7 +223,7 @@ impl Window<'_> {
         page: &[u8],
         identity: TenantIdentity<'_>,
         unwritten: &mut Vec<Unwritten>,
-    ) -> Result<(), (String, std::io::Error)> {
+    ) -> Result<(), LetterFailure> {
         let write = |u: &Unwritten, letter: DeadLetter<'_>| {
             let output = &self.outputs[u.output];
             output.dead_letter(letter).map(|_| ()).map_err(|e| {

@@ -27,6 +27,7 @@ use crate::backoff::Backoff;
 use crate::entra::{AuthError, TokenProvider};
 use crate::http::{self, describe_reqwest};
 use crate::reader::{self, Item, NotAPage, PageError};
+use crate::secret::Secret;
 
 /// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises
 /// that `$skip` goes further (Graph's successor API stalls on deep `$skip`).
@@ -231,170 +232,228 @@ impl AlertsClient {
     /// Retry-After), within the rate limits. A timeout retries with half the page size; the
     /// page size used comes back with the body.
     pub async fn get_page(&self, query: PageQuery) -> Result<(Vec<u8>, u32), FetchError> {
-        let tenant = &self.tenant.name;
-        let mut top = query.top.clamp(1, self.max_results);
-        let mut attempts = 0;
-        let mut throttled = 0;
-        let mut renewed_token = false;
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        let unavailable = |attempts, last: String| FetchError::Unavailable {
-            tenant: tenant.clone(),
-            attempts,
-            last,
+        let mut retry = PageRetry {
+            top: query.top.clamp(1, self.max_results),
+            attempts: 0,
+            throttled: 0,
+            renewed_token: false,
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
         };
         loop {
-            let token = match self.tokens.access_token().await {
-                Ok(t) => t,
-                Err(e) if e.is_transient() && attempts + 1 < MAX_ATTEMPTS => {
-                    attempts += 1;
-                    let wait = e.retry_after.unwrap_or_else(|| backoff.next_wait());
-                    tracing::warn!(tenant = %tenant, "{e}; retrying in {}s", wait.as_secs_f32().ceil());
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+            let Some(token) = self.page_token(&mut retry).await? else {
+                continue;
             };
             self.limiter.acquire().await;
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
-            let filter = format!(
-                "lastUpdateTime ge {} and lastUpdateTime lt {}",
-                odata_time(query.from),
-                odata_time(query.to)
-            );
-            let request = self
-                .http
-                .get(self.url())
-                .bearer_auth(token.expose())
-                .query(&[
-                    ("$filter", filter.as_str()),
-                    ("$expand", "evidence"),
-                    ("$top", &top.to_string()),
-                    ("$skip", &query.skip.to_string()),
-                ]);
-            let failure = match request.send().await {
+            let failure = match self.page_request(query, retry.top, &token).send().await {
                 Err(e) => {
-                    if e.is_timeout() && top > 1 {
-                        top = (top / 2).max(1);
-                        format!("the request timed out; retrying with $top={top}")
+                    if e.is_timeout() && retry.top > 1 {
+                        retry.top = (retry.top / 2).max(1);
+                        format!("the request timed out; retrying with $top={}", retry.top)
                     } else {
                         describe_reqwest(&e)
                     }
                 }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    match status {
-                        200 if !is_json(&response) => {
-                            // A proxy's login or error page, most likely: quote its start.
-                            let what = format!(
-                                "Content-Type {}, not JSON (a proxy's login or error page in the way?)",
-                                content_type(&response)
-                            );
-                            let mut response = response;
-                            let mut head = Vec::new();
-                            // Only the start is quoted: the rest is not read.
-                            let _ = http::read_limited(&mut response, 1024, &mut head).await;
-                            format!("it answered 200 with {}", NotAPage::from_body(&head, what))
-                        }
-                        200 => match self.read_body(response).await {
-                            Ok(Body::Page(body)) => {
-                                self.stats.pages.fetch_add(1, Ordering::Relaxed);
-                                return Ok((body, top));
-                            }
-                            Ok(Body::TooLarge { announced }) => {
-                                let limit = self.tenant.max_page_bytes;
-                                if top == 1 {
-                                    return Err(FetchError::TooLarge {
-                                        tenant: tenant.clone(),
-                                        limit,
-                                    });
-                                }
-                                // Fewer alerts a call: in proportion when the size was
-                                // announced, else by half, until a page fits.
-                                top = match announced {
-                                    Some(len) => (u64::from(top) * limit as u64 / len.max(1) * 9
-                                        / 10)
-                                        .clamp(1, u64::from(top / 2).max(1))
-                                        as u32,
-                                    None => (top / 2).max(1),
-                                };
-                                tracing::warn!(tenant = %tenant, "alerts API: a page of more than max_page_bytes ({limit} bytes); asking again with $top={top}");
-                                continue;
-                            }
-                            Err(e) => {
-                                if e.is_timeout() && top > 1 {
-                                    top = (top / 2).max(1);
-                                }
-                                format!("the page broke off: {}", describe_reqwest(&e))
-                            }
-                        },
-                        429 => {
-                            throttled += 1;
-                            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                            let wait = Duration::from_secs(retry_after.unwrap_or(60).max(1));
-                            if throttled > MAX_THROTTLED {
-                                return Err(unavailable(
-                                    attempts + throttled,
-                                    "throttled (429) throughout".into(),
-                                ));
-                            }
-                            tracing::warn!(tenant = %tenant, "throttled by the alerts API (429); waiting {}s as Retry-After asks", wait.as_secs());
-                            self.limiter.pause(wait).await;
-                            continue;
-                        }
-                        401 if !renewed_token => {
-                            renewed_token = true;
-                            self.tokens.invalidate(&token).await;
-                            continue;
-                        }
-                        401 => {
-                            let message =
-                                api_error(&http::small_body(response).await.unwrap_or_default());
-                            return Err(FetchError::Rejected {
-                                tenant: tenant.clone(),
-                                status,
-                                message: format!("a new token was refused too: {message}"),
-                            });
-                        }
-                        403 => {
-                            let message =
-                                api_error(&http::small_body(response).await.unwrap_or_default());
-                            return Err(FetchError::Forbidden {
-                                tenant: tenant.clone(),
-                                message,
-                            });
-                        }
-                        s if s >= 500 => {
-                            let message =
-                                api_error(&http::small_body(response).await.unwrap_or_default());
-                            format!("HTTP {s}: {message}")
-                        }
-                        s => {
-                            let message =
-                                api_error(&http::small_body(response).await.unwrap_or_default());
-                            return Err(FetchError::Rejected {
-                                tenant: tenant.clone(),
-                                status: s,
-                                message,
-                            });
-                        }
-                    }
-                }
+                Ok(response) => match self.page_answer(response, &token, &mut retry).await? {
+                    Call::Page(body) => return Ok((body, retry.top)),
+                    Call::Again => continue,
+                    Call::Failed(failure) => failure,
+                },
             };
-            attempts += 1;
-            if attempts >= MAX_ATTEMPTS {
-                return Err(unavailable(attempts, failure));
+            retry.attempts += 1;
+            if retry.attempts >= MAX_ATTEMPTS {
+                return Err(self.unavailable(retry.attempts, failure));
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let wait = backoff.next_wait();
-            tracing::warn!(tenant = %tenant, "alerts API: {failure}; retrying in {:.1}s", wait.as_secs_f32());
+            let wait = retry.backoff.next_wait();
+            tracing::warn!(tenant = %self.tenant.name, "alerts API: {failure}; retrying in {:.1}s", wait.as_secs_f32());
             tokio::time::sleep(wait).await;
         }
     }
+
+    fn unavailable(&self, attempts: u32, last: String) -> FetchError {
+        FetchError::Unavailable {
+            tenant: self.tenant.name.clone(),
+            attempts,
+            last,
+        }
+    }
+
+    /// An access token for the next call; `None` after a transient failure it waited out (the
+    /// caller asks again).
+    async fn page_token(&self, retry: &mut PageRetry) -> Result<Option<Secret>, FetchError> {
+        match self.tokens.access_token().await {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.is_transient() && retry.attempts + 1 < MAX_ATTEMPTS => {
+                retry.attempts += 1;
+                let wait = e.retry_after.unwrap_or_else(|| retry.backoff.next_wait());
+                tracing::warn!(tenant = %self.tenant.name, "{e}; retrying in {}s", wait.as_secs_f32().ceil());
+                tokio::time::sleep(wait).await;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The call for `top` alerts of `query`'s window from its `skip`.
+    fn page_request(&self, query: PageQuery, top: u32, token: &Secret) -> reqwest::RequestBuilder {
+        let filter = format!(
+            "lastUpdateTime ge {} and lastUpdateTime lt {}",
+            odata_time(query.from),
+            odata_time(query.to)
+        );
+        self.http
+            .get(self.url())
+            .bearer_auth(token.expose())
+            .query(&[
+                ("$filter", filter.as_str()),
+                ("$expand", "evidence"),
+                ("$top", &top.to_string()),
+                ("$skip", &query.skip.to_string()),
+            ])
+    }
+
+    /// What an answer to a page call comes to: a page, a call to make again now, a failure to
+    /// retry after a backoff, or an error that retrying would not cure.
+    async fn page_answer(
+        &self,
+        response: reqwest::Response,
+        token: &Secret,
+        retry: &mut PageRetry,
+    ) -> Result<Call, FetchError> {
+        let tenant = &self.tenant.name;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match status {
+            200 if !is_json(&response) => Ok(Call::Failed(not_json(response).await)),
+            200 => self.page_body(response, retry).await,
+            429 => {
+                retry.throttled += 1;
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                let wait = Duration::from_secs(retry_after.unwrap_or(60).max(1));
+                if retry.throttled > MAX_THROTTLED {
+                    return Err(self.unavailable(
+                        retry.attempts + retry.throttled,
+                        "throttled (429) throughout".into(),
+                    ));
+                }
+                tracing::warn!(tenant = %tenant, "throttled by the alerts API (429); waiting {}s as Retry-After asks", wait.as_secs());
+                self.limiter.pause(wait).await;
+                Ok(Call::Again)
+            }
+            401 if !retry.renewed_token => {
+                retry.renewed_token = true;
+                self.tokens.invalidate(token).await;
+                Ok(Call::Again)
+            }
+            401 => Err(FetchError::Rejected {
+                tenant: tenant.clone(),
+                status,
+                message: format!(
+                    "a new token was refused too: {}",
+                    error_message(response).await
+                ),
+            }),
+            403 => Err(FetchError::Forbidden {
+                tenant: tenant.clone(),
+                message: error_message(response).await,
+            }),
+            s if s >= 500 => Ok(Call::Failed(format!(
+                "HTTP {s}: {}",
+                error_message(response).await
+            ))),
+            s => Err(FetchError::Rejected {
+                tenant: tenant.clone(),
+                status: s,
+                message: error_message(response).await,
+            }),
+        }
+    }
+
+    /// The body of a 200 JSON answer. Over `max_page_bytes`, the page is asked for again with
+    /// fewer alerts: in proportion when the size was announced, else by half, until it fits.
+    async fn page_body(
+        &self,
+        response: reqwest::Response,
+        retry: &mut PageRetry,
+    ) -> Result<Call, FetchError> {
+        match self.read_body(response).await {
+            Ok(Body::Page(body)) => {
+                self.stats.pages.fetch_add(1, Ordering::Relaxed);
+                Ok(Call::Page(body))
+            }
+            Ok(Body::TooLarge { announced }) => {
+                let limit = self.tenant.max_page_bytes;
+                let top = retry.top;
+                if top == 1 {
+                    return Err(FetchError::TooLarge {
+                        tenant: self.tenant.name.clone(),
+                        limit,
+                    });
+                }
+                retry.top = match announced {
+                    Some(len) => (u64::from(top) * limit as u64 / len.max(1) * 9 / 10)
+                        .clamp(1, u64::from(top / 2).max(1))
+                        as u32,
+                    None => (top / 2).max(1),
+                };
+                tracing::warn!(tenant = %self.tenant.name, "alerts API: a page of more than max_page_bytes ({limit} bytes); asking again with $top={}", retry.top);
+                Ok(Call::Again)
+            }
+            Err(e) => {
+                if e.is_timeout() && retry.top > 1 {
+                    retry.top = (retry.top / 2).max(1);
+                }
+                Ok(Call::Failed(format!(
+                    "the page broke off: {}",
+                    describe_reqwest(&e)
+                )))
+            }
+        }
+    }
+}
+
+/// Where the retries of one page stand.
+struct PageRetry {
+    /// Alerts asked for: lowered after timeouts and pages over `max_page_bytes`.
+    top: u32,
+    /// Failed calls (and token requests) so far.
+    attempts: u32,
+    /// 429s so far.
+    throttled: u32,
+    /// A 401 was answered with a new token once already.
+    renewed_token: bool,
+    backoff: Backoff,
+}
+
+/// What one call for a page came to.
+enum Call {
+    Page(Vec<u8>),
+    /// Call again now: with fewer alerts, a new token, or after a 429's wait.
+    Again,
+    /// Worth retrying after a backoff; what to report.
+    Failed(String),
+}
+
+/// The API's message in an error answer.
+async fn error_message(response: reqwest::Response) -> String {
+    api_error(&http::small_body(response).await.unwrap_or_default())
+}
+
+/// A 200 answer that is not JSON: a proxy's login or error page, most likely. Only its start
+/// is read, and quoted.
+async fn not_json(mut response: reqwest::Response) -> String {
+    let what = format!(
+        "Content-Type {}, not JSON (a proxy's login or error page in the way?)",
+        content_type(&response)
+    );
+    let mut head = Vec::new();
+    let _ = http::read_limited(&mut response, 1024, &mut head).await;
+    format!("it answered 200 with {}", NotAPage::from_body(&head, what))
 }
 
 /// A 200 answer's body as read.

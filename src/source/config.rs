@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::duration::{parse_duration_in, show_duration};
 pub use crate::entra::{AuthMode, TokenVersion};
 use crate::secret::Secret;
-use crate::settings::number_in;
+use crate::settings::{is_file_name, number_in};
 
 /// Keys a tenant and `[defaults]` share.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -142,9 +142,52 @@ const REQUEST_TIMEOUT: (Duration, Duration) = (SECOND, HOUR);
 const CALLS_PER_MINUTE: std::ops::RangeInclusive<u32> = 1..=10_000;
 const CALLS_PER_HOUR: std::ops::RangeInclusive<u32> = 1..=150_000;
 
+/// A `[[tenant]]` that is not valid. Reads `"name": `key`: message`; the caller adds the file
+/// and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantConfigError {
+    #[error("`name`: \"{0}\" must be letters, digits, '-', '_' or '.' (it names state files)")]
+    Name(String),
+    #[error("\"{tenant}\": `{key}`: {problem}")]
+    Key {
+        tenant: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// A `login_url` or `api_url` that tokens must not be sent to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("`{text}` is not a URL: {source}")]
+    NotAUrl {
+        text: String,
+        source: url::ParseError,
+    },
+    #[error(
+        "`{0}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
+    )]
+    ClearTextRemote(String),
+    #[error("`{text}`: `{scheme}` is not http(s)")]
+    Scheme { text: String, scheme: String },
+    #[error("`{0}` has no host")]
+    NoHost(String),
+}
+
 /// Something the validation wants the caller to log (it has no logger of its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning(pub String);
+
+/// The key `$field` of a tenant: its own setting, else the one in `[defaults]`.
+macro_rules! pick {
+    ($keys:expr, $field:ident) => {
+        $keys
+            .own
+            .$field
+            .clone()
+            .or_else(|| $keys.defaults.$field.clone())
+    };
+}
 
 impl TenantConfig {
     /// Validates a tenant over `defaults`. Errors read `"name": key: message`. Secrets named
@@ -160,67 +203,155 @@ impl TenantConfig {
         defaults: &RawTenantKeys,
         base: &Path,
         warnings: &mut Vec<ConfigWarning>,
-    ) -> Result<(TenantConfig, Option<SecretUnavailable>), String> {
-        let name = raw.name.clone();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            return Err(format!(
-                "`name`: \"{name}\" must be letters, digits, '-', '_' or '.' (it names state files)"
-            ));
+    ) -> Result<(TenantConfig, Option<SecretUnavailable>), TenantConfigError> {
+        check_tenant_name(&raw.name)?;
+        let keys = Keys {
+            name: &raw.name,
+            own: &raw.keys,
+            defaults,
+            base,
+        };
+        let client_id = keys.identity(&raw.tenant_id)?;
+        let secret = keys.secret(warnings)?;
+        let auth = keys.auth(&secret)?;
+        let endpoints = keys.endpoints()?;
+        let timing = keys.timing()?;
+        let (page_size, max_page_bytes) = keys.paging()?;
+        let limits = keys.limits(warnings)?;
+        keys.check_outputs(raw.outputs.as_deref())?;
+        let emit = keys.emit()?;
+        let tenant = TenantConfig {
+            client_id,
+            client_secret: secret.secret,
+            client_secret_file: secret.file,
+            auth,
+            login_url: endpoints.login_url,
+            api_url: endpoints.api_url,
+            token_version: endpoints.token_version,
+            proxy: endpoints.proxy,
+            ca_file: pick!(keys, ca_file).map(|p| base.join(p)),
+            poll_interval: timing.poll_interval,
+            initial_lookback: timing.initial_lookback,
+            overlap: timing.overlap,
+            lag: timing.lag,
+            page_size,
+            max_page_bytes,
+            limits,
+            request_timeout: timing.request_timeout,
+            outputs: raw.outputs,
+            emit,
+            tenant_id: raw.tenant_id,
+            name: raw.name,
+        };
+        Ok((tenant, secret.unavailable.map(SecretUnavailable)))
+    }
+}
+
+/// `name` names state files, so it is kept to a safe alphabet.
+fn check_tenant_name(name: &str) -> Result<(), TenantConfigError> {
+    if !is_file_name(name) {
+        return Err(TenantConfigError::Name(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// A tenant's keys over `[defaults]`, and the per-group checks of [`TenantConfig::from_raw`],
+/// in the order it runs them: the first error found is the one reported.
+struct Keys<'a> {
+    name: &'a str,
+    own: &'a RawTenantKeys,
+    defaults: &'a RawTenantKeys,
+    /// The config file's folder, for relative paths.
+    base: &'a Path,
+}
+
+/// The client secret as configured: read, or set apart with the reason it cannot be read now.
+struct SecretKeys {
+    secret: Option<Secret>,
+    /// Why a configured secret cannot be read now.
+    unavailable: Option<TenantConfigError>,
+    file: Option<PathBuf>,
+}
+
+/// Where the tenant signs in and fetches alerts.
+struct Endpoints {
+    login_url: Url,
+    api_url: Url,
+    proxy: Option<Url>,
+    token_version: TokenVersion,
+}
+
+/// The durations of a tenant's polls and calls.
+struct Timing {
+    poll_interval: Duration,
+    initial_lookback: Duration,
+    overlap: Duration,
+    lag: Duration,
+    request_timeout: Duration,
+}
+
+impl Keys<'_> {
+    /// `"name": `key`: message`.
+    fn err(&self, key: &'static str, message: impl std::fmt::Display) -> TenantConfigError {
+        TenantConfigError::Key {
+            tenant: self.name.to_owned(),
+            key,
+            problem: message.to_string(),
         }
-        let err = |key: &str, message: String| format!("\"{name}\": `{key}`: {message}");
-        let k = &raw.keys;
-        let d = defaults;
-        macro_rules! pick {
-            ($field:ident) => {
-                k.$field.clone().or_else(|| d.$field.clone())
-            };
-        }
-        if !is_guid(&raw.tenant_id) && !raw.tenant_id.contains('.') {
-            return Err(err(
+    }
+
+    /// `tenant_id` (checked here, kept by the caller) and `client_id`, returned.
+    fn identity(&self, tenant_id: &str) -> Result<String, TenantConfigError> {
+        if !is_guid(tenant_id) && !tenant_id.contains('.') {
+            return Err(self.err(
                 "tenant_id",
                 format!(
-                    "`{}` is not a tenant id (a GUID, or a domain such as contoso.onmicrosoft.com)",
-                    raw.tenant_id
+                    "`{tenant_id}` is not a tenant id (a GUID, or a domain such as contoso.onmicrosoft.com)"
                 ),
             ));
         }
-        let client_id = pick!(client_id)
-            .ok_or_else(|| err("client_id", "missing (here or in [defaults])".into()))?;
+        let client_id = pick!(self, client_id)
+            .ok_or_else(|| self.err("client_id", "missing (here or in [defaults])"))?;
         if !is_guid(&client_id) {
-            return Err(err(
+            return Err(self.err(
                 "client_id",
                 format!("`{client_id}` is not an application (client) id, which is a GUID"),
             ));
         }
+        Ok(client_id)
+    }
 
-        // The secret: the tenant's own setting wins as a whole over the defaults'.
+    /// `client_secret_env`, `client_secret_file` or `client_secret`: the tenant's own setting
+    /// wins as a whole over the defaults'.
+    fn secret(&self, warnings: &mut Vec<ConfigWarning>) -> Result<SecretKeys, TenantConfigError> {
+        let k = self.own;
         let own = [
             k.client_secret_env.is_some(),
             k.client_secret_file.is_some(),
             k.client_secret.is_some(),
         ];
-        let source = if own.iter().any(|x| *x) { k } else { d };
+        let source = if own.iter().any(|x| *x) {
+            k
+        } else {
+            self.defaults
+        };
         let set = [
             source.client_secret_env.is_some(),
             source.client_secret_file.is_some(),
             source.client_secret.is_some(),
         ];
         if set.iter().filter(|x| **x).count() > 1 {
-            return Err(err(
+            return Err(self.err(
                 "client_secret",
-                "set only one of client_secret_env, client_secret_file and client_secret".into(),
+                "set only one of client_secret_env, client_secret_file and client_secret",
             ));
         }
         let mut unavailable = None;
-        let client_secret = if let Some(var) = &source.client_secret_env {
+        let secret = if let Some(var) = &source.client_secret_env {
             match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
                 _ => {
-                    unavailable = Some(err(
+                    unavailable = Some(self.err(
                         "client_secret_env",
                         format!("the environment variable {var} is not set"),
                     ));
@@ -228,194 +359,236 @@ impl TenantConfig {
                 }
             }
         } else if let Some(file) = &source.client_secret_file {
-            match Secret::read_file(&base.join(file)) {
+            match Secret::read_file(&self.base.join(file)) {
                 Ok(secret) => Some(secret),
                 Err(m) => {
-                    unavailable = Some(err("client_secret_file", m));
+                    unavailable = Some(self.err("client_secret_file", m));
                     None
                 }
             }
         } else if let Some(literal) = &source.client_secret {
             warnings.push(ConfigWarning(format!(
-                "tenant \"{name}\": the client secret is written in the config file; prefer client_secret_env or client_secret_file"
+                "tenant \"{}\": the client secret is written in the config file; prefer client_secret_env or client_secret_file",
+                self.name
             )));
             Some(Secret::new(literal.clone()))
         } else {
             None
         };
+        Ok(SecretKeys {
+            secret,
+            unavailable,
+            file: source
+                .client_secret_file
+                .as_ref()
+                .map(|f| self.base.join(f)),
+        })
+    }
 
-        let auth = match pick!(auth).as_deref() {
+    /// `auth` and `refresh_token_file`, which must agree with the secret.
+    fn auth(&self, secret: &SecretKeys) -> Result<AuthMode, TenantConfigError> {
+        Ok(match pick!(self, auth).as_deref() {
             None | Some("client_credentials") => {
-                if client_secret.is_none() && unavailable.is_none() {
-                    return Err(err(
+                if secret.secret.is_none() && secret.unavailable.is_none() {
+                    return Err(self.err(
                         "client_secret_env",
-                        "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret".into(),
+                        "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret",
                     ));
                 }
-                if k.refresh_token_file.is_some() {
-                    return Err(err(
+                if self.own.refresh_token_file.is_some() {
+                    return Err(self.err(
                         "refresh_token_file",
-                        "only used with auth = \"refresh_token\"".into(),
+                        "only used with auth = \"refresh_token\"",
                     ));
                 }
                 AuthMode::ClientCredentials
             }
             Some("refresh_token") => AuthMode::RefreshToken {
-                initial: k.refresh_token_file.as_deref().map(|p| base.join(p)),
+                initial: self
+                    .own
+                    .refresh_token_file
+                    .as_deref()
+                    .map(|p| self.base.join(p)),
             },
             Some(other) => {
-                return Err(err(
+                return Err(self.err(
                     "auth",
                     format!("unknown auth `{other}` (client_credentials or refresh_token)"),
                 ));
             }
-        };
+        })
+    }
 
-        let url = |key: &str, value: Option<String>, default: &str| -> Result<Url, String> {
+    /// `login_url`, `api_url`, `proxy` and `token_version`.
+    fn endpoints(&self) -> Result<Endpoints, TenantConfigError> {
+        let url = |key: &'static str,
+                   value: Option<String>,
+                   default: &str|
+         -> Result<Url, TenantConfigError> {
             let text = value.unwrap_or_else(|| default.to_owned());
-            checked_url(&text).map_err(|m| err(key, m))
+            checked_url(&text).map_err(|m| self.err(key, m))
         };
-        let login_url = url("login_url", pick!(login_url), DEFAULT_LOGIN_URL)?;
-        let api_url = url("api_url", pick!(api_url), DEFAULT_API_URL)?;
-        let proxy = match pick!(proxy) {
-            Some(p) => {
-                Some(Url::parse(&p).map_err(|e| err("proxy", format!("`{p}` is not a URL: {e}")))?)
-            }
+        let login_url = url("login_url", pick!(self, login_url), DEFAULT_LOGIN_URL)?;
+        let api_url = url("api_url", pick!(self, api_url), DEFAULT_API_URL)?;
+        let proxy = match pick!(self, proxy) {
+            Some(p) => Some(
+                Url::parse(&p)
+                    .map_err(|e| self.err("proxy", format!("`{p}` is not a URL: {e}")))?,
+            ),
             None => None,
         };
-        let token_version = match pick!(token_version).as_deref() {
+        let token_version = match pick!(self, token_version).as_deref() {
             None | Some("v2") => TokenVersion::V2,
             Some("v1") => TokenVersion::V1,
             Some(other) => {
-                return Err(err(
+                return Err(self.err(
                     "token_version",
                     format!("unknown token endpoint version `{other}` (v2 or v1)"),
                 ));
             }
         };
-        let duration =
-            |key: &str, value: Option<String>, default: u64, (min, max): (Duration, Duration)| {
-                value
-                    .as_deref()
-                    .map(|v| parse_duration_in(v, min, max))
-                    .transpose()
-                    .map_err(|m| err(key, m))
-                    .map(|d| d.unwrap_or(Duration::from_secs(default)))
-            };
-        let poll_interval = duration("poll_interval", pick!(poll_interval), 60, POLL_INTERVAL)?;
-        let initial_lookback = duration(
-            "initial_lookback",
-            pick!(initial_lookback),
-            24 * 3600,
-            INITIAL_LOOKBACK,
-        )?;
-        let overlap = duration("overlap", pick!(overlap), 600, OVERLAP)?;
-        let lag = duration("lag", pick!(lag), 0, LAG)?;
-        let request_timeout = duration(
-            "request_timeout",
-            pick!(request_timeout),
-            60,
-            REQUEST_TIMEOUT,
-        )?;
+        Ok(Endpoints {
+            login_url,
+            api_url,
+            proxy,
+            token_version,
+        })
+    }
+
+    /// `poll_interval`, `initial_lookback`, `overlap`, `lag` and `request_timeout`.
+    fn timing(&self) -> Result<Timing, TenantConfigError> {
+        let duration = |key: &'static str,
+                        value: Option<String>,
+                        default: u64,
+                        (min, max): (Duration, Duration)| {
+            value
+                .as_deref()
+                .map(|v| parse_duration_in(v, min, max))
+                .transpose()
+                .map_err(|m| self.err(key, m))
+                .map(|d| d.unwrap_or(Duration::from_secs(default)))
+        };
+        let timing = Timing {
+            poll_interval: duration(
+                "poll_interval",
+                pick!(self, poll_interval),
+                60,
+                POLL_INTERVAL,
+            )?,
+            initial_lookback: duration(
+                "initial_lookback",
+                pick!(self, initial_lookback),
+                24 * 3600,
+                INITIAL_LOOKBACK,
+            )?,
+            overlap: duration("overlap", pick!(self, overlap), 600, OVERLAP)?,
+            lag: duration("lag", pick!(self, lag), 0, LAG)?,
+            request_timeout: duration(
+                "request_timeout",
+                pick!(self, request_timeout),
+                60,
+                REQUEST_TIMEOUT,
+            )?,
+        };
         // The first poll of a tenant without a checkpoint fetches from now - initial_lookback
         // to now - lag, and only a window fetched sets the checkpoint: with no window, every
         // poll would start again from now and the tenant would never forward anything.
-        if initial_lookback <= lag {
-            return Err(err(
+        if timing.initial_lookback <= timing.lag {
+            return Err(self.err(
                 "initial_lookback",
                 format!(
                     "{} must be longer than `lag` ({}): the first poll would have no window to fetch, and the tenant would never start",
-                    show_duration(initial_lookback),
-                    show_duration(lag)
+                    show_duration(timing.initial_lookback),
+                    show_duration(timing.lag)
                 ),
             ));
         }
-        let page_size = pick!(page_size).unwrap_or(DEFAULT_PAGE_SIZE);
+        Ok(timing)
+    }
+
+    /// `page_size` and `max_page_bytes`.
+    fn paging(&self) -> Result<(u32, usize), TenantConfigError> {
+        let page_size = pick!(self, page_size).unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=10_000).contains(&page_size) {
-            return Err(err(
+            return Err(self.err(
                 "page_size",
                 format!("{page_size}: the API returns 1 to 10000 alerts per call"),
             ));
         }
-        let max_page_bytes = match pick!(max_page_bytes) {
+        let max_page_bytes = match pick!(self, max_page_bytes) {
             None => DEFAULT_MAX_PAGE_BYTES,
-            Some(n) => {
-                number_in(n, MAX_PAGE_BYTES_RANGE).map_err(|m| err("max_page_bytes", m))? as usize
-            }
+            Some(n) => number_in(n, MAX_PAGE_BYTES_RANGE)
+                .map_err(|m| self.err("max_page_bytes", m))? as usize,
         };
+        Ok((page_size, max_page_bytes))
+    }
+
+    /// `max_calls_per_minute` and `max_calls_per_hour`.
+    fn limits(&self, warnings: &mut Vec<ConfigWarning>) -> Result<ApiLimits, TenantConfigError> {
         let limits = ApiLimits {
-            per_minute: number_in(pick!(max_calls_per_minute).unwrap_or(100), CALLS_PER_MINUTE)
-                .map_err(|m| err("max_calls_per_minute", m))?,
-            per_hour: number_in(pick!(max_calls_per_hour).unwrap_or(1500), CALLS_PER_HOUR)
-                .map_err(|m| err("max_calls_per_hour", m))?,
+            per_minute: number_in(
+                pick!(self, max_calls_per_minute).unwrap_or(100),
+                CALLS_PER_MINUTE,
+            )
+            .map_err(|m| self.err("max_calls_per_minute", m))?,
+            per_hour: number_in(
+                pick!(self, max_calls_per_hour).unwrap_or(1500),
+                CALLS_PER_HOUR,
+            )
+            .map_err(|m| self.err("max_calls_per_hour", m))?,
         };
         if limits.per_minute > 100 || limits.per_hour > 1500 {
             warnings.push(ConfigWarning(format!(
-                "tenant \"{name}\": call limits above the API's 100/min and 1500/h only earn 429s"
+                "tenant \"{}\": call limits above the API's 100/min and 1500/h only earn 429s",
+                self.name
             )));
         }
-        // Sent to no output, a tenant's alerts would still count as sent and move its
-        // checkpoint past them: lost without a word.
-        if let Some(names) = &raw.outputs {
-            if names.is_empty() {
-                return Err(err(
-                    "outputs",
-                    "empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one".into(),
-                ));
-            }
-            if let Some((_, twice)) = names
-                .iter()
-                .enumerate()
-                .find(|(i, n)| names[..*i].contains(n))
-            {
-                return Err(err(
-                    "outputs",
-                    format!("\"{twice}\" is named twice: every alert would be sent to it twice"),
-                ));
-            }
+        Ok(limits)
+    }
+
+    /// `outputs`: sent to no output, a tenant's alerts would still count as sent and move its
+    /// checkpoint past them: lost without a word.
+    fn check_outputs(&self, outputs: Option<&[String]>) -> Result<(), TenantConfigError> {
+        let Some(names) = outputs else {
+            return Ok(());
+        };
+        if names.is_empty() {
+            return Err(self.err(
+                "outputs",
+                "empty: this tenant's alerts would go nowhere; leave the key out to send to every output, or name one",
+            ));
         }
-        let emit = match pick!(emit).as_deref() {
-            None | Some("updates") => Emit::Updates,
-            Some("new") => Emit::New,
-            Some(other) => {
-                return Err(err(
-                    "emit",
-                    format!(
-                        "unknown emit `{other}` (\"updates\": every new version, or \"new\": first sight only)"
-                    ),
-                ));
-            }
-        };
-        let tenant = TenantConfig {
-            name,
-            tenant_id: raw.tenant_id,
-            client_id,
-            client_secret,
-            client_secret_file: source.client_secret_file.as_ref().map(|f| base.join(f)),
-            auth,
-            login_url,
-            api_url,
-            token_version,
-            proxy,
-            ca_file: pick!(ca_file).map(|p| base.join(p)),
-            poll_interval,
-            initial_lookback,
-            overlap,
-            lag,
-            page_size,
-            max_page_bytes,
-            limits,
-            request_timeout,
-            outputs: raw.outputs,
-            emit,
-        };
-        Ok((tenant, unavailable.map(SecretUnavailable)))
+        if let Some((_, twice)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(self.err(
+                "outputs",
+                format!("\"{twice}\" is named twice: every alert would be sent to it twice"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `emit`.
+    fn emit(&self) -> Result<Emit, TenantConfigError> {
+        match pick!(self, emit).as_deref() {
+            None | Some("updates") => Ok(Emit::Updates),
+            Some("new") => Ok(Emit::New),
+            Some(other) => Err(self.err(
+                "emit",
+                format!(
+                    "unknown emit `{other}` (\"updates\": every new version, or \"new\": first sight only)"
+                ),
+            )),
+        }
     }
 }
 
 /// A tenant's secret is configured but cannot be read now; the message says which and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretUnavailable(pub String);
+pub struct SecretUnavailable(pub TenantConfigError);
 
 /// An application (client) id or tenant id as Entra writes them: 8-4-4-4-12 hex digits.
 pub fn is_guid(s: &str) -> bool {
@@ -429,8 +602,11 @@ pub fn is_guid(s: &str) -> bool {
 
 /// An https URL, or http only to this machine (a simulator, a test): tokens must not cross a
 /// network in clear text.
-pub fn checked_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+pub fn checked_url(text: &str) -> Result<Url, UrlError> {
+    let url = Url::parse(text).map_err(|source| UrlError::NotAUrl {
+        text: text.to_owned(),
+        source,
+    })?;
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -441,15 +617,18 @@ pub fn checked_url(text: &str) -> Result<Url, String> {
                 None => false,
             };
             if !loopback {
-                return Err(format!(
-                    "`{text}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
-                ));
+                return Err(UrlError::ClearTextRemote(text.to_owned()));
             }
         }
-        other => return Err(format!("`{text}`: `{other}` is not http(s)")),
+        other => {
+            return Err(UrlError::Scheme {
+                text: text.to_owned(),
+                scheme: other.to_owned(),
+            });
+        }
     }
     if url.host().is_none() {
-        return Err(format!("`{text}` has no host"));
+        return Err(UrlError::NoHost(text.to_owned()));
     }
     Ok(url)
 }

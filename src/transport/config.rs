@@ -10,7 +10,7 @@ use super::envelope::{Facility, SyslogFormat, TimeSource};
 use super::framing::Framing;
 use crate::duration::parse_duration_in;
 use crate::mapping::Format;
-use crate::settings::number_in;
+use crate::settings::{is_file_name, number_in};
 
 /// One `[[output]]` table before validation.
 #[derive(Debug, Deserialize)]
@@ -167,6 +167,38 @@ pub struct OutputConfig {
     pub connection: ConnectionSettings,
 }
 
+/// An `[[output]]` that is not valid. Reads `"name": `key`: message`; the caller adds the file
+/// and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputConfigError {
+    #[error("`name`: \"{0}\" must be letters, digits, '-', '_' or '.' (it names files)")]
+    Name(String),
+    #[error("\"{output}\": `{key}`: {problem}")]
+    Key {
+        output: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// An `address` that is not `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("`{0}` is not \"host:port\"")]
+    NotHostPort(String),
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    #[error("`{0}`: write an IPv6 address as \"[addr]:port\"")]
+    Ipv6Unbracketed(String),
+    #[error("`{address}`: `{port}` is not a port number")]
+    Port { address: String, port: String },
+}
+
+/// A `pin_sha256` that is not a SHA-256 fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a SHA-256 fingerprint (64 hex digits, `:` allowed)")]
+pub struct FingerprintError(String);
+
 const MIB: usize = 1024 * 1024;
 
 /// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
@@ -202,166 +234,269 @@ const BACKOFF: (Duration, Duration) = (MS, HOUR);
 impl OutputConfig {
     /// Validates one `[[output]]`. Errors read `"name": key: message` (the caller adds file
     /// and line). Relative paths are resolved against `base`, the config file's folder.
-    pub fn from_raw(raw: RawOutput, base: &Path) -> Result<OutputConfig, String> {
-        let name = raw.name.clone();
-        let err = |key: &str, message: String| format!("\"{name}\": `{key}`: {message}");
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            return Err(format!(
-                "`name`: \"{name}\" must be letters, digits, '-', '_' or '.' (it names files)"
-            ));
+    pub fn from_raw(raw: RawOutput, base: &Path) -> Result<OutputConfig, OutputConfigError> {
+        raw.check_name()?;
+        let destination = raw.destination(base)?;
+        let format = match &raw.format {
+            Some(f) => f.parse().map_err(|m| raw.err("format", m))?,
+            None => Format::Cef,
+        };
+        let envelope = raw.envelope()?;
+        let max_message_bytes = raw.max_message_bytes()?;
+        let connection = raw.connection()?;
+        // Below one record, a batch is raised to one record: it must hold the longest.
+        let batch_max_bytes = raw
+            .number(
+                "batch_max_bytes",
+                raw.batch_max_bytes,
+                256 * 1024,
+                0..=BATCH_MAX_BYTES,
+            )?
+            .max(max_message_bytes);
+        Ok(OutputConfig {
+            destination,
+            format,
+            mapping: raw.mapping.as_deref().map(|p| base.join(p)),
+            syslog: envelope.syslog,
+            framing: envelope.framing,
+            facility: envelope.facility,
+            hostname: raw.hostname,
+            app_name: raw.app_name.unwrap_or_else(|| "siemfwd".into()),
+            procid: raw.procid.unwrap_or_else(|| "-".into()),
+            msgid: raw.msgid.unwrap_or_else(|| "-".into()),
+            timestamp: envelope.timestamp,
+            max_message_bytes,
+            batch_max_bytes,
+            connection,
+            name: raw.name,
+        })
+    }
+}
+
+/// The syslog envelope and framing of an output, validated together (their defaults depend
+/// on the output's type).
+struct Envelope {
+    syslog: SyslogFormat,
+    framing: Framing,
+    facility: Facility,
+    timestamp: TimeSource,
+}
+
+/// The per-group checks of [`OutputConfig::from_raw`], in the order it runs them: the first
+/// error found is the one reported.
+impl RawOutput {
+    /// `"name": `key`: message`.
+    fn err(&self, key: &'static str, message: impl std::fmt::Display) -> OutputConfigError {
+        OutputConfigError::Key {
+            output: self.name.clone(),
+            key,
+            problem: message.to_string(),
         }
-        let path_of = |p: &Path| base.join(p);
-        let kind = raw.kind.as_str();
-        let network = matches!(kind, "tls" | "tcp" | "udp");
-        if network && raw.path.is_some() {
-            return Err(err(
+    }
+
+    /// A TLS, TCP or UDP output (`address`), not a local one (`path`).
+    fn is_network(&self) -> bool {
+        matches!(self.kind.as_str(), "tls" | "tcp" | "udp")
+    }
+
+    /// File and stdout: one record per line, no syslog envelope unless asked.
+    fn is_lines(&self) -> bool {
+        matches!(self.kind.as_str(), "file" | "stdout")
+    }
+
+    /// `name` names files (dead letters), so it is kept to a safe alphabet.
+    fn check_name(&self) -> Result<(), OutputConfigError> {
+        if !is_file_name(&self.name) {
+            return Err(OutputConfigError::Name(self.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// `type` with `address` or `path`, and the TLS keys of a tls output.
+    fn destination(&self, base: &Path) -> Result<Destination, OutputConfigError> {
+        let kind = self.kind.as_str();
+        if self.is_network() && self.path.is_some() {
+            return Err(self.err(
                 "path",
                 format!("a {kind} output takes `address`, not `path`"),
             ));
         }
-        if !network && raw.address.is_some() {
-            return Err(err(
+        if !self.is_network() && self.address.is_some() {
+            return Err(self.err(
                 "address",
                 format!("a {kind} output takes no `address` (file and unix take `path`)"),
             ));
         }
-        let address = || -> Result<String, String> {
-            let a = raw
-                .address
-                .clone()
-                .ok_or_else(|| err("address", format!("a {kind} output needs \"host:port\"")))?;
-            check_address(&a).map_err(|m| err("address", m))?;
-            Ok(a)
-        };
-        let tls_keys = [
-            ("ca_file", raw.ca_file.is_some()),
-            ("system_roots", raw.system_roots.is_some()),
-            ("cert_file", raw.cert_file.is_some()),
-            ("key_file", raw.key_file.is_some()),
-            ("server_name", raw.server_name.is_some()),
-            ("pin_sha256", raw.pin_sha256.is_some()),
-            ("insecure_skip_verify", raw.insecure_skip_verify.is_some()),
-        ];
-        if kind != "tls"
-            && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
-        {
-            return Err(err(key, format!("only a tls output has `{key}`")));
-        }
-        let destination = match kind {
+        self.check_no_tls_keys()?;
+        Ok(match kind {
             "tls" => {
-                let address = address()?;
-                let client_cert = match (&raw.cert_file, &raw.key_file) {
-                    (Some(c), Some(k)) => Some((path_of(c), path_of(k))),
-                    (None, None) => None,
-                    (Some(_), None) => {
-                        return Err(err("key_file", "cert_file needs key_file too".into()));
-                    }
-                    (None, Some(_)) => {
-                        return Err(err("cert_file", "key_file needs cert_file too".into()));
-                    }
-                };
-                let server_name = match &raw.server_name {
-                    Some(n) if n.is_empty() => {
-                        return Err(err("server_name", "must not be empty".into()));
-                    }
-                    Some(n) => n.clone(),
-                    None => host_of(&address).to_owned(),
-                };
-                let pin_sha256 = raw
-                    .pin_sha256
-                    .as_deref()
-                    .map(parse_fingerprint)
-                    .transpose()
-                    .map_err(|m| err("pin_sha256", m))?;
-                let insecure_skip_verify = raw.insecure_skip_verify.unwrap_or(false);
-                if insecure_skip_verify && (raw.ca_file.is_some() || pin_sha256.is_some()) {
-                    return Err(err(
-                        "insecure_skip_verify",
-                        "cannot be combined with ca_file or pin_sha256, which it would ignore"
-                            .into(),
-                    ));
-                }
-                Destination::Tls {
-                    address,
-                    tls: TlsSettings {
-                        ca_file: raw.ca_file.as_deref().map(path_of),
-                        system_roots: raw.system_roots.unwrap_or(raw.ca_file.is_none()),
-                        client_cert,
-                        server_name,
-                        pin_sha256,
-                        insecure_skip_verify,
-                    },
-                }
+                let address = self.address()?;
+                let tls = self.tls(&address, base)?;
+                Destination::Tls { address, tls }
             }
             "tcp" => Destination::Tcp {
-                address: address()?,
+                address: self.address()?,
             },
             "udp" => Destination::Udp {
-                address: address()?,
+                address: self.address()?,
             },
             "unix" => Destination::Unix {
-                path: raw
+                path: self
                     .path
                     .as_deref()
-                    .map(path_of)
+                    .map(|p| base.join(p))
                     .unwrap_or_else(|| PathBuf::from("/dev/log")),
             },
             "file" => Destination::File {
-                path: raw
+                path: self
                     .path
                     .as_deref()
-                    .map(path_of)
-                    .ok_or_else(|| err("path", "a file output needs a path".into()))?,
+                    .map(|p| base.join(p))
+                    .ok_or_else(|| self.err("path", "a file output needs a path"))?,
             },
             "stdout" => {
-                if raw.path.is_some() {
-                    return Err(err("path", "stdout takes no path".into()));
+                if self.path.is_some() {
+                    return Err(self.err("path", "stdout takes no path"));
                 }
                 Destination::Stdout
             }
             other => {
-                return Err(err(
+                return Err(self.err(
                     "type",
                     format!("unknown output type `{other}` (tls, tcp, udp, unix, file or stdout)"),
                 ));
             }
-        };
+        })
+    }
 
-        let format = match &raw.format {
-            Some(f) => f.parse().map_err(|m| err("format", m))?,
-            None => Format::Cef,
+    /// `address` of a network output, required.
+    fn address(&self) -> Result<String, OutputConfigError> {
+        let kind = &self.kind;
+        let a = self
+            .address
+            .clone()
+            .ok_or_else(|| self.err("address", format!("a {kind} output needs \"host:port\"")))?;
+        check_address(&a).map_err(|m| self.err("address", m))?;
+        Ok(a)
+    }
+
+    /// Only a tls output takes the TLS keys.
+    fn check_no_tls_keys(&self) -> Result<(), OutputConfigError> {
+        let tls_keys = [
+            ("ca_file", self.ca_file.is_some()),
+            ("system_roots", self.system_roots.is_some()),
+            ("cert_file", self.cert_file.is_some()),
+            ("key_file", self.key_file.is_some()),
+            ("server_name", self.server_name.is_some()),
+            ("pin_sha256", self.pin_sha256.is_some()),
+            ("insecure_skip_verify", self.insecure_skip_verify.is_some()),
+        ];
+        if self.kind != "tls"
+            && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
+        {
+            return Err(self.err(key, format!("only a tls output has `{key}`")));
+        }
+        Ok(())
+    }
+
+    /// The TLS keys of a tls output to `address` (checked).
+    fn tls(&self, address: &str, base: &Path) -> Result<TlsSettings, OutputConfigError> {
+        let client_cert = match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(self.err("key_file", "cert_file needs key_file too"));
+            }
+            (None, Some(_)) => {
+                return Err(self.err("cert_file", "key_file needs cert_file too"));
+            }
         };
-        let streamed = matches!(kind, "tls" | "tcp");
-        let lines = matches!(kind, "file" | "stdout");
-        let syslog = match &raw.syslog {
-            Some(s) => s.parse().map_err(|m| err("syslog", m))?,
-            None if lines => SyslogFormat::None,
+        let server_name = match &self.server_name {
+            Some(n) if n.is_empty() => {
+                return Err(self.err("server_name", "must not be empty"));
+            }
+            Some(n) => n.clone(),
+            None => host_of(address).to_owned(),
+        };
+        let pin_sha256 = self
+            .pin_sha256
+            .as_deref()
+            .map(parse_fingerprint)
+            .transpose()
+            .map_err(|m| self.err("pin_sha256", m))?;
+        let insecure_skip_verify = self.insecure_skip_verify.unwrap_or(false);
+        if insecure_skip_verify && (self.ca_file.is_some() || pin_sha256.is_some()) {
+            return Err(self.err(
+                "insecure_skip_verify",
+                "cannot be combined with ca_file or pin_sha256, which it would ignore",
+            ));
+        }
+        Ok(TlsSettings {
+            ca_file: self.ca_file.as_deref().map(|p| base.join(p)),
+            system_roots: self.system_roots.unwrap_or(self.ca_file.is_none()),
+            client_cert,
+            server_name,
+            pin_sha256,
+            insecure_skip_verify,
+        })
+    }
+
+    /// `syslog`, `framing`, `facility` and `timestamp`.
+    fn envelope(&self) -> Result<Envelope, OutputConfigError> {
+        let kind = self.kind.as_str();
+        let syslog = match &self.syslog {
+            Some(s) => s.parse().map_err(|m| self.err("syslog", m))?,
+            None if self.is_lines() => SyslogFormat::None,
             // What local syslog daemons (rsyslog's imuxsock, journald) read on /dev/log.
             None if kind == "unix" => SyslogFormat::Rfc3164,
             None => SyslogFormat::Rfc5424,
         };
-        let framing = match (raw.framing.as_deref(), kind) {
+        let framing = self.framing()?;
+        let facility = match &self.facility {
+            Some(f) => f.parse().map_err(|m| self.err("facility", m))?,
+            None => Facility::LOCAL0,
+        };
+        let timestamp = match self.timestamp.as_deref() {
+            None | Some("alert") => TimeSource::Alert,
+            Some("now") => TimeSource::Now,
+            Some(other) => {
+                return Err(self.err(
+                    "timestamp",
+                    format!(
+                        "unknown timestamp `{other}` (\"alert\": the alert's lastUpdateTime, or \"now\")"
+                    ),
+                ));
+            }
+        };
+        Ok(Envelope {
+            syslog,
+            framing,
+            facility,
+            timestamp,
+        })
+    }
+
+    /// `framing`: what the output's type allows, and its default.
+    fn framing(&self) -> Result<Framing, OutputConfigError> {
+        let kind = self.kind.as_str();
+        Ok(match (self.framing.as_deref(), kind) {
             (None, "tls" | "tcp") => Framing::OctetCounting,
             (None, "file" | "stdout") => Framing::Lf,
             (None, _) => Framing::Datagram,
             (Some("octet-counting"), "tls" | "tcp") => Framing::OctetCounting,
             (Some("lf"), "tcp" | "file" | "stdout") => Framing::Lf,
             (Some("lf"), "tls") => {
-                return Err(err(
+                return Err(self.err(
                     "framing",
-                    "TLS always uses octet counting (RFC 5425); LF framing is for plain tcp".into(),
+                    "TLS always uses octet counting (RFC 5425); LF framing is for plain tcp",
                 ));
             }
             (Some(f @ ("octet-counting" | "lf")), _) => {
-                return Err(err(
+                return Err(self.err(
                     "framing",
                     format!(
                         "`{f}` does not apply to a {kind} output ({})",
-                        if lines {
+                        if self.is_lines() {
                             "one record per line"
                         } else {
                             "one record per datagram"
@@ -370,146 +505,136 @@ impl OutputConfig {
                 ));
             }
             (Some(other), _) => {
-                return Err(err(
+                return Err(self.err(
                     "framing",
                     format!("unknown framing `{other}` (octet-counting or lf)"),
                 ));
             }
-        };
-        let facility = match &raw.facility {
-            Some(f) => f.parse().map_err(|m| err("facility", m))?,
-            None => Facility::LOCAL0,
-        };
-        let timestamp = match raw.timestamp.as_deref() {
-            None | Some("alert") => TimeSource::Alert,
-            Some("now") => TimeSource::Now,
-            Some(other) => {
-                return Err(err(
-                    "timestamp",
-                    format!(
-                        "unknown timestamp `{other}` (\"alert\": the alert's lastUpdateTime, or \"now\")"
-                    ),
-                ));
-            }
-        };
-        let max_message_bytes =
-            raw.max_message_bytes
-                .unwrap_or(if streamed || lines { 8192 } else { 2048 });
-        let most = if kind == "udp" {
+        })
+    }
+
+    /// `max_message_bytes`, whose default and bounds depend on the output's type.
+    fn max_message_bytes(&self) -> Result<usize, OutputConfigError> {
+        let udp = self.kind == "udp";
+        let streamed = matches!(self.kind.as_str(), "tls" | "tcp");
+        let max_message_bytes = self
+            .max_message_bytes
+            .unwrap_or(if streamed || self.is_lines() {
+                8192
+            } else {
+                2048
+            });
+        let most = if udp {
             MAX_DATAGRAM_BYTES
         } else {
             MAX_MESSAGE_BYTES
         };
         number_in(max_message_bytes, MIN_MESSAGE_BYTES..=most).map_err(|m| {
-            let why = if kind == "udp" {
+            let why = if udp {
                 "; a UDP datagram carries at most 65,000 bytes here"
             } else {
                 ""
             };
-            err("max_message_bytes", format!("{m}{why}"))
-        })?;
-        let duration = |key: &str,
-                        value: &Option<String>,
-                        default: Duration,
-                        (min, max): (Duration, Duration)| {
-            value
-                .as_deref()
-                .map(|v| parse_duration_in(v, min, max))
-                .transpose()
-                .map_err(|m| err(key, m))
-                .map(|d| d.unwrap_or(default))
-        };
-        let number = |key: &str, value: Option<usize>, default: usize, range| {
-            number_in(value.unwrap_or(default), range).map_err(|m| err(key, m))
-        };
+            self.err("max_message_bytes", format!("{m}{why}"))
+        })
+    }
+
+    /// The timeouts, backoff, queue and replay window of the connection.
+    fn connection(&self) -> Result<ConnectionSettings, OutputConfigError> {
         let d = ConnectionSettings::default();
         let connection = ConnectionSettings {
-            connect_timeout: duration(
+            connect_timeout: self.duration(
                 "connect_timeout",
-                &raw.connect_timeout,
+                &self.connect_timeout,
                 d.connect_timeout,
                 CONNECT_TIMEOUT,
             )?,
-            write_timeout: duration(
+            write_timeout: self.duration(
                 "write_timeout",
-                &raw.write_timeout,
+                &self.write_timeout,
                 d.write_timeout,
                 WRITE_TIMEOUT,
             )?,
-            delivery_timeout: duration(
+            delivery_timeout: self.duration(
                 "delivery_timeout",
-                &raw.delivery_timeout,
+                &self.delivery_timeout,
                 d.delivery_timeout,
                 DELIVERY_TIMEOUT,
             )?,
-            backoff_min: duration(
+            backoff_min: self.duration(
                 "reconnect_backoff",
-                &raw.reconnect_backoff,
+                &self.reconnect_backoff,
                 d.backoff_min,
                 BACKOFF,
             )?,
-            backoff_max: duration(
+            backoff_max: self.duration(
                 "reconnect_backoff_max",
-                &raw.reconnect_backoff_max,
+                &self.reconnect_backoff_max,
                 d.backoff_max,
                 BACKOFF,
             )?,
-            queue: number("queue", raw.queue, d.queue, QUEUE)?,
-            replay_window_bytes: number(
+            queue: self.number("queue", self.queue, d.queue, QUEUE)?,
+            replay_window_bytes: self.number(
                 "replay_window_bytes",
-                raw.replay_window_bytes,
+                self.replay_window_bytes,
                 d.replay_window_bytes,
                 REPLAY_WINDOW_BYTES,
             )?,
         };
         if connection.backoff_max < connection.backoff_min {
-            return Err(err(
+            return Err(self.err(
                 "reconnect_backoff_max",
-                "must be at least reconnect_backoff".into(),
+                "must be at least reconnect_backoff",
             ));
         }
-        // Below one record, a batch is raised to one record: it must hold the longest.
-        let batch_max_bytes = number(
-            "batch_max_bytes",
-            raw.batch_max_bytes,
-            256 * 1024,
-            0..=BATCH_MAX_BYTES,
-        )?
-        .max(max_message_bytes);
-        Ok(OutputConfig {
-            name,
-            destination,
-            format,
-            mapping: raw.mapping.as_deref().map(path_of),
-            syslog,
-            framing,
-            facility,
-            hostname: raw.hostname,
-            app_name: raw.app_name.unwrap_or_else(|| "siemfwd".into()),
-            procid: raw.procid.unwrap_or_else(|| "-".into()),
-            msgid: raw.msgid.unwrap_or_else(|| "-".into()),
-            timestamp,
-            max_message_bytes,
-            batch_max_bytes,
-            connection,
-        })
+        Ok(connection)
+    }
+
+    /// A duration key within `(min, max)`, or `default`.
+    fn duration(
+        &self,
+        key: &'static str,
+        value: &Option<String>,
+        default: Duration,
+        (min, max): (Duration, Duration),
+    ) -> Result<Duration, OutputConfigError> {
+        value
+            .as_deref()
+            .map(|v| parse_duration_in(v, min, max))
+            .transpose()
+            .map_err(|m| self.err(key, m))
+            .map(|d| d.unwrap_or(default))
+    }
+
+    /// A number key within `range`, or `default` (which must be in it too).
+    fn number(
+        &self,
+        key: &'static str,
+        value: Option<usize>,
+        default: usize,
+        range: RangeInclusive<usize>,
+    ) -> Result<usize, OutputConfigError> {
+        number_in(value.unwrap_or(default), range).map_err(|m| self.err(key, m))
     }
 }
 
 /// `host:port`, with `[v6]:port` for IPv6 literals.
-fn check_address(a: &str) -> Result<(), String> {
+fn check_address(a: &str) -> Result<(), AddressError> {
     let (host, port) = a
         .rsplit_once(':')
-        .ok_or_else(|| format!("`{a}` is not \"host:port\""))?;
+        .ok_or_else(|| AddressError::NotHostPort(a.to_owned()))?;
     if host.is_empty() {
-        return Err(format!("`{a}` has no host"));
+        return Err(AddressError::NoHost(a.to_owned()));
     }
     if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err(format!("`{a}`: write an IPv6 address as \"[addr]:port\""));
+        return Err(AddressError::Ipv6Unbracketed(a.to_owned()));
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("`{a}`: `{port}` is not a port number")),
+        _ => Err(AddressError::Port {
+            address: a.to_owned(),
+            port: port.to_owned(),
+        }),
     }
 }
 
@@ -522,9 +647,9 @@ pub fn host_of(address: &str) -> &str {
 }
 
 /// A SHA-256 fingerprint as 64 hex digits, with or without `:` between bytes.
-fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+fn parse_fingerprint(s: &str) -> Result<[u8; 32], FingerprintError> {
     let hex: String = s.chars().filter(|c| *c != ':').collect();
-    let bad = || format!("`{s}` is not a SHA-256 fingerprint (64 hex digits, `:` allowed)");
+    let bad = || FingerprintError(s.to_owned());
     if hex.len() != 64 {
         return Err(bad());
     }

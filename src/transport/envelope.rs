@@ -20,17 +20,24 @@ pub enum SyslogFormat {
 }
 
 impl FromStr for SyslogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = EnvelopeSettingError;
+    fn from_str(s: &str) -> Result<Self, EnvelopeSettingError> {
         match s {
             "rfc5424" => Ok(SyslogFormat::Rfc5424),
             "rfc3164" => Ok(SyslogFormat::Rfc3164),
             "none" => Ok(SyslogFormat::None),
-            other => Err(format!(
-                "unknown syslog format `{other}` (rfc5424, rfc3164 or none)"
-            )),
+            other => Err(EnvelopeSettingError::SyslogFormat(other.to_owned())),
         }
     }
+}
+
+/// A `syslog` or `facility` setting that names no envelope or facility.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeSettingError {
+    #[error("unknown syslog format `{0}` (rfc5424, rfc3164 or none)")]
+    SyslogFormat(String),
+    #[error("unknown facility `{0}` (kern, user, ..., local0-local7, or 0-23)")]
+    Facility(String),
 }
 
 /// Which time goes into the header.
@@ -57,8 +64,8 @@ impl Facility {
 }
 
 impl FromStr for Facility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = EnvelopeSettingError;
+    fn from_str(s: &str) -> Result<Self, EnvelopeSettingError> {
         const NAMES: [&str; 24] = [
             "kern",
             "user",
@@ -90,9 +97,7 @@ impl FromStr for Facility {
             .position(|n| *n == s)
             .map(|i| Facility(i as u8))
             .or_else(|| s.parse::<u8>().ok().filter(|n| *n < 24).map(Facility))
-            .ok_or_else(|| {
-                format!("unknown facility `{s}` (kern, user, ..., local0-local7, or 0-23)")
-            })
+            .ok_or_else(|| EnvelopeSettingError::Facility(s.to_owned()))
     }
 }
 

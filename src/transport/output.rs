@@ -29,7 +29,7 @@ use super::batch::{Batch, RecordEncoder};
 use super::config::{ConnectionSettings, Destination, OutputConfig};
 use super::dead_letter::{DeadLetter, DeadLetters};
 use super::envelope::{Envelope, EnvelopeError, local_hostname};
-use super::link::Connector;
+use super::link::{ConnectError, Connector};
 use super::sender::{Job, OutputStats, Progress, Sender, SharedStats};
 use super::tls::{TlsClient, TlsSetupError};
 use crate::mapping::{Mapping, MappingError};
@@ -64,6 +64,15 @@ pub enum OutputError {
     /// A file output that cannot be opened now would only retry with warnings forever.
     #[error("output \"{output}\": {message}")]
     File { output: String, message: String },
+}
+
+/// Why [`probe`] could not open an output: its TLS settings, or the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
 }
 
 /// A batch that could not be delivered, given back with its records. The reason names the
@@ -357,16 +366,13 @@ pub fn load_mapping(config: &OutputConfig) -> Result<Mapping, OutputError> {
     Ok(mapping)
 }
 
-pub async fn probe(config: &OutputConfig) -> Result<String, String> {
+pub async fn probe(config: &OutputConfig) -> Result<String, ProbeError> {
     let tls = match &config.destination {
-        Destination::Tls { tls, .. } => Some(TlsClient::new(tls).map_err(|e| e.to_string())?),
+        Destination::Tls { tls, .. } => Some(TlsClient::new(tls)?),
         _ => None,
     };
     let connector = Connector::new(config.destination.clone(), tls);
-    let link = connector
-        .connect(config.connection.connect_timeout)
-        .await
-        .map_err(|e| e.0)?;
+    let link = connector.connect(config.connection.connect_timeout).await?;
     let _ = link.close().await;
     Ok(match &config.destination {
         Destination::Tls { .. } => format!(

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::batch::Batch;
 use super::config::ConnectionSettings;
-use super::link::{Connector, Link, humantime};
+use super::link::{ConnectError, Connector, Link, humantime};
 use super::resend::ResendWindow;
 use crate::backoff::Backoff;
 
@@ -78,6 +78,22 @@ enum ConfirmBy {
     /// The receiver did not close after ours: records count as confirmed when the connection
     /// is found open after them (a weaker promise, said once in the log).
     OpenAtCheck,
+}
+
+/// Why a batch could not be written on a link, in words for the log and the delivery error.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("{target}: not connected")]
+    NotConnected { target: String },
+    #[error("writing to {target} failed: {source}")]
+    Write {
+        target: String,
+        source: std::io::Error,
+    },
+    #[error("writing to {target} timed out after {}", humantime(*timeout))]
+    WriteTimeout { target: String, timeout: Duration },
 }
 
 /// How a half-close ended.
@@ -231,7 +247,7 @@ impl Sender {
             }
             let _ = job.reply.send(match outcome {
                 Ok(()) => Ok(job.batch),
-                Err(why) => Err((job.batch, why)),
+                Err(why) => Err((job.batch, why.to_string())),
             });
         }
         self.finish(&mut state).await;
@@ -367,7 +383,7 @@ impl Sender {
 
     /// Writes `batch` whole, over a new connection if the old one failed (after resending the
     /// resend window), until it is written or its delivery time is up.
-    async fn deliver(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
+    async fn deliver(&self, batch: &Batch, state: &mut LinkState) -> Result<(), SendError> {
         let target = self.connector.destination().describe();
         let deadline = Instant::now() + self.settings.delivery_timeout;
         loop {
@@ -388,7 +404,7 @@ impl Sender {
                         state.link = Some(l);
                     }
                     Err(e) => {
-                        self.wait_or_give_up(&mut state.backoff, deadline, &e.0)
+                        self.wait_or_give_up(&mut state.backoff, deadline, e.into())
                             .await?;
                         continue;
                     }
@@ -405,7 +421,7 @@ impl Sender {
             self.broken(state);
             if fresh {
                 // A new connection that cannot take a write: back off as for a refused one.
-                self.wait_or_give_up(&mut state.backoff, deadline, &why)
+                self.wait_or_give_up(&mut state.backoff, deadline, why)
                     .await?;
             } else {
                 tracing::warn!(output = %self.name, "{why}; reconnecting");
@@ -449,7 +465,7 @@ impl Sender {
     }
 
     /// The resend window, if it is due, on the current link.
-    async fn resend(&self, state: &mut LinkState) -> Result<(), String> {
+    async fn resend(&self, state: &mut LinkState) -> Result<(), SendError> {
         let link = self.link(&mut state.link)?;
         if let Some(window) = state.resend.pending() {
             for bytes in window {
@@ -469,33 +485,36 @@ impl Sender {
     }
 
     /// The resend window if it is due, then `batch`, on the current link.
-    async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), String> {
+    async fn write(&self, batch: &Batch, state: &mut LinkState) -> Result<(), SendError> {
         self.resend(state).await?;
         let link = self.link(&mut state.link)?;
         self.timed_write(link.write_batch(batch)).await
     }
 
     /// The current link, or why there is none.
-    fn link<'s>(&self, link: &'s mut Option<Link>) -> Result<&'s mut Link, String> {
-        let target = self.connector.destination().describe();
-        link.as_mut()
-            .ok_or_else(|| format!("{target}: not connected"))
+    fn link<'s>(&self, link: &'s mut Option<Link>) -> Result<&'s mut Link, SendError> {
+        link.as_mut().ok_or_else(|| SendError::NotConnected {
+            target: self.connector.destination().describe(),
+        })
     }
 
     /// A write bounded by `write_timeout`, its failure in words.
     async fn timed_write(
         &self,
         write: impl std::future::Future<Output = std::io::Result<()>>,
-    ) -> Result<(), String> {
-        let target = self.connector.destination().describe();
+    ) -> Result<(), SendError> {
+        let target = || self.connector.destination().describe();
         let timeout = self.settings.write_timeout;
         match tokio::time::timeout(timeout, write).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("writing to {target} failed: {e}")),
-            Err(_) => Err(format!(
-                "writing to {target} timed out after {}",
-                humantime(timeout)
-            )),
+            Ok(Err(source)) => Err(SendError::Write {
+                target: target(),
+                source,
+            }),
+            Err(_) => Err(SendError::WriteTimeout {
+                target: target(),
+                timeout,
+            }),
         }
     }
 
@@ -505,12 +524,14 @@ impl Sender {
         state.resend.broke();
     }
 
+    /// Waits out the backoff after `why`, or gives `why` back when the batch's delivery time
+    /// would be up first.
     async fn wait_or_give_up(
         &self,
         backoff: &mut Backoff,
         deadline: Instant,
-        why: &str,
-    ) -> Result<(), String> {
+        why: SendError,
+    ) -> Result<(), SendError> {
         let wait = backoff.next_wait();
         if Instant::now() + wait > deadline {
             tracing::warn!(
@@ -518,7 +539,7 @@ impl Sender {
                 "{why}; giving up on this batch after {}",
                 humantime(self.settings.delivery_timeout)
             );
-            return Err(why.to_owned());
+            return Err(why);
         }
         tracing::warn!(output = %self.name, "{why}, retrying in {}", humantime(wait));
         tokio::time::sleep(wait).await;

@@ -68,20 +68,15 @@ pub enum Emit {
     New,
 }
 
-/// A validated tenant.
+/// A validated tenant: who it is to Entra ID ([`crate::entra::Tenant`], read through `Deref`,
+/// so `tenant.name` and `tenant.client_id` work as before) and how its alerts are polled.
 #[derive(Debug, Clone)]
 pub struct TenantConfig {
-    pub name: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: Option<Secret>,
-    /// The file `client_secret` was read from, if any: read again before each token request, so
-    /// a rotated secret is picked up without a restart.
-    pub client_secret_file: Option<PathBuf>,
-    pub auth: AuthMode,
-    pub login_url: Url,
+    /// The app, the directory and the sign-in: `name`, `tenant_id`, `client_id`, the client
+    /// secret and its file, `auth`, `login_url` and `token_version`, held once here and handed
+    /// to the token provider as they are.
+    pub(crate) entra: crate::entra::Tenant,
     pub api_url: Url,
-    pub token_version: TokenVersion,
     pub proxy: Option<Url>,
     /// Extra CA for the login and API hosts (e.g. an inspecting proxy).
     pub ca_file: Option<PathBuf>,
@@ -220,16 +215,21 @@ impl TenantConfig {
         let limits = keys.limits(warnings)?;
         keys.check_outputs(raw.outputs.as_deref())?;
         let emit = keys.emit()?;
+        let ca_file = pick!(keys, ca_file).map(|p| base.join(p));
         let tenant = TenantConfig {
-            client_id,
-            client_secret: secret.secret,
-            client_secret_file: secret.file,
-            auth,
-            login_url: endpoints.login_url,
+            entra: crate::entra::Tenant {
+                name: raw.name,
+                tenant_id: raw.tenant_id,
+                client_id,
+                client_secret: secret.secret,
+                client_secret_file: secret.file,
+                auth,
+                login_url: endpoints.login_url,
+                token_version: endpoints.token_version,
+            },
             api_url: endpoints.api_url,
-            token_version: endpoints.token_version,
             proxy: endpoints.proxy,
-            ca_file: pick!(keys, ca_file).map(|p| base.join(p)),
+            ca_file,
             poll_interval: timing.poll_interval,
             initial_lookback: timing.initial_lookback,
             overlap: timing.overlap,
@@ -240,8 +240,6 @@ impl TenantConfig {
             request_timeout: timing.request_timeout,
             outputs: raw.outputs,
             emit,
-            tenant_id: raw.tenant_id,
-            name: raw.name,
         };
         Ok((tenant, secret.unavailable.map(SecretUnavailable)))
     }

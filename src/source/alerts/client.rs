@@ -74,7 +74,11 @@ impl AlertsClient {
         http: reqwest::Client,
         state_dir: &Path,
     ) -> AlertsClient {
-        let tokens = Arc::new(TokenProvider::new(tenant.entra(), http.clone(), state_dir));
+        let tokens = Arc::new(TokenProvider::new(
+            tenant.entra().clone(),
+            http.clone(),
+            state_dir,
+        ));
         let limiter = Arc::new(RateLimiter::new(tenant.limits));
         AlertsClient {
             tenant,

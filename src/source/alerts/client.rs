@@ -23,9 +23,13 @@ use crate::source::page_budget::PageBudget;
 /// Counters of one tenant's client since it started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ClientStats {
+    /// Calls made to the alerts API (each retry and each 429 counts).
     pub calls: u64,
+    /// Answers that were 429 (throttled by the API).
     pub throttled: u64,
+    /// Calls made again after a network error, timeout, 5xx or broken body.
     pub retries: u64,
+    /// Pages received whole.
     pub pages: u64,
 }
 
@@ -40,9 +44,14 @@ struct SharedStats {
 /// One call to make: a window, a position and a page size.
 #[derive(Debug, Clone, Copy)]
 pub struct PageQuery {
+    /// Start of the window, `lastUpdateTime ge from`.
     pub from: Timestamp,
+    /// End of the window, `lastUpdateTime lt to`.
     pub to: Timestamp,
+    /// Alerts of the window to pass over (`$skip`).
     pub skip: u32,
+    /// Alerts to ask for (`$top`); clamped to 1 ..= the client's results per query, and
+    /// lowered by the client after timeouts and pages over `max_page_bytes`.
     pub top: u32,
 }
 
@@ -60,6 +69,9 @@ pub struct AlertsClient {
 }
 
 impl AlertsClient {
+    /// A client with an HTTP client of its own, built from the tenant's `proxy`, `ca_file`
+    /// and `request_timeout`. Refresh tokens (`auth = "refresh_token"`) are kept in
+    /// `state_dir/tokens/`.
     pub fn new(
         tenant: Arc<TenantConfig>,
         state_dir: &Path,
@@ -104,18 +116,23 @@ impl AlertsClient {
         self.page_budget = Some(budget);
     }
 
+    /// The tenant whose alerts it fetches, as configured.
     pub fn tenant(&self) -> &TenantConfig {
         &self.tenant
     }
 
+    /// Where its access tokens come from (Entra ID, cached until shortly before expiry).
     pub fn tokens(&self) -> &TokenProvider {
         &self.tokens
     }
 
+    /// Its calls-per-minute and per-hour limit (`max_calls_per_minute`,
+    /// `max_calls_per_hour`), which every call waits on.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
     }
 
+    /// Its counters since it was made.
     pub fn stats(&self) -> ClientStats {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ClientStats {

@@ -32,13 +32,17 @@ impl AlertsClient {
 /// What a window took.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WindowStats {
+    /// Pages fetched, the ones fetched again included.
     pub pages: u32,
     /// Alerts handed to the caller (each version once).
     pub alerts: u64,
+    /// Items of a page that were not a readable alert, handed out with their position.
     pub malformed: u64,
     /// Alerts seen again (seam items, restarts, splits) and not handed out twice.
     pub repeats: u64,
+    /// Times a window was split in two by time (more than a query may page through).
     pub splits: u32,
+    /// Times a window was paged again from its start because its alerts moved under it.
     pub restarts: u32,
     /// 200 answers that were not pages (fetched again).
     pub not_pages: u32,
@@ -59,6 +63,7 @@ struct Cursor {
 
 /// A page as received, to be read with [`WindowFetch::read`].
 pub struct AlertPage {
+    /// The answer's body, JSON as the API sent it.
     pub bytes: Vec<u8>,
     /// Released, with the buffer, when the page is dropped.
     lease: Option<PageLease>,
@@ -87,6 +92,7 @@ pub struct WindowFetch<'c> {
     unread: Option<(u32, bool)>,
     seen: HashSet<u64>,
     hasher: RandomState,
+    /// What the window took so far.
     pub stats: WindowStats,
     /// The last page read was not a page: it is fetched again, after a backoff.
     not_a_page: Option<NotAPage>,
@@ -103,6 +109,11 @@ struct PageOutcome {
 }
 
 impl WindowFetch<'_> {
+    /// The next page of the window, or `None` when every alert of it was handed out.
+    ///
+    /// # Panics
+    ///
+    /// If the page returned before was not given to [`Self::read`]: the seam check needs it.
     pub async fn next_page(&mut self) -> Result<Option<AlertPage>, FetchError> {
         assert!(
             self.unread.is_none(),

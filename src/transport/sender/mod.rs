@@ -52,7 +52,9 @@ pub struct OutputStats {
     pub connects: u64,
     /// Connections found closed by the peer before a batch, or failed in a write.
     pub broken_links: u64,
+    /// Batches written whole (handed to the socket or file, not yet necessarily confirmed).
     pub batches_delivered: u64,
+    /// Records in those batches.
     pub records_delivered: u64,
     /// Batches given back undelivered after `delivery_timeout`.
     pub batches_failed: u64,

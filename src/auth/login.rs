@@ -119,7 +119,7 @@ pub(crate) fn entra_error(tenant: &TenantConfig, status: u16, body: &[u8]) -> Lo
             hint: hint.to_owned(),
         };
     }
-    LoginError::Entra(AuthError::from_entra(&tenant.entra(), status, body))
+    LoginError::Entra(AuthError::from_entra(tenant.entra(), status, body))
 }
 
 /// An error redirect (`error`, `error_description`) explained; `error` is empty for the text
@@ -138,7 +138,7 @@ pub(crate) fn sign_in_error(tenant: &TenantConfig, error: &str, description: &st
         None => {
             let codes: Vec<u32> = code.into_iter().collect();
             let kind = classify(400, error, &codes);
-            hint(kind, code, &tenant.entra())
+            hint(kind, code, tenant.entra())
         }
     };
     LoginError::SignIn {
@@ -275,17 +275,19 @@ impl AdHocTenant {
     /// config file's defaults and unused by a login.
     pub fn into_config(self) -> TenantConfig {
         TenantConfig {
-            name: self.name,
-            tenant_id: self.tenant_id,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            client_secret_file: None,
-            auth: AuthMode::RefreshToken { initial: None },
-            login_url: self.login_url,
+            entra: crate::entra::Tenant {
+                name: self.name,
+                tenant_id: self.tenant_id,
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                client_secret_file: None,
+                auth: AuthMode::RefreshToken { initial: None },
+                login_url: self.login_url,
+                token_version: self.token_version,
+            },
             // A constant, parsed by every test that builds a tenant.
             #[allow(clippy::expect_used)]
             api_url: url::Url::parse(DEFAULT_API_URL).expect("a URL"),
-            token_version: self.token_version,
             proxy: None,
             ca_file: None,
             poll_interval: Duration::from_secs(60),

@@ -192,7 +192,7 @@ pub async fn tenant_status(
         match http {
             Err(e) => TokenCheck::Setup(e),
             Ok(http) => {
-                let provider = TokenProvider::new(tenant.entra(), http, state_dir);
+                let provider = TokenProvider::new(tenant.entra().clone(), http, state_dir);
                 match provider.access_token().await {
                     Ok(_) => TokenCheck::Works,
                     Err(e) => TokenCheck::Failed(e),

@@ -55,7 +55,9 @@ pub struct RawTenant {
 /// The alerts API's limits per app per tenant, and how close to them the client goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiLimits {
+    /// Calls a minute (`max_calls_per_minute`, 1–10000; default 100, the API's own limit).
     pub per_minute: u32,
+    /// Calls an hour (`max_calls_per_hour`, 1–150000; default 1500, the API's own limit).
     pub per_hour: u32,
 }
 
@@ -68,23 +70,23 @@ pub enum Emit {
     New,
 }
 
-/// A validated tenant.
+/// A validated tenant: who it is to Entra ID ([`crate::entra::Tenant`], read through `Deref`,
+/// so `tenant.name` and `tenant.client_id` work as before) and how its alerts are polled.
 #[derive(Debug, Clone)]
 pub struct TenantConfig {
-    pub name: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: Option<Secret>,
-    /// The file `client_secret` was read from, if any: read again before each token request, so
-    /// a rotated secret is picked up without a restart.
-    pub client_secret_file: Option<PathBuf>,
-    pub auth: AuthMode,
-    pub login_url: Url,
+    /// The app, the directory and the sign-in: `name`, `tenant_id`, `client_id`, the client
+    /// secret and its file, `auth`, `login_url` and `token_version`, held once here and handed
+    /// to the token provider as they are.
+    pub(crate) entra: crate::entra::Tenant,
+    /// The alerts API's base (`api_url`; default `https://api.securitycenter.microsoft.com`,
+    /// regional hosts work); `http://` only for this machine.
     pub api_url: Url,
-    pub token_version: TokenVersion,
+    /// HTTPS proxy for the login and API hosts (`proxy`); without it `HTTPS_PROXY` and
+    /// `NO_PROXY` apply.
     pub proxy: Option<Url>,
     /// Extra CA for the login and API hosts (e.g. an inspecting proxy).
     pub ca_file: Option<PathBuf>,
+    /// Time between polls (`poll_interval`, 1s–1d; default 60s).
     pub poll_interval: Duration,
     /// How far back the first poll of a tenant with no checkpoint reaches.
     pub initial_lookback: Duration,
@@ -92,14 +94,20 @@ pub struct TenantConfig {
     pub overlap: Duration,
     /// How far behind now a poll window ends, so alerts still being written are not missed.
     pub lag: Duration,
+    /// Alerts asked for per call (`page_size`, `$top`, 1–10000; default
+    /// [`DEFAULT_PAGE_SIZE`]).
     pub page_size: u32,
     /// The largest answer body read as a page; a larger one is asked for again with fewer
     /// alerts, so that no answer grows memory past the README's figure.
     pub max_page_bytes: usize,
+    /// The client's own call limits (`max_calls_per_minute`, `max_calls_per_hour`).
     pub limits: ApiLimits,
+    /// How long one call to the API or Entra may take (`request_timeout`, 1s–1h; default
+    /// 60s); a page call that times out is retried with half the page size.
     pub request_timeout: Duration,
     /// Outputs this tenant's alerts go to; `None`: all.
     pub outputs: Option<Vec<String>>,
+    /// Which alert versions are sent (`emit`; default every update).
     pub emit: Emit,
 }
 
@@ -113,7 +121,10 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 32 << 20;
 /// Bounds of `max_page_bytes`: a page must hold at least one large alert, and more than a
 /// gigabyte per page defeats the point of a bound.
 const MAX_PAGE_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 30);
+/// Entra ID of Microsoft's public cloud, `login_url` unless configured
+/// (`https://login.microsoftonline.us` for GCC High).
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+/// The alerts API of Microsoft's public cloud, `api_url` unless configured.
 pub const DEFAULT_API_URL: &str = "https://api.securitycenter.microsoft.com";
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -146,12 +157,17 @@ const CALLS_PER_HOUR: std::ops::RangeInclusive<u32> = 1..=150_000;
 /// and line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TenantConfigError {
+    /// A `name` outside the safe alphabet: it names the tenant's state files.
     #[error("`name`: \"{0}\" must be letters, digits, '-', '_' or '.' (it names state files)")]
     Name(String),
+    /// One key of the tenant (or of `[defaults]` under it) is wrong.
     #[error("\"{tenant}\": `{key}`: {problem}")]
     Key {
+        /// The tenant's `name`.
         tenant: String,
+        /// The key as written in the config file, e.g. `page_size`.
         key: &'static str,
+        /// What is wrong with it and what is allowed.
         problem: String,
     },
 }
@@ -159,17 +175,28 @@ pub enum TenantConfigError {
 /// A `login_url` or `api_url` that tokens must not be sent to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
+    /// Not a URL at all.
     #[error("`{text}` is not a URL: {source}")]
     NotAUrl {
+        /// The value as written.
         text: String,
+        /// Why the URL parser refused it.
         source: url::ParseError,
     },
     #[error(
         "`{0}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
     )]
+    /// `http://` to another machine: tokens and secrets would cross the network in clear.
     ClearTextRemote(String),
+    /// A scheme other than `https` (or `http` for this machine).
     #[error("`{text}`: `{scheme}` is not http(s)")]
-    Scheme { text: String, scheme: String },
+    Scheme {
+        /// The value as written.
+        text: String,
+        /// The scheme it has.
+        scheme: String,
+    },
+    /// A URL without a host, such as `https:///api`.
     #[error("`{0}` has no host")]
     NoHost(String),
 }
@@ -220,16 +247,21 @@ impl TenantConfig {
         let limits = keys.limits(warnings)?;
         keys.check_outputs(raw.outputs.as_deref())?;
         let emit = keys.emit()?;
+        let ca_file = pick!(keys, ca_file).map(|p| base.join(p));
         let tenant = TenantConfig {
-            client_id,
-            client_secret: secret.secret,
-            client_secret_file: secret.file,
-            auth,
-            login_url: endpoints.login_url,
+            entra: crate::entra::Tenant {
+                name: raw.name,
+                tenant_id: raw.tenant_id,
+                client_id,
+                client_secret: secret.secret,
+                client_secret_file: secret.file,
+                auth,
+                login_url: endpoints.login_url,
+                token_version: endpoints.token_version,
+            },
             api_url: endpoints.api_url,
-            token_version: endpoints.token_version,
             proxy: endpoints.proxy,
-            ca_file: pick!(keys, ca_file).map(|p| base.join(p)),
+            ca_file,
             poll_interval: timing.poll_interval,
             initial_lookback: timing.initial_lookback,
             overlap: timing.overlap,
@@ -240,8 +272,6 @@ impl TenantConfig {
             request_timeout: timing.request_timeout,
             outputs: raw.outputs,
             emit,
-            tenant_id: raw.tenant_id,
-            name: raw.name,
         };
         Ok((tenant, secret.unavailable.map(SecretUnavailable)))
     }

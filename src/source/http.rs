@@ -12,7 +12,10 @@ use super::config::TenantConfig;
 #[derive(Debug, thiserror::Error)]
 #[error("tenant \"{tenant}\": {message}")]
 pub struct HttpSetupError {
+    /// The tenant's `name` in the config.
     pub tenant: String,
+    /// What failed: the `ca_file` that cannot be read or holds no certificate, a `proxy` the
+    /// client refuses, or the client itself.
     pub message: String,
 }
 
@@ -31,6 +34,8 @@ pub struct ClientCache {
 }
 
 impl ClientCache {
+    /// The client for `tenant`'s `proxy`, `ca_file` and `request_timeout`: the one already
+    /// built for the same three, or a new one kept for the next tenant.
     pub fn client_for(&mut self, tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> {
         let key = (
             tenant.proxy.as_ref().map(|u| u.to_string()),
@@ -46,6 +51,8 @@ impl ClientCache {
     }
 }
 
+/// A new HTTP client for `tenant`: rustls with the ring provider, the system's CAs plus
+/// `ca_file`, `proxy` (else `HTTPS_PROXY`/`NO_PROXY`), and `request_timeout` per call.
 pub fn client(tenant: &TenantConfig) -> Result<reqwest::Client, HttpSetupError> {
     let err = |message: String| HttpSetupError {
         tenant: tenant.name.clone(),

@@ -29,7 +29,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(limits: ApiLimits) -> RateLimiter {
+    pub(crate) fn new(limits: ApiLimits) -> RateLimiter {
         RateLimiter {
             limits,
             window: Mutex::new(Window {

@@ -20,16 +20,23 @@ pub use page_budget::PageBudget;
 
 impl TenantConfig {
     /// The tenant as Entra sees it: what its token requests and their errors need.
-    pub fn entra(&self) -> crate::entra::Tenant {
-        crate::entra::Tenant {
-            name: self.name.clone(),
-            tenant_id: self.tenant_id.clone(),
-            client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
-            client_secret_file: self.client_secret_file.clone(),
-            auth: self.auth.clone(),
-            login_url: self.login_url.clone(),
-            token_version: self.token_version,
-        }
+    pub fn entra(&self) -> &crate::entra::Tenant {
+        &self.entra
+    }
+}
+
+/// A tenant's Entra identity is part of its config: `tenant.name`, `tenant.client_id` and the
+/// other sign-in keys read straight through.
+impl std::ops::Deref for TenantConfig {
+    type Target = crate::entra::Tenant;
+
+    fn deref(&self) -> &crate::entra::Tenant {
+        &self.entra
+    }
+}
+
+impl std::ops::DerefMut for TenantConfig {
+    fn deref_mut(&mut self) -> &mut crate::entra::Tenant {
+        &mut self.entra
     }
 }

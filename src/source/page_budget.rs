@@ -24,6 +24,9 @@ pub struct PageLease {
 }
 
 impl PageBudget {
+    /// A budget of `pages` pages held at once, to share among the clients of all tenants (the
+    /// daemon holds two: the README's **Memory** counts on it). `pages` must be at least 1, or
+    /// every lease waits forever.
     pub fn new(pages: usize) -> Arc<PageBudget> {
         Arc::new(PageBudget {
             permits: Arc::new(Semaphore::new(pages)),

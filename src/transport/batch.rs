@@ -22,6 +22,7 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// An empty batch with room for `bytes` bytes of framed records before it grows.
     pub fn with_capacity(bytes: usize) -> Batch {
         Batch {
             bytes: Vec::with_capacity(bytes),
@@ -34,6 +35,7 @@ impl Batch {
         self.ends.len()
     }
 
+    /// Whether it holds no record.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
@@ -63,6 +65,7 @@ impl Batch {
         })
     }
 
+    /// Empties it for the next batch, keeping its buffers' capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
@@ -90,6 +93,8 @@ pub struct RecordEncoder {
 }
 
 impl RecordEncoder {
+    /// An encoder of `mapping`'s records in `envelope`, framed by `framing`, each record at
+    /// most `max_message_bytes` bytes on the wire (the output's `max_message_bytes`).
     pub fn new(
         mapping: Arc<Mapping>,
         envelope: Envelope,
@@ -104,14 +109,17 @@ impl RecordEncoder {
         }
     }
 
+    /// The compiled mapping (the output's `mapping` file, or the built-in one of its format).
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
     }
 
+    /// How each record is framed on the wire.
     pub fn framing(&self) -> Framing {
         self.framing
     }
 
+    /// The longest record on the wire, in bytes, envelope and framing included.
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes
     }

@@ -52,23 +52,34 @@ pub struct RawOutput {
 /// Where an output sends its records.
 #[derive(Debug, Clone)]
 pub enum Destination {
+    /// `type = "tls"`: TLS over TCP, octet-counted (RFC 5425).
     Tls {
+        /// `host:port` (`[v6]:port`), resolved again on every reconnect.
         address: String,
+        /// How the server is checked and how the output proves who it is.
         tls: TlsSettings,
     },
+    /// `type = "tcp"`: plain TCP.
     Tcp {
+        /// `host:port` (`[v6]:port`), resolved again on every reconnect.
         address: String,
     },
+    /// `type = "udp"`: one record per datagram.
     Udp {
+        /// `host:port` (`[v6]:port`), resolved again on every reconnect.
         address: String,
     },
     /// The local syslog socket (a datagram socket such as `/dev/log`).
     Unix {
+        /// The socket (`path`; default `/dev/log`).
         path: PathBuf,
     },
+    /// `type = "file"`: records appended to a file, one a line.
     File {
+        /// The file (`path`), a relative one resolved against the config file's folder.
         path: PathBuf,
     },
+    /// `type = "stdout"`: records on standard output, one a line.
     Stdout,
 }
 
@@ -118,12 +129,17 @@ impl std::fmt::Debug for TlsSettings {
 /// Timeouts and retry pacing of a connection-oriented output.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionSettings {
+    /// One connection attempt, DNS, TCP and TLS handshake together (`connect_timeout`,
+    /// 1ms–1h; default 10s).
     pub connect_timeout: Duration,
     /// A write (and flush) of one batch that takes longer fails, and the batch is retried.
     pub write_timeout: Duration,
     /// How long one batch is retried (reconnecting) before it is reported undelivered.
     pub delivery_timeout: Duration,
+    /// The first wait between connection attempts, doubled (with jitter) after each failure
+    /// (`reconnect_backoff`, 1ms–1h; default 500ms).
     pub backoff_min: Duration,
+    /// The longest wait between attempts (`reconnect_backoff_max`, 1ms–1h; default 30s).
     pub backoff_max: Duration,
     /// Batches waiting for the connection; the sender waits when it is full.
     pub queue: usize,
@@ -148,22 +164,38 @@ impl Default for ConnectionSettings {
 /// A validated output.
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
+    /// `name`: unique among the outputs; letters, digits, `-_.`, as it names the dead-letter
+    /// file and appears in every message about the output.
     pub name: String,
+    /// Where the records go (`type` with `address` or `path`, and the TLS keys).
     pub destination: Destination,
+    /// `format`: `cef` (default), `leef` or `json`.
     pub format: Format,
+    /// `mapping`: a mapping file of `format`, a relative path resolved against the config
+    /// file's folder; `None`: the built-in mapping of the format.
     pub mapping: Option<PathBuf>,
+    /// `syslog`: the envelope (default rfc5424; rfc3164 on unix; none on file and stdout).
     pub syslog: SyslogFormat,
+    /// `framing`: how records are delimited on the wire (default octet counting on tcp; TLS
+    /// always octet counting, file and stdout LF, udp and unix one record per datagram).
     pub framing: Framing,
+    /// `facility` of the envelope (default `local0`).
     pub facility: Facility,
+    /// `hostname` of the envelope; `None`: this machine's name.
     pub hostname: Option<String>,
+    /// `app_name` of the envelope (default `siemfwd`).
     pub app_name: String,
+    /// `procid` of the envelope (default `-`, none).
     pub procid: String,
+    /// `msgid` of the envelope (default `-`, none).
     pub msgid: String,
+    /// `timestamp`: which time goes into the envelope (default the alert's lastUpdateTime).
     pub timestamp: TimeSource,
     /// The longest record on the wire, envelope and framing included.
     pub max_message_bytes: usize,
     /// Records are grouped into batches of at most this many bytes (one write each).
     pub batch_max_bytes: usize,
+    /// Timeouts, backoff, queue and resend window (`connect_timeout` ... `replay_window_bytes`).
     pub connection: ConnectionSettings,
 }
 
@@ -171,12 +203,17 @@ pub struct OutputConfig {
 /// and line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OutputConfigError {
+    /// A `name` outside the safe alphabet: it names the output's dead-letter file.
     #[error("`name`: \"{0}\" must be letters, digits, '-', '_' or '.' (it names files)")]
     Name(String),
+    /// One key of the output is wrong.
     #[error("\"{output}\": `{key}`: {problem}")]
     Key {
+        /// The output's `name`.
         output: String,
+        /// The key as written in the config file, e.g. `address`.
         key: &'static str,
+        /// What is wrong with it and what is allowed.
         problem: String,
     },
 }
@@ -184,14 +221,23 @@ pub enum OutputConfigError {
 /// An `address` that is not `host:port`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
+    /// No `:` and port at all.
     #[error("`{0}` is not \"host:port\"")]
     NotHostPort(String),
+    /// Nothing before the `:port`.
     #[error("`{0}` has no host")]
     NoHost(String),
+    /// An IPv6 address without brackets: where the port starts is ambiguous.
     #[error("`{0}`: write an IPv6 address as \"[addr]:port\"")]
     Ipv6Unbracketed(String),
+    /// A port that is not a number 1–65535.
     #[error("`{address}`: `{port}` is not a port number")]
-    Port { address: String, port: String },
+    Port {
+        /// The `address` as written.
+        address: String,
+        /// What stood where the port goes.
+        port: String,
+    },
 }
 
 /// A `pin_sha256` that is not a SHA-256 fingerprint.

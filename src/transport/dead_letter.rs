@@ -18,9 +18,13 @@ pub struct DeadLetter<'a> {
     /// The output the record was for; none when the alert itself could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<&'a str>,
+    /// The `name` of the tenant the alert came from.
     pub tenant: &'a str,
+    /// The alert's `id`, when it had one that could be read.
     pub alert_id: Option<&'a str>,
+    /// The alert's `lastUpdateTime` (RFC 3339), when it had one: with the id, which version.
     pub last_update_time: Option<String>,
+    /// Why it was not sent, in words: the parse error with its position, or the encode error.
     pub reason: String,
     /// The alert's JSON text, when the reader kept it; written on the same line.
     #[serde(
@@ -46,6 +50,8 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
+    /// Dead letters appended to `path` (usually [`Self::output_path`] or
+    /// [`Self::tenant_path`]); the file and its folder are made at the first letter.
     pub fn new(path: PathBuf) -> DeadLetters {
         DeadLetters { path }
     }
@@ -61,10 +67,13 @@ impl DeadLetters {
         dead_letter_file(state_dir, &format!("tenant-{tenant}"))
     }
 
+    /// The file the letters go to, for messages.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Appends `letter` as one JSON line and syncs it to disk before returning: a letter
+    /// reported kept is kept.
     pub fn append(&self, letter: &DeadLetter<'_>) -> io::Result<()> {
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;

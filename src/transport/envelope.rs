@@ -14,8 +14,13 @@ use crate::alert::{Alert, Timestamp};
 /// Which envelope goes around each record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyslogFormat {
+    /// RFC 5424: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - ` (`syslog = "rfc5424"`,
+    /// the default for network outputs).
     Rfc5424,
+    /// RFC 3164, the BSD format: `<PRI>Mmm dd hh:mm:ss HOSTNAME APP-NAME[PROCID]`
+    /// (`"rfc3164"`, the default for the local syslog socket).
     Rfc3164,
+    /// No header: the record alone (`"none"`, the default for files and stdout).
     None,
 }
 
@@ -34,8 +39,10 @@ impl FromStr for SyslogFormat {
 /// A `syslog` or `facility` setting that names no envelope or facility.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeSettingError {
+    /// A `syslog` value other than `rfc5424`, `rfc3164` or `none`.
     #[error("unknown syslog format `{0}` (rfc5424, rfc3164 or none)")]
     SyslogFormat(String),
+    /// A `facility` that is neither a name nor a number 0–23.
     #[error("unknown facility `{0}` (kern, user, ..., local0-local7, or 0-23)")]
     Facility(String),
 }
@@ -56,8 +63,10 @@ pub enum TimeSource {
 pub struct Facility(u8);
 
 impl Facility {
-    pub const LOCAL0: Facility = Facility(16);
+    /// `local0` (16), the default `facility`.
+    pub(crate) const LOCAL0: Facility = Facility(16);
 
+    /// Its number, 0–23: PRI is this × 8 + the severity.
     pub fn code(self) -> u8 {
         self.0
     }
@@ -203,6 +212,7 @@ impl Envelope {
         .expect("the defaults are valid")
     }
 
+    /// Which header it writes.
     pub fn format(&self) -> SyslogFormat {
         self.format
     }

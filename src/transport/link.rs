@@ -34,20 +34,29 @@ pub struct Connector {
 
 /// An open link.
 pub enum Link {
+    /// A plain TCP connection (`type = "tcp"`).
     Tcp(TcpStream),
+    /// A TLS connection over TCP, verified by the output's [`TlsClient`] (`type = "tls"`).
     Tls(Box<TlsStream<TcpStream>>),
+    /// A UDP socket connected to the receiver: one record per datagram (`type = "udp"`).
     Udp(UdpSocket),
+    /// The local syslog socket, one record per datagram (`type = "unix"`).
     Unix(UnixDatagram),
+    /// A file opened for appending (`type = "file"`).
     File(tokio::fs::File),
+    /// The process's standard output (`type = "stdout"`).
     Stdout(tokio::io::Stdout),
 }
 
 impl Connector {
+    /// A connector to `destination`; `tls` is required for [`Destination::Tls`] and ignored
+    /// for the others.
     pub fn new(destination: Destination, tls: Option<TlsClient>) -> Connector {
         Connector { destination, tls }
     }
 
-    pub fn destination(&self) -> &Destination {
+    /// Where it connects to.
+    pub(crate) fn destination(&self) -> &Destination {
         &self.destination
     }
 

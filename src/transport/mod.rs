@@ -8,7 +8,8 @@
 //! - [`config`]: `[[output]]` validated into an [`OutputConfig`].
 //! - [`tls`]: rustls client configuration, pinning, and handshake errors in words.
 //! - [`link`]: opening and writing one connection.
-//! - `sender`: the task that owns the connection, with reconnects and backoff.
+//! - `sender`: the task that owns the connection, with reconnects and backoff; its
+//!   `sender::confirm` says how far the receiver has confirmed what was written.
 //! - [`resend`]: the resend window: the recent bytes a stream output writes again after its
 //!   connection breaks (`replay_window_bytes`).
 //! - [`output`]: the [`Output`] handle and its delivery contract.

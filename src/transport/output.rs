@@ -37,40 +37,64 @@ use crate::mapping::{Mapping, MappingError};
 /// An output that cannot be started.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    /// Its mapping file cannot be read or compiled.
     #[error("output \"{output}\": {source}")]
     Mapping {
+        /// The output's `name`.
         output: String,
+        /// What is wrong with the mapping, with file and line.
         source: MappingError,
     },
     #[error(
         "output \"{output}\": mapping {mapping} is for {found}, but the output's format is {wanted}"
     )]
+    /// Its `mapping` file is for another format than its `format` (a LEEF mapping on a CEF
+    /// output).
     FormatMismatch {
+        /// The output's `name`.
         output: String,
+        /// The mapping file's path, as configured.
         mapping: String,
+        /// The format the mapping file declares.
         found: crate::mapping::Format,
+        /// The output's `format`.
         wanted: crate::mapping::Format,
     },
+    /// An envelope field (`hostname`, `app_name`, `procid`, `msgid`) too long or not
+    /// printable ASCII.
     #[error("output \"{output}\": {source}")]
     Envelope {
+        /// The output's `name`.
         output: String,
+        /// Which field, and why.
         source: EnvelopeError,
     },
+    /// Its TLS settings cannot be used: a CA, certificate or key file unreadable or empty, a
+    /// `server_name` that is no name.
     #[error("output \"{output}\": {source}")]
     Tls {
+        /// The output's `name`.
         output: String,
+        /// What is wrong, in words.
         source: TlsSetupError,
     },
     /// A file output that cannot be opened now would only retry with warnings forever.
     #[error("output \"{output}\": {message}")]
-    File { output: String, message: String },
+    File {
+        /// The output's `name`.
+        output: String,
+        /// The path and the operating system's error.
+        message: String,
+    },
 }
 
 /// Why [`probe`] could not open an output: its TLS settings, or the connection.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// The TLS settings cannot be used (see [`OutputError::Tls`]).
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
+    /// The connection (DNS, TCP, TLS handshake) or the file failed, in words.
     #[error(transparent)]
     Connect(#[from] ConnectError),
 }
@@ -80,9 +104,13 @@ pub enum ProbeError {
 #[derive(Debug, thiserror::Error)]
 #[error("output \"{output}\": {} records not delivered: {reason}", batch.len())]
 pub struct DeliveryError {
+    /// The output's `name`.
     pub output: String,
+    /// The address, path or `stdout` it sends to.
     pub target: String,
+    /// Why the last try failed, after `delivery_timeout` of retries.
     pub reason: String,
+    /// The records, untouched, for the caller to keep (dead letters) or send again.
     pub batch: Batch,
 }
 
@@ -223,6 +251,7 @@ impl Output {
         self.stats.snapshot()
     }
 
+    /// Its `name` in the config.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -232,6 +261,7 @@ impl Output {
         &self.target
     }
 
+    /// What turns alerts into this output's records (mapping, envelope, framing, size).
     pub fn encoder(&self) -> &RecordEncoder {
         &self.encoder
     }
@@ -255,6 +285,7 @@ impl Output {
         }
     }
 
+    /// Its dead-letter file (`state_dir/dead-letter/<name>.ndjson`), when it has one.
     pub fn dead_letters(&self) -> Option<&DeadLetters> {
         self.dead_letters.as_ref()
     }
@@ -313,6 +344,9 @@ impl Receipt {
         self.records
     }
 
+    /// Waits until the batch is written (the batch comes back, to be reused) or given up
+    /// after `delivery_timeout` (the batch comes back in the error). Written is not yet
+    /// confirmed: see [`Output::confirmed`].
     pub async fn delivered(self) -> Result<Batch, DeliveryError> {
         let error = |batch, reason: &str| DeliveryError {
             output: self.output.clone(),
@@ -343,8 +377,6 @@ impl Receipt {
     }
 }
 
-/// Opens (and closes) a connection to an output as configured, TLS handshake included: what
-/// `siemfwd check` reports. Returns a short description of what worked.
 /// The output's mapping file (or the built-in mapping of its format), checked against the
 /// output's format.
 pub fn load_mapping(config: &OutputConfig) -> Result<Mapping, OutputError> {
@@ -366,6 +398,8 @@ pub fn load_mapping(config: &OutputConfig) -> Result<Mapping, OutputError> {
     Ok(mapping)
 }
 
+/// Opens (and closes) a connection to an output as configured, TLS handshake included: what
+/// `siemfwd check` reports. Returns a short description of what worked.
 pub async fn probe(config: &OutputConfig) -> Result<String, ProbeError> {
     let tls = match &config.destination {
         Destination::Tls { tls, .. } => Some(TlsClient::new(tls)?),

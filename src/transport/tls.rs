@@ -29,8 +29,10 @@ pub struct TlsSetupError(String);
 /// Everything needed to open TLS connections for one output.
 #[derive(Debug, Clone)]
 pub struct TlsClient {
-    pub config: Arc<ClientConfig>,
-    pub server_name: ServerName<'static>,
+    /// rustls' settings: the roots, the pin or the skipped verification, the client cert.
+    pub(crate) config: Arc<ClientConfig>,
+    /// The name the certificate must carry (`server_name`, else the host of `address`).
+    pub(crate) server_name: ServerName<'static>,
     identity: Arc<ClientIdentity>,
     settings: TlsSettings,
 }
@@ -40,7 +42,9 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 impl TlsClient {
-    pub fn new(settings: &TlsSettings) -> Result<TlsClient, TlsSetupError> {
+    /// Reads the CA bundle and the client certificate and key that `settings` name, and builds
+    /// the rustls client (ring provider, TLS 1.2 and 1.3).
+    pub(crate) fn new(settings: &TlsSettings) -> Result<TlsClient, TlsSetupError> {
         let provider = provider();
         let server_name = ServerName::try_from(settings.server_name.clone()).map_err(|_| {
             TlsSetupError(format!(
@@ -96,7 +100,8 @@ impl TlsClient {
         self.identity.requested.load(Ordering::Relaxed)
     }
 
-    pub fn has_client_cert(&self) -> bool {
+    /// Whether it has a client certificate to offer (`cert_file`/`key_file`).
+    pub(crate) fn has_client_cert(&self) -> bool {
         self.identity.key.is_some()
     }
 

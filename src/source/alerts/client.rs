@@ -1,16 +1,6 @@
-//! The MDE alerts API: one page with retries ([`AlertsClient::get_page`]), and every alert of a
-//! time window ([`WindowFetch`]), paged by `$skip` because `@odata.nextLink` does not come with
-//! `$top`.
-//!
-//! A window is `lastUpdateTime ge FROM and lastUpdateTime lt TO`. Its pages are checked against
-//! each other: each page after the first starts one item early, and that item must be the last
-//! one of the previous page. Alerts change while they are paged (an update moves an alert out
-//! of the window, so everything after it shifts); a broken seam restarts the window, and alerts
-//! already handed out are not handed out again. A window with more alerts than one query
-//! should page through (10,000) is split in two by time, as often as needed.
+//! [`AlertsClient`]: one tenant's alerts API, one page at a time, with retries, throttling,
+//! token renewal and the page size cut to fit `max_page_bytes`.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,71 +8,28 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::config::TenantConfig;
-use super::http::HttpSetupError;
-use super::limiter::RateLimiter;
-use super::page_budget::{PageBudget, PageLease};
+use super::{FetchError, MAX_ATTEMPTS, MAX_PAGE_RESERVE, MAX_RESULTS_PER_QUERY, MAX_THROTTLED};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
-use crate::entra::{AuthError, TokenProvider};
+use crate::entra::TokenProvider;
 use crate::http::{self, describe_reqwest};
-use crate::reader::{self, Item, NotAPage, PageError};
+use crate::reader::{self, NotAPage};
 use crate::secret::Secret;
-
-/// No window is paged beyond this many results: `$top` is at most 10,000 and nothing promises
-/// that `$skip` goes further (Graph's successor API stalls on deep `$skip`).
-pub const MAX_RESULTS_PER_QUERY: u32 = 10_000;
-/// Retries of one page after network errors, timeouts and 5xx.
-const MAX_ATTEMPTS: u32 = 6;
-/// The most of an announced Content-Length reserved up front (a page of 10,000 large alerts).
-const MAX_PAGE_RESERVE: usize = 64 << 20;
-/// 429s in a row for one page before giving up on it for this poll.
-const MAX_THROTTLED: u32 = 20;
-/// Seam breaks before a window is split instead of restarted.
-const MAX_RESTARTS: u32 = 3;
-
-/// Fetching failed for a reason the caller should report (and usually retry next poll).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum FetchError {
-    #[error("{0}")]
-    Auth(#[from] AuthError),
-    #[error(
-        "tenant \"{tenant}\": the alerts API refused access (HTTP 403: {message}): the customer's admin must allow the app in the Defender portal (Settings > Endpoints > APIs > SIEM) and the app needs Alert.Read.All on WindowsDefenderATP"
-    )]
-    Forbidden { tenant: String, message: String },
-    #[error("tenant \"{tenant}\": the alerts API rejected the request (HTTP {status}: {message})")]
-    Rejected {
-        tenant: String,
-        status: u16,
-        message: String,
-    },
-    #[error("tenant \"{tenant}\": the alerts API is unavailable after {attempts} attempts: {last}")]
-    Unavailable {
-        tenant: String,
-        attempts: u32,
-        last: String,
-    },
-    #[error(
-        "tenant \"{tenant}\": a single alert is larger than max_page_bytes ({limit} bytes): raise max_page_bytes for this tenant"
-    )]
-    TooLarge { tenant: String, limit: usize },
-    #[error(
-        "tenant \"{tenant}\": more than {limit} alerts changed within {from} .. {to}, too close together to split the window further"
-    )]
-    TooDense {
-        tenant: String,
-        limit: u32,
-        from: Timestamp,
-        to: Timestamp,
-    },
-}
+use crate::source::config::TenantConfig;
+use crate::source::http::HttpSetupError;
+use crate::source::limiter::RateLimiter;
+use crate::source::page_budget::PageBudget;
 
 /// Counters of one tenant's client since it started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ClientStats {
+    /// Calls made to the alerts API (each retry and each 429 counts).
     pub calls: u64,
+    /// Answers that were 429 (throttled by the API).
     pub throttled: u64,
+    /// Calls made again after a network error, timeout, 5xx or broken body.
     pub retries: u64,
+    /// Pages received whole.
     pub pages: u64,
 }
 
@@ -97,41 +44,53 @@ struct SharedStats {
 /// One call to make: a window, a position and a page size.
 #[derive(Debug, Clone, Copy)]
 pub struct PageQuery {
+    /// Start of the window, `lastUpdateTime ge from`.
     pub from: Timestamp,
+    /// End of the window, `lastUpdateTime lt to`.
     pub to: Timestamp,
+    /// Alerts of the window to pass over (`$skip`).
     pub skip: u32,
+    /// Alerts to ask for (`$top`); clamped to 1 ..= the client's results per query, and
+    /// lowered by the client after timeouts and pages over `max_page_bytes`.
     pub top: u32,
 }
 
 /// The API of one tenant.
 pub struct AlertsClient {
-    tenant: Arc<TenantConfig>,
+    pub(super) tenant: Arc<TenantConfig>,
     http: reqwest::Client,
     tokens: Arc<TokenProvider>,
     limiter: Arc<RateLimiter>,
     stats: SharedStats,
     /// Pages held at once across the tenants that share it (a page of 10,000 alerts is ~45 MB).
-    page_budget: Option<Arc<PageBudget>>,
+    pub(super) page_budget: Option<Arc<PageBudget>>,
     /// Results one query may reach (`$skip` + `$top`): [`MAX_RESULTS_PER_QUERY`] on the service.
-    max_results: u32,
+    pub(super) max_results: u32,
 }
 
 impl AlertsClient {
+    /// A client with an HTTP client of its own, built from the tenant's `proxy`, `ca_file`
+    /// and `request_timeout`. Refresh tokens (`auth = "refresh_token"`) are kept in
+    /// `state_dir/tokens/`.
     pub fn new(
         tenant: Arc<TenantConfig>,
         state_dir: &Path,
     ) -> Result<AlertsClient, HttpSetupError> {
-        let http = super::http::client(&tenant)?;
+        let http = crate::source::http::client(&tenant)?;
         Ok(Self::with_http(tenant, http, state_dir))
     }
 
-    /// A client over an HTTP client shared with other tenants (see [`super::http::ClientCache`]).
+    /// A client over an HTTP client shared with other tenants (see [`crate::source::http::ClientCache`]).
     pub fn with_http(
         tenant: Arc<TenantConfig>,
         http: reqwest::Client,
         state_dir: &Path,
     ) -> AlertsClient {
-        let tokens = Arc::new(TokenProvider::new(tenant.entra(), http.clone(), state_dir));
+        let tokens = Arc::new(TokenProvider::new(
+            tenant.entra().clone(),
+            http.clone(),
+            state_dir,
+        ));
         let limiter = Arc::new(RateLimiter::new(tenant.limits));
         AlertsClient {
             tenant,
@@ -157,18 +116,23 @@ impl AlertsClient {
         self.page_budget = Some(budget);
     }
 
+    /// The tenant whose alerts it fetches, as configured.
     pub fn tenant(&self) -> &TenantConfig {
         &self.tenant
     }
 
+    /// Where its access tokens come from (Entra ID, cached until shortly before expiry).
     pub fn tokens(&self) -> &TokenProvider {
         &self.tokens
     }
 
+    /// Its calls-per-minute and per-hour limit (`max_calls_per_minute`,
+    /// `max_calls_per_hour`), which every call waits on.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
     }
 
+    /// Its counters since it was made.
     pub fn stats(&self) -> ClientStats {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ClientStats {
@@ -176,22 +140,6 @@ impl AlertsClient {
             throttled: get(&self.stats.throttled),
             retries: get(&self.stats.retries),
             pages: get(&self.stats.pages),
-        }
-    }
-
-    /// Every alert version with lastUpdateTime in [from, to), page by page.
-    pub fn window(&self, from: Timestamp, to: Timestamp) -> WindowFetch<'_> {
-        WindowFetch {
-            client: self,
-            pending: vec![(from, to)],
-            cursor: None,
-            unread: None,
-            seen: HashSet::new(),
-            hasher: RandomState::new(),
-            stats: WindowStats::default(),
-            not_a_page: None,
-            bad_answers: 0,
-            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
         }
     }
 
@@ -508,278 +456,5 @@ fn api_error(body: &[u8]) -> String {
     match serde_json::from_slice::<Wrapper>(body) {
         Ok(w) => format!("{}: {}", w.error.code, w.error.message),
         Err(_) => reader::quote_start(body),
-    }
-}
-
-/// What a window took.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct WindowStats {
-    pub pages: u32,
-    /// Alerts handed to the caller (each version once).
-    pub alerts: u64,
-    pub malformed: u64,
-    /// Alerts seen again (seam items, restarts, splits) and not handed out twice.
-    pub repeats: u64,
-    pub splits: u32,
-    pub restarts: u32,
-    /// 200 answers that were not pages (fetched again).
-    pub not_pages: u32,
-}
-
-#[derive(Debug, Clone)]
-struct Cursor {
-    from: Timestamp,
-    to: Timestamp,
-    /// Items of the window consumed so far.
-    skip: u32,
-    /// The last item of the previous page, which the next page must start with.
-    seam: Option<u64>,
-    restarts: u32,
-    /// Paged without the seam check: a window too small to split that keeps changing.
-    unchecked: bool,
-}
-
-/// A page as received, to be read with [`WindowFetch::read`].
-pub struct AlertPage {
-    pub bytes: Vec<u8>,
-    /// Released, with the buffer, when the page is dropped.
-    lease: Option<PageLease>,
-    /// Items asked for (after any shrinking).
-    requested: u32,
-    /// Whether the first item repeats the previous page's last.
-    overlaps: bool,
-}
-
-impl Drop for AlertPage {
-    fn drop(&mut self) {
-        if let Some(lease) = &self.lease {
-            lease.give_back(std::mem::take(&mut self.bytes));
-        }
-    }
-}
-
-/// Reading every alert of one window. Call [`Self::next_page`], then [`Self::read`] on the
-/// page, until `next_page` returns `None`; the caller may await between pages (to send them).
-pub struct WindowFetch<'c> {
-    client: &'c AlertsClient,
-    /// Windows still to fetch; the last is next.
-    pending: Vec<(Timestamp, Timestamp)>,
-    cursor: Option<Cursor>,
-    /// The page returned last, until it is read.
-    unread: Option<(u32, bool)>,
-    seen: HashSet<u64>,
-    hasher: RandomState,
-    pub stats: WindowStats,
-    /// The last page read was not a page: it is fetched again, after a backoff.
-    not_a_page: Option<NotAPage>,
-    /// Answers in a row that were not pages.
-    bad_answers: u32,
-    backoff: Backoff,
-}
-
-/// What a read page said about the window's progress.
-struct PageOutcome {
-    items: u32,
-    seam_held: bool,
-    last: Option<u64>,
-}
-
-impl WindowFetch<'_> {
-    pub async fn next_page(&mut self) -> Result<Option<AlertPage>, FetchError> {
-        assert!(
-            self.unread.is_none(),
-            "WindowFetch::read must be called on every page before the next"
-        );
-        if let Some(bad) = self.not_a_page.take() {
-            // Retried like a 5xx: the window is not delivered until a good page comes.
-            self.bad_answers += 1;
-            self.stats.not_pages += 1;
-            let last = format!("it answered 200 with {bad}");
-            if self.bad_answers >= MAX_ATTEMPTS {
-                return Err(FetchError::Unavailable {
-                    tenant: self.client.tenant.name.clone(),
-                    attempts: self.bad_answers,
-                    last,
-                });
-            }
-            let wait = self.backoff.next_wait();
-            tracing::warn!(tenant = %self.client.tenant.name, "alerts API: {last}; fetching the page again in {:.1}s", wait.as_secs_f32());
-            tokio::time::sleep(wait).await;
-        }
-        loop {
-            let Some(cursor) = self.cursor.clone() else {
-                let Some((from, to)) = self.pending.pop() else {
-                    return Ok(None);
-                };
-                self.cursor = Some(Cursor {
-                    from,
-                    to,
-                    skip: 0,
-                    seam: None,
-                    restarts: 0,
-                    unchecked: false,
-                });
-                continue;
-            };
-            let page_size = self.client.tenant.page_size;
-            let overlaps = cursor.seam.is_some() && cursor.skip > 0 && !cursor.unchecked;
-            let skip = cursor.skip - u32::from(overlaps);
-            let cap = self.client.max_results;
-            let top = (page_size + u32::from(overlaps)).min(cap);
-            if skip > 0 && skip + top > cap {
-                self.split(&cursor)?;
-                continue;
-            }
-            let query = PageQuery {
-                from: cursor.from,
-                to: cursor.to,
-                skip,
-                top,
-            };
-            let lease = match &self.client.page_budget {
-                Some(budget) => Some(budget.lease().await),
-                None => None,
-            };
-            let (bytes, requested) = self.client.get_page(query).await?;
-            self.stats.pages += 1;
-            self.unread = Some((requested, overlaps));
-            return Ok(Some(AlertPage {
-                lease,
-                bytes,
-                requested,
-                overlaps,
-            }));
-        }
-    }
-
-    /// Splits the current window in two by time; the earlier half is fetched first.
-    fn split(&mut self, cursor: &Cursor) -> Result<(), FetchError> {
-        let (a, b) = (cursor.from.unix_nanos(), cursor.to.unix_nanos());
-        // 100 ns is the API's precision: below it there is nothing to split.
-        if b - a < 200 {
-            return Err(FetchError::TooDense {
-                tenant: self.client.tenant.name.clone(),
-                limit: self.client.max_results,
-                from: cursor.from,
-                to: cursor.to,
-            });
-        }
-        let mid = Timestamp::from_unix_nanos(a + (b - a) / 200 * 100, 7);
-        self.pending.push((mid, cursor.to));
-        self.pending.push((cursor.from, mid));
-        self.cursor = None;
-        self.stats.splits += 1;
-        tracing::debug!(tenant = %self.client.tenant.name, "window {} .. {} split at {mid}", cursor.from, cursor.to);
-        Ok(())
-    }
-
-    fn key(&self, id: &str, last_update: Option<Timestamp>) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        last_update.map(Timestamp::unix_nanos).hash(&mut h);
-        h.finish()
-    }
-
-    /// Parses `page` and hands each alert version not handed out before in this window (and
-    /// each malformed alert, with its position) to `sink`.
-    pub fn read<E>(
-        &mut self,
-        page: &AlertPage,
-        want_raw: bool,
-        mut sink: impl FnMut(Item<'_>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.unread = None;
-        let expected_seam = if page.overlaps {
-            self.cursor.as_ref().and_then(|c| c.seam)
-        } else {
-            None
-        };
-        let mut outcome = PageOutcome {
-            items: 0,
-            seam_held: expected_seam.is_none(),
-            last: None,
-        };
-        let result = reader::read_page(&page.bytes, want_raw, |item| {
-            let first = outcome.items == 0;
-            outcome.items += 1;
-            let key = match &item {
-                Item::Alert(a) => a
-                    .alert
-                    .id()
-                    .map(|id| self.key(id, a.alert.last_update_time)),
-                Item::Malformed(_) => None,
-            };
-            outcome.last = key;
-            if first && page.overlaps {
-                outcome.seam_held = key.is_some() && key == expected_seam;
-                if outcome.seam_held {
-                    return Ok(());
-                }
-            }
-            if let Some(k) = key
-                && !self.seen.insert(k)
-            {
-                self.stats.repeats += 1;
-                return Ok(());
-            }
-            match &item {
-                Item::Alert(_) => self.stats.alerts += 1,
-                Item::Malformed(_) => self.stats.malformed += 1,
-            }
-            sink(item)
-        });
-        match result {
-            Ok(()) => {
-                self.bad_answers = 0;
-                self.advance(page, outcome);
-                Ok(())
-            }
-            Err(PageError::Stopped(e)) => {
-                self.advance(page, outcome);
-                Err(e)
-            }
-            // The cursor stays: the same page is asked for again. Alerts the typed pass handed
-            // out before the damage was found are in `seen` and are not handed out twice.
-            Err(PageError::NotAPage(bad)) => {
-                self.not_a_page = Some(bad);
-                Ok(())
-            }
-        }
-    }
-
-    fn advance(&mut self, page: &AlertPage, outcome: PageOutcome) {
-        let Some(cursor) = self.cursor.as_mut() else {
-            return;
-        };
-        if !outcome.seam_held {
-            // Something shifted under the pages: page the window again from its start.
-            cursor.restarts += 1;
-            self.stats.restarts += 1;
-            tracing::debug!(tenant = %self.client.tenant.name, "alerts moved while paging {} .. {}; restarting the window", cursor.from, cursor.to);
-            if cursor.restarts > MAX_RESTARTS {
-                let c = cursor.clone();
-                // Smaller windows change less while they are paged. A window too small to
-                // split is paged once more without the seam check rather than given up.
-                if self.split(&c).is_err()
-                    && let Some(cursor) = self.cursor.as_mut()
-                {
-                    tracing::warn!(tenant = %self.client.tenant.name, "alerts keep changing within {} .. {}; paging it once more without the consistency check (an alert moved meanwhile is caught by the next poll's overlap)", c.from, c.to);
-                    cursor.unchecked = true;
-                    cursor.skip = 0;
-                    cursor.seam = None;
-                }
-                return;
-            }
-            cursor.skip = 0;
-            cursor.seam = None;
-            return;
-        }
-        let new_items = outcome.items - u32::from(page.overlaps);
-        cursor.skip += new_items;
-        cursor.seam = outcome.last;
-        if outcome.items < page.requested {
-            // A short page is the window's last.
-            self.cursor = None;
-        }
     }
 }

@@ -26,7 +26,8 @@ pub struct Alert<'a> {
     /// `incidentId`: the incident the alert belongs to, a number (`4711`) in real answers.
     #[serde(borrow, default)]
     pub incident_id: Option<Str<'a>>,
-    /// `investigationId`: the automated investigation of the alert, a number, or null when none ran.
+    /// `investigationId`: the automated investigation of the alert, a number; null when none
+    /// ran.
     #[serde(borrow, default)]
     pub investigation_id: Option<Str<'a>>,
     /// `assignedTo`: who owns the alert, usually a user principal name (`secop@contoso.com`).
@@ -60,7 +61,8 @@ pub struct Alert<'a> {
     /// `category`: the attack stage or kind, such as `Malware`, `Execution`, `CredentialAccess`.
     #[serde(borrow, default)]
     pub category: Option<Str<'a>>,
-    /// `threatFamilyName`: the malware family, such as `Mimikatz`; null for most behavioural alerts.
+    /// `threatFamilyName`: the malware family, such as `Mimikatz`; null for most behavioural
+    /// alerts.
     #[serde(borrow, default)]
     pub threat_family_name: Option<Str<'a>>,
     /// `threatName`: the antivirus threat name, such as `HackTool:Win32/Mimikatz`.

@@ -19,6 +19,6 @@ pub mod tenant;
 pub mod window;
 pub mod wiring;
 
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, VersionKey};
+pub use checkpoint::CheckpointError;
 pub use daemon::{Forwarder, RunOutcome, StartError};
-pub use tenant::{PollError, PollReport, TenantForwarder};
+pub use tenant::{PollError, PollReport};

@@ -28,8 +28,13 @@ use expr::{Expr, Scope, Val, ValueMap};
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// ArcSight CEF (`format = "cef"`): a header of `|`-separated fields, then `key=value`
+    /// extensions.
     Cef,
+    /// IBM QRadar LEEF 2.0 (`format = "leef"`): a header, then attributes split by the
+    /// mapping's `delimiter`.
     Leef,
+    /// The alert's own JSON text, with the tenant added (`format = "json"`); needs no mapping.
     Json,
 }
 
@@ -58,18 +63,26 @@ impl std::str::FromStr for Format {
 /// A format, LEEF delimiter or field key the encoders cannot take.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingError {
+    /// A `format` other than `cef`, `leef` and `json` (the value given).
     #[error("unknown format `{0}` (cef, leef or json)")]
     UnknownFormat(String),
+    /// A LEEF `delimiter` written `xHH`/`0xHH` whose digits are not hex (the value given).
     #[error("`{0}` is not a hex byte like x09 or 0x5E")]
     DelimiterHex(String),
+    /// A LEEF `delimiter` longer than one character and not `xHH`/`0xHH` (the value given).
     #[error("`{0}`: the delimiter is one character, or xHH / 0xHH")]
     DelimiterLength(String),
+    /// A LEEF `delimiter` that would break the record: not ASCII, a letter, digit, space, `|`,
+    /// `=`, CR or LF (the value given).
     #[error(
         "`{0}` cannot be the delimiter: it must be one ASCII character other than a letter, digit, space, |, =, CR or LF"
     )]
     DelimiterChar(String),
+    /// A key of a CEF mapping's `[fields]` that CEF cannot carry (the key given).
     #[error("`{0}` is not a valid CEF extension key (letters, digits and _ only)")]
     CefKey(String),
+    /// A key of a LEEF mapping's `[fields]` that LEEF cannot carry: empty, or with `=`, `|`,
+    /// the delimiter, white space or a control character (the key given).
     #[error("`{0}` is not a valid LEEF attribute key")]
     LeefKey(String),
 }
@@ -77,24 +90,34 @@ pub enum SettingError {
 /// The tenant an alert came from, as configured: it goes into the `Tenant`/`TenantId` fields.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TenantIdentity<'t> {
+    /// The tenant's `name` in the configuration, such as `contoso`.
     pub name: &'t str,
+    /// The tenant's `tenant_id`, the Entra tenant GUID.
     pub id: &'t str,
 }
 
 /// A mapping file that could not be read or compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
+    /// The file cannot be read.
     #[error("cannot read mapping file {file}: {source}")]
     Read {
+        /// The file's path as given.
         file: String,
+        /// Why reading failed.
         source: std::io::Error,
     },
+    /// The file is not a valid mapping: bad TOML, an unknown key, an expression that does not
+    /// parse, a field the format cannot carry.
     #[error("{}", invalid_message(file, *line, key, message))]
     Invalid {
+        /// The file's path as given (or `mappings/cef.toml (built in)`).
         file: String,
         /// 1-based; 0 when the problem has no single line (a missing key).
         line: usize,
+        /// The mapping key at fault, such as `fields.cs1`; empty when there is none.
         key: String,
+        /// What is wrong, in words.
         message: String,
     },
 }
@@ -119,16 +142,29 @@ pub enum EncodeError {
         id = id.as_deref().unwrap_or("(no id)")
     )]
     TooLarge {
+        /// The alert's `id`, if it has one.
         id: Option<String>,
+        /// Bytes the record takes with every alert value emptied.
         needed: usize,
+        /// The bytes the record may take (the output's maximum message size less the syslog
+        /// envelope).
         budget: usize,
     },
+    /// The JSON format was asked to encode an alert without the JSON text it was read from.
     #[error("alert {}: the JSON format needs the alert's JSON text", id.as_deref().unwrap_or("(no id)"))]
-    NoRawJson { id: Option<String> },
+    NoRawJson {
+        /// The alert's `id`, if it has one.
+        id: Option<String>,
+    },
     /// The JSON format cannot write this alert (its text is not an object, or it must be
     /// shortened and cannot be read whole).
     #[error("alert {}: {reason}", id.as_deref().unwrap_or("(no id)"))]
-    Unencodable { id: Option<String>, reason: String },
+    Unencodable {
+        /// The alert's `id`, if it has one.
+        id: Option<String>,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 /// What an encoder had to shorten to make a record valid and within budget.
@@ -143,11 +179,13 @@ pub struct EncodeStats {
 }
 
 impl EncodeStats {
+    /// Whether any value was shortened.
     pub fn truncated(&self) -> bool {
         self.dictionary_truncations + self.budget_truncations > 0
     }
 
-    pub fn add(&mut self, other: EncodeStats) {
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: EncodeStats) {
         self.dictionary_truncations += other.dictionary_truncations;
         self.budget_truncations += other.budget_truncations;
         self.bytes_removed += other.bytes_removed;
@@ -260,8 +298,8 @@ enum Inner {
 }
 
 /// The shipped mapping files, also used when no `--mapping` is given.
-pub const BUILTIN_CEF: &str = include_str!("../../mappings/cef.toml");
-pub const BUILTIN_LEEF: &str = include_str!("../../mappings/leef.toml");
+pub(crate) const BUILTIN_CEF: &str = include_str!("../../mappings/cef.toml");
+pub(crate) const BUILTIN_LEEF: &str = include_str!("../../mappings/leef.toml");
 
 impl Mapping {
     /// The built-in mapping of a format (the shipped `mappings/*.toml`; JSON needs none).
@@ -299,6 +337,7 @@ impl Mapping {
         Mapping::from_toml(&file, &text)
     }
 
+    /// The format the mapping writes (its `format` key; `json` for the JSON mapping).
     pub fn format(&self) -> Format {
         match &self.inner {
             Inner::Plan(p) => p.format,

@@ -39,19 +39,23 @@ impl fmt::Display for Position {
 /// An alert read from the input, with the JSON text it came from.
 #[derive(Debug)]
 pub struct InputAlert<'a> {
+    /// The alert, its strings borrowed from the input where they had no escapes.
     pub alert: Alert<'a>,
     /// The alert's JSON text, for the JSON output format (keeps fields the model does not know);
     /// `None` only from [`read_page`] when the caller did not ask for it.
     pub raw: Option<&'a str>,
+    /// Where it was in the input.
     pub position: Position,
 }
 
 /// An alert (or what should have been one) that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct MalformedAlert {
+    /// Where it was in the input.
     pub position: Position,
     /// The alert's id when it could still be found.
     pub id: Option<String>,
+    /// What is wrong with it, such as serde's `invalid type: ... at line 1 column 42`.
     pub reason: String,
     /// The alert's JSON text when it was a complete JSON value (kept for dead letters).
     pub raw: Option<String>,
@@ -73,13 +77,16 @@ impl fmt::Display for MalformedAlert {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item<'a> {
+    /// An alert that was read.
     Alert(InputAlert<'a>),
+    /// An element or line that should have been an alert and is not; reading went on.
     Malformed(MalformedAlert),
 }
 
 /// Why reading stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError<E> {
+    /// The input could not be read.
     #[error("read failed: {0}")]
     Io(#[from] io::Error),
     /// The caller's sink asked to stop (e.g. its output went away).

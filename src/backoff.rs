@@ -14,6 +14,8 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// A backoff whose first wait is at most `min` and whose waits never exceed `max`; seeded
+    /// per instance, so two forwarders draw different jitter.
     pub fn new(min: Duration, max: Duration) -> Backoff {
         let seed = std::collections::hash_map::RandomState::new()
             .build_hasher()
@@ -38,6 +40,7 @@ impl Backoff {
         ceiling.mul_f64(0.5 + fraction / 2.0)
     }
 
+    /// Starts again from `min`, after an attempt succeeded.
     pub fn reset(&mut self) {
         self.next = self.min;
     }

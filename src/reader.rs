@@ -6,14 +6,16 @@
 //! reported to the caller with its position (and id when it has one) and reading goes on; only
 //! a JSON syntax error in a multi-line document ends that document, since nothing after it can
 //! be trusted to start an alert.
+//!
+//! Beside this file (the model of what is read, the form of the input, NDJSON lines and each
+//! element): `page` reads an API page held in memory, as the alerts client receives it, and
+//! `stream` streams multi-line documents element by element.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, Read};
-use std::rc::Rc;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::alert::{Alert, Str};
@@ -39,19 +41,23 @@ impl fmt::Display for Position {
 /// An alert read from the input, with the JSON text it came from.
 #[derive(Debug)]
 pub struct InputAlert<'a> {
+    /// The alert, its strings borrowed from the input where they had no escapes.
     pub alert: Alert<'a>,
     /// The alert's JSON text, for the JSON output format (keeps fields the model does not know);
     /// `None` only from [`read_page`] when the caller did not ask for it.
     pub raw: Option<&'a str>,
+    /// Where it was in the input.
     pub position: Position,
 }
 
 /// An alert (or what should have been one) that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct MalformedAlert {
+    /// Where it was in the input.
     pub position: Position,
     /// The alert's id when it could still be found.
     pub id: Option<String>,
+    /// What is wrong with it, such as serde's `invalid type: ... at line 1 column 42`.
     pub reason: String,
     /// The alert's JSON text when it was a complete JSON value (kept for dead letters).
     pub raw: Option<String>,
@@ -73,13 +79,16 @@ impl fmt::Display for MalformedAlert {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item<'a> {
+    /// An alert that was read.
     Alert(InputAlert<'a>),
+    /// An element or line that should have been an alert and is not; reading went on.
     Malformed(MalformedAlert),
 }
 
 /// Why reading stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError<E> {
+    /// The input could not be read.
     #[error("read failed: {0}")]
     Io(#[from] io::Error),
     /// The caller's sink asked to stop (e.g. its output went away).
@@ -296,258 +305,10 @@ fn describe(e: &serde_json::Error) -> String {
     }
 }
 
-/// Counts the newlines that the JSON deserializer has consumed, so elements get line numbers.
-struct LineCounter<R> {
-    inner: R,
-    newlines: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let nl = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        self.newlines.set(self.newlines.get() + nl);
-        Ok(n)
-    }
-}
-
-/// Shared state of a streaming read: the consumer, and its error if it asked to stop.
-struct Stream<'s, E, F> {
-    sink: &'s mut F,
-    stopped: Option<E>,
-    newlines: Rc<Cell<u64>>,
-    first_line: u64,
-}
-
-impl<E, F> Stream<'_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    fn line_now(&self) -> u64 {
-        self.first_line + self.newlines.get()
-    }
-
-    fn emit(&mut self, item: Item<'_>) -> Result<(), StopSignal> {
-        match (self.sink)(item) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.stopped = Some(e);
-                Err(StopSignal)
-            }
-        }
-    }
-
-    /// Hands one element to the consumer; `position` says where it started.
-    fn element<D: de::Error>(&mut self, text: &str, position: Position) -> Result<(), D> {
-        emit_element(text, position, &mut |item| self.emit(item)).map_err(|_| D::custom(STOPPED))
-    }
-
-    /// Where an element that was just read started: count back the newlines inside it.
-    fn start_of(&self, text: &str) -> u64 {
-        self.line_now() - text.bytes().filter(|&b| b == b'\n').count() as u64
-    }
-}
-
-#[derive(Debug)]
-struct StopSignal;
-const STOPPED: &str = "siemfwd: consumer stopped";
-
-fn read_documents<R, E, F>(input: R, first_line: u64, mut sink: F) -> Result<(), ReadError<E>>
-where
-    R: Read,
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    let newlines = Rc::new(Cell::new(0));
-    let reader = LineCounter {
-        inner: input,
-        newlines: newlines.clone(),
-    };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut stream = Stream {
-        sink: &mut sink,
-        stopped: None,
-        newlines,
-        first_line,
-    };
-    // `end()` skips whitespace and fails only when another document follows.
-    while de.end().is_err() {
-        if let Err(e) = (Document {
-            stream: &mut stream,
-        })
-        .deserialize(&mut de)
-        {
-            if let Some(stop) = stream.stopped.take() {
-                return Err(ReadError::Stopped(stop));
-            }
-            if e.is_io() {
-                return Err(ReadError::Io(e.into()));
-            }
-            let line = first_line + u64::try_from(e.line()).unwrap_or(1) - 1;
-            let item = Item::Malformed(MalformedAlert {
-                position: Position { line, index: None },
-                id: None,
-                reason: format!(
-                    "JSON syntax error at column {}: {}; the rest of this input is skipped",
-                    e.column(),
-                    describe(&e)
-                ),
-                raw: None,
-            });
-            return (stream.sink)(item).map_err(ReadError::Stopped);
-        }
-    }
-    Ok(())
-}
-
-/// One top-level JSON document: a page, an array of alerts or a single alert.
-struct Document<'a, 's, E, F> {
-    stream: &'a mut Stream<'s, E, F>,
-}
-
-impl<'de, E, F> DeserializeSeed<'de> for Document<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, E, F> Visitor<'de> for Document<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an alert object, an array of alerts or a page {\"value\": [...]}")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        elements(self.stream, seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let start_line = self.stream.line_now();
-        let mut members: Vec<(String, Box<RawValue>)> = Vec::new();
-        let mut page = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "value" {
-                map.next_value_seed(Elements {
-                    stream: &mut *self.stream,
-                })?;
-                page = true;
-            } else {
-                members.push((key, map.next_value()?));
-            }
-        }
-        if page {
-            return Ok(());
-        }
-        // A single alert: rebuild its text from the members read so far.
-        let mut text = String::from("{");
-        for (i, (k, v)) in members.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            text.push_str(&serde_json::to_string(k).map_err(de::Error::custom)?);
-            text.push(':');
-            text.push_str(v.get());
-        }
-        text.push('}');
-        let position = Position {
-            line: start_line,
-            index: None,
-        };
-        self.stream.element(&text, position)
-    }
-
-    fn visit_unit<Er: de::Error>(self) -> Result<(), Er> {
-        self.not_an_alert("null")
-    }
-    fn visit_bool<Er: de::Error>(self, _: bool) -> Result<(), Er> {
-        self.not_an_alert("a boolean")
-    }
-    fn visit_i64<Er: de::Error>(self, _: i64) -> Result<(), Er> {
-        self.not_an_alert("a number")
-    }
-    fn visit_u64<Er: de::Error>(self, _: u64) -> Result<(), Er> {
-        self.not_an_alert("a number")
-    }
-    fn visit_f64<Er: de::Error>(self, _: f64) -> Result<(), Er> {
-        self.not_an_alert("a number")
-    }
-    fn visit_str<Er: de::Error>(self, _: &str) -> Result<(), Er> {
-        self.not_an_alert("a string")
-    }
-}
-
-impl<E, F> Document<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    fn not_an_alert<Er: de::Error>(self, what: &str) -> Result<(), Er> {
-        let item = Item::Malformed(MalformedAlert {
-            position: Position {
-                line: self.stream.line_now(),
-                index: None,
-            },
-            id: None,
-            reason: format!("expected an alert object, an array or a page, found {what}"),
-            raw: None,
-        });
-        self.stream.emit(item).map_err(|_| Er::custom(STOPPED))
-    }
-}
-
-/// The elements of a page's `value` or of a top-level array.
-struct Elements<'a, 's, E, F> {
-    stream: &'a mut Stream<'s, E, F>,
-}
-
-impl<'de, E, F> DeserializeSeed<'de> for Elements<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, E, F> Visitor<'de> for Elements<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("`value` to be an array of alerts")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        elements(self.stream, seq)
-    }
-}
-
-fn elements<'de, A, E, F>(stream: &mut Stream<'_, E, F>, mut seq: A) -> Result<(), A::Error>
-where
-    A: SeqAccess<'de>,
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    let mut index = 0u64;
-    while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-        index += 1;
-        let position = Position {
-            line: stream.start_of(raw.get()),
-            index: Some(index),
-        };
-        stream.element(raw.get(), position)?;
-    }
-    Ok(())
-}
-
 mod page;
+mod stream;
 pub use page::{NotAPage, PageError, quote_start, read_page};
+use stream::read_documents;
 
 #[cfg(test)]
 mod tests;

@@ -10,14 +10,17 @@ use std::path::Path;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`; from here on it prints as `<redacted>`.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
 
+    /// The value itself, for the one place that must send it (a token request, a header).
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// Whether the value is the empty string, without exposing it.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -41,11 +44,18 @@ impl Secret {
 /// A secret file that holds no secret now. Names the file, never its content.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFileError {
+    /// The file holds nothing but white space.
     #[error("{path} is empty")]
-    Empty { path: String },
+    Empty {
+        /// The file (`client_secret_file`).
+        path: String,
+    },
+    /// The file cannot be read (missing, permissions).
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file (`client_secret_file`).
         path: String,
+        /// Why reading failed.
         source: std::io::Error,
     },
 }

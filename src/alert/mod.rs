@@ -19,62 +19,101 @@ use serde::de::{Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
 #[derive(Debug, Default, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Alert<'a> {
+    /// `id`: the alert's id, such as `da637472900382838869_1364969609`; with
+    /// `lastUpdateTime` it names one version of the alert.
     #[serde(borrow, default)]
     pub id: Option<Str<'a>>,
+    /// `incidentId`: the incident the alert belongs to, a number (`4711`) in real answers.
     #[serde(borrow, default)]
     pub incident_id: Option<Str<'a>>,
+    /// `investigationId`: the automated investigation of the alert, a number; null when none
+    /// ran.
     #[serde(borrow, default)]
     pub investigation_id: Option<Str<'a>>,
+    /// `assignedTo`: who owns the alert, usually a user principal name (`secop@contoso.com`).
     #[serde(borrow, default)]
     pub assigned_to: Option<Str<'a>>,
+    /// `severity`: `UnSpecified`, `Informational`, `Low`, `Medium` or `High`.
     #[serde(borrow, default)]
     pub severity: Option<Str<'a>>,
+    /// `status`: `Unknown`, `New`, `InProgress` or `Resolved`.
     #[serde(borrow, default)]
     pub status: Option<Str<'a>>,
+    /// `classification`: an analyst's verdict: `TruePositive`, `InformationalExpectedActivity`,
+    /// `FalsePositive`, or null while unclassified.
     #[serde(borrow, default)]
     pub classification: Option<Str<'a>>,
+    /// `determination`: what the true positive was, such as `Malware`, `Apt`, `SecurityTesting`,
+    /// `UnwantedSoftware`, `Other`, or `NotAvailable`.
     #[serde(borrow, default)]
     pub determination: Option<Str<'a>>,
+    /// `investigationState`: where the automated investigation stands, such as `Running`,
+    /// `SuccessfullyRemediated`, `Benign`, `UnsupportedAlertType`.
     #[serde(borrow, default)]
     pub investigation_state: Option<Str<'a>>,
+    /// `detectionSource`: which product raised the alert, such as `WindowsDefenderAtp`,
+    /// `WindowsDefenderAv`, `CustomDetection`.
     #[serde(borrow, default)]
     pub detection_source: Option<Str<'a>>,
+    /// `detectorId`: the id (often a GUID) of the detection rule that fired.
     #[serde(borrow, default)]
     pub detector_id: Option<Str<'a>>,
+    /// `category`: the attack stage or kind, such as `Malware`, `Execution`, `CredentialAccess`.
     #[serde(borrow, default)]
     pub category: Option<Str<'a>>,
+    /// `threatFamilyName`: the malware family, such as `Mimikatz`; null for most behavioural
+    /// alerts.
     #[serde(borrow, default)]
     pub threat_family_name: Option<Str<'a>>,
+    /// `threatName`: the antivirus threat name, such as `HackTool:Win32/Mimikatz`.
     #[serde(borrow, default)]
     pub threat_name: Option<Str<'a>>,
+    /// `title`: the one-line headline shown in the portal.
     #[serde(borrow, default)]
     pub title: Option<Str<'a>>,
+    /// `description`: free text of several sentences, often with line breaks.
     #[serde(borrow, default)]
     pub description: Option<Str<'a>>,
+    /// `alertCreationTime`: when MDE created the alert (UTC, ISO 8601).
     #[serde(default)]
     pub alert_creation_time: Option<Timestamp>,
+    /// `firstEventTime`: the earliest activity on the device that the alert covers.
     #[serde(default)]
     pub first_event_time: Option<Timestamp>,
+    /// `lastEventTime`: the latest activity on the device that the alert covers.
     #[serde(default)]
     pub last_event_time: Option<Timestamp>,
+    /// `lastUpdateTime`: when the alert last changed; the poll window filters on it, the
+    /// checkpoint's cursor is made of it, and `timestamp = "alert"` sends it.
     #[serde(default)]
     pub last_update_time: Option<Timestamp>,
+    /// `resolvedTime`: when the status became `Resolved`; null before that.
     #[serde(default)]
     pub resolved_time: Option<Timestamp>,
+    /// `machineId`: the device's MDE id, 40 hex digits.
     #[serde(borrow, default)]
     pub machine_id: Option<Str<'a>>,
+    /// `computerDnsName`: the device's name, usually its FQDN (`ws-017.contoso.local`).
     #[serde(borrow, default)]
     pub computer_dns_name: Option<Str<'a>>,
+    /// `rbacGroupName`: the device group the device is in, as named in the tenant's portal.
     #[serde(borrow, default)]
     pub rbac_group_name: Option<Str<'a>>,
+    /// `aadTenantId`: the Entra tenant id (a GUID) the alert belongs to.
     #[serde(borrow, default)]
     pub aad_tenant_id: Option<Str<'a>>,
+    /// `mitreTechniques`: MITRE ATT&CK technique ids such as `T1059.001`; an array in real
+    /// answers, sometimes a single string.
     #[serde(borrow, default)]
     pub mitre_techniques: Option<StrList<'a>>,
+    /// `relatedUser`: the user the alert is about, as an object or as `DOMAIN\user`.
     #[serde(borrow, default)]
     pub related_user: Option<RelatedUser<'a>>,
+    /// `comments`: analysts' comments, oldest first.
     #[serde(borrow, default)]
     pub comments: Option<Vec<Comment<'a>>>,
+    /// `evidence`: the files, processes, users, addresses and registry values involved; only
+    /// there when the request had `$expand=evidence`.
     #[serde(borrow, default)]
     pub evidence: Option<Vec<Evidence<'a>>>,
     /// Set when the object has a `value` array: it is an API page, not an alert. Lets a reader
@@ -87,10 +126,13 @@ pub struct Alert<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Comment<'a> {
+    /// `comment`: the comment's text.
     #[serde(borrow, default)]
     pub comment: Option<Str<'a>>,
+    /// `createdBy`: who wrote it, usually a user principal name.
     #[serde(borrow, default)]
     pub created_by: Option<Str<'a>>,
+    /// `createdTime`: when it was written.
     #[serde(default)]
     pub created_time: Option<Timestamp>,
 }
@@ -99,54 +141,80 @@ pub struct Comment<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Evidence<'a> {
+    /// `entityType`: what the item is: `File`, `Process`, `User`, `Ip`, `Url`, `Registry`, ...
     #[serde(borrow, default)]
     pub entity_type: Option<Str<'a>>,
+    /// `evidenceCreationTime`: when the item was added to the alert.
     #[serde(default)]
     pub evidence_creation_time: Option<Timestamp>,
+    /// `sha1`: the file's SHA-1, 40 hex digits (`File` and `Process`).
     #[serde(borrow, default)]
     pub sha1: Option<Str<'a>>,
+    /// `sha256`: the file's SHA-256, 64 hex digits (`File` and `Process`).
     #[serde(borrow, default)]
     pub sha256: Option<Str<'a>>,
+    /// `fileName`: the file's name without its folder, such as `powershell.exe`.
     #[serde(borrow, default)]
     pub file_name: Option<Str<'a>>,
+    /// `filePath`: the folder the file is in, such as `C:\Windows\System32`.
     #[serde(borrow, default)]
     pub file_path: Option<Str<'a>>,
+    /// `processId`: the process id on the device, a number (`Process`).
     #[serde(borrow, default)]
     pub process_id: Option<Str<'a>>,
+    /// `processCommandLine`: the process's full command line, quotes and all.
     #[serde(borrow, default)]
     pub process_command_line: Option<Str<'a>>,
+    /// `processCreationTime`: when the process started.
     #[serde(default)]
     pub process_creation_time: Option<Timestamp>,
+    /// `parentProcessId`: the process id of the process that started this one.
     #[serde(borrow, default)]
     pub parent_process_id: Option<Str<'a>>,
+    /// `parentProcessCreationTime`: when the parent process started.
     #[serde(default)]
     pub parent_process_creation_time: Option<Timestamp>,
+    /// `parentProcessFileName`: the parent's executable name, such as `cmd.exe`.
     #[serde(borrow, default)]
     pub parent_process_file_name: Option<Str<'a>>,
+    /// `parentProcessFilePath`: the folder of the parent's executable.
     #[serde(borrow, default)]
     pub parent_process_file_path: Option<Str<'a>>,
+    /// `ipAddress`: an IPv4 or IPv6 address (`Ip`).
     #[serde(borrow, default)]
     pub ip_address: Option<Str<'a>>,
+    /// `url`: a URL or domain name (`Url`).
     #[serde(borrow, default)]
     pub url: Option<Str<'a>>,
+    /// `registryKey`: the key's path below its hive, such as
+    /// `SOFTWARE\Microsoft\Windows\CurrentVersion\Run` (`Registry`).
     #[serde(borrow, default)]
     pub registry_key: Option<Str<'a>>,
+    /// `registryHive`: the hive, such as `HKEY_LOCAL_MACHINE`.
     #[serde(borrow, default)]
     pub registry_hive: Option<Str<'a>>,
+    /// `registryValueType`: the value's type, such as `String` or `Dword`.
     #[serde(borrow, default)]
     pub registry_value_type: Option<Str<'a>>,
+    /// `registryValue`: the value's data, as text.
     #[serde(borrow, default)]
     pub registry_value: Option<Str<'a>>,
+    /// `accountName`: the user's account name without its domain (`User`).
     #[serde(borrow, default)]
     pub account_name: Option<Str<'a>>,
+    /// `domainName`: the user's domain, such as `CONTOSO`.
     #[serde(borrow, default)]
     pub domain_name: Option<Str<'a>>,
+    /// `userSid`: the user's Windows security identifier (`S-1-5-21-...`).
     #[serde(borrow, default)]
     pub user_sid: Option<Str<'a>>,
+    /// `aadUserId`: the user's Entra object id, a GUID.
     #[serde(borrow, default)]
     pub aad_user_id: Option<Str<'a>>,
+    /// `userPrincipalName`: the user's sign-in name, such as `jdoe@contoso.com`.
     #[serde(borrow, default)]
     pub user_principal_name: Option<Str<'a>>,
+    /// `detectionStatus`: what the sensor did: `Detected`, `Blocked` or `Prevented`.
     #[serde(borrow, default)]
     pub detection_status: Option<Str<'a>>,
 }

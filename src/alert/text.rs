@@ -109,7 +109,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for StrList<'a> {
 /// documentation. A string `DOMAIN\user` is split at the first backslash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RelatedUser<'a> {
+    /// `userName`: the account name, such as `jdoe`.
     pub user_name: Option<Str<'a>>,
+    /// `domainName`: the account's domain, such as `CONTOSO`; none when a string had no backslash.
     pub domain_name: Option<Str<'a>>,
 }
 

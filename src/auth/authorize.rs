@@ -32,32 +32,50 @@ pub enum RedirectUri {
     Loopback {
         /// As given, to be sent byte for byte (Entra compares redirect URIs exactly).
         text: String,
+        /// The loopback address to listen on: `localhost` is 127.0.0.1.
         ip: IpAddr,
+        /// The port written in the URI; none: any free port.
         port: Option<u16>,
+        /// The path the redirect arrives at, `/` at least.
         path: String,
     },
     /// Any other (https) URI, such as Microsoft's `https://SiemMsspConnector` or
     /// `.../oauth2/nativeclient`: nothing can listen there; the user pastes the address the
     /// browser ends on.
-    External { text: String },
+    External {
+        /// As given, to be sent byte for byte.
+        text: String,
+    },
 }
 
 /// A `--redirect-uri` that cannot be one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedirectUriError {
+    /// Not a URI with a scheme and a host.
     #[error("`{text}` is not an absolute URI: {source}")]
     NotAbsolute {
+        /// The `--redirect-uri` as given.
         text: String,
+        /// Why it does not parse.
         source: url::ParseError,
     },
+    /// It has a `#fragment`, which OAuth forbids in a redirect URI (the `--redirect-uri` here).
     #[error("`{0}`: a redirect URI has no #fragment")]
     Fragment(String),
+    /// `http://` to another machine: the code would cross the network in clear text (the
+    /// `--redirect-uri` here).
     #[error(
         "`{0}`: http:// only for this machine (localhost, 127.0.0.1, [::1]); other redirect URIs must be https://"
     )]
     ClearTextRemote(String),
+    /// A scheme other than http and https.
     #[error("`{text}`: `{scheme}` is not http(s)")]
-    Scheme { text: String, scheme: String },
+    Scheme {
+        /// The `--redirect-uri` as given.
+        text: String,
+        /// Its scheme, such as `ftp`.
+        scheme: String,
+    },
 }
 
 /// The redirect URI used when none is given: this machine, any free port.
@@ -99,6 +117,8 @@ impl RedirectUri {
         }
     }
 
+    /// The URI as given, as it is sent to Entra (which compares it byte for byte with the
+    /// app's registered redirect URIs).
     pub fn text(&self) -> &str {
         match self {
             RedirectUri::Loopback { text, .. } | RedirectUri::External { text } => text,
@@ -164,7 +184,7 @@ pub fn authorize_url(
 
 /// The parameters of a redirect, from whatever the user pasted: a whole address (query and
 /// fragment), or just `code=...&state=...`. `Err` says what is wrong with the input.
-pub fn pasted_params(input: &str) -> Result<Vec<(String, String)>, PastedError> {
+pub(crate) fn pasted_params(input: &str) -> Result<Vec<(String, String)>, PastedError> {
     let text = input
         .trim()
         .trim_matches(|c| matches!(c, '"' | '\'' | '<' | '>'))
@@ -191,7 +211,7 @@ pub fn pasted_params(input: &str) -> Result<Vec<(String, String)>, PastedError> 
 
 /// Pasted text that holds no redirect's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PastedError {
+pub(crate) enum PastedError {
     #[error("nothing was pasted")]
     Nothing,
     #[error(
@@ -202,7 +222,7 @@ pub enum PastedError {
 
 /// The code of a redirect's parameters, once its `state` is this sign-in's; an error redirect
 /// explained in words.
-pub fn code_from_params(
+pub(crate) fn code_from_params(
     tenant: &TenantConfig,
     params: &[(String, String)],
     expected_state: &str,

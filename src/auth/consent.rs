@@ -24,6 +24,8 @@ pub struct ConsentRequest {
 }
 
 impl ConsentRequest {
+    /// The request for `client_id` in `tenant` (`None`: `common`) at `login_url` (`None`:
+    /// `https://login.microsoftonline.com`).
     pub fn new(client_id: &str, tenant: Option<&str>, login_url: Option<&str>) -> Self {
         ConsentRequest {
             client_id: client_id.to_owned(),

@@ -27,28 +27,42 @@ pub enum LoginError {
     /// text pasted instead of a URL).
     #[error("tenant \"{tenant}\": the sign-in failed: {summary}: {hint}")]
     SignIn {
+        /// The tenant's `name` (or its id, for a tenant given on the command line).
         tenant: String,
         /// The AADSTS code, when there is one.
         code: Option<u32>,
+        /// What went wrong, in one line.
         summary: String,
+        /// What to do about it.
         hint: String,
     },
     /// The answer carries another sign-in's `state`: nothing was exchanged.
     #[error(
         "tenant \"{tenant}\": the answer does not belong to this sign-in (its state differs: an older link, another attempt, or a forged redirect); nothing was exchanged: run `siemfwd auth login` again and use the link it prints"
     )]
-    StateMismatch { tenant: String },
+    StateMismatch {
+        /// The tenant's `name`.
+        tenant: String,
+    },
     /// Anything else that stopped the login (timeout, expired device code, network, input).
     #[error("tenant \"{tenant}\": {message}")]
-    Failed { tenant: String, message: String },
+    Failed {
+        /// The tenant's `name`.
+        tenant: String,
+        /// What stopped it, in words.
+        message: String,
+    },
     /// The refresh token was obtained but could not be saved.
     #[error(
         "tenant \"{tenant}\": cannot store the refresh token in {}: {source}; fix state_dir and sign in again (the token was not printed)",
         path.display()
     )]
     Storage {
+        /// The tenant's `name`.
         tenant: String,
+        /// The token file in `state_dir/tokens/`.
         path: PathBuf,
+        /// Why writing failed.
         source: std::io::Error,
     },
 }
@@ -160,7 +174,7 @@ pub(crate) fn aadsts_code(text: &str) -> Option<u32> {
 }
 
 /// Entra's endpoints of a tenant, for its token endpoint version.
-pub fn endpoint(tenant: &TenantConfig, what: Endpoint) -> String {
+pub(crate) fn endpoint(tenant: &TenantConfig, what: Endpoint) -> String {
     let base = tenant.login_url.as_str().trim_end_matches('/');
     let path = match (tenant.token_version, what) {
         (TokenVersion::V2, Endpoint::Authorize) => "oauth2/v2.0/authorize",
@@ -175,7 +189,7 @@ pub fn endpoint(tenant: &TenantConfig, what: Endpoint) -> String {
 
 /// One of Entra's endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     Authorize,
     Token,
     DeviceCode,
@@ -263,10 +277,16 @@ pub fn store_refresh_token(
 pub struct AdHocTenant {
     /// Names its token file (`--name`); the tenant id when none is given.
     pub name: String,
+    /// The customer's tenant (`--tenant-id`): its GUID or a domain such as `contoso.com`.
     pub tenant_id: String,
+    /// The app's id (`--client-id`), a GUID.
     pub client_id: String,
+    /// The app's secret (from `--client-secret-env`) for a confidential client; none for a
+    /// public client.
     pub client_secret: Option<Secret>,
+    /// Entra's host (`--login-url`), `https://login.microsoftonline.com` by default.
     pub login_url: url::Url,
+    /// The endpoint version (`--token-version`), v2 by default.
     pub token_version: TokenVersion,
 }
 

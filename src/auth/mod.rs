@@ -22,7 +22,7 @@ pub mod authorize;
 pub mod consent;
 pub mod device;
 pub mod login;
-pub mod loopback;
+pub(crate) mod loopback;
 pub mod pkce;
 pub mod status;
 

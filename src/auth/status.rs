@@ -27,11 +27,17 @@ pub enum StoredToken {
     /// The tenant uses client credentials: no refresh token.
     NotUsed,
     /// None in state_dir; `initial` tells whether a refresh_token_file is configured.
-    Missing { initial: bool },
+    Missing {
+        /// A `refresh_token_file` is configured: `run` starts from it.
+        initial: bool,
+    },
     /// The file is there but cannot be read or parsed.
     Unreadable(String),
     /// Stored, received at `rotated_at` (`None`: the time in it is not readable).
-    Stored { rotated_at: Option<DateTime<Utc>> },
+    Stored {
+        /// When Entra issued it.
+        rotated_at: Option<DateTime<Utc>>,
+    },
 }
 
 /// The result of asking Entra for a token.
@@ -39,7 +45,9 @@ pub enum StoredToken {
 pub enum TokenCheck {
     /// Not asked (`--no-check`).
     Skipped,
+    /// Entra issued a token just now.
     Works,
+    /// Entra refused, sorted into what to do about it.
     Failed(AuthError),
     /// No request could be made (the HTTP client could not be built).
     Setup(String),
@@ -51,6 +59,7 @@ pub enum TokenCheck {
 /// What a tenant's status comes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Nothing to do.
     Ok,
     /// A person must sign in again (`siemfwd auth login`).
     ReconsentNeeded,
@@ -68,6 +77,7 @@ impl Verdict {
         self != Verdict::Ok
     }
 
+    /// The verdict as `auth status` prints it, such as `re-consent needed`.
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
@@ -82,9 +92,13 @@ impl Verdict {
 /// One tenant's auth status.
 #[derive(Debug, Clone)]
 pub struct TenantStatus {
+    /// The tenant's `name`.
     pub name: String,
+    /// `refresh_token` or `client_credentials` (its `auth` setting).
     pub mode: &'static str,
+    /// `v2` or `v1` (its `token_version` setting).
     pub token_version: &'static str,
+    /// What asking Entra for a token just now gave.
     pub check: TokenCheck,
     /// The stored refresh token as it was before the check.
     pub stored: StoredToken,
@@ -110,6 +124,8 @@ impl TenantStatus {
         }
     }
 
+    /// What the status comes to: the check when there was one, else the stored token and the
+    /// last recorded failure.
     pub fn verdict(&self) -> Verdict {
         match &self.check {
             TokenCheck::Works => return Verdict::Ok,

@@ -1,5 +1,9 @@
 //! PKCE (RFC 7636's test vector), the sign-in link, reading redirect answers, errors in
 //! words, the consent link, status verdicts, and the loopback listener's refusals.
+//!
+//! Long because each case is a table of Entra's real answers and pasted addresses, written out
+//! so that a reader sees the exact bytes; the cases share the `tenant`/`params`/`status`
+//! helpers at the top, which splitting would duplicate or move out of sight.
 
 use std::time::Duration;
 

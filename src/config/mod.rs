@@ -28,16 +28,23 @@ pub const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::fro
 /// A configuration file that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read config file {file}: {source}")]
     Read {
+        /// The file's path as given.
         file: String,
+        /// Why reading failed.
         source: std::io::Error,
     },
+    /// The file is not a valid configuration: bad TOML, an unknown key, a value out of range,
+    /// a name twice, a secret that cannot be read.
     #[error("{file}:{line}: {message}")]
     Invalid {
+        /// The file's path as given.
         file: String,
         /// 1-based.
         line: usize,
+        /// What is wrong and, where it helps, how to fix it.
         message: String,
     },
 }
@@ -61,10 +68,15 @@ struct RawConfig {
 pub struct Config {
     /// The file it came from, for messages.
     pub source: String,
+    /// `state_dir`: where checkpoints, tokens, dead letters and run state live, relative to the
+    /// file's folder; `/var/lib/siemfwd` ([`DEFAULT_STATE_DIR`]) by default.
     pub state_dir: PathBuf,
     /// How long `run` may take to stop after SIGTERM, whatever the outputs and the API do.
     pub shutdown_grace: std::time::Duration,
+    /// The `[[tenant]]` tables in file order, `[defaults]` applied; without those set apart
+    /// ([`Config::unusable`]).
     pub tenants: Vec<TenantConfig>,
+    /// The `[[output]]` tables in file order.
     pub outputs: Vec<OutputConfig>,
     /// Things that work but should be changed (a secret written in the file), for the log.
     pub warnings: Vec<String>,
@@ -99,6 +111,7 @@ impl Config {
         Config::load_with(path, UnreadableSecret::Fails)
     }
 
+    /// Reads and validates a file; what a secret that cannot be read does is `secrets`' choice.
     pub fn load_with(path: &Path, secrets: UnreadableSecret) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -114,7 +127,8 @@ impl Config {
         Config::from_toml_with(file, text, UnreadableSecret::Fails)
     }
 
-    pub fn from_toml_with(
+    /// [`Config::from_toml`], with `secrets` deciding about a secret that cannot be read.
+    pub(crate) fn from_toml_with(
         file: &str,
         text: &str,
         secrets: UnreadableSecret,
@@ -174,6 +188,7 @@ impl Config {
         })
     }
 
+    /// The usable tenant named `name` (its `name` key).
     pub fn tenant(&self, name: &str) -> Option<&TenantConfig> {
         self.tenants.iter().find(|t| t.name == name)
     }
@@ -190,6 +205,7 @@ impl Config {
             .chain(self.unusable.iter().map(|u| &u.config))
     }
 
+    /// The output named `name` (its `name` key).
     pub fn output(&self, name: &str) -> Option<&OutputConfig> {
         self.outputs.iter().find(|o| o.name == name)
     }

@@ -1,3 +1,11 @@
+//! The configuration file: outputs and tenants with their defaults, every mistake reported with
+//! file, line and key, bounds of every number and duration, secrets that cannot be read, and
+//! names that must be unique.
+//!
+//! Long because each key's range is tested at both limits and just beyond, each refusal with
+//! its whole message, on TOML written out in the test; output and tenant cases share the
+//! `load`/`output_with`/`tenant_with` helpers.
+
 use std::time::Duration;
 
 use super::*;

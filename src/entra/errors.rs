@@ -59,7 +59,9 @@ impl AuthErrorKind {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("tenant \"{tenant}\": {summary}{}: {hint}", code_suffix(*code, summary))]
 pub struct AuthError {
+    /// The tenant's `name` (or its id, for a tenant given on the command line).
     pub tenant: String,
+    /// What to do about it: retry, or which fix.
     pub kind: AuthErrorKind,
     /// The AADSTS code, when Entra gave one.
     pub code: Option<u32>,
@@ -114,6 +116,7 @@ pub struct EntraError {
     /// `AADSTS<code>: <what happened>` and trace ids.
     #[serde(default)]
     pub error_description: String,
+    /// The AADSTS codes, such as `[700016]`; the first one decides what to do.
     #[serde(default)]
     pub error_codes: Vec<u32>,
 }
@@ -240,7 +243,8 @@ pub struct LastAuthFailure {
 }
 
 impl LastAuthFailure {
-    pub fn of(e: &AuthError) -> LastAuthFailure {
+    /// The record of `e`, dated now.
+    pub(crate) fn of(e: &AuthError) -> LastAuthFailure {
         LastAuthFailure {
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             kind: e.kind.as_str().to_owned(),

@@ -31,7 +31,10 @@ pub enum AuthMode {
     ClientCredentials,
     /// A delegated refresh token (from `siemfwd auth login` or the PowerShell script), rotated
     /// on every use. `initial` holds the first one; later ones live in `state_dir`.
-    RefreshToken { initial: Option<PathBuf> },
+    RefreshToken {
+        /// The tenant's `refresh_token_file`, read once when `state_dir` holds no token yet.
+        initial: Option<PathBuf>,
+    },
 }
 
 /// Entra ID token endpoint version.

@@ -49,8 +49,11 @@ pub(crate) fn number_or_string<'de, D: serde::Deserializer<'de>>(
 /// holds the token.
 #[derive(Serialize, Deserialize)]
 pub struct StoredRefreshToken {
+    /// The token itself, as Entra issued it.
     pub refresh_token: String,
+    /// The tenant it was issued in (its `tenant_id`), so that the file says whose it is.
     pub tenant_id: String,
+    /// The app it was issued to (its `client_id`).
     pub client_id: String,
     /// When it was received (RFC 3339): 90 days of disuse expire it.
     pub rotated_at: String,
@@ -112,6 +115,8 @@ pub struct TokenProvider {
 }
 
 impl TokenProvider {
+    /// The provider of `tenant`'s tokens over `http`, keeping a rotated refresh token and the
+    /// last failure in `state_dir`; nothing is requested until a token is needed.
     pub fn new(
         tenant: Tenant,
         http: reqwest::Client,

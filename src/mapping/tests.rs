@@ -1,3 +1,10 @@
+//! The shipped mappings' contracts (CEF and LEEF fields, severities, escaping), budgets and
+//! mapping errors, and property tests that no alert text can break a record.
+//!
+//! Long because the contracts are written out field by field against the shipped
+//! `mappings/*.toml`, and the property tests need their generators beside them; the cases share
+//! the `input`/`encode` helpers and the test tenant at the top.
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;

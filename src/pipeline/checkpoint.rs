@@ -20,9 +20,11 @@ use crate::alert::Timestamp;
 /// times are the same instant, however many fraction digits each was written with (the API
 /// writes 0 to 7; the checkpoint always 7).
 #[derive(Debug, Clone)]
-pub struct VersionKey {
-    pub id: String,
-    pub last_update: Option<Timestamp>,
+pub(crate) struct VersionKey {
+    /// The alert's `id`.
+    pub(crate) id: String,
+    /// Its `lastUpdateTime`, none when the API sent none.
+    pub(crate) last_update: Option<Timestamp>,
 }
 
 impl VersionKey {
@@ -47,10 +49,12 @@ impl std::hash::Hash for VersionKey {
 
 /// A tenant's checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     /// `None` before the first delivered window.
-    pub cursor: Option<Timestamp>,
-    pub recent: HashSet<VersionKey>,
+    pub(crate) cursor: Option<Timestamp>,
+    /// The versions delivered within `overlap` of the cursor: the next poll's window starts
+    /// that much earlier and skips these.
+    pub(crate) recent: HashSet<VersionKey>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,28 +69,56 @@ struct Stored {
 /// A checkpoint that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
+    /// The file exists but cannot be read (permissions, I/O).
     #[error("cannot read the checkpoint {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// `state_dir/checkpoints/<tenant>.json`.
+        path: PathBuf,
+        /// Why reading failed.
+        source: io::Error,
+    },
+    /// The file is not a checkpoint: not its JSON, or a time in it that is not a timestamp.
     #[error(
         "the checkpoint {path} is damaged ({message}); move it away to start again from initial_lookback"
     )]
-    Damaged { path: PathBuf, message: String },
+    Damaged {
+        /// `state_dir/checkpoints/<tenant>.json`.
+        path: PathBuf,
+        /// What is wrong with it, in words.
+        message: String,
+    },
+    /// The file was written for another `tenant_id` under the same tenant name: its cursor
+    /// says nothing about this tenant's alerts.
     #[error(
         "the checkpoint {path} belongs to tenant id {found}, not {expected}; move it away if the tenant really changed"
     )]
     OtherTenant {
+        /// `state_dir/checkpoints/<tenant>.json`.
         path: PathBuf,
+        /// The tenant id in the file.
         found: String,
+        /// The tenant's configured `tenant_id`.
         expected: String,
     },
+    /// The new checkpoint could not be written (disk full, permissions); the old one stays.
     #[error("cannot save the checkpoint {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// `state_dir/checkpoints/<tenant>.json`.
+        path: PathBuf,
+        /// Why writing failed.
+        source: io::Error,
+    },
+    /// The cursor is later than now plus [`FUTURE_TOLERANCE`]: forwarding from it would skip
+    /// every alert changed in between.
     #[error(
         "the checkpoint {path} says alerts were delivered up to {cursor}, later than now ({now}): the clock was ahead when it was written, or the file was edited; alerts changed before that time would never be fetched. Delete the file to start again from initial_lookback, or set its \"cursor\" to the last time you know was delivered (before {now})"
     )]
     InTheFuture {
+        /// `state_dir/checkpoints/<tenant>.json`.
         path: PathBuf,
+        /// The cursor in the file.
         cursor: Timestamp,
+        /// The clock when the file was read.
         now: Timestamp,
     },
 }
@@ -97,7 +129,7 @@ pub const FUTURE_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Reads and writes one tenant's checkpoint.
 #[derive(Debug, Clone)]
-pub struct CheckpointStore {
+pub(crate) struct CheckpointStore {
     path: PathBuf,
     tenant_id: String,
 }
@@ -108,10 +140,6 @@ impl CheckpointStore {
             path: state_dir.join("checkpoints").join(format!("{tenant}.json")),
             tenant_id: tenant_id.to_owned(),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The stored checkpoint if its cursor is not later than `now` (with
@@ -300,7 +328,7 @@ mod tests {
             other.load(),
             Err(CheckpointError::OtherTenant { .. })
         ));
-        std::fs::write(store.path(), b"{not json").unwrap();
+        std::fs::write(store.path.as_path(), b"{not json").unwrap();
         assert!(store.load().unwrap_err().to_string().contains("is damaged"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -318,7 +346,10 @@ mod tests {
         let e = store.load_at(now).unwrap_err();
         assert!(matches!(e, CheckpointError::InTheFuture { .. }));
         let text = e.to_string();
-        assert!(text.contains(&store.path().display().to_string()), "{text}");
+        assert!(
+            text.contains(&store.path.as_path().display().to_string()),
+            "{text}"
+        );
         assert!(text.contains("Delete the file"), "{text}");
         // A clock a little behind the one that wrote it is no reason to stop.
         c.cursor = Some(t("2026-12-05T10:04:00Z"));

@@ -32,12 +32,16 @@ const DRAIN_MARGIN: Duration = Duration::from_millis(500);
 /// The forwarder cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// An `[[output]]` cannot be set up (its certificates, its file, its socket).
     #[error("{0}")]
     Output(#[from] OutputError),
+    /// A tenant's HTTP client cannot be built (its proxy or CA settings).
     #[error("{0}")]
     Http(#[from] crate::source::http::HttpSetupError),
+    /// The configuration file (its path here) has no `[[tenant]]`.
     #[error("{0} has no [[tenant]]: nothing to forward (map --config needs none, run does)")]
     NoTenant(String),
+    /// The configuration file (its path here) has no `[[output]]`.
     #[error("{0} has no [[output]]: nowhere to send alerts")]
     NoOutput(String),
 }

@@ -6,7 +6,7 @@
 //! - [`supervisor`]: tenant tasks that panic are restarted with backoff, not forgotten.
 //! - [`run_state`]: a tenant that is not well, on disk for `check` and `auth status`.
 //! - [`window`]: one window fetched and sent to every output (shared by run and replay).
-//! - [`tenant`]: [`TenantForwarder`]: window, fetch, de-duplicate, map, send, checkpoint.
+//! - [`tenant`]: `TenantForwarder`: window, fetch, de-duplicate, map, send, checkpoint.
 //! - [`wiring`]: what run and replay build alike: outputs with their dead letters, routing,
 //!   API clients sharing HTTP clients and the page budget.
 
@@ -19,6 +19,6 @@ pub mod tenant;
 pub mod window;
 pub mod wiring;
 
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, VersionKey};
+pub use checkpoint::CheckpointError;
 pub use daemon::{Forwarder, RunOutcome, StartError};
-pub use tenant::{PollError, PollReport, TenantForwarder};
+pub use tenant::{PollError, PollReport};

@@ -55,8 +55,11 @@ pub fn start(
 /// Live counters of one tenant's replay, for a progress display.
 #[derive(Debug, Default)]
 pub struct ReplayProgress {
+    /// Alert versions the API returned so far.
     pub fetched: AtomicU64,
+    /// Alert versions sent so far (to every routed output).
     pub sent: AtomicU64,
+    /// Malformed or unencodable alerts kept in the dead-letter file so far.
     pub dead_lettered: AtomicU64,
     /// Nanoseconds of the window done so far (up to `to - from`).
     pub done_nanos: AtomicU64,

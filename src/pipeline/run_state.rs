@@ -22,12 +22,15 @@ pub enum Health {
 /// The record on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
+    /// Failing (retried) or stopped (waits for an operator).
     pub health: Health,
     /// When it started to fail (RFC 3339).
     pub since: String,
     /// Failures in a row.
     pub failures: u32,
+    /// The latest failure, in words.
     pub last_error: String,
+    /// When the record was last written (RFC 3339).
     pub updated_at: String,
 }
 
@@ -43,7 +46,7 @@ fn now_text() -> String {
 }
 
 impl RunStateFile {
-    pub fn path_for(state_dir: &Path, tenant: &str) -> PathBuf {
+    fn path_for(state_dir: &Path, tenant: &str) -> PathBuf {
         state_dir.join("run-state").join(format!("{tenant}.json"))
     }
 
@@ -71,11 +74,11 @@ impl RunStateFile {
         }
     }
 
-    pub fn failing(&mut self, error: &str) {
+    pub(crate) fn failing(&mut self, error: &str) {
         self.record(Health::Failing, error);
     }
 
-    pub fn stopped(&mut self, error: &str) {
+    pub(crate) fn stopped(&mut self, error: &str) {
         self.record(Health::Stopped, error);
     }
 

@@ -29,20 +29,29 @@ pub const CONFIRM_WAIT: Duration = Duration::from_secs(30);
 /// Why a poll ended before its windows were delivered. The checkpoint stayed where it was.
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
+    /// The alerts API or Entra ID failed (after the client's own retries).
     #[error("{0}")]
     Fetch(#[from] FetchError),
     /// Boxed: it carries the undelivered batch.
     #[error("{0}")]
     Delivery(Box<DeliveryError>),
+    /// The checkpoint could not be read or saved.
     #[error("tenant \"{tenant}\": {source}")]
     Checkpoint {
+        /// The tenant's `name`.
         tenant: String,
+        /// What is wrong with the checkpoint.
         source: CheckpointError,
     },
+    /// A malformed alert could not be kept in the tenant's dead-letter file; the window is not
+    /// delivered, so the alert is not lost.
     #[error("tenant \"{tenant}\": cannot write the dead-letter file {path}: {source}")]
     DeadLetter {
+        /// The tenant's `name`.
         tenant: String,
+        /// The dead-letter file.
         path: String,
+        /// Why writing failed.
         source: std::io::Error,
     },
 }
@@ -56,7 +65,9 @@ impl From<DeliveryError> for PollError {
 /// What one poll did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PollReport {
+    /// Where the first window started; none when the poll had no window to deliver.
     pub from: Option<Timestamp>,
+    /// Where the last window ended (exclusive); none when the poll had no window.
     pub to: Option<Timestamp>,
     /// Alert versions the API returned (each once).
     pub fetched: u64,
@@ -66,13 +77,14 @@ pub struct PollReport {
     pub deduplicated: u64,
     /// Malformed alerts and records too large to encode, kept in dead-letter files.
     pub dead_lettered: u64,
+    /// API pages fetched, each one request against the tenant's rate limit.
     pub pages: u64,
     /// How far the newest delivered lastUpdateTime is behind now.
     pub lag: Option<Duration>,
 }
 
 /// Forwards one tenant's alerts to its outputs.
-pub struct TenantForwarder {
+pub(crate) struct TenantForwarder {
     tenant: Arc<TenantConfig>,
     client: AlertsClient,
     outputs: Vec<Arc<Output>>,
@@ -116,17 +128,9 @@ impl TenantForwarder {
         })
     }
 
+    /// The tenant's settings (its name and `poll_interval` for the daemon).
     pub fn tenant(&self) -> &TenantConfig {
         &self.tenant
-    }
-
-    pub fn client(&self) -> &AlertsClient {
-        &self.client
-    }
-
-    /// Where the next window starts (saved once the outputs confirm it).
-    pub fn checkpoint(&self) -> &Checkpoint {
-        &self.checkpoint
     }
 
     /// Delivers every window from the checkpoint (or `initial_lookback`) up to `now - lag`,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A window [from, to) of one tenant and where its alerts go.
-pub struct Window<'a> {
+pub(crate) struct Window<'a> {
     pub client: &'a AlertsClient,
     pub outputs: &'a [Arc<Output>],
     /// For alerts the API sent malformed.

@@ -24,6 +24,7 @@ pub struct NotAPage {
 /// Why [`read_page`] stopped.
 #[derive(Debug)]
 pub enum PageError<E> {
+    /// The answer as a whole is not a well-formed API page: the caller fetches it again.
     NotAPage(NotAPage),
     /// The sink's error.
     Stopped(E),

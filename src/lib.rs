@@ -44,6 +44,9 @@
 //! `siemfwd-simulator` (`crates/simulator/`), a fake of Entra ID and the alerts API over real
 //! HTTP, used by the binary's `demo` and `simulate` and by the tests, never by this library.
 #![forbid(unsafe_code)]
+// Every public item of the library says what it is (issue 15). The simulator and time crates
+// are tools of the tests and the binary, not an API: they are not held to it.
+#![warn(missing_docs)]
 // No input may panic the forwarder (issue 13): outside tests, an `unwrap` or `expect` needs a
 // local `allow` that says why the invariant holds (`[lints]` in Cargo.toml, clippy.toml).
 

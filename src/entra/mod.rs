@@ -53,13 +53,23 @@ pub enum TokenVersion {
 pub struct Tenant {
     /// The tenant's name in the config: in messages and file names.
     pub name: String,
+    /// The directory (tenant) id or a verified domain (`tenant_id`): the path of the token
+    /// endpoint, `<login_url>/<tenant_id>/oauth2/...`.
     pub tenant_id: String,
+    /// The app registration's application (client) id (`client_id`).
     pub client_id: String,
+    /// The app's secret (`client_secret_env`, `client_secret_file` or `client_secret`); a public
+    /// client signing in with `auth = "refresh_token"` may have none.
     pub client_secret: Option<Secret>,
     /// The file `client_secret` was read from, if any: read again before each token request, so
     /// a rotated secret is picked up without a restart.
     pub client_secret_file: Option<PathBuf>,
+    /// How access tokens are obtained (`auth`): the app's own identity, or a stored refresh
+    /// token from `siemfwd auth login`.
     pub auth: AuthMode,
+    /// Entra's base URL (`login_url`): `https://login.microsoftonline.com` unless a national
+    /// cloud or a simulator.
     pub login_url: Url,
+    /// Which token endpoint to call (`token_version`): v2 with `scope`, or v1 with `resource`.
     pub token_version: TokenVersion,
 }

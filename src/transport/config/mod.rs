@@ -1,4 +1,12 @@
-//! `[[output]]` as written, and its validation into an [`OutputConfig`].
+//! `[[output]]` as written, and its validation into an [`OutputConfig`]: the destination,
+//! format, envelope and sizes here; the TLS keys in [`tls`], the connection keys in
+//! [`connection`].
+
+mod connection;
+mod tls;
+
+pub use connection::ConnectionSettings;
+pub use tls::{FingerprintError, TlsSettings};
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -96,71 +104,6 @@ impl Destination {
     }
 }
 
-/// How a TLS output checks the server and proves who it is.
-#[derive(Clone, Default)]
-pub struct TlsSettings {
-    /// PEM bundle of the CAs that sign the SIEM's certificate.
-    pub ca_file: Option<PathBuf>,
-    /// Trust the system's CAs too (default: only when no `ca_file` is given).
-    pub system_roots: bool,
-    /// Client certificate chain and key for mutual TLS.
-    pub client_cert: Option<(PathBuf, PathBuf)>,
-    /// Name to verify the certificate against; default the host of `address`.
-    pub server_name: String,
-    /// SHA-256 of the server's certificate (DER), required in addition to the usual checks.
-    pub pin_sha256: Option<[u8; 32]>,
-    /// Accept any certificate. Only by an explicit `insecure_skip_verify = true`, logged loudly.
-    pub insecure_skip_verify: bool,
-}
-
-impl std::fmt::Debug for TlsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSettings")
-            .field("ca_file", &self.ca_file)
-            .field("system_roots", &self.system_roots)
-            .field("client_cert", &self.client_cert)
-            .field("server_name", &self.server_name)
-            .field("pinned", &self.pin_sha256.is_some())
-            .field("insecure_skip_verify", &self.insecure_skip_verify)
-            .finish()
-    }
-}
-
-/// Timeouts and retry pacing of a connection-oriented output.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionSettings {
-    /// One connection attempt, DNS, TCP and TLS handshake together (`connect_timeout`,
-    /// 1ms–1h; default 10s).
-    pub connect_timeout: Duration,
-    /// A write (and flush) of one batch that takes longer fails, and the batch is retried.
-    pub write_timeout: Duration,
-    /// How long one batch is retried (reconnecting) before it is reported undelivered.
-    pub delivery_timeout: Duration,
-    /// The first wait between connection attempts, doubled (with jitter) after each failure
-    /// (`reconnect_backoff`, 1ms–1h; default 500ms).
-    pub backoff_min: Duration,
-    /// The longest wait between attempts (`reconnect_backoff_max`, 1ms–1h; default 30s).
-    pub backoff_max: Duration,
-    /// Batches waiting for the connection; the sender waits when it is full.
-    pub queue: usize,
-    /// TCP/TLS: bytes resent after the connection breaks (see [`super::resend`]).
-    pub replay_window_bytes: usize,
-}
-
-impl Default for ConnectionSettings {
-    fn default() -> Self {
-        ConnectionSettings {
-            connect_timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(30),
-            delivery_timeout: Duration::from_secs(60),
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            queue: 8,
-            replay_window_bytes: 16 * 1024 * 1024,
-        }
-    }
-}
-
 /// A validated output.
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
@@ -240,11 +183,6 @@ pub enum AddressError {
     },
 }
 
-/// A `pin_sha256` that is not a SHA-256 fingerprint.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a SHA-256 fingerprint (64 hex digits, `:` allowed)")]
-pub struct FingerprintError(String);
-
 const MIB: usize = 1024 * 1024;
 
 /// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
@@ -257,26 +195,6 @@ const MAX_DATAGRAM_BYTES: usize = 65_000;
 /// A batch is one write, and its buffer is allocated whole (plus one record) before it fills:
 /// 64 MiB is 256 times the default and more than any socket takes in one write.
 const BATCH_MAX_BYTES: usize = 64 * MIB;
-/// Each place in the queue holds a batch of up to `batch_max_bytes`; the sender blocks when it
-/// is full. 0 is refused rather than raised: a channel needs one place, and a file that says 0
-/// (perhaps meaning "no queue") should not silently get something else.
-const QUEUE: RangeInclusive<usize> = 1..=1024;
-/// The window is kept in memory (up to twice, while its buffers are reused) to cover what the
-/// two socket buffers can hold after a break (Linux: at most 4 + 6 MiB by default); 1 GiB covers
-/// even tuned buffers many times over.
-const REPLAY_WINDOW_BYTES: RangeInclusive<usize> = 0..=1024 * MIB;
-
-const MS: Duration = Duration::from_millis(1);
-const HOUR: Duration = Duration::from_secs(3600);
-/// Bounds of the connection's durations, `(min, max)`. None may be zero (a timeout of zero
-/// fails every attempt; a backoff of zero spins), and the maxima keep `Instant::now() + d` in
-/// the sender from overflowing. An hour to connect or write, or between two attempts, is
-/// already a broken receiver; a batch may be retried for a day (a SIEM's maintenance window).
-const CONNECT_TIMEOUT: (Duration, Duration) = (MS, HOUR);
-const WRITE_TIMEOUT: (Duration, Duration) = (MS, HOUR);
-const DELIVERY_TIMEOUT: (Duration, Duration) = (MS, Duration::from_secs(86_400));
-const BACKOFF: (Duration, Duration) = (MS, HOUR);
-
 impl OutputConfig {
     /// Validates one `[[output]]`. Errors read `"name": key: message` (the caller adds file
     /// and line). Relative paths are resolved against `base`, the config file's folder.
@@ -426,67 +344,6 @@ impl RawOutput {
         Ok(a)
     }
 
-    /// Only a tls output takes the TLS keys.
-    fn check_no_tls_keys(&self) -> Result<(), OutputConfigError> {
-        let tls_keys = [
-            ("ca_file", self.ca_file.is_some()),
-            ("system_roots", self.system_roots.is_some()),
-            ("cert_file", self.cert_file.is_some()),
-            ("key_file", self.key_file.is_some()),
-            ("server_name", self.server_name.is_some()),
-            ("pin_sha256", self.pin_sha256.is_some()),
-            ("insecure_skip_verify", self.insecure_skip_verify.is_some()),
-        ];
-        if self.kind != "tls"
-            && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
-        {
-            return Err(self.err(key, format!("only a tls output has `{key}`")));
-        }
-        Ok(())
-    }
-
-    /// The TLS keys of a tls output to `address` (checked).
-    fn tls(&self, address: &str, base: &Path) -> Result<TlsSettings, OutputConfigError> {
-        let client_cert = match (&self.cert_file, &self.key_file) {
-            (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(self.err("key_file", "cert_file needs key_file too"));
-            }
-            (None, Some(_)) => {
-                return Err(self.err("cert_file", "key_file needs cert_file too"));
-            }
-        };
-        let server_name = match &self.server_name {
-            Some(n) if n.is_empty() => {
-                return Err(self.err("server_name", "must not be empty"));
-            }
-            Some(n) => n.clone(),
-            None => host_of(address).to_owned(),
-        };
-        let pin_sha256 = self
-            .pin_sha256
-            .as_deref()
-            .map(parse_fingerprint)
-            .transpose()
-            .map_err(|m| self.err("pin_sha256", m))?;
-        let insecure_skip_verify = self.insecure_skip_verify.unwrap_or(false);
-        if insecure_skip_verify && (self.ca_file.is_some() || pin_sha256.is_some()) {
-            return Err(self.err(
-                "insecure_skip_verify",
-                "cannot be combined with ca_file or pin_sha256, which it would ignore",
-            ));
-        }
-        Ok(TlsSettings {
-            ca_file: self.ca_file.as_deref().map(|p| base.join(p)),
-            system_roots: self.system_roots.unwrap_or(self.ca_file.is_none()),
-            client_cert,
-            server_name,
-            pin_sha256,
-            insecure_skip_verify,
-        })
-    }
-
     /// `syslog`, `framing`, `facility` and `timestamp`.
     fn envelope(&self) -> Result<Envelope, OutputConfigError> {
         let kind = self.kind.as_str();
@@ -585,57 +442,6 @@ impl RawOutput {
         })
     }
 
-    /// The timeouts, backoff, queue and replay window of the connection.
-    fn connection(&self) -> Result<ConnectionSettings, OutputConfigError> {
-        let d = ConnectionSettings::default();
-        let connection = ConnectionSettings {
-            connect_timeout: self.duration(
-                "connect_timeout",
-                &self.connect_timeout,
-                d.connect_timeout,
-                CONNECT_TIMEOUT,
-            )?,
-            write_timeout: self.duration(
-                "write_timeout",
-                &self.write_timeout,
-                d.write_timeout,
-                WRITE_TIMEOUT,
-            )?,
-            delivery_timeout: self.duration(
-                "delivery_timeout",
-                &self.delivery_timeout,
-                d.delivery_timeout,
-                DELIVERY_TIMEOUT,
-            )?,
-            backoff_min: self.duration(
-                "reconnect_backoff",
-                &self.reconnect_backoff,
-                d.backoff_min,
-                BACKOFF,
-            )?,
-            backoff_max: self.duration(
-                "reconnect_backoff_max",
-                &self.reconnect_backoff_max,
-                d.backoff_max,
-                BACKOFF,
-            )?,
-            queue: self.number("queue", self.queue, d.queue, QUEUE)?,
-            replay_window_bytes: self.number(
-                "replay_window_bytes",
-                self.replay_window_bytes,
-                d.replay_window_bytes,
-                REPLAY_WINDOW_BYTES,
-            )?,
-        };
-        if connection.backoff_max < connection.backoff_min {
-            return Err(self.err(
-                "reconnect_backoff_max",
-                "must be at least reconnect_backoff",
-            ));
-        }
-        Ok(connection)
-    }
-
     /// A duration key within `(min, max)`, or `default`.
     fn duration(
         &self,
@@ -690,18 +496,4 @@ pub fn host_of(address: &str) -> &str {
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host)
-}
-
-/// A SHA-256 fingerprint as 64 hex digits, with or without `:` between bytes.
-fn parse_fingerprint(s: &str) -> Result<[u8; 32], FingerprintError> {
-    let hex: String = s.chars().filter(|c| *c != ':').collect();
-    let bad = || FingerprintError(s.to_owned());
-    if hex.len() != 64 {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
 }

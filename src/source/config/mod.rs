@@ -2,6 +2,9 @@
 //!
 //! Every key a tenant takes may also be set once in `[defaults]` (an MSSP usually has one app,
 //! so `client_id` and its secret are the same for every customer); a tenant's own key wins.
+//!
+//! The checks of the app's secret and sign-in are in [`secret`], those of the URLs in
+//! [`endpoints`]; the rest, and the order all of them run in, here.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,7 +14,6 @@ use serde::Deserialize;
 
 use crate::duration::{parse_duration_in, show_duration};
 pub use crate::entra::{AuthMode, TokenVersion};
-use crate::secret::Secret;
 use crate::settings::{is_file_name, number_in};
 
 /// Keys a tenant and `[defaults]` share.
@@ -172,35 +174,6 @@ pub enum TenantConfigError {
     },
 }
 
-/// A `login_url` or `api_url` that tokens must not be sent to.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    /// Not a URL at all.
-    #[error("`{text}` is not a URL: {source}")]
-    NotAUrl {
-        /// The value as written.
-        text: String,
-        /// Why the URL parser refused it.
-        source: url::ParseError,
-    },
-    #[error(
-        "`{0}`: http:// is accepted only for this machine (localhost, 127.0.0.1, ::1); use https://"
-    )]
-    /// `http://` to another machine: tokens and secrets would cross the network in clear.
-    ClearTextRemote(String),
-    /// A scheme other than `https` (or `http` for this machine).
-    #[error("`{text}`: `{scheme}` is not http(s)")]
-    Scheme {
-        /// The value as written.
-        text: String,
-        /// The scheme it has.
-        scheme: String,
-    },
-    /// A URL without a host, such as `https:///api`.
-    #[error("`{0}` has no host")]
-    NoHost(String),
-}
-
 /// Something the validation wants the caller to log (it has no logger of its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning(pub String);
@@ -215,6 +188,12 @@ macro_rules! pick {
             .or_else(|| $keys.defaults.$field.clone())
     };
 }
+
+// After `pick!`, which they use.
+mod endpoints;
+mod secret;
+
+pub use endpoints::{UrlError, checked_url};
 
 impl TenantConfig {
     /// Validates a tenant over `defaults`. Errors read `"name": key: message`. Secrets named
@@ -295,22 +274,6 @@ struct Keys<'a> {
     base: &'a Path,
 }
 
-/// The client secret as configured: read, or set apart with the reason it cannot be read now.
-struct SecretKeys {
-    secret: Option<Secret>,
-    /// Why a configured secret cannot be read now.
-    unavailable: Option<TenantConfigError>,
-    file: Option<PathBuf>,
-}
-
-/// Where the tenant signs in and fetches alerts.
-struct Endpoints {
-    login_url: Url,
-    api_url: Url,
-    proxy: Option<Url>,
-    token_version: TokenVersion,
-}
-
 /// The durations of a tenant's polls and calls.
 struct Timing {
     poll_interval: Duration,
@@ -349,140 +312,6 @@ impl Keys<'_> {
             ));
         }
         Ok(client_id)
-    }
-
-    /// `client_secret_env`, `client_secret_file` or `client_secret`: the tenant's own setting
-    /// wins as a whole over the defaults'.
-    fn secret(&self, warnings: &mut Vec<ConfigWarning>) -> Result<SecretKeys, TenantConfigError> {
-        let k = self.own;
-        let own = [
-            k.client_secret_env.is_some(),
-            k.client_secret_file.is_some(),
-            k.client_secret.is_some(),
-        ];
-        let source = if own.iter().any(|x| *x) {
-            k
-        } else {
-            self.defaults
-        };
-        let set = [
-            source.client_secret_env.is_some(),
-            source.client_secret_file.is_some(),
-            source.client_secret.is_some(),
-        ];
-        if set.iter().filter(|x| **x).count() > 1 {
-            return Err(self.err(
-                "client_secret",
-                "set only one of client_secret_env, client_secret_file and client_secret",
-            ));
-        }
-        let mut unavailable = None;
-        let secret = if let Some(var) = &source.client_secret_env {
-            match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim())),
-                _ => {
-                    unavailable = Some(self.err(
-                        "client_secret_env",
-                        format!("the environment variable {var} is not set"),
-                    ));
-                    None
-                }
-            }
-        } else if let Some(file) = &source.client_secret_file {
-            match Secret::read_file(&self.base.join(file)) {
-                Ok(secret) => Some(secret),
-                Err(m) => {
-                    unavailable = Some(self.err("client_secret_file", m));
-                    None
-                }
-            }
-        } else if let Some(literal) = &source.client_secret {
-            warnings.push(ConfigWarning(format!(
-                "tenant \"{}\": the client secret is written in the config file; prefer client_secret_env or client_secret_file",
-                self.name
-            )));
-            Some(Secret::new(literal.clone()))
-        } else {
-            None
-        };
-        Ok(SecretKeys {
-            secret,
-            unavailable,
-            file: source
-                .client_secret_file
-                .as_ref()
-                .map(|f| self.base.join(f)),
-        })
-    }
-
-    /// `auth` and `refresh_token_file`, which must agree with the secret.
-    fn auth(&self, secret: &SecretKeys) -> Result<AuthMode, TenantConfigError> {
-        Ok(match pick!(self, auth).as_deref() {
-            None | Some("client_credentials") => {
-                if secret.secret.is_none() && secret.unavailable.is_none() {
-                    return Err(self.err(
-                        "client_secret_env",
-                        "client_credentials needs a secret: set client_secret_env, client_secret_file or client_secret",
-                    ));
-                }
-                if self.own.refresh_token_file.is_some() {
-                    return Err(self.err(
-                        "refresh_token_file",
-                        "only used with auth = \"refresh_token\"",
-                    ));
-                }
-                AuthMode::ClientCredentials
-            }
-            Some("refresh_token") => AuthMode::RefreshToken {
-                initial: self
-                    .own
-                    .refresh_token_file
-                    .as_deref()
-                    .map(|p| self.base.join(p)),
-            },
-            Some(other) => {
-                return Err(self.err(
-                    "auth",
-                    format!("unknown auth `{other}` (client_credentials or refresh_token)"),
-                ));
-            }
-        })
-    }
-
-    /// `login_url`, `api_url`, `proxy` and `token_version`.
-    fn endpoints(&self) -> Result<Endpoints, TenantConfigError> {
-        let url = |key: &'static str,
-                   value: Option<String>,
-                   default: &str|
-         -> Result<Url, TenantConfigError> {
-            let text = value.unwrap_or_else(|| default.to_owned());
-            checked_url(&text).map_err(|m| self.err(key, m))
-        };
-        let login_url = url("login_url", pick!(self, login_url), DEFAULT_LOGIN_URL)?;
-        let api_url = url("api_url", pick!(self, api_url), DEFAULT_API_URL)?;
-        let proxy = match pick!(self, proxy) {
-            Some(p) => Some(
-                Url::parse(&p)
-                    .map_err(|e| self.err("proxy", format!("`{p}` is not a URL: {e}")))?,
-            ),
-            None => None,
-        };
-        let token_version = match pick!(self, token_version).as_deref() {
-            None | Some("v2") => TokenVersion::V2,
-            Some("v1") => TokenVersion::V1,
-            Some(other) => {
-                return Err(self.err(
-                    "token_version",
-                    format!("unknown token endpoint version `{other}` (v2 or v1)"),
-                ));
-            }
-        };
-        Ok(Endpoints {
-            login_url,
-            api_url,
-            proxy,
-            token_version,
-        })
     }
 
     /// `poll_interval`, `initial_lookback`, `overlap`, `lag` and `request_timeout`.
@@ -628,37 +457,4 @@ pub fn is_guid(s: &str) -> bool {
             .iter()
             .zip([8, 4, 4, 4, 12])
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// An https URL, or http only to this machine (a simulator, a test): tokens must not cross a
-/// network in clear text.
-pub fn checked_url(text: &str) -> Result<Url, UrlError> {
-    let url = Url::parse(text).map_err(|source| UrlError::NotAUrl {
-        text: text.to_owned(),
-        source,
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
-                return Err(UrlError::ClearTextRemote(text.to_owned()));
-            }
-        }
-        other => {
-            return Err(UrlError::Scheme {
-                text: text.to_owned(),
-                scheme: other.to_owned(),
-            });
-        }
-    }
-    if url.host().is_none() {
-        return Err(UrlError::NoHost(text.to_owned()));
-    }
-    Ok(url)
 }

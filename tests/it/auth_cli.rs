@@ -2,6 +2,9 @@
 //! code and authorization code flows end to end (the simulator's approval hooks stand in for
 //! the person who signs in), the token they store used by `siemfwd run`, `auth status` telling
 //! which tenant needs re-consent, and the consent link.
+//!
+//! Long (over 500 lines) by the number of sign-in paths, each a scenario that reads top to
+//! bottom.
 
 use crate::support;
 

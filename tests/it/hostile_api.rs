@@ -10,6 +10,9 @@
 //! does not hold; and at the end that every alert arrived exactly once, what could not be
 //! sent is in a dead-letter file with the reason, the bad answer was said in words, nothing
 //! panicked and the peak RSS stayed under the README's ~100 MB.
+//!
+//! Long (over 500 lines) by the number of lies, each a scenario of its own; the lying proxy
+//! itself is at the top.
 
 use crate::support;
 

@@ -2,6 +2,9 @@
 //! speak real bytes: whole batches, nothing lost when a peer closes between batches, undelivered
 //! batches given back with their alert ids, backpressure from a bounded queue, datagrams and
 //! files. (Real rsyslog and syslog-ng are in transport_rsyslog.rs / transport_syslog_ng.rs.)
+//!
+//! Long (over 500 lines) by its receivers, each written here to misbehave in one way, and the
+//! scenario that goes with each.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

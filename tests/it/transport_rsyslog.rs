@@ -32,6 +32,9 @@
 //!
 //! Needs rsyslogd (run `scripts/install-receivers.sh` as root). `SIEMFWD_KEEP_TEST_DIRS=1`
 //! keeps the receivers' temp dirs.
+//!
+//! Long (over 500 lines) by the number of transports and formats, each a scenario that reads top
+//! to bottom; what they share is in `support/`.
 
 use crate::support;
 

@@ -24,6 +24,9 @@
 //!
 //! Needs syslog-ng unpacked by `scripts/install-receivers.sh`. `SIEMFWD_KEEP_TEST_DIRS=1` keeps
 //! the receivers' temp dirs.
+//!
+//! Long (over 500 lines) by the number of transports and formats, each a scenario that reads top
+//! to bottom; what they share is in `support/`.
 
 use crate::support;
 

@@ -11,6 +11,9 @@
 //!
 //! Needs syslog-ng (`scripts/install-receivers.sh`) and rsyslogd. `SIEMFWD_KEEP_TEST_DIRS=1`
 //! keeps the receivers' temp dirs.
+//!
+//! Long (over 500 lines) by the number of ways TLS fails, each with the exact message a user
+//! sees.
 
 use crate::support;
 

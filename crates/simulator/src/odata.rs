@@ -1,6 +1,9 @@
 //! The OData query options of `GET /api/alerts` (design.md §3): `$filter`, `$top`, `$skip`,
 //! `$expand=evidence`, with the strictness of the real service where clients go wrong — DateTime
 //! literals must be unquoted, `$top` is at most 10000, and only the documented properties filter.
+//!
+//! Long (over 500 lines): the query grammar the service accepts and the errors it gives for the
+//! rest belong together.
 
 use std::cmp::Ordering;
 

@@ -2,6 +2,8 @@
 //! realism, the rate limiter, scopes, PKCE and redirect URIs. The product's
 //! `tests/it/simulator_http.rs` tests the whole over HTTP, and that siemfwd's alert model reads what
 //! the simulator serves.
+//!
+//! Long (over 500 lines) by the number of parts tested, each in a few tests of its own.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! The alerts API: paging a window, next links, errors, quotas, faults, late visibility,
 //! determinism, and a real HTTP client.
+//!
+//! Long (just over 500 lines) by the number of API behaviours, one test each.
 
 use std::time::Duration;
 

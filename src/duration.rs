@@ -5,19 +5,80 @@ use std::time::Duration;
 
 use crate::alert::Timestamp;
 
+/// A duration that cannot be read, or is out of its key's range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// A bare number: seconds or minutes?
+    #[error("`{0}` has no unit (write e.g. \"500ms\", \"2s\", \"5m\", \"48h\", \"7d\")")]
+    NoUnit(String),
+    /// No number before the unit.
+    #[error("`{0}` is not a duration (write e.g. \"30s\")")]
+    NotADuration(String),
+    /// A unit other than ms, s, m, h, d.
+    #[error("`{text}`: unknown unit `{unit}` (ms, s, m, h or d)")]
+    UnknownUnit {
+        /// The value as written.
+        text: String,
+        /// The unit found.
+        unit: String,
+    },
+    /// More milliseconds than a u64 holds.
+    #[error("`{0}` is too long")]
+    Overflow(String),
+    /// Below the key's minimum; `range` says the bounds in words.
+    #[error("`{text}` is too short ({range})")]
+    TooShort {
+        /// The value as written.
+        text: String,
+        /// `1s to 1d`, or `at most 7d`.
+        range: String,
+    },
+    /// Above the key's maximum.
+    #[error("`{text}` is too long ({range})")]
+    TooLong {
+        /// The value as written.
+        text: String,
+        /// `1s to 1d`, or `at most 7d`.
+        range: String,
+    },
+}
+
+/// A `--from`/`--to` time that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WhenError {
+    /// `-<duration>` with a duration that cannot be read.
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    /// So far back that it is before the epoch's range of nanoseconds.
+    #[error("`{0}` is too far back")]
+    TooFarBack(String),
+    /// Neither RFC 3339, `now` nor `-<duration>`.
+    #[error(
+        "`{text}` is not a time: write RFC 3339 (2026-11-22T00:00:00Z), `now` or `-24h` ({reason})"
+    )]
+    NotATime {
+        /// The value as written.
+        text: String,
+        /// Why the RFC 3339 reader refused it.
+        reason: String,
+    },
+}
+
 /// Parses `"<number><unit>"` with unit `ms`, `s`, `m`, `h` or `d`. A bare number is refused,
 /// because `poll_interval = 60` could mean seconds or minutes.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| {
-        format!("`{s}` has no unit (write e.g. \"500ms\", \"2s\", \"5m\", \"48h\", \"7d\")")
-    })?;
+    let split = t
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| DurationError::NoUnit(s.to_owned()))?;
     let (n, unit) = t.split_at(split);
     if n.is_empty() {
-        return Err(format!("`{s}` is not a duration (write e.g. \"30s\")"));
+        return Err(DurationError::NotADuration(s.to_owned()));
     }
     // Only digits: a number that does not parse is one too big for a u64.
-    let n: u64 = n.parse().map_err(|_| format!("`{s}` is too long"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| DurationError::Overflow(s.to_owned()))?;
     let ms = match unit.trim() {
         "ms" => Some(n),
         "s" => n.checked_mul(1_000),
@@ -25,29 +86,33 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n.checked_mul(3_600_000),
         "d" => n.checked_mul(86_400_000),
         other => {
-            return Err(format!("`{s}`: unknown unit `{other}` (ms, s, m, h or d)"));
+            return Err(DurationError::UnknownUnit {
+                text: s.to_owned(),
+                unit: other.to_owned(),
+            });
         }
     };
     // Any u64 of milliseconds fits a Duration (u64 seconds): from_millis cannot overflow.
     ms.map(Duration::from_millis)
-        .ok_or_else(|| format!("`{s}` is too long"))
+        .ok_or_else(|| DurationError::Overflow(s.to_owned()))
 }
 
 /// [`parse_duration`], refused outside `min..=max`. Every duration key has such bounds: the
 /// program adds and multiplies durations (`now - lag` in i64 nanoseconds, `Instant + d`,
 /// `poll_interval * 10`), which a duration of years would overflow, and a zero timeout cannot
 /// work.
-pub fn parse_duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+pub fn parse_duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, DurationError> {
     let d = parse_duration(s)?;
     let range = if min.is_zero() {
         format!("at most {}", show_duration(max))
     } else {
         format!("{} to {}", show_duration(min), show_duration(max))
     };
+    let text = s.trim().to_owned();
     if d < min {
-        Err(format!("`{}` is too short ({range})", s.trim()))
+        Err(DurationError::TooShort { text, range })
     } else if d > max {
-        Err(format!("`{}` is too long ({range})", s.trim()))
+        Err(DurationError::TooLong { text, range })
     } else {
         Ok(d)
     }
@@ -74,7 +139,7 @@ pub fn show_duration(d: Duration) -> String {
 
 /// A time as the command line takes it: RFC 3339 (`2026-11-22T00:00:00Z`), `now`, or relative
 /// to now (`-24h`, `-30m`, `-7d`).
-pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, String> {
+pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, WhenError> {
     let s = s.trim();
     if s == "now" {
         return Ok(now);
@@ -86,11 +151,12 @@ pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, String> {
         let back = i64::try_from(d.as_nanos())
             .ok()
             .and_then(|nanos| now.unix_nanos().checked_sub(nanos))
-            .ok_or_else(|| format!("`{s}` is too far back"))?;
+            .ok_or_else(|| WhenError::TooFarBack(s.to_owned()))?;
         return Ok(Timestamp::from_unix_nanos(back, now.fraction_digits()));
     }
-    Timestamp::parse(s).map_err(|e| {
-        format!("`{s}` is not a time: write RFC 3339 (2026-11-22T00:00:00Z), `now` or `-24h` ({e})")
+    Timestamp::parse(s).map_err(|e| WhenError::NotATime {
+        text: s.to_owned(),
+        reason: e.to_string(),
     })
 }
 
@@ -105,10 +171,16 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("48h"), Ok(Duration::from_secs(48 * 3600)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
-        assert!(parse_duration("60").unwrap_err().contains("no unit"));
+        assert!(
+            parse_duration("60")
+                .unwrap_err()
+                .to_string()
+                .contains("no unit")
+        );
         assert!(
             parse_duration("5 minutes")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown unit")
         );
         assert!(parse_duration("-1s").is_err());
@@ -126,26 +198,28 @@ mod tests {
             "213503982334601d",
             "99999999999999999999s",
         ] {
-            let e = parse_duration(huge).unwrap_err();
+            let e = parse_duration(huge).unwrap_err().to_string();
             assert!(e.contains("is too long"), "{huge}: {e}");
         }
         assert!(
             parse_duration("s")
                 .unwrap_err()
+                .to_string()
                 .contains("is not a duration")
         );
         let (min, max) = (Duration::from_secs(1), Duration::from_secs(86_400));
         assert_eq!(parse_duration_in("1d", min, max), Ok(max));
         assert_eq!(
-            parse_duration_in("25h", min, max),
+            parse_duration_in("25h", min, max).map_err(|e| e.to_string()),
             Err("`25h` is too long (1s to 1d)".into())
         );
         assert_eq!(
-            parse_duration_in("999ms", min, max),
+            parse_duration_in("999ms", min, max).map_err(|e| e.to_string()),
             Err("`999ms` is too short (1s to 1d)".into())
         );
         assert_eq!(
-            parse_duration_in("8d", Duration::ZERO, Duration::from_secs(7 * 86_400)),
+            parse_duration_in("8d", Duration::ZERO, Duration::from_secs(7 * 86_400))
+                .map_err(|e| e.to_string()),
             Err("`8d` is too long (at most 7d)".into())
         );
         let shown: Vec<String> = [0, 1, 1_500, 90_000, 7_200_000, 180 * 86_400_000]
@@ -175,6 +249,7 @@ mod tests {
         assert!(
             parse_when("yesterday", now)
                 .unwrap_err()
+                .to_string()
                 .contains("is not a time")
         );
     }
@@ -184,17 +259,17 @@ mod tests {
         let now = Timestamp::parse("2026-11-29T12:00:00Z").unwrap();
         // Fit a Duration, not i64 nanoseconds.
         for far in ["-999999999d", "-18446744073709551615ms"] {
-            let e = parse_when(far, now).unwrap_err();
+            let e = parse_when(far, now).unwrap_err().to_string();
             assert!(e.contains("is too far back"), "{far}: {e}");
         }
         // Do not even fit a Duration of u64 milliseconds.
         for far in ["-213503982334601d", "-99999999999999999999999d"] {
-            let e = parse_when(far, now).unwrap_err();
+            let e = parse_when(far, now).unwrap_err().to_string();
             assert!(e.contains("is too long"), "{far}: {e}");
         }
         // Fits i64 nanoseconds, but not once taken from a `now` that is itself far back.
         let long_ago = Timestamp::from_unix_nanos(i64::MIN + 1, 0);
-        let e = parse_when("-1d", long_ago).unwrap_err();
+        let e = parse_when("-1d", long_ago).unwrap_err().to_string();
         assert!(e.contains("too far back"), "{e}");
     }
 }

@@ -3,18 +3,46 @@
 
 use std::ops::RangeInclusive;
 
-/// `value` if it lies in `range`, else a message that names the range. Every numeric key has
+/// A number outside its key's range; the message names the range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    /// Below the range.
+    #[error("{value} is too small ({lo} to {hi})")]
+    TooSmall {
+        /// The value, as the file wrote it.
+        value: String,
+        /// The range's first value.
+        lo: String,
+        /// The range's last value.
+        hi: String,
+    },
+    /// Above the range.
+    #[error("{value} is too large ({lo} to {hi})")]
+    TooLarge {
+        /// The value, as the file wrote it.
+        value: String,
+        /// The range's first value.
+        lo: String,
+        /// The range's last value.
+        hi: String,
+    },
+}
+
+/// `value` if it lies in `range`, else an error that names the range. Every numeric key has
 /// one: the keys take numbers up to 2^64 - 1, which are no setting, and some become allocations
 /// or arithmetic that would fail far from the file (a batch's buffer, a channel).
-pub fn number_in<T>(value: T, range: RangeInclusive<T>) -> Result<T, String>
+pub fn number_in<T>(value: T, range: RangeInclusive<T>) -> Result<T, RangeError>
 where
     T: PartialOrd + std::fmt::Display,
 {
     let (lo, hi) = (range.start(), range.end());
+    let words = || (value.to_string(), lo.to_string(), hi.to_string());
     if value < *lo {
-        Err(format!("{value} is too small ({lo} to {hi})"))
+        let (value, lo, hi) = words();
+        Err(RangeError::TooSmall { value, lo, hi })
     } else if value > *hi {
-        Err(format!("{value} is too large ({lo} to {hi})"))
+        let (value, lo, hi) = words();
+        Err(RangeError::TooLarge { value, lo, hi })
     } else {
         Ok(value)
     }

@@ -142,7 +142,7 @@ async fn check_tenant(tenant: Arc<TenantConfig>, state_dir: &Path) -> Result<Str
         .map_err(|e| e.to_string())?;
     let to = Timestamp::now();
     let from = Timestamp::from_unix_nanos(to.unix_nanos() - 86_400_000_000_000, 7);
-    let (page, _) = client
+    let page = client
         .get_page(PageQuery {
             from,
             to,
@@ -152,13 +152,13 @@ async fn check_tenant(tenant: Arc<TenantConfig>, state_dir: &Path) -> Result<Str
         .await
         .map_err(|e| e.to_string())?;
     // The same all-or-nothing check as `run`: a proxy's page is not a page.
-    let read = siemfwd::reader::read_page(&page, false, |_| Ok::<_, ()>(()));
+    let read = siemfwd::reader::read_page(&page.bytes, false, |_| Ok::<_, ()>(()));
     if let Err(siemfwd::reader::PageError::NotAPage(e)) = read {
         return Err(format!("the alerts API answered 200 with {e}"));
     }
     Ok(format!(
         "token ok, alerts API answered ({} bytes)",
-        page.len()
+        page.bytes.len()
     ))
 }
 

@@ -123,7 +123,15 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         let replay::Replay {
             mut tasks,
             progress,
-        } = replay::start(&config.state_dir, &tenants, &outputs, routing, from, to)?;
+        } = replay::start(
+            &config.state_dir,
+            &tenants,
+            &outputs,
+            routing,
+            from,
+            to,
+            config.max_calls_in_flight,
+        )?;
         let to_stdout = outputs.iter().any(|(_, o)| o.target() == "stdout");
         let show = std::io::stderr().is_terminal() && !to_stdout;
         let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();

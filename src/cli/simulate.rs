@@ -49,6 +49,10 @@ pub struct SimulateArgs {
     /// Probability that an alerts API call is answered 3 s late.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_slow: f64,
+    /// Every alerts API answer is this late (e.g. "500ms"), as Microsoft's API answers in
+    /// hundreds of milliseconds to seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub latency: Option<Duration>,
     /// Probability that an alerts API call's connection is dropped without an answer.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_reset: f64,
@@ -107,6 +111,7 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
             http_429: args.fault_429,
             http_5xx: args.fault_5xx,
             slow: args.fault_slow,
+            latency: args.latency.unwrap_or_default(),
             reset: args.fault_reset,
             html: args.fault_html,
             not_page: args.fault_not_page,

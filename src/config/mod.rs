@@ -22,6 +22,8 @@ use crate::transport::config::{OutputConfig, RawOutput};
 /// Where checkpoints, rotated refresh tokens and dead letters go when the file does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/siemfwd";
 
+pub use crate::source::page_budget::DEFAULT_MAX_CALLS_IN_FLIGHT;
+
 /// `shutdown_grace` unless configured: well inside the shipped unit's `TimeoutStopSec=30s`.
 pub const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -55,6 +57,7 @@ pub enum ConfigError {
 struct RawConfig {
     state_dir: Option<PathBuf>,
     shutdown_grace: Option<Spanned<String>>,
+    max_calls_in_flight: Option<Spanned<u64>>,
     /// Keys every tenant takes by default (one MSSP app: one client id and secret).
     defaults: Option<RawTenantKeys>,
     #[serde(default)]
@@ -73,6 +76,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// How long `run` may take to stop after SIGTERM, whatever the outputs and the API do.
     pub shutdown_grace: std::time::Duration,
+    /// `max_calls_in_flight`: API calls waiting for their answer at once, over all tenants
+    /// ([`DEFAULT_MAX_CALLS_IN_FLIGHT`] unless set; 1 to 4096).
+    pub max_calls_in_flight: usize,
     /// The `[[tenant]]` tables in file order, `[defaults]` applied; without those set apart
     /// ([`Config::unusable`]).
     pub tenants: Vec<TenantConfig>,
@@ -140,6 +146,7 @@ impl Config {
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
         let shutdown_grace = doc.shutdown_grace(raw.shutdown_grace.as_ref())?;
+        let max_calls_in_flight = doc.max_calls_in_flight(raw.max_calls_in_flight.as_ref())?;
         let (outputs, output_lines) = doc.outputs(raw.output, base)?;
         let defaults = raw.defaults.unwrap_or_default();
         let mut warnings: Vec<ConfigWarning> = Vec::new();
@@ -181,6 +188,7 @@ impl Config {
                 .map(|d| base.join(d))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             shutdown_grace,
+            max_calls_in_flight,
             tenants,
             outputs,
             warnings: warnings.into_iter().map(|w| w.0).collect(),
@@ -252,6 +260,21 @@ impl Document<'_> {
                 format!("`shutdown_grace`: {m}; a service manager must allow more (the shipped unit's TimeoutStopSec=30s)"),
             )
         })
+    }
+
+    /// `max_calls_in_flight`, 1 to 4096.
+    fn max_calls_in_flight(&self, calls: Option<&Spanned<u64>>) -> Result<usize, ConfigError> {
+        let Some(c) = calls else {
+            return Ok(DEFAULT_MAX_CALLS_IN_FLIGHT);
+        };
+        crate::settings::number_in(*c.get_ref(), 1..=4096)
+            .map(|n| n as usize)
+            .map_err(|m| {
+                self.invalid(
+                    line_of(self.text, c.span().start),
+                    format!("`max_calls_in_flight`: {m}"),
+                )
+            })
     }
 
     /// Every `[[output]]`, with unique names; and the line each starts on.

@@ -102,7 +102,7 @@ impl Forwarder {
         }
         let outputs = wiring::start_outputs(config, &config.outputs)?;
         let mut tenants = Vec::new();
-        let mut clients = Clients::default();
+        let mut clients = Clients::new(config.max_calls_in_flight);
         for t in &config.tenants {
             let (http, budget) = clients.parts_for(t)?;
             tenants.push(Arc::new(TenantSlot {

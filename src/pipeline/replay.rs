@@ -33,10 +33,11 @@ pub fn start(
     routing: Routing,
     from: Timestamp,
     to: Timestamp,
+    calls_in_flight: usize,
 ) -> Result<Replay, HttpSetupError> {
     let mut tasks = JoinSet::new();
     let mut progress = Vec::with_capacity(tenants.len());
-    let mut clients = Clients::default();
+    let mut clients = Clients::new(calls_in_flight);
     for tenant in tenants {
         let routed = wiring::routed(tenant, outputs, routing);
         let client = clients.client_for(Arc::new((*tenant).clone()), state_dir)?;

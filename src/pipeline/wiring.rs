@@ -51,23 +51,23 @@ pub fn routed(tenant: &TenantConfig, outputs: &NamedOutputs, routing: Routing) -
         .collect()
 }
 
-/// The API clients of many tenants: one HTTP client per proxy, CA and timeout, and one page
-/// budget ([`PAGES_IN_FLIGHT`]) for all.
+/// The API clients of many tenants: one HTTP client per proxy, CA and timeout, and one budget
+/// of pages held and calls in flight for all.
 pub struct Clients {
     http: ClientCache,
     budget: Arc<PageBudget>,
 }
 
-impl Default for Clients {
-    fn default() -> Self {
+impl Clients {
+    /// Clients sharing [`PAGES_IN_FLIGHT`] pages and `calls_in_flight` calls
+    /// (`max_calls_in_flight`).
+    pub fn new(calls_in_flight: usize) -> Clients {
         Clients {
             http: ClientCache::default(),
-            budget: PageBudget::new(PAGES_IN_FLIGHT),
+            budget: PageBudget::with_calls(PAGES_IN_FLIGHT, calls_in_flight),
         }
     }
-}
 
-impl Clients {
     /// What a client of `tenant` is built from, to build one (again) with [`client`].
     pub fn parts_for(
         &mut self,

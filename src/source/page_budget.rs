@@ -1,4 +1,10 @@
-//! The pages that all tenants may hold at once, and the buffers they are read into.
+//! The pages that all tenants may hold at once, and the buffers they are read into; and the
+//! API calls they may have waiting for an answer at once.
+//!
+//! Neither is held while a tenant waits for its own reasons (its rate limit, a Retry-After, a
+//! backoff, a token): a call's permit is taken for the request until its answer's headers, a
+//! page's lease once a 200's body starts to arrive. So one throttled or slow tenant never
+//! keeps another waiting (issue 16).
 //!
 //! A page of 10,000 alerts is ~45 MB of JSON. Limiting how many are held bounds the forwarder's
 //! memory however many tenants fetch at the same time; reusing their buffers keeps that bound
@@ -9,9 +15,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A limit of pages held at once, shared by the tenants' [`super::AlertsClient`]s.
+/// `max_calls_in_flight` unless configured: enough for 1,000 tenants polled every minute
+/// against answers that take seconds, few enough to stay far below any proxy's or host's
+/// connection limits.
+pub const DEFAULT_MAX_CALLS_IN_FLIGHT: usize = 64;
+
+/// A limit of pages held at once, and of calls waiting for an answer, shared by the tenants'
+/// [`super::AlertsClient`]s.
 pub struct PageBudget {
     permits: Arc<Semaphore>,
+    calls: Semaphore,
     pages: usize,
     /// Buffers of pages dropped, kept for the next pages (at most `pages` of them).
     spare: Mutex<Vec<Vec<u8>>>,
@@ -28,8 +41,15 @@ impl PageBudget {
     /// daemon holds two: the README's **Memory** counts on it). `pages` must be at least 1, or
     /// every lease waits forever.
     pub fn new(pages: usize) -> Arc<PageBudget> {
+        PageBudget::with_calls(pages, DEFAULT_MAX_CALLS_IN_FLIGHT)
+    }
+
+    /// A budget of `pages` pages and `calls` calls in flight (`max_calls_in_flight`); both at
+    /// least 1.
+    pub fn with_calls(pages: usize, calls: usize) -> Arc<PageBudget> {
         Arc::new(PageBudget {
             permits: Arc::new(Semaphore::new(pages)),
+            calls: Semaphore::new(calls.max(1)),
             pages,
             spare: Mutex::new(Vec::with_capacity(pages)),
         })
@@ -49,6 +69,17 @@ impl PageBudget {
             _permit: permit,
             budget: self.clone(),
         }
+    }
+
+    /// Waits until fewer than the budget's calls wait for their answers; the permit is held
+    /// until the answer's headers are in.
+    pub async fn call(&self) -> tokio::sync::SemaphorePermit<'_> {
+        // Never closed, as above.
+        #[allow(clippy::expect_used)]
+        self.calls
+            .acquire()
+            .await
+            .expect("the call budget is never closed")
     }
 
     /// An empty buffer, with the capacity of an earlier page when there is one.

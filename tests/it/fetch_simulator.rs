@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use harness::{Fixture, fetch_all, fetch_everything, t};
 use siemfwd::entra::AuthErrorKind;
-use siemfwd::source::FetchError;
+use siemfwd::source::{FetchError, PageBudget};
 use siemfwd_simulator::{Faults, Limits, SimulatorConfig, TenantKnobs, TokenFailure};
 
 /// A simulator of `tenants` tenants with `alerts` alerts each, the rest default.
@@ -449,4 +449,45 @@ async fn updates_while_paging_never_lose_an_unchanged_alert() {
         "the shifts were seen: {:?}",
         fetch.stats
     );
+}
+
+/// Regression (issue 16): a tenant took its page lease *before* its call, and held it while its
+/// answer was slow (or while it waited out a 429, a backoff or a token): with the two leases of
+/// the whole process, two slow tenants stopped every other one. The lease is now taken when a
+/// page's body starts to arrive, so a tenant whose API answers at once is not held up by one
+/// whose API takes 20 s, even with a single page for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_tenant_does_not_hold_the_page_budget_while_it_waits() {
+    let slow = Fixture::start(SimulatorConfig {
+        faults: Faults {
+            slow: 1.0,
+            slow_delay: Duration::from_secs(20),
+            ..Faults::default()
+        },
+        ..sized(1, 5)
+    })
+    .await;
+    let fast = Fixture::start(sized(1, 5)).await;
+    let budget = PageBudget::with_calls(1, 64);
+    let mut slow_client = slow.client(0, "");
+    slow_client.share_page_budget(budget.clone());
+    let mut fast_client = fast.client(0, "");
+    fast_client.share_page_budget(budget.clone());
+    // The slow tenant's call is on its way (its token is fetched first; Entra is not slow).
+    slow_client.tokens().access_token().await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let _ = fetch_everything(&slow_client).await;
+    });
+    // Let the slow call go out first (the simulator counts it only once it has answered).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (alerts, _) = tokio::time::timeout(Duration::from_secs(10), fetch_everything(&fast_client))
+        .await
+        .expect("the fast tenant was held up by the slow one's wait")
+        .unwrap();
+    assert_eq!(alerts.len(), 5);
+    assert!(
+        !waiting.is_finished(),
+        "the slow tenant's answer came early: nothing was shown"
+    );
+    waiting.abort();
 }

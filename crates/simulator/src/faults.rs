@@ -23,6 +23,9 @@ pub struct Faults {
     pub slow: f64,
     /// How late a slow answer is.
     pub slow_delay: Duration,
+    /// Every alerts API answer is this late (a slow one `slow_delay` more): Microsoft's API
+    /// answers in hundreds of milliseconds to seconds, not in microseconds.
+    pub latency: Duration,
     /// The connection is closed without an answer.
     pub reset: f64,
     /// Each alert of a page is replaced by a copy with a wrong-typed field.
@@ -50,6 +53,7 @@ impl Default for Faults {
             http_5xx: 0.0,
             slow: 0.0,
             slow_delay: Duration::from_secs(3),
+            latency: Duration::ZERO,
             reset: 0.0,
             malformed: 0.0,
             token_endpoints: false,
@@ -104,8 +108,14 @@ pub(crate) fn plan(f: &Faults, rng: &mut Rng, alerts_api: bool) -> Plan {
     } else {
         None
     };
+    let latency = if alerts_api {
+        f.latency
+    } else {
+        Duration::ZERO
+    };
+    let delay = latency + if slow { f.slow_delay } else { Duration::ZERO };
     Plan {
-        delay: slow.then_some(f.slow_delay),
+        delay: (!delay.is_zero()).then_some(delay),
         fault,
     }
 }

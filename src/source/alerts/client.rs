@@ -18,7 +18,7 @@ use crate::secret::Secret;
 use crate::source::config::TenantConfig;
 use crate::source::http::HttpSetupError;
 use crate::source::limiter::RateLimiter;
-use crate::source::page_budget::PageBudget;
+use crate::source::page_budget::{PageBudget, PageLease};
 
 /// Counters of one tenant's client since it started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +161,12 @@ impl AlertsClient {
         {
             return Ok(Body::TooLarge { announced });
         }
+        // The lease is taken now, as the body arrives, not before the call: waiting for the
+        // answer (or for this tenant's rate limit) must not keep other tenants' pages out.
+        let lease = match &self.page_budget {
+            Some(budget) => Some(budget.lease().await),
+            None => None,
+        };
         let mut body = match &self.page_budget {
             Some(budget) => budget.buffer(),
             None => Vec::new(),
@@ -170,7 +176,11 @@ impl AlertsClient {
             body.reserve_exact(usize::try_from(len).unwrap_or(0).min(MAX_PAGE_RESERVE));
         }
         if http::read_limited(&mut response, limit, &mut body).await? {
-            Ok(Body::Page(body))
+            Ok(Body::Page(Page {
+                bytes: body,
+                top: 0,
+                lease,
+            }))
         } else {
             Ok(Body::TooLarge { announced })
         }
@@ -179,7 +189,7 @@ impl AlertsClient {
     /// One page, retried through network errors, timeouts, 5xx and 429 (honouring
     /// Retry-After), within the rate limits. A timeout retries with half the page size; the
     /// page size used comes back with the body.
-    pub async fn get_page(&self, query: PageQuery) -> Result<(Vec<u8>, u32), FetchError> {
+    pub async fn get_page(&self, query: PageQuery) -> Result<Page, FetchError> {
         let mut retry = PageRetry {
             top: query.top.clamp(1, self.max_results),
             attempts: 0,
@@ -193,7 +203,15 @@ impl AlertsClient {
             };
             self.limiter.acquire().await;
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
-            let failure = match self.page_request(query, retry.top, &token).send().await {
+            let sent = {
+                // Held only until the answer's headers: see `page_budget`.
+                let _call = match &self.page_budget {
+                    Some(budget) => Some(budget.call().await),
+                    None => None,
+                };
+                self.page_request(query, retry.top, &token).send().await
+            };
+            let failure = match sent {
                 Err(e) => {
                     if e.is_timeout() && retry.top > 1 {
                         retry.top = (retry.top / 2).max(1);
@@ -203,7 +221,12 @@ impl AlertsClient {
                     }
                 }
                 Ok(response) => match self.page_answer(response, &token, &mut retry).await? {
-                    Call::Page(body) => return Ok((body, retry.top)),
+                    Call::Page(page) => {
+                        return Ok(Page {
+                            top: retry.top,
+                            ..page
+                        });
+                    }
                     Call::Again => continue,
                     Call::Failed(failure) => failure,
                 },
@@ -330,9 +353,9 @@ impl AlertsClient {
         retry: &mut PageRetry,
     ) -> Result<Call, FetchError> {
         match self.read_body(response).await {
-            Ok(Body::Page(body)) => {
+            Ok(Body::Page(page)) => {
                 self.stats.pages.fetch_add(1, Ordering::Relaxed);
-                Ok(Call::Page(body))
+                Ok(Call::Page(page))
             }
             Ok(Body::TooLarge { announced }) => {
                 let limit = self.tenant.max_page_bytes;
@@ -365,6 +388,16 @@ impl AlertsClient {
     }
 }
 
+/// One page of alerts as the API sent it.
+pub struct Page {
+    /// The answer's body: JSON, not yet read.
+    pub bytes: Vec<u8>,
+    /// Alerts asked for (`$top`), after any shrinking.
+    pub top: u32,
+    /// The page's place in the shared budget, when there is one: held as long as the page.
+    pub(crate) lease: Option<PageLease>,
+}
+
 /// Where the retries of one page stand.
 struct PageRetry {
     /// Alerts asked for: lowered after timeouts and pages over `max_page_bytes`.
@@ -380,7 +413,7 @@ struct PageRetry {
 
 /// What one call for a page came to.
 enum Call {
-    Page(Vec<u8>),
+    Page(Page),
     /// Call again now: with fewer alerts, a new token, or after a 429's wait.
     Again,
     /// Worth retrying after a backoff; what to report.
@@ -406,7 +439,7 @@ async fn not_json(mut response: reqwest::Response) -> String {
 
 /// A 200 answer's body as read.
 enum Body {
-    Page(Vec<u8>),
+    Page(Page),
     /// Over `max_page_bytes`; the length if it was announced.
     TooLarge {
         announced: Option<u64>,

@@ -165,11 +165,11 @@ impl WindowFetch<'_> {
                 skip,
                 top,
             };
-            let lease = match &self.client.page_budget {
-                Some(budget) => Some(budget.lease().await),
-                None => None,
-            };
-            let (bytes, requested) = self.client.get_page(query).await?;
+            let super::client::Page {
+                bytes,
+                top: requested,
+                lease,
+            } = self.client.get_page(query).await?;
             self.stats.pages += 1;
             self.unread = Some((requested, overlaps));
             return Ok(Some(AlertPage {

@@ -2,6 +2,7 @@
 //!
 //! - [`checkpoint`]: where a tenant stands, saved atomically after every delivered window.
 //! - [`daemon`]: [`Forwarder`]: every tenant in its own task, shared outputs, shutdown.
+//! - [`planner`]: how long a tenant's next window is, from what the last one held.
 //! - [`replay`]: a given range forwarded once, checkpoints untouched.
 //! - [`supervisor`]: tenant tasks that panic are restarted with backoff, not forgotten.
 //! - [`run_state`]: a tenant that is not well, on disk for `check` and `auth status`.
@@ -12,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod daemon;
+pub mod planner;
 pub mod replay;
 pub mod run_state;
 pub mod supervisor;

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::task::JoinSet;
 
-use super::tenant::{MAX_WINDOW, PollError, PollReport};
+use super::planner::WindowPlanner;
+use super::tenant::{PollError, PollReport};
 use super::window::Window;
 use super::wiring::{self, Clients, NamedOutputs, Routing};
 use crate::alert::Timestamp;
@@ -76,10 +77,10 @@ pub async fn replay_tenant(
     progress: &ReplayProgress,
 ) -> Result<PollReport, PollError> {
     let mut total = PollReport::default();
-    let step = i64::try_from(MAX_WINDOW.as_nanos()).unwrap_or(i64::MAX);
+    let mut planner = WindowPlanner::default();
     let mut start = from;
     while start < to {
-        let end = Timestamp::from_unix_nanos(to.unix_nanos().min(start.unix_nanos() + step), 7);
+        let end = planner.next(start, to);
         let window = Window {
             client,
             outputs,
@@ -90,6 +91,7 @@ pub async fn replay_tenant(
         };
         let mut report = PollReport::default();
         let result = window.deliver(&mut report, |_, _| true).await;
+        planner.held(start, end, report.fetched);
         total.fetched += report.fetched;
         total.sent += report.sent;
         total.dead_lettered += report.dead_lettered;

@@ -11,15 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use super::planner::WindowPlanner;
 use super::window::Window;
 use crate::alert::Timestamp;
 use crate::reader::InputAlert;
 use crate::source::{AlertsClient, Emit, FetchError, TenantConfig};
 use crate::transport::{DeadLetters, DeliveryError, Output, WrittenMark};
-
-/// The longest window fetched before a checkpoint: a tenant catching up after an outage moves
-/// its cursor step by step instead of re-fetching everything after a crash.
-pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 
 /// At the end of a poll, how long it waits for the outputs to confirm its windows before it
 /// leaves them for a later save (the outputs ask for a confirmation within ~10 s even when
@@ -93,6 +90,8 @@ pub(crate) struct TenantForwarder {
     checkpoint: Checkpoint,
     /// Checkpoints of windows written but not yet confirmed by every output, oldest first.
     unconfirmed: VecDeque<Unconfirmed>,
+    /// How long the next window is, from what the last held.
+    planner: WindowPlanner,
     dead_letters: DeadLetters,
 }
 
@@ -124,6 +123,7 @@ impl TenantForwarder {
             store,
             checkpoint,
             unconfirmed: VecDeque::new(),
+            planner: WindowPlanner::default(),
             dead_letters,
         })
     }
@@ -164,10 +164,8 @@ impl TenantForwarder {
                 }
                 return Ok(report);
             }
-            let to = Timestamp::from_unix_nanos(
-                end.unix_nanos().min(from.unix_nanos() + nanos(MAX_WINDOW)),
-                7,
-            );
+            let to = self.planner.next(from, end);
+            let fetched_before = report.fetched;
             report.from.get_or_insert(from);
             report.to = Some(to);
             let mut seen_ids: HashSet<String> = match self.tenant.emit {
@@ -193,6 +191,7 @@ impl TenantForwarder {
                     !checkpoint.contains(key) && emits(emit, alert, from, &mut seen_ids)
                 })
                 .await?;
+            self.planner.held(from, to, report.fetched - fetched_before);
             self.checkpoint.advance(to, delivered, self.tenant.overlap);
             self.unconfirmed.push_back(Unconfirmed {
                 checkpoint: self.checkpoint.clone(),

@@ -290,3 +290,51 @@ async fn replay_of_one_tenant_and_map_need_no_other_tenants_secret() {
     assert_eq!(mapped.lines().count(), 9, "{mapped}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Regression (issue 16): windows were an hour long whatever they held, so replaying 30 days of
+/// a tenant with 200 alerts took 720 API calls (7 minutes at 100 calls a minute). Windows are now
+/// as long as their alerts allow: the whole range, one call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_30_days_holding_200_alerts_takes_a_few_calls_not_720() {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorConfig {
+            tenants: 1,
+            alerts_per_tenant: 200,
+            adversarial_fraction: 0.0,
+            history: std::time::Duration::from_secs(29 * 86_400),
+            ..SimulatorConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("siemfwd-replay30-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "state_dir = \"state\"\n[[tenant]]\nname = \"t\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n\
+         client_secret = \"{}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
+         [[output]]\nname = \"f\"\ntype = \"file\"\npath = \"out.cef\"\n",
+        sim.tenants()[0].id,
+        sim.client_id(),
+        sim.client_secret(),
+        url = sim.url(),
+    );
+    let path = dir.join("siemfwd.toml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        siemfwd(&[
+            "replay", "--config", &path, "--from", "-720h", "--to", "now",
+        ])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let records = std::fs::read_to_string(dir.join("out.cef")).unwrap();
+    assert_eq!(records.lines().count(), 200, "{stderr}");
+    let calls = sim.requests(&sim.tenants()[0].id, siemfwd_simulator::Endpoint::Alerts);
+    eprintln!("replay of 30 days, 200 alerts: {calls} API calls");
+    assert!(calls <= 3, "{calls} API calls for 200 alerts over 30 days");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

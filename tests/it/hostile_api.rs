@@ -666,9 +666,12 @@ async fn endless_error_bodies_from_the_api_and_the_token_endpoint_are_cut_off() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulators_bad_answers_at_random_lose_nothing() {
     let setup = Setup::new("hostile-simulated", vec![], "").await;
+    // Pages of 10: a dozen calls or more, so that the faults below are met (one window now
+    // holds the whole range: with pages of 50 it was 3 calls).
     let config = std::fs::read_to_string(&setup.config)
         .unwrap()
-        .replace(&setup.api.url, setup.sim.url());
+        .replace(&setup.api.url, setup.sim.url())
+        .replace("page_size = 50", "page_size = 10");
     std::fs::write(&setup.config, config).unwrap();
     setup.sim.set_faults(siemfwd_simulator::Faults {
         html: 0.15,

@@ -70,8 +70,11 @@ impl Window<'_> {
                     source,
                 });
             }
-            // Queued while the page is still held, so that the encoded batches waiting here
-            // count against the page budget too.
+            // The page, and its place in the budget all tenants share, goes before the batches
+            // are queued: an output that is slow or down holds up the tenants routed to it,
+            // never another tenant's page (issue 16). What waits here is this page's encoded
+            // records, at most one page's worth per tenant.
+            drop(page);
             for (output, lane) in self.outputs.iter().zip(&mut sending.lanes) {
                 lane.submit_full(output).await?;
             }

@@ -16,6 +16,7 @@ mod forwarder;
 mod fuzz_inputs;
 mod golden;
 mod hostile_api;
+mod isolation;
 mod map_cli;
 mod rsyslog_cef;
 mod shutdown;

@@ -49,6 +49,18 @@ pub struct SimulateArgs {
     /// Probability that an alerts API call is answered 3 s late.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fault_slow: f64,
+    /// The initial alerts' lastUpdateTime is spread over this span before now (default 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub history: Option<Duration>,
+    /// How late a --fault-slow answer is (default 3s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub slow_delay: Option<Duration>,
+    /// The Retry-After of a --fault-429 answer (default 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_after: Option<Duration>,
+    /// Lifetime of the access tokens it issues (default 1h), to rehearse short-lived tokens.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub token_lifetime: Option<Duration>,
     /// Every alerts API answer is this late (e.g. "500ms"), as Microsoft's API answers in
     /// hundreds of milliseconds to seconds.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -99,7 +111,10 @@ pub fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
+    let defaults = SimulatorConfig::default();
     let config = SimulatorConfig {
+        history: args.history.unwrap_or(defaults.history),
+        access_token_lifetime: args.token_lifetime.unwrap_or(defaults.access_token_lifetime),
         tenants: args.tenants,
         alerts_per_tenant: args.alerts,
         seed: args.seed,
@@ -112,6 +127,8 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
             http_5xx: args.fault_5xx,
             slow: args.fault_slow,
             latency: args.latency.unwrap_or_default(),
+            slow_delay: args.slow_delay.unwrap_or(defaults.faults.slow_delay),
+            retry_after: args.retry_after.unwrap_or(defaults.faults.retry_after),
             reset: args.fault_reset,
             html: args.fault_html,
             not_page: args.fault_not_page,
@@ -120,7 +137,7 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
             malformed: args.malformed,
             ..Faults::default()
         },
-        ..SimulatorConfig::default()
+        ..defaults
     };
     let sim = Simulator::start(args.listen, config)
         .await

@@ -114,7 +114,9 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
     let defaults = SimulatorConfig::default();
     let config = SimulatorConfig {
         history: args.history.unwrap_or(defaults.history),
-        access_token_lifetime: args.token_lifetime.unwrap_or(defaults.access_token_lifetime),
+        access_token_lifetime: args
+            .token_lifetime
+            .unwrap_or(defaults.access_token_lifetime),
         tenants: args.tenants,
         alerts_per_tenant: args.alerts,
         seed: args.seed,

@@ -218,6 +218,9 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
         );
         return fail(error_with(st, 403, "Forbidden", &msg));
     }
+    if let Some(after) = st.store.tenants[t].knobs.throttled {
+        return fail(throttled_with(st, after));
+    }
     let limits = st.limits.clone();
     if let Err(after) = st.limiters[t].check(now, &limits) {
         return fail(throttled_with(st, after));

@@ -103,6 +103,9 @@ pub struct TenantKnobs {
     pub token_failure: Option<TokenFailure>,
     /// The customer has not allowed the MSSP app in Defender: the alerts API answers 403.
     pub api_forbidden: bool,
+    /// The alerts API answers every call of this tenant 429 with this `Retry-After` (a tenant
+    /// throttled for a long time, as when another tool of the customer uses the quota).
+    pub throttled: Option<std::time::Duration>,
     /// The client secret is expired for this tenant (AADSTS7000222).
     pub secret_expired: bool,
     /// The customer admin never consented to the app (AADSTS65001 on every grant).

@@ -13,7 +13,7 @@ use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
 use siemfwd::duration::parse_when;
 use siemfwd::mapping::{Format, Mapping};
-use siemfwd::pipeline::replay::{self, ReplayProgress};
+use siemfwd::pipeline::replay::{self, ReplayProgress, per_second};
 use siemfwd::pipeline::wiring::{self, NamedOutputs, Routing};
 use siemfwd::pipeline::{Forwarder, PollReport};
 use siemfwd::source::TenantConfig;
@@ -224,8 +224,8 @@ fn replay_summary(
     }
     let _ = writeln!(
         err,
-        "  {total} alerts sent in {secs:.1}s ({:.0} alerts/s){}",
-        total as f64 / secs.max(1e-9),
+        "  {total} alerts sent in {secs:.1}s ({} alerts/s){}",
+        per_second(total, secs),
         if failed > 0 {
             format!("; {failed} tenants failed")
         } else {
@@ -242,17 +242,18 @@ fn progress_line(
     from: Timestamp,
     to: Timestamp,
 ) -> String {
-    let span = (to.unix_nanos() - from.unix_nanos()).max(1) as f64;
-    let mut sent = 0;
-    let mut parts = Vec::new();
-    for (name, p) in names.iter().zip(progress) {
-        let s = p.sent.load(Ordering::Relaxed);
-        sent += s;
-        let done = p.done_nanos.load(Ordering::Relaxed) as f64 / span * 100.0;
-        parts.push(format!("{name} {s} ({done:.0}%)"));
-    }
-    let rate = sent as f64 / elapsed.as_secs_f64().max(1e-9);
-    let mut line = format!("{sent} alerts, {rate:.0}/s | {}", parts.join(" | "));
+    let span = (to.unix_nanos() - from.unix_nanos()).max(1) as u64;
+    let sent: u64 = progress
+        .iter()
+        .map(|p| p.sent.load(Ordering::Relaxed))
+        .sum();
+    let parts: Vec<String> = names
+        .iter()
+        .zip(progress)
+        .map(|(name, p)| p.describe(name, span))
+        .collect();
+    let rate = per_second(sent, elapsed.as_secs_f64());
+    let mut line = format!("{sent} alerts, {rate}/s | {}", parts.join(" | "));
     line.truncate(160);
     format!("{line:<160}")
 }

@@ -12,6 +12,7 @@ use super::tenant::{PollError, PollReport};
 use super::window::Window;
 use super::wiring::{self, Clients, NamedOutputs, Routing};
 use crate::alert::Timestamp;
+use crate::source::alerts::WaitStatus;
 use crate::source::http::HttpSetupError;
 use crate::source::{AlertsClient, TenantConfig};
 use crate::transport::{DeadLetters, Output};
@@ -43,7 +44,10 @@ pub fn start(
         let routed = wiring::routed(tenant, outputs, routing);
         let client = clients.client_for(Arc::new((*tenant).clone()), state_dir)?;
         let dead = DeadLetters::new(DeadLetters::tenant_path(state_dir, &tenant.name));
-        let counters = Arc::new(ReplayProgress::default());
+        let counters = Arc::new(ReplayProgress {
+            waiting: client.wait_status(),
+            ..ReplayProgress::default()
+        });
         progress.push(counters.clone());
         let name = tenant.name.clone();
         tasks.spawn(async move {
@@ -65,6 +69,38 @@ pub struct ReplayProgress {
     pub dead_lettered: AtomicU64,
     /// Nanoseconds of the window done so far (up to `to - from`).
     pub done_nanos: AtomicU64,
+    /// What the tenant's client waits for, if anything.
+    pub waiting: Arc<WaitStatus>,
+}
+
+impl ReplayProgress {
+    /// One tenant's part of the progress line: `tenant-01 120 (40%)`, or what it waits for:
+    /// `tenant-01 120 (40%) throttled (429), resuming in 24s`. `span_nanos` is `to - from`.
+    pub fn describe(&self, name: &str, span_nanos: u64) -> String {
+        let sent = self.sent.load(Ordering::Relaxed);
+        let done = self.done_nanos.load(Ordering::Relaxed) as f64 / span_nanos.max(1) as f64;
+        let mut part = format!("{name} {sent} ({:.0}%)", done * 100.0);
+        if let Some((why, left)) = self.waiting.get() {
+            part.push_str(&format!(
+                " {why}, resuming in {}s",
+                left.as_secs_f64().ceil() as u64
+            ));
+        }
+        part
+    }
+}
+
+/// `n` things in `secs` seconds, per second, with the precision that says something: `12345`,
+/// `4.2`, `0.48` (not `0` for 200 alerts in 420 s).
+pub fn per_second(n: u64, secs: f64) -> String {
+    let rate = n as f64 / secs.max(1e-9);
+    if rate >= 100.0 || rate == 0.0 {
+        format!("{rate:.0}")
+    } else if rate >= 1.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
+    }
 }
 
 /// Replays one tenant's [from, to) to `outputs`, window by window.
@@ -113,4 +149,49 @@ pub async fn replay_tenant(
     total.from = Some(from);
     total.to = Some(to);
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn rates_keep_the_digits_that_say_something() {
+        assert_eq!(
+            per_second(200, 420.0),
+            "0.48",
+            "not 0 for 200 alerts in 420 s"
+        );
+        assert_eq!(per_second(21, 5.0), "4.2");
+        assert_eq!(per_second(1_000_000, 11.7), "85470");
+        assert_eq!(per_second(0, 3.0), "0");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_tenant_says_why_and_for_how_long() {
+        let progress = ReplayProgress::default();
+        progress.sent.store(120, Ordering::Relaxed);
+        progress.done_nanos.store(40, Ordering::Relaxed);
+        assert_eq!(progress.describe("tenant-01", 100), "tenant-01 120 (40%)");
+        let until = tokio::time::Instant::now() + Duration::from_secs(24);
+        progress.waiting.set("throttled (429)", until);
+        assert_eq!(
+            progress.describe("tenant-01", 100),
+            "tenant-01 120 (40%) throttled (429), resuming in 24s"
+        );
+        tokio::time::advance(Duration::from_millis(23_500)).await;
+        assert!(
+            progress
+                .describe("tenant-01", 100)
+                .ends_with("resuming in 1s")
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            progress.describe("tenant-01", 100),
+            "tenant-01 120 (40%)",
+            "a wait that is over is not shown"
+        );
+    }
 }

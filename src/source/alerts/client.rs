@@ -55,6 +55,33 @@ pub struct PageQuery {
     pub top: u32,
 }
 
+/// What a client is waiting for, if anything, and until when: for progress displays
+/// ("tenant-01: throttled (429), resuming in 24 s").
+#[derive(Debug, Default)]
+pub struct WaitStatus(std::sync::Mutex<Option<(&'static str, tokio::time::Instant)>>);
+
+impl WaitStatus {
+    /// Waiting for `why` until `until`.
+    pub fn set(&self, why: &'static str, until: tokio::time::Instant) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((why, until));
+    }
+
+    /// Not waiting (any more).
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Why it waits and how much longer, while it does.
+    pub fn get(&self) -> Option<(&'static str, Duration)> {
+        let now = tokio::time::Instant::now();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .filter(|(_, until)| *until > now)
+            .map(|(why, until)| (why, until - now))
+    }
+}
+
 /// The API of one tenant.
 pub struct AlertsClient {
     pub(super) tenant: Arc<TenantConfig>,
@@ -66,6 +93,8 @@ pub struct AlertsClient {
     pub(super) page_budget: Option<Arc<PageBudget>>,
     /// Results one query may reach (`$skip` + `$top`): [`MAX_RESULTS_PER_QUERY`] on the service.
     pub(super) max_results: u32,
+    /// What it waits for now, if anything.
+    waiting: Arc<WaitStatus>,
 }
 
 impl AlertsClient {
@@ -100,6 +129,7 @@ impl AlertsClient {
             stats: SharedStats::default(),
             page_budget: None,
             max_results: MAX_RESULTS_PER_QUERY,
+            waiting: Arc::default(),
         }
     }
 
@@ -130,6 +160,11 @@ impl AlertsClient {
     /// `max_calls_per_hour`), which every call waits on.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// What it waits for now (a 429's Retry-After, a backoff, Entra), shared for a display.
+    pub fn wait_status(&self) -> Arc<WaitStatus> {
+        self.waiting.clone()
     }
 
     /// Its counters since it was made.
@@ -202,6 +237,7 @@ impl AlertsClient {
                 continue;
             };
             self.limiter.acquire().await;
+            self.waiting.clear();
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
             let sent = {
                 // Held only until the answer's headers: see `page_budget`.
@@ -238,6 +274,10 @@ impl AlertsClient {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             let wait = retry.backoff.next_wait();
             tracing::warn!(tenant = %self.tenant.name, "alerts API: {failure}; retrying in {:.1}s", wait.as_secs_f32());
+            self.waiting.set(
+                "retrying after an error",
+                tokio::time::Instant::now() + wait,
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -259,6 +299,8 @@ impl AlertsClient {
                 retry.attempts += 1;
                 let wait = e.retry_after.unwrap_or_else(|| retry.backoff.next_wait());
                 tracing::warn!(tenant = %self.tenant.name, "{e}; retrying in {}s", wait.as_secs_f32().ceil());
+                self.waiting
+                    .set("waiting for Entra ID", tokio::time::Instant::now() + wait);
                 tokio::time::sleep(wait).await;
                 Ok(None)
             }
@@ -314,6 +356,8 @@ impl AlertsClient {
                 }
                 tracing::warn!(tenant = %tenant, "throttled by the alerts API (429); waiting {}s as Retry-After asks", wait.as_secs());
                 self.limiter.pause(wait).await;
+                self.waiting
+                    .set("throttled (429)", tokio::time::Instant::now() + wait);
                 Ok(Call::Again)
             }
             401 if !retry.renewed_token => {

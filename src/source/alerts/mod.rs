@@ -17,7 +17,7 @@
 mod client;
 mod window;
 
-pub use client::{AlertsClient, ClientStats, PageQuery};
+pub use client::{AlertsClient, ClientStats, PageQuery, WaitStatus};
 pub use window::{AlertPage, WindowFetch, WindowStats};
 
 use crate::alert::Timestamp;

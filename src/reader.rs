@@ -165,19 +165,9 @@ where
     if text.starts_with('[') {
         return read_page_text(text, line_no, PageShape::Array, sink);
     }
-    match serde_json::from_str::<Alert>(text) {
+    match Alert::from_json(text) {
         Ok(alert) if alert.is_page() => read_page_text(text, line_no, PageShape::Page, sink),
-        Ok(alert) => sink(Item::Alert(InputAlert {
-            alert,
-            raw: Some(text),
-            position,
-        })),
-        Err(e) => sink(Item::Malformed(MalformedAlert {
-            position,
-            id: id_of(text),
-            reason: describe(&e),
-            raw: Some(text.to_owned()),
-        })),
+        read => emit_read(read, text, position, sink),
     }
 }
 
@@ -269,6 +259,21 @@ where
             reason: "a page inside a page".into(),
             raw: None,
         })),
+        read => emit_read(read, text, position, sink),
+    }
+}
+
+/// `text` read as an alert, or as a malformed one with why it is not.
+fn emit_read<'t, E, F>(
+    read: Result<Alert<'t>, serde_json::Error>,
+    text: &'t str,
+    position: Position,
+    sink: &mut F,
+) -> Result<(), E>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    match read {
         Ok(alert) => sink(Item::Alert(InputAlert {
             alert,
             raw: Some(text),

@@ -456,14 +456,7 @@ fn status_verdicts_follow_token_age_and_the_last_failure() {
         (works.days_left(), works.verdict()),
         (Some(90), Verdict::Ok)
     );
-    for kind in [
-        AuthErrorKind::ReconsentNeeded,
-        AuthErrorKind::BadSecret,
-        AuthErrorKind::Misconfigured,
-        AuthErrorKind::Throttled,
-        AuthErrorKind::Retryable,
-        AuthErrorKind::Storage,
-    ] {
+    for kind in AuthErrorKind::ALL {
         assert_eq!(AuthErrorKind::from_name(kind.as_str()), Some(kind));
     }
 }

@@ -770,6 +770,33 @@ fn shutdown_grace_defaults_to_10s_and_is_bounded() {
 }
 
 #[test]
+fn max_calls_in_flight_defaults_to_64_and_is_bounded() {
+    assert_eq!(
+        load("").unwrap().max_calls_in_flight,
+        DEFAULT_MAX_CALLS_IN_FLIGHT
+    );
+    assert_eq!(
+        load("max_calls_in_flight = 8\n")
+            .unwrap()
+            .max_calls_in_flight,
+        8
+    );
+    for bad in ["0", "4097"] {
+        let e = load(&format!("\nmax_calls_in_flight = {bad}\n")).unwrap_err();
+        assert!(
+            e.starts_with("/etc/siemfwd/siemfwd.toml:2: `max_calls_in_flight`: "),
+            "{bad}: {e}"
+        );
+    }
+    // A string is refused by the TOML reader, with the line of the key.
+    let e = load("\nmax_calls_in_flight = \"8\"\n").unwrap_err();
+    assert!(
+        e.starts_with("/etc/siemfwd/siemfwd.toml:2: invalid type: string"),
+        "{e}"
+    );
+}
+
+#[test]
 fn max_page_bytes_defaults_to_32_mib_and_is_bounded() {
     let tenant = |extra: &str| {
         format!(

@@ -40,18 +40,19 @@ impl AuthErrorKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [AuthErrorKind; 6] = [
+        AuthErrorKind::ReconsentNeeded,
+        AuthErrorKind::BadSecret,
+        AuthErrorKind::Misconfigured,
+        AuthErrorKind::Throttled,
+        AuthErrorKind::Retryable,
+        AuthErrorKind::Storage,
+    ];
+
     /// The kind [`AuthErrorKind::as_str`] wrote; `None` for a name this version does not know.
     pub fn from_name(name: &str) -> Option<AuthErrorKind> {
-        [
-            AuthErrorKind::ReconsentNeeded,
-            AuthErrorKind::BadSecret,
-            AuthErrorKind::Misconfigured,
-            AuthErrorKind::Throttled,
-            AuthErrorKind::Retryable,
-            AuthErrorKind::Storage,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+        AuthErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 

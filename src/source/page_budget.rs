@@ -102,3 +102,26 @@ impl PageLease {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `max_calls_in_flight` holds: with one call allowed, a second waits until the first
+    /// call's permit is gone (its answer's headers are in), and pages are a budget of their own.
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_flight_are_bounded_apart_from_pages() {
+        let budget = PageBudget::with_calls(1, 1);
+        let first = budget.call().await;
+        let second = tokio::time::timeout(std::time::Duration::from_secs(1), budget.call()).await;
+        assert!(
+            second.is_err(),
+            "a second call went out while the first was in flight"
+        );
+        let page = tokio::time::timeout(std::time::Duration::from_secs(1), budget.lease()).await;
+        assert!(page.is_ok(), "a call in flight held a page");
+        drop(first);
+        let second = tokio::time::timeout(std::time::Duration::from_secs(1), budget.call()).await;
+        assert!(second.is_ok());
+    }
+}

@@ -21,6 +21,9 @@ pub mod tenant;
 pub mod window;
 pub mod wiring;
 
+#[cfg(test)]
+mod tests;
+
 pub use checkpoint::CheckpointError;
 pub use daemon::{Forwarder, RunOutcome, StartError};
 pub use tenant::{PollError, PollReport};

@@ -110,6 +110,7 @@ impl TenantForwarder {
         now: Timestamp,
     ) -> Result<TenantForwarder, PollError> {
         let tenant = Arc::new(client.tenant().clone());
+        let planner = WindowPlanner::new(tenant.page_size, client.max_results_per_query());
         let store = CheckpointStore::new(state_dir, &tenant.name, &tenant.tenant_id);
         let checkpoint = store.load_at(now).map_err(|source| PollError::Checkpoint {
             tenant: tenant.name.clone(),
@@ -123,7 +124,7 @@ impl TenantForwarder {
             store,
             checkpoint,
             unconfirmed: VecDeque::new(),
-            planner: WindowPlanner::default(),
+            planner,
             dead_letters,
         })
     }
@@ -164,10 +165,8 @@ impl TenantForwarder {
                 }
                 return Ok(report);
             }
-            let to = self.planner.next(from, end);
-            let fetched_before = report.fetched;
+            let planned = self.planner.next(from, end);
             report.from.get_or_insert(from);
-            report.to = Some(to);
             let mut seen_ids: HashSet<String> = match self.tenant.emit {
                 Emit::New => self
                     .checkpoint
@@ -183,7 +182,8 @@ impl TenantForwarder {
                 outputs: &self.outputs,
                 dead_letters: &self.dead_letters,
                 from,
-                to,
+                to: planned.to,
+                probe: planned.probe,
                 now,
             };
             let delivered = window
@@ -191,8 +191,11 @@ impl TenantForwarder {
                     !checkpoint.contains(key) && emits(emit, alert, from, &mut seen_ids)
                 })
                 .await?;
-            self.planner.held(from, to, report.fetched - fetched_before);
-            self.checkpoint.advance(to, delivered, self.tenant.overlap);
+            let to = delivered.to;
+            report.to = Some(to);
+            self.planner.held(from, to, delivered.held);
+            self.checkpoint
+                .advance(to, delivered.keys, self.tenant.overlap);
             self.unconfirmed.push_back(Unconfirmed {
                 checkpoint: self.checkpoint.clone(),
                 marks: self.outputs.iter().map(|o| o.written_mark()).collect(),

@@ -19,20 +19,35 @@ pub(crate) struct Window<'a> {
     /// For alerts the API sent malformed.
     pub dead_letters: &'a DeadLetters,
     pub from: Timestamp,
+    /// Where the window ends unless it holds too many alerts ([`Delivered::to`]).
     pub to: Timestamp,
+    /// Nothing is known of the density here: shorten the window when this many full pages did
+    /// not reach its end.
+    pub probe: Option<u32>,
     /// The envelope's time for alerts without lastUpdateTime.
     pub now: Timestamp,
 }
 
+/// A window delivered.
+pub(crate) struct Delivered {
+    /// Where it ended: its `to`, or earlier when it held more than one query pages through.
+    pub to: Timestamp,
+    /// The items of [from, to) the API holds, for planning the next window (the versions sent
+    /// may include some past `to`).
+    pub held: u64,
+    /// The versions sent that a later window can see again: those of its last `overlap`, and
+    /// those past `to` that its pages held before it was shortened.
+    pub keys: Vec<VersionKey>,
+}
+
 impl Window<'_> {
-    /// Fetches the window and sends it to every output; returns the versions delivered that a
-    /// next window's overlap can see again. `keep` decides which versions are sent (the others
-    /// count as de-duplicated).
+    /// Fetches the window and sends it to every output. `keep` decides which versions are sent
+    /// (the others count as de-duplicated).
     pub async fn deliver(
         &self,
         report: &mut PollReport,
         mut keep: impl FnMut(&VersionKey, &InputAlert<'_>) -> bool,
-    ) -> Result<Vec<VersionKey>, PollError> {
+    ) -> Result<Delivered, PollError> {
         let tenant = self.client.tenant();
         // The alert's own JSON text is needed only by JSON outputs; asking for it otherwise forces
         // the slower element-by-element read of every page. (A page with a malformed alert is read
@@ -45,11 +60,12 @@ impl Window<'_> {
             lanes: self.outputs.iter().map(|o| Lane::new(o)).collect(),
             delivered: Vec::new(),
             newest: None,
-            overlap_start: self.to.unix_nanos()
-                - i64::try_from(tenant.overlap.as_nanos()).unwrap_or(i64::MAX),
             unwritten: Vec::new(),
         };
         let mut fetch = self.client.window(self.from, self.to);
+        if let Some(pages) = self.probe {
+            fetch = fetch.probing(pages);
+        }
         while let Some(page) = fetch.next_page().await? {
             report.pages += 1;
             let mut failure = fetch
@@ -84,7 +100,18 @@ impl Window<'_> {
             let behind = self.now.unix_nanos() - t.unix_nanos();
             report.lag = Some(Duration::from_nanos(behind.max(0) as u64));
         }
-        Ok(sending.delivered)
+        let to = fetch.end();
+        let overlap_start = to.unix_nanos() - overlap_nanos(tenant.overlap);
+        let mut keys = sending.delivered;
+        keys.retain(|k| {
+            k.last_update
+                .is_none_or(|t| t.unix_nanos() >= overlap_start)
+        });
+        Ok(Delivered {
+            to,
+            held: fetch.held(),
+            keys,
+        })
     }
 
     fn identity(&self) -> TenantIdentity<'_> {
@@ -149,12 +176,9 @@ impl Window<'_> {
         if let Some(t) = key.last_update {
             sending.newest = sending.newest.max(Some(t));
         }
-        if key
-            .last_update
-            .is_none_or(|t| t.unix_nanos() >= sending.overlap_start)
-        {
-            sending.delivered.push(key);
-        }
+        // Every version, kept until the window's end is known: a window shortened after a
+        // page was sent has sent versions past its new end, which the next window must skip.
+        sending.delivered.push(key);
         Ok(())
     }
 
@@ -188,6 +212,10 @@ impl Window<'_> {
     }
 }
 
+fn overlap_nanos(overlap: Duration) -> i64 {
+    i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)
+}
+
 /// A dead letter that could not be written: the file, and why.
 type LetterFailure = (String, std::io::Error);
 
@@ -195,12 +223,11 @@ type LetterFailure = (String, std::io::Error);
 struct Sending {
     /// One per output, in the window's order.
     lanes: Vec<Lane>,
-    /// Versions sent that the next window's overlap can see again.
+    /// Versions sent; those a later window can see again are kept when the window's end is
+    /// known.
     delivered: Vec<VersionKey>,
     /// The latest lastUpdateTime sent, for the report's lag.
     newest: Option<Timestamp>,
-    /// Where the next window's overlap starts (Unix nanoseconds).
-    overlap_start: i64,
     /// The page's alerts some output could not encode, whose dead letters wait for their text.
     unwritten: Vec<Unwritten>,
 }

@@ -140,6 +140,11 @@ impl AlertsClient {
         self.max_results = n.max(1);
     }
 
+    /// Results one query may reach ([`MAX_RESULTS_PER_QUERY`] unless set lower).
+    pub fn max_results_per_query(&self) -> u32 {
+        self.max_results
+    }
+
     /// Shares a limit on the pages held at once with other tenants' clients: memory stays
     /// bounded however many tenants fetch at the same time.
     pub fn share_page_budget(&mut self, budget: Arc<PageBudget>) {

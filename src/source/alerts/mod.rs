@@ -7,12 +7,13 @@
 //! one of the previous page. Alerts change while they are paged (an update moves an alert out
 //! of the window, so everything after it shifts); a broken seam restarts the window, and alerts
 //! already handed out are not handed out again. A window with more alerts than one query
-//! should page through (10,000) is split in two by time, as often as needed.
+//! should page through (10,000) ends at its middle instead, as often as needed; the rest is
+//! the next window's.
 //!
 //! - `client`: [`AlertsClient`], one tenant's API: a page with its retries, throttling,
 //!   token renewal and `max_page_bytes`.
 //! - `window`: [`WindowFetch`], every alert of a window: paging by `$skip`, the seam check
-//!   and restarts, splitting by time.
+//!   and restarts, halving the window.
 
 mod client;
 mod window;
@@ -32,7 +33,7 @@ const MAX_ATTEMPTS: u32 = 6;
 const MAX_PAGE_RESERVE: usize = 64 << 20;
 /// 429s in a row for one page before giving up on it for this poll.
 const MAX_THROTTLED: u32 = 20;
-/// Seam breaks before a window is split instead of restarted.
+/// Seam breaks before a window is halved instead of restarted.
 const MAX_RESTARTS: u32 = 3;
 
 /// Fetching failed for a reason the caller should report (and usually retry next poll).

@@ -1,5 +1,5 @@
 //! [`WindowFetch`]: every alert of a time window, paged by `$skip`, its pages checked against
-//! each other at their seams, restarted when alerts move, split by time when too many.
+//! each other at their seams, restarted when alerts move, shortened when it holds too many.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
@@ -13,11 +13,17 @@ use crate::source::page_budget::PageLease;
 
 impl AlertsClient {
     /// Every alert version with lastUpdateTime in [from, to), page by page.
+    /// The window may end earlier than `to` ([`WindowFetch::end`]) when it holds more than one
+    /// query can page through.
     pub fn window(&self, from: Timestamp, to: Timestamp) -> WindowFetch<'_> {
         WindowFetch {
             client: self,
-            pending: vec![(from, to)],
-            cursor: None,
+            from,
+            end: to,
+            probe_pages: None,
+            held: 0,
+            pass_times: Vec::new(),
+            cursor: Some(Cursor::start()),
             unread: None,
             seen: HashSet::new(),
             hasher: RandomState::new(),
@@ -38,27 +44,53 @@ pub struct WindowStats {
     pub alerts: u64,
     /// Items of a page that were not a readable alert, handed out with their position.
     pub malformed: u64,
-    /// Alerts seen again (seam items, restarts, splits) and not handed out twice.
+    /// Alerts seen again (seam items, restarts, halvings) and not handed out twice.
     pub repeats: u64,
-    /// Times a window was split in two by time (more than a query may page through).
-    pub splits: u32,
+    /// Times the window was halved: it held more than a query may page through, or a probe's
+    /// first page was full.
+    pub shrinks: u32,
     /// Times a window was paged again from its start because its alerts moved under it.
     pub restarts: u32,
     /// 200 answers that were not pages (fetched again).
     pub not_pages: u32,
 }
 
+/// Where the paging of [from, end) stands.
+impl std::ops::AddAssign for WindowStats {
+    fn add_assign(&mut self, other: WindowStats) {
+        self.pages += other.pages;
+        self.alerts += other.alerts;
+        self.malformed += other.malformed;
+        self.repeats += other.repeats;
+        self.shrinks += other.shrinks;
+        self.restarts += other.restarts;
+        self.not_pages += other.not_pages;
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Cursor {
-    from: Timestamp,
-    to: Timestamp,
     /// Items of the window consumed so far.
     skip: u32,
+    /// Pages of this pass read so far.
+    pages: u32,
     /// The last item of the previous page, which the next page must start with.
     seam: Option<u64>,
     restarts: u32,
     /// Paged without the seam check: a window too small to split that keeps changing.
     unchecked: bool,
+}
+
+impl Cursor {
+    fn start() -> Cursor {
+        Cursor {
+            skip: 0,
+            pages: 0,
+            seam: None,
+            restarts: 0,
+            unchecked: false,
+        }
+    }
 }
 
 /// A page as received, to be read with [`WindowFetch::read`].
@@ -85,9 +117,18 @@ impl Drop for AlertPage {
 /// page, until `next_page` returns `None`; the caller may await between pages (to send them).
 pub struct WindowFetch<'c> {
     client: &'c AlertsClient,
-    /// Windows still to fetch; the last is next.
-    pending: Vec<(Timestamp, Timestamp)>,
+    from: Timestamp,
+    /// The window's end: the `to` asked for, or earlier once halved.
+    end: Timestamp,
+    /// Shorten the window when this many full pages did not reach its end.
+    probe_pages: Option<u32>,
+    /// The lastUpdateTime (Unix nanoseconds) of each alert of the current pass over the window:
+    /// where to cut it when it is shortened.
+    pass_times: Vec<i64>,
+    /// `None` once every alert of [from, end) was handed out.
     cursor: Option<Cursor>,
+    /// Items of [from, end), counted by the pass that reached its last page.
+    held: u64,
     /// The page returned last, until it is read.
     unread: Option<(u32, bool)>,
     seen: HashSet<u64>,
@@ -137,18 +178,7 @@ impl WindowFetch<'_> {
         }
         loop {
             let Some(cursor) = self.cursor.clone() else {
-                let Some((from, to)) = self.pending.pop() else {
-                    return Ok(None);
-                };
-                self.cursor = Some(Cursor {
-                    from,
-                    to,
-                    skip: 0,
-                    seam: None,
-                    restarts: 0,
-                    unchecked: false,
-                });
-                continue;
+                return Ok(None);
             };
             let page_size = self.client.tenant.page_size;
             let overlaps = cursor.seam.is_some() && cursor.skip > 0 && !cursor.unchecked;
@@ -156,12 +186,12 @@ impl WindowFetch<'_> {
             let cap = self.client.max_results;
             let top = (page_size + u32::from(overlaps)).min(cap);
             if skip > 0 && skip + top > cap {
-                self.split(&cursor)?;
+                self.shrink()?;
                 continue;
             }
             let query = PageQuery {
-                from: cursor.from,
-                to: cursor.to,
+                from: self.from,
+                to: self.end,
                 skip,
                 top,
             };
@@ -181,32 +211,59 @@ impl WindowFetch<'_> {
         }
     }
 
-    /// Splits the current window in two by time; the earlier half is fetched first.
-    fn split(&mut self, cursor: &Cursor) -> Result<(), FetchError> {
-        let (a, b) = (cursor.from.unix_nanos(), cursor.to.unix_nanos());
+    /// Shortens the window when its density is not known: when `pages` full pages did not
+    /// reach its end, it ends where half the alerts read so far are before, again until a pass
+    /// reaches the end, so that a tenant's first window holds about what a planned one does
+    /// instead of everything since `initial_lookback` (issue 16).
+    #[must_use]
+    pub fn probing(mut self, pages: u32) -> Self {
+        self.probe_pages = Some(pages.max(1));
+        self
+    }
+
+    /// The window's end (exclusive): the `to` asked for, or earlier if it held too many
+    /// alerts. Every alert of [from, end) has been handed out once [`Self::next_page`] says
+    /// `None`; alerts of [end, to) may have been too, and a later window sees them again.
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// Items of [from, end) (malformed ones included), as counted by the pass of the window
+    /// that reached its last page: what it held, whatever was handed out before it was
+    /// shortened. Known once [`Self::next_page`] said `None`.
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+
+    /// Ends the window at its middle and pages it again from its start. The later half is
+    /// left to the next window, so a window is bounded in alerts: a crash sends at most one
+    /// window again, however long the range (issue 16).
+    ///
+    /// It ends where half the alerts of the current pass are before: where the API's order
+    /// follows time, the shorter window holds about half of what was read; where it does not,
+    /// what was read is a sample and the cut halves the alerts, not the hours. Without alerts
+    /// to go by, at the middle.
+    fn shrink(&mut self) -> Result<(), FetchError> {
+        let (a, b) = (self.from.unix_nanos(), self.end.unix_nanos());
         // 100 ns is the API's precision: below it there is nothing to split.
         if b - a < 200 {
             return Err(FetchError::TooDense {
                 tenant: self.client.tenant.name.clone(),
                 limit: self.client.max_results,
-                from: cursor.from,
-                to: cursor.to,
+                from: self.from,
+                to: self.end,
             });
         }
-        let mid = Timestamp::from_unix_nanos(a + (b - a) / 200 * 100, 7);
-        self.pending.push((mid, cursor.to));
-        self.pending.push((cursor.from, mid));
-        self.cursor = None;
-        self.stats.splits += 1;
-        tracing::debug!(tenant = %self.client.tenant.name, "window {} .. {} split at {mid}", cursor.from, cursor.to);
+        let mid = match median_end(&mut self.pass_times) {
+            Some(cut) if cut > a && cut < b => Timestamp::from_unix_nanos(cut, 7),
+            _ => Timestamp::from_unix_nanos(a + (b - a) / 200 * 100, 7),
+        };
+        tracing::debug!(tenant = %self.client.tenant.name, "window {} .. {} ends at {mid} instead", self.from, self.end);
+        self.end = mid;
+        self.cursor = Some(Cursor::start());
+        self.pass_times.clear();
+        self.stats.shrinks += 1;
         Ok(())
-    }
-
-    fn key(&self, id: &str, last_update: Option<Timestamp>) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        last_update.map(Timestamp::unix_nanos).hash(&mut h);
-        h.finish()
     }
 
     /// Parses `page` and hands each alert version not handed out before in this window (and
@@ -228,14 +285,19 @@ impl WindowFetch<'_> {
             seam_held: expected_seam.is_none(),
             last: None,
         };
+        let (pass_times, hasher) = (&mut self.pass_times, &self.hasher);
         let result = reader::read_page(&page.bytes, want_raw, |item| {
             let first = outcome.items == 0;
             outcome.items += 1;
             let key = match &item {
-                Item::Alert(a) => a
-                    .alert
-                    .id()
-                    .map(|id| self.key(id, a.alert.last_update_time)),
+                Item::Alert(a) => {
+                    if let Some(t) = a.alert.last_update_time {
+                        pass_times.push(t.unix_nanos());
+                    }
+                    a.alert
+                        .id()
+                        .map(|id| key(hasher, id, a.alert.last_update_time))
+                }
                 Item::Malformed(_) => None,
             };
             outcome.last = key;
@@ -283,32 +345,54 @@ impl WindowFetch<'_> {
         if !outcome.seam_held {
             // Something shifted under the pages: page the window again from its start.
             cursor.restarts += 1;
-            self.stats.restarts += 1;
-            tracing::debug!(tenant = %self.client.tenant.name, "alerts moved while paging {} .. {}; restarting the window", cursor.from, cursor.to);
-            if cursor.restarts > MAX_RESTARTS {
-                let c = cursor.clone();
-                // Smaller windows change less while they are paged. A window too small to
-                // split is paged once more without the seam check rather than given up.
-                if self.split(&c).is_err()
-                    && let Some(cursor) = self.cursor.as_mut()
-                {
-                    tracing::warn!(tenant = %self.client.tenant.name, "alerts keep changing within {} .. {}; paging it once more without the consistency check (an alert moved meanwhile is caught by the next poll's overlap)", c.from, c.to);
-                    cursor.unchecked = true;
-                    cursor.skip = 0;
-                    cursor.seam = None;
-                }
-                return;
-            }
             cursor.skip = 0;
+            cursor.pages = 0;
             cursor.seam = None;
+            self.stats.restarts += 1;
+            self.pass_times.clear();
+            tracing::debug!(tenant = %self.client.tenant.name, "alerts moved while paging {} .. {}; restarting the window", self.from, self.end);
+            // Smaller windows change less while they are paged. A window too small to halve
+            // is paged once more without the seam check rather than given up.
+            if cursor.restarts > MAX_RESTARTS && self.shrink().is_err() {
+                tracing::warn!(tenant = %self.client.tenant.name, "alerts keep changing within {} .. {}; paging it once more without the consistency check (an alert moved meanwhile is caught by the next poll's overlap)", self.from, self.end);
+                if let Some(cursor) = self.cursor.as_mut() {
+                    cursor.unchecked = true;
+                }
+            }
             return;
         }
-        let new_items = outcome.items - u32::from(page.overlaps);
-        cursor.skip += new_items;
+        let full = outcome.items >= page.requested;
+        cursor.skip += outcome.items - u32::from(page.overlaps);
+        cursor.pages += 1;
         cursor.seam = outcome.last;
-        if outcome.items < page.requested {
+        if !full {
             // A short page is the window's last.
+            self.held = u64::from(cursor.skip);
             self.cursor = None;
+        } else if self.probe_pages.is_some_and(|n| cursor.pages >= n) {
+            // No density known, and the window holds more than a planned one would: it is
+            // shortened before it is paged further. Nothing is lost when it cannot be: it is
+            // paged.
+            let _ = self.shrink();
         }
     }
+}
+
+/// The key an alert version is known by within a window.
+fn key(hasher: &RandomState, id: &str, last_update: Option<Timestamp>) -> u64 {
+    let mut h = hasher.build_hasher();
+    id.hash(&mut h);
+    last_update.map(Timestamp::unix_nanos).hash(&mut h);
+    h.finish()
+}
+
+/// The end (exclusive, on the API's 100 ns grid) of a window that holds the earlier half of
+/// `times`.
+fn median_end(times: &mut [i64]) -> Option<i64> {
+    if times.is_empty() {
+        return None;
+    }
+    let middle = times.len() / 2;
+    let (_, &mut median, _) = times.select_nth_unstable(middle);
+    Some((median.div_euclid(100) + 1) * 100)
 }

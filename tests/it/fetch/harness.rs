@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
+use siemfwd::pipeline::planner::WindowPlanner;
 use siemfwd::reader::Item;
 use siemfwd::source::alerts::WindowStats;
 use siemfwd::source::{AlertsClient, FetchError};
@@ -76,31 +77,50 @@ impl Drop for Fixture {
     }
 }
 
-/// Every alert of [from, to) as (id, lastUpdateTime), and the window's stats.
+/// Every alert of [from, to) as (id, lastUpdateTime), window after window as the forwarder
+/// plans them (a window ends early when it holds more than a query pages through), and the
+/// windows' stats added up. A version handed out by two windows (one past the first's end
+/// before it was shortened) is listed once, as the forwarder's checkpoint would send it once.
 pub async fn fetch_all(
     client: &AlertsClient,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<(Vec<(String, String)>, WindowStats), FetchError> {
-    let mut fetch = client.window(from, to);
     let mut alerts = Vec::new();
-    while let Some(page) = fetch.next_page().await? {
-        fetch
-            .read(&page, false, |item| {
-                if let Item::Alert(a) = item {
-                    alerts.push((
-                        a.alert.id().unwrap_or_default().to_owned(),
-                        a.alert
-                            .last_update_time
-                            .map(|t| t.to_string())
-                            .unwrap_or_default(),
-                    ));
-                }
-                Ok::<(), ()>(())
-            })
-            .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut stats = WindowStats::default();
+    let mut planner = WindowPlanner::new(client.tenant().page_size, client.max_results_per_query());
+    let mut start = from;
+    while start < to {
+        let planned = planner.next(start, to);
+        let mut fetch = client.window(start, planned.to);
+        if let Some(pages) = planned.probe {
+            fetch = fetch.probing(pages);
+        }
+        while let Some(page) = fetch.next_page().await? {
+            fetch
+                .read(&page, false, |item| {
+                    if let Item::Alert(a) = item {
+                        let key = (
+                            a.alert.id().unwrap_or_default().to_owned(),
+                            a.alert
+                                .last_update_time
+                                .map(|t| t.to_string())
+                                .unwrap_or_default(),
+                        );
+                        if seen.insert(key.clone()) {
+                            alerts.push(key);
+                        }
+                    }
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+        }
+        stats += fetch.stats;
+        planner.held(start, fetch.end(), fetch.held());
+        start = fetch.end();
     }
-    Ok((alerts, fetch.stats))
+    Ok((alerts, stats))
 }
 
 /// Every alert the tenant has, whenever it changed.

@@ -20,7 +20,7 @@ fn init_logging() {
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
     tracing_subscriber::fmt()
-        .with_writer(io::stderr)
+        .with_writer(cli::progress::LogWriter)
         .with_max_level(level)
         .with_target(false)
         .with_ansi(io::stderr().is_terminal())

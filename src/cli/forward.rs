@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::sync::watch;
 
+use super::progress::ProgressLine;
 use super::{ReplayArgs, RunArgs};
 use siemfwd::alert::Timestamp;
 use siemfwd::config::{Config, UnreadableSecret};
@@ -136,7 +137,10 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         let show = std::io::stderr().is_terminal() && !to_stdout;
         let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
         let mut results: Vec<(String, Result<PollReport, String>)> = Vec::new();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let line = show.then(|| {
+            ProgressLine::show(progress_line(&names, &progress, Duration::ZERO, from, to))
+        });
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 done = tasks.join_next() => match done {
@@ -144,14 +148,21 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
                     Some(Ok((name, r))) => results.push((name, r.map_err(|e| e.to_string()))),
                     Some(Err(e)) => results.push(("?".into(), Err(format!("task failed: {e}")))),
                 },
-                _ = tick.tick(), if show => {
-                    let _ = write!(err, "\r{}", progress_line(&names, &progress, started.elapsed(), from, to));
-                    let _ = err.flush();
+                _ = tick.tick(), if line.is_some() => {
+                    if let Some(line) = &line {
+                        line.set(progress_line(&names, &progress, started.elapsed(), from, to));
+                    }
                 }
             }
         }
-        if show {
-            let _ = writeln!(err, "\r{}", progress_line(&names, &progress, started.elapsed(), from, to));
+        if let Some(line) = line {
+            line.finish(progress_line(
+                &names,
+                &progress,
+                started.elapsed(),
+                from,
+                to,
+            ));
         }
         for (_, o) in outputs {
             if let Ok(o) = Arc::try_unwrap(o) {
@@ -253,9 +264,8 @@ fn progress_line(
         .map(|(name, p)| p.describe(name, span))
         .collect();
     let rate = per_second(sent, elapsed.as_secs_f64());
-    let mut line = format!("{sent} alerts, {rate}/s | {}", parts.join(" | "));
-    line.truncate(160);
-    format!("{line:<160}")
+    // Cut to the terminal's width by the progress line.
+    format!("{sent} alerts, {rate}/s | {}", parts.join(" | "))
 }
 
 /// The outputs a replay sends to: `--output NAME`, `--stdout` (with `--format`), or all.

@@ -6,6 +6,7 @@ mod deliver;
 mod demo;
 pub mod forward;
 mod map;
+pub mod progress;
 mod simulate;
 
 use std::path::PathBuf;

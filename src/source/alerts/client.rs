@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::hedge::{self, AnswerTime};
 use super::{FetchError, MAX_ATTEMPTS, MAX_PAGE_RESERVE, MAX_RESULTS_PER_QUERY, MAX_THROTTLED};
 use crate::alert::Timestamp;
 use crate::backoff::Backoff;
@@ -31,6 +32,9 @@ pub struct ClientStats {
     pub retries: u64,
     /// Pages received whole.
     pub pages: u64,
+    /// Calls sent a second time because the first was slow to answer (each counted in
+    /// `calls` too).
+    pub hedged: u64,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +43,7 @@ struct SharedStats {
     throttled: AtomicU64,
     retries: AtomicU64,
     pages: AtomicU64,
+    hedged: AtomicU64,
 }
 
 /// One call to make: a window, a position and a page size.
@@ -95,6 +100,8 @@ pub struct AlertsClient {
     pub(super) max_results: u32,
     /// What it waits for now, if anything.
     waiting: Arc<WaitStatus>,
+    /// How long its API usually takes to answer: when to send a slow call again.
+    answer_time: AnswerTime,
 }
 
 impl AlertsClient {
@@ -130,6 +137,7 @@ impl AlertsClient {
             page_budget: None,
             max_results: MAX_RESULTS_PER_QUERY,
             waiting: Arc::default(),
+            answer_time: AnswerTime::default(),
         }
     }
 
@@ -180,6 +188,7 @@ impl AlertsClient {
             throttled: get(&self.stats.throttled),
             retries: get(&self.stats.retries),
             pages: get(&self.stats.pages),
+            hedged: get(&self.stats.hedged),
         }
     }
 
@@ -250,7 +259,7 @@ impl AlertsClient {
                     Some(budget) => Some(budget.call().await),
                     None => None,
                 };
-                self.page_request(query, retry.top, &token).send().await
+                self.send_hedged(query, retry.top, &token).await
             };
             let failure = match sent {
                 Err(e) => {
@@ -285,6 +294,31 @@ impl AlertsClient {
             );
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// The call, sent again if its answer is slow to come (see `hedge`); the answer that comes
+    /// first. Both count against the rate limit.
+    async fn send_hedged(
+        &self,
+        query: PageQuery,
+        top: u32,
+        token: &Secret,
+    ) -> reqwest::Result<reqwest::Response> {
+        let first = self.page_request(query, top, token).send();
+        let after = self.answer_time.hedge_after(self.tenant.request_timeout);
+        let (sent, answered) = hedge::hedged(first, after, || async {
+            self.limiter.acquire().await;
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            self.stats.hedged.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tenant = %self.tenant.name, "alerts API: no answer after {:.1}s; sending the call again", after.as_secs_f32());
+            self.page_request(query, top, token).send().await
+        })
+        .await;
+        if sent.is_ok() {
+            // Hedged answers too: an API slow for every call is soon waited for, not hedged.
+            self.answer_time.record(answered.took());
+        }
+        sent
     }
 
     fn unavailable(&self, attempts: u32, last: String) -> FetchError {

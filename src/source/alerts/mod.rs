@@ -12,10 +12,12 @@
 //!
 //! - `client`: [`AlertsClient`], one tenant's API: a page with its retries, throttling,
 //!   token renewal and `max_page_bytes`.
+//! - `hedge`: a call slow to answer is sent again and the first answer taken.
 //! - `window`: [`WindowFetch`], every alert of a window: paging by `$skip`, the seam check
 //!   and restarts, halving the window.
 
 mod client;
+mod hedge;
 mod window;
 
 pub use client::{AlertsClient, ClientStats, PageQuery, WaitStatus};

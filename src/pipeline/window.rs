@@ -66,7 +66,16 @@ impl Window<'_> {
         if let Some(pages) = self.probe {
             fetch = fetch.probing(pages);
         }
-        while let Some(page) = fetch.next_page().await? {
+        loop {
+            // No page is fetched for an output that could not queue it: the tenants of an
+            // output that is down wait here holding nothing, and memory stays bounded by the
+            // pages being read, not by the tenants routed to that output.
+            for output in self.outputs {
+                output.ready().await;
+            }
+            let Some(page) = fetch.next_page().await? else {
+                break;
+            };
             report.pages += 1;
             let mut failure = fetch
                 .read(&page, want_raw, |item| match item {

@@ -290,6 +290,15 @@ impl Output {
         self.dead_letters.as_ref()
     }
 
+    /// Waits until its queue has room for a batch. A tenant waits here before it fetches a
+    /// page, holding none: an output that is down fills its queue, and the tenants routed to
+    /// it then stop fetching what they could not send, instead of each holding a page of
+    /// encoded records (issue 16).
+    pub async fn ready(&self) {
+        // The slot is given back at once: this is a look, not a reservation.
+        let _ = self.queue.reserve().await;
+    }
+
     /// Queues `batch` (waiting while the queue is full) and returns a receipt for its outcome.
     pub async fn submit(&self, batch: Batch) -> Receipt {
         let (reply, outcome) = oneshot::channel();

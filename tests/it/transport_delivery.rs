@@ -357,7 +357,18 @@ async fn a_full_queue_makes_the_caller_wait_and_memory_stays_bounded() {
     }
     assert!(waited, "submit never waited: the queue is not bounded");
     assert!(receipts.len() <= 4, "{} batches accepted", receipts.len());
+    // A tenant looks before it fetches a page (issue 16): with the queue full it waits, holding
+    // no page, and goes on once the receiver reads.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), out.ready())
+            .await
+            .is_err(),
+        "ready while the queue is full"
+    );
     stalled.notify_one();
+    tokio::time::timeout(Duration::from_secs(30), out.ready())
+        .await
+        .expect("ready once the receiver reads");
     let n = receipts.len();
     for r in receipts {
         r.delivered().await.unwrap();

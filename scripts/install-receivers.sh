@@ -45,7 +45,9 @@ apt_update_once() {
 # ---------------------------------------------------------------- rsyslog (apt) ----
 # rsyslog-gnutls / rsyslog-openssl: the gtls and ossl TLS stream drivers (lmnsd_gtls/ossl.so).
 # systemd: `systemd-analyze verify` checks the shipped unit (tests/it/systemd_unit.rs).
-APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl liblognorm5 openssl systemd)
+# prometheus: a real Prometheus server (and promtool) scrapes the admin listener in
+# tests/it/admin.rs; the tests start their own on a free port, never the system service.
+APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl liblognorm5 openssl systemd prometheus)
 missing=()
 for p in "${APT_PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -64,4 +64,5 @@ pub mod reader;
 pub mod secret;
 pub mod settings;
 pub mod source;
+pub mod telemetry;
 pub mod transport;

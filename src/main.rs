@@ -3,33 +3,34 @@
 // No input may panic the forwarder (issue 13): outside tests, an `unwrap` or `expect` needs a
 // local `allow` that says why the invariant holds (`[lints]` in Cargo.toml, clippy.toml).
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::filter::LevelFilter;
 mod cli;
 
 use cli::{Cli, Command, check, demo, run_map, run_simulate};
 
-/// Log lines (reconnects, TLS trouble) go to stderr; `SIEMFWD_LOG` = error, warn, info (the
-/// default), debug or trace.
-fn init_logging() {
-    let level = std::env::var("SIEMFWD_LOG")
-        .ok()
-        .and_then(|l| l.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    tracing_subscriber::fmt()
-        .with_writer(cli::progress::LogWriter)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
+/// The config file the command reads, if any.
+fn config_of(command: &Command) -> Option<&std::path::Path> {
+    match command {
+        Command::Run(a) => Some(&a.config),
+        Command::Replay(a) => Some(&a.config),
+        Command::Check(a) => Some(&a.config),
+        _ => None,
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let format = match &cli.log_format {
+        Some(f) => f.parse().unwrap_or_default(),
+        None => cli::logging::config_format(config_of(&cli.command)).unwrap_or_default(),
+    };
+    if let Err(e) = cli::logging::init(format) {
+        eprintln!("siemfwd: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Map(args) => {
             let stdout = io::stdout();

@@ -158,6 +158,17 @@ fn verdict_of(kind: AuthErrorKind) -> Verdict {
     }
 }
 
+/// When the refresh token stored for `tenant` expires if unused (refresh-token tenants with a
+/// stored token whose time is readable).
+pub fn refresh_token_expiry(tenant: &TenantConfig, state_dir: &Path) -> Option<DateTime<Utc>> {
+    match stored_token(tenant, state_dir).0 {
+        StoredToken::Stored {
+            rotated_at: Some(at),
+        } => Some(at + chrono::Duration::days(REFRESH_TOKEN_INACTIVITY_DAYS)),
+        _ => None,
+    }
+}
+
 /// What is stored for `tenant`, and the rotation time as written (to tell whether a check
 /// rotated it: each rotation writes a new token with a new time).
 fn stored_token(tenant: &TenantConfig, state_dir: &Path) -> (StoredToken, Option<String>) {

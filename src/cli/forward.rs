@@ -18,6 +18,7 @@ use siemfwd::pipeline::replay::{self, ReplayProgress, per_second};
 use siemfwd::pipeline::wiring::{self, NamedOutputs, Routing};
 use siemfwd::pipeline::{Forwarder, PollReport};
 use siemfwd::source::TenantConfig;
+use siemfwd::telemetry::Telemetry;
 use siemfwd::transport::{
     ConnectionSettings, Destination, Envelope, Framing, Output, RecordEncoder, SyslogFormat,
 };
@@ -51,7 +52,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let forwarder = Forwarder::start(&config)?;
+        let telemetry = Telemetry::new(config.admin.failing_grace);
+        let forwarder = Forwarder::start(&config, telemetry.clone())?;
+        let (stop, stopping) = watch::channel(false);
+        if let Some(addr) = args.admin_listen.or(config.admin.listen) {
+            let (bound, _) = siemfwd::telemetry::serve(addr, telemetry, stopping.clone()).await?;
+            tracing::info!("admin endpoints on http://{bound}: /metrics /healthz /readyz /status");
+        }
         tracing::info!(
             tenants = config.tenants.len(),
             outputs = config.outputs.len(),
@@ -59,7 +66,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             "siemfwd {} forwarding",
             env!("CARGO_PKG_VERSION")
         );
-        let (stop, stopping) = watch::channel(false);
         let grace = config.shutdown_grace;
         tokio::spawn(async move {
             signal().await;

@@ -5,6 +5,7 @@ mod check;
 mod deliver;
 mod demo;
 pub mod forward;
+pub mod logging;
 mod map;
 pub mod progress;
 mod simulate;
@@ -28,6 +29,10 @@ pub use simulate::{SimulateArgs, run_simulate};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to stderr: text, or json (one object per line, with `tenant`
+    /// and `output` fields). Unless given, the config's `log_format`, else text.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +99,10 @@ pub struct RunArgs {
     /// The configuration file (see README: tenants, outputs).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Serve /metrics, /healthz, /readyz and /status on this address (e.g. 127.0.0.1:9400);
+    /// overrides `[admin] listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,11 @@
 //! [`Config`] by one fallible constructor, so the rest of the program never sees a half-checked
 //! setting. Every error names the file, the line and the key.
 
+mod admin;
 #[cfg(test)]
 mod tests;
+
+pub use admin::{AdminConfig, DEFAULT_FAILING_TENANT_GRACE, LogFormat};
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +61,8 @@ struct RawConfig {
     state_dir: Option<PathBuf>,
     shutdown_grace: Option<Spanned<String>>,
     max_calls_in_flight: Option<Spanned<u64>>,
+    log_format: Option<Spanned<String>>,
+    admin: Option<admin::RawAdmin>,
     /// Keys every tenant takes by default (one MSSP app: one client id and secret).
     defaults: Option<RawTenantKeys>,
     #[serde(default)]
@@ -79,6 +84,10 @@ pub struct Config {
     /// `max_calls_in_flight`: API calls waiting for their answer at once, over all tenants
     /// ([`DEFAULT_MAX_CALLS_IN_FLIGHT`] unless set; 1 to 4096).
     pub max_calls_in_flight: usize,
+    /// `log_format`: text (the default) or json; `--log-format` wins.
+    pub log_format: LogFormat,
+    /// `[admin]`: the admin listener, off unless set.
+    pub admin: AdminConfig,
     /// The `[[tenant]]` tables in file order, `[defaults]` applied; without those set apart
     /// ([`Config::unusable`]).
     pub tenants: Vec<TenantConfig>,
@@ -147,6 +156,17 @@ impl Config {
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
         let shutdown_grace = doc.shutdown_grace(raw.shutdown_grace.as_ref())?;
         let max_calls_in_flight = doc.max_calls_in_flight(raw.max_calls_in_flight.as_ref())?;
+        let log_format = match &raw.log_format {
+            None => LogFormat::Text,
+            Some(f) => f.get_ref().parse().map_err(|m: String| {
+                doc.invalid(line_of(text, f.span().start), format!("`log_format`: {m}"))
+            })?,
+        };
+        let admin = raw
+            .admin
+            .unwrap_or_default()
+            .validate()
+            .map_err(|(at, m)| doc.invalid(line_of(text, at), m))?;
         let (outputs, output_lines) = doc.outputs(raw.output, base)?;
         let defaults = raw.defaults.unwrap_or_default();
         let mut warnings: Vec<ConfigWarning> = Vec::new();
@@ -189,6 +209,8 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             shutdown_grace,
             max_calls_in_flight,
+            log_format,
+            admin,
             tenants,
             outputs,
             warnings: warnings.into_iter().map(|w| w.0).collect(),

@@ -815,3 +815,26 @@ fn max_page_bytes_defaults_to_32_mib_and_is_bounded() {
         );
     }
 }
+
+#[test]
+fn the_admin_table_and_log_format_are_validated_with_their_lines() {
+    let c = load("log_format = \"json\"\n[admin]\nlisten = \"127.0.0.1:9400\"\nfailing_tenant_grace = \"5m\"\n").unwrap();
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.admin.listen, Some("127.0.0.1:9400".parse().unwrap()));
+    assert_eq!(c.admin.failing_grace, std::time::Duration::from_secs(300));
+    let c = load("").unwrap();
+    assert_eq!(
+        (c.log_format, c.admin.clone()),
+        (LogFormat::Text, AdminConfig::default()),
+        "off unless set"
+    );
+    let e = load("\n[admin]\nlisten = \"localhost\"\n").unwrap_err();
+    assert!(e.starts_with("/etc/siemfwd/siemfwd.toml:3: [admin] `listen`: \"localhost\" is not an address and port"), "{e}");
+    let e = load("log_format = \"xml\"\n").unwrap_err();
+    assert!(
+        e.contains(":1: `log_format`: unknown log format \"xml\": text or json"),
+        "{e}"
+    );
+    let e = load("[admin]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap_err();
+    assert!(e.contains("unknown field `port`"), "{e}");
+}

@@ -17,6 +17,7 @@ use crate::alert::Timestamp;
 use crate::config::Config;
 use crate::entra::AuthErrorKind;
 use crate::source::{FetchError, PageBudget, TenantConfig};
+use crate::telemetry::{Telemetry, TenantStatus};
 use crate::transport::{Output, OutputError};
 
 /// Of the shutdown grace, what windows in progress may take to finish: the rest, up to 2 s,
@@ -62,6 +63,7 @@ struct TenantSlot {
     budget: Arc<PageBudget>,
     outputs: Vec<Arc<Output>>,
     state_dir: PathBuf,
+    status: Arc<TenantStatus>,
 }
 
 impl TenantSlot {
@@ -79,7 +81,18 @@ impl TenantSlot {
             self.outputs.clone(),
             &self.state_dir,
             Timestamp::now(),
+            self.status.clone(),
         )
+    }
+
+    /// Says in the status when the stored refresh token expires unused.
+    fn refresh_token_expiry(&self) {
+        if let Some(at) = crate::auth::status::refresh_token_expiry(&self.tenant, &self.state_dir)
+            && let Some(nanos) = at.timestamp_nanos_opt()
+        {
+            self.status
+                .refresh_token_expires(Timestamp::from_unix_nanos(nanos, 7));
+        }
     }
 }
 
@@ -89,8 +102,9 @@ pub type RunOutcome = Supervised;
 
 impl Forwarder {
     /// Starts every output (on the current runtime). Checkpoints are read when each tenant's
-    /// task starts, so that a damaged one stops only its own tenant.
-    pub fn start(config: &Config) -> Result<Forwarder, StartError> {
+    /// task starts, so that a damaged one stops only its own tenant. The tenants and outputs
+    /// are reported in `telemetry`.
+    pub fn start(config: &Config, telemetry: Arc<Telemetry>) -> Result<Forwarder, StartError> {
         if config.tenants.is_empty() {
             return Err(StartError::NoTenant(config.source.clone()));
         }
@@ -105,14 +119,23 @@ impl Forwarder {
         let mut clients = Clients::new(config.max_calls_in_flight);
         for t in &config.tenants {
             let (http, budget) = clients.parts_for(t)?;
+            let routed = wiring::routed(t, &outputs, Routing::AsConfigured);
+            let names = routed.iter().map(|o| o.name().to_owned()).collect();
             tenants.push(Arc::new(TenantSlot {
                 tenant: Arc::new(t.clone()),
                 http,
                 budget,
-                outputs: wiring::routed(t, &outputs, Routing::AsConfigured),
+                outputs: routed,
                 state_dir: config.state_dir.clone(),
+                status: Arc::new(TenantStatus::new(&t.name, &t.tenant_id, names)),
             }));
         }
+        telemetry.running(
+            config.state_dir.clone(),
+            tenants.iter().map(|t| t.status.clone()).collect(),
+            outputs.clone(),
+            config.admin.failing_grace,
+        );
         Ok(Forwarder {
             outputs,
             tenants,
@@ -146,11 +169,13 @@ impl Forwarder {
                 async move {
                     let name = &slot.tenant.name;
                     let mut health = RunStateFile::new(&slot.state_dir, name);
+                    slot.refresh_token_expiry();
                     match slot.build() {
-                        Ok(tenant) => tenant_loop(tenant, health, shutdown, grace).await,
+                        Ok(tenant) => tenant_loop(tenant, &slot, health, shutdown, grace).await,
                         Err(e) => {
                             tracing::error!(tenant = %name, "{e}; this tenant is not forwarded until that is fixed and siemfwd restarted (the others go on)");
                             health.stopped(&e.to_string());
+                            slot.status.failed(&e, Timestamp::now(), true);
                             TaskEnd::Stopped(e.to_string())
                         }
                     }
@@ -158,8 +183,9 @@ impl Forwarder {
             },
             move |i, message| {
                 let slot = &panicked[i];
-                RunStateFile::new(&slot.state_dir, &slot.tenant.name)
-                    .failing(&format!("the tenant's task panicked: {message}"));
+                let message = format!("the tenant's task panicked: {message}");
+                RunStateFile::new(&slot.state_dir, &slot.tenant.name).failing(&message);
+                slot.status.broken(&message, Timestamp::now(), false);
             },
             shutdown,
         )
@@ -202,6 +228,7 @@ impl Forwarder {
 /// Polls one tenant every poll_interval until shutdown, or until it has to stop for good.
 async fn tenant_loop(
     mut tenant: TenantForwarder,
+    slot: &TenantSlot,
     mut health: RunStateFile,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
@@ -233,6 +260,8 @@ async fn tenant_loop(
             Some(Ok(report)) => {
                 failures = 0;
                 health.ok();
+                slot.status.polled(&report, Timestamp::now());
+                slot.refresh_token_expiry();
                 tracing::info!(
                     tenant = %name,
                     fetched = report.fetched,
@@ -250,11 +279,14 @@ async fn tenant_loop(
             {
                 tracing::error!(tenant = %name, "{e}");
                 health.stopped(&e.to_string());
-                return TaskEnd::Stopped(e.to_string());
+                let error = PollError::Fetch(FetchError::Auth(e));
+                slot.status.failed(&error, Timestamp::now(), true);
+                return TaskEnd::Stopped(error.to_string());
             }
             Some(Err(e)) => {
                 failures += 1;
                 health.failing(&e.to_string());
+                slot.status.failed(&e, Timestamp::now(), false);
                 // Back off on repeated failures, up to ten poll intervals.
                 let wait = interval * failures.min(10);
                 tracing::warn!(tenant = %name, "{e}; the checkpoint holds; next try in {}s", wait.as_secs());

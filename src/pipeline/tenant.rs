@@ -16,6 +16,7 @@ use super::window::Window;
 use crate::alert::Timestamp;
 use crate::reader::InputAlert;
 use crate::source::{AlertsClient, Emit, FetchError, TenantConfig};
+use crate::telemetry::{TenantStatus, WindowCounts};
 use crate::transport::{DeadLetters, DeliveryError, Output, WrittenMark};
 
 /// At the end of a poll, how long it waits for the outputs to confirm its windows before it
@@ -93,6 +94,8 @@ pub(crate) struct TenantForwarder {
     /// How long the next window is, from what the last held.
     planner: WindowPlanner,
     dead_letters: DeadLetters,
+    /// What the metrics and `/status` say of it.
+    status: Arc<TenantStatus>,
 }
 
 /// The checkpoint after a window, and each output's mark after its batches.
@@ -102,12 +105,14 @@ struct Unconfirmed {
 }
 
 impl TenantForwarder {
-    /// `outputs` are the ones routed to this tenant. Reads the checkpoint.
+    /// `outputs` are the ones routed to this tenant. Reads the checkpoint. What it does is
+    /// counted in `status`.
     pub fn new(
-        client: AlertsClient,
+        mut client: AlertsClient,
         outputs: Vec<Arc<Output>>,
         state_dir: &std::path::Path,
         now: Timestamp,
+        status: Arc<TenantStatus>,
     ) -> Result<TenantForwarder, PollError> {
         let tenant = Arc::new(client.tenant().clone());
         let planner = WindowPlanner::new(tenant.page_size, client.max_results_per_query());
@@ -117,6 +122,8 @@ impl TenantForwarder {
             source,
         })?;
         let dead_letters = DeadLetters::new(DeadLetters::tenant_path(state_dir, &tenant.name));
+        client.count_outcomes_in(status.api.clone());
+        status.checkpoint(checkpoint.cursor);
         Ok(TenantForwarder {
             tenant,
             client,
@@ -126,6 +133,7 @@ impl TenantForwarder {
             unconfirmed: VecDeque::new(),
             planner,
             dead_letters,
+            status,
         })
     }
 
@@ -167,6 +175,7 @@ impl TenantForwarder {
             }
             let planned = self.planner.next(from, end);
             report.from.get_or_insert(from);
+            let before = report;
             let mut seen_ids: HashSet<String> = match self.tenant.emit {
                 Emit::New => self
                     .checkpoint
@@ -193,6 +202,14 @@ impl TenantForwarder {
                 .await?;
             let to = delivered.to;
             report.to = Some(to);
+            self.status.window(&WindowCounts {
+                fetched: report.fetched - before.fetched,
+                deduplicated: report.deduplicated - before.deduplicated,
+                malformed: delivered.malformed,
+                unencodable: delivered.unencodable,
+                sent: delivered.sent.clone(),
+                newest: delivered.newest,
+            });
             self.planner.held(from, to, delivered.held);
             self.checkpoint
                 .advance(to, delivered.keys, self.tenant.overlap);
@@ -232,7 +249,9 @@ impl TenantForwarder {
             .map_err(|source| PollError::Checkpoint {
                 tenant: self.tenant.name.clone(),
                 source,
-            })
+            })?;
+        self.status.checkpoint(confirmed.checkpoint.cursor);
+        Ok(())
     }
 
     /// Waits up to `limit` for the outputs to confirm every window written so far.

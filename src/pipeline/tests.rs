@@ -20,6 +20,7 @@ use super::tenant::TenantForwarder;
 use crate::alert::Timestamp;
 use crate::config::Config;
 use crate::source::AlertsClient;
+use crate::telemetry::TenantStatus;
 use crate::transport::{DeadLetters, Output};
 
 /// Results one query may reach, as the service's 10,000.
@@ -194,8 +195,14 @@ async fn a_crash_in_the_middle_of_a_window_sends_at_most_that_window_again() {
     let s = Setup::start(3_000, 2 * DAY, Duration::from_millis(20)).await;
     let now = Timestamp::now();
     let output = s.output();
-    let mut forwarder =
-        TenantForwarder::new(s.client(), vec![output.clone()], &s.config.state_dir, now).unwrap();
+    let mut forwarder = TenantForwarder::new(
+        s.client(),
+        vec![output.clone()],
+        &s.config.state_dir,
+        now,
+        Arc::new(TenantStatus::new("t", "id", vec!["f".into()])),
+    )
+    .unwrap();
     // The crash: the poll is dropped once 1,500 records are written, mid-window.
     let crash = async {
         loop {
@@ -214,8 +221,14 @@ async fn a_crash_in_the_middle_of_a_window_sends_at_most_that_window_again() {
     let before = s.written();
 
     let output = s.output();
-    let mut restarted =
-        TenantForwarder::new(s.client(), vec![output.clone()], &s.config.state_dir, now).unwrap();
+    let mut restarted = TenantForwarder::new(
+        s.client(),
+        vec![output.clone()],
+        &s.config.state_dir,
+        now,
+        Arc::new(TenantStatus::new("t", "id", vec!["f".into()])),
+    )
+    .unwrap();
     restarted.poll(now).await.unwrap();
     drop(restarted);
     Arc::into_inner(output).unwrap().shutdown().await;

@@ -35,6 +35,14 @@ pub(crate) struct Delivered {
     /// The items of [from, to) the API holds, for planning the next window (the versions sent
     /// may include some past `to`).
     pub held: u64,
+    /// Alerts sent, per output (in the window's order of outputs).
+    pub sent: Vec<u64>,
+    /// Items of its pages that were no readable alert (dead-lettered).
+    pub malformed: u64,
+    /// Alert-output pairs an output could not encode (dead-lettered).
+    pub unencodable: u64,
+    /// The newest lastUpdateTime sent.
+    pub newest: Option<Timestamp>,
     /// The versions sent that a later window can see again: those of its last `overlap`, and
     /// those past `to` that its pages held before it was shortened.
     pub keys: Vec<VersionKey>,
@@ -60,6 +68,7 @@ impl Window<'_> {
             lanes: self.outputs.iter().map(|o| Lane::new(o)).collect(),
             delivered: Vec::new(),
             newest: None,
+            unencodable: 0,
             unwritten: Vec::new(),
         };
         let mut fetch = self.client.window(self.from, self.to);
@@ -104,6 +113,7 @@ impl Window<'_> {
                 lane.submit_full(output).await?;
             }
         }
+        let sent = sending.lanes.iter().map(|l| l.sent).collect();
         self.finish(sending.lanes).await?;
         if let Some(t) = sending.newest {
             let behind = self.now.unix_nanos() - t.unix_nanos();
@@ -120,6 +130,10 @@ impl Window<'_> {
             to,
             held: fetch.held(),
             keys,
+            sent,
+            malformed: fetch.stats.malformed,
+            unencodable: sending.unencodable,
+            newest: sending.newest,
         })
     }
 
@@ -151,11 +165,15 @@ impl Window<'_> {
         }
         let identity = self.identity();
         for (o, (output, lane)) in self.outputs.iter().zip(&mut sending.lanes).enumerate() {
-            if let Err(e) = output
+            let encoded = output
                 .encoder()
-                .encode(alert, identity, self.now, &mut lane.batch)
-            {
+                .encode(alert, identity, self.now, &mut lane.batch);
+            if encoded.is_ok() {
+                lane.sent += 1;
+            }
+            if let Err(e) = encoded {
                 report.dead_lettered += 1;
+                sending.unencodable += 1;
                 if alert.raw.is_none()
                     && let Some(index) = alert.position.index
                 {
@@ -237,6 +255,8 @@ struct Sending {
     delivered: Vec<VersionKey>,
     /// The latest lastUpdateTime sent, for the report's lag.
     newest: Option<Timestamp>,
+    /// Alert-output pairs an output could not encode.
+    unencodable: u64,
     /// The page's alerts some output could not encode, whose dead letters wait for their text.
     unwritten: Vec<Unwritten>,
 }
@@ -319,6 +339,8 @@ const BATCHES_IN_FLIGHT: usize = 4;
 /// One output's batches of a window: the one being filled, those full and not yet queued, and
 /// the receipts of those queued, oldest first.
 struct Lane {
+    /// Records encoded into its batches.
+    sent: u64,
     batch: Batch,
     full: Vec<Batch>,
     receipts: VecDeque<Receipt>,
@@ -329,6 +351,7 @@ struct Lane {
 impl Lane {
     fn new(output: &Output) -> Lane {
         Lane {
+            sent: 0,
             batch: output.new_batch(),
             full: Vec::new(),
             receipts: VecDeque::new(),

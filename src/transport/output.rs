@@ -290,6 +290,11 @@ impl Output {
         self.dead_letters.as_ref()
     }
 
+    /// Batches queued and not yet taken by the sender.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Waits until its queue has room for a batch. A tenant waits here before it fetches a
     /// page, holding none: an output that is down fills its queue, and the tenants routed to
     /// it then stop fetching what they could not send, instead of each holding a page of

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod admin;
 mod auth_cli;
 mod commands_cli;
 mod fetch_simulator;

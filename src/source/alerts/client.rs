@@ -20,6 +20,7 @@ use crate::source::config::TenantConfig;
 use crate::source::http::HttpSetupError;
 use crate::source::limiter::RateLimiter;
 use crate::source::page_budget::{PageBudget, PageLease};
+use crate::telemetry::{ApiOutcome, ApiOutcomes};
 
 /// Counters of one tenant's client since it started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,8 @@ pub struct AlertsClient {
     waiting: Arc<WaitStatus>,
     /// How long its API usually takes to answer: when to send a slow call again.
     answer_time: AnswerTime,
+    /// Its calls by outcome, for the metrics.
+    outcomes: Arc<ApiOutcomes>,
 }
 
 impl AlertsClient {
@@ -138,6 +141,7 @@ impl AlertsClient {
             max_results: MAX_RESULTS_PER_QUERY,
             waiting: Arc::default(),
             answer_time: AnswerTime::default(),
+            outcomes: Arc::default(),
         }
     }
 
@@ -151,6 +155,11 @@ impl AlertsClient {
     /// Results one query may reach ([`MAX_RESULTS_PER_QUERY`] unless set lower).
     pub fn max_results_per_query(&self) -> u32 {
         self.max_results
+    }
+
+    /// Counts its calls by outcome in `outcomes` (the tenant's status, for the metrics).
+    pub fn count_outcomes_in(&mut self, outcomes: Arc<ApiOutcomes>) {
+        self.outcomes = outcomes;
     }
 
     /// Shares a limit on the pages held at once with other tenants' clients: memory stays
@@ -263,6 +272,7 @@ impl AlertsClient {
             };
             let failure = match sent {
                 Err(e) => {
+                    self.outcomes.record(ApiOutcome::NetworkError);
                     if e.is_timeout() && retry.top > 1 {
                         retry.top = (retry.top / 2).max(1);
                         format!("the request timed out; retrying with $top={}", retry.top)
@@ -332,7 +342,11 @@ impl AlertsClient {
     /// An access token for the next call; `None` after a transient failure it waited out (the
     /// caller asks again).
     async fn page_token(&self, retry: &mut PageRetry) -> Result<Option<Secret>, FetchError> {
-        match self.tokens.access_token().await {
+        let token = self.tokens.access_token().await;
+        if token.is_err() {
+            self.outcomes.record(ApiOutcome::AuthError);
+        }
+        match token {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.is_transient() && retry.attempts + 1 < MAX_ATTEMPTS => {
                 retry.attempts += 1;
@@ -375,6 +389,7 @@ impl AlertsClient {
     ) -> Result<Call, FetchError> {
         let tenant = &self.tenant.name;
         let status = response.status().as_u16();
+        self.outcomes.record(ApiOutcome::of_status(status));
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -58,6 +58,16 @@ pub struct OutputStats {
     pub records_delivered: u64,
     /// Batches given back undelivered after `delivery_timeout`.
     pub batches_failed: u64,
+    /// Bytes of the records delivered (framing included).
+    pub bytes_delivered: u64,
+    /// Connection attempts that failed (refused, timed out, TLS refused).
+    pub connect_failures: u64,
+    /// Records written again from the resend window after a connection broke.
+    pub records_resent: u64,
+    /// The receiver is reachable: the last connection attempt and the last write succeeded
+    /// (a connection closed after a confirmation still counts; UDP, files and sockets:
+    /// opened). False before the first batch.
+    pub connected: bool,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +77,10 @@ pub(crate) struct SharedStats {
     batches_delivered: AtomicU64,
     records_delivered: AtomicU64,
     batches_failed: AtomicU64,
+    bytes_delivered: AtomicU64,
+    connect_failures: AtomicU64,
+    records_resent: AtomicU64,
+    connected: std::sync::atomic::AtomicBool,
 }
 
 impl SharedStats {
@@ -78,7 +92,20 @@ impl SharedStats {
             batches_delivered: get(&self.batches_delivered),
             records_delivered: get(&self.records_delivered),
             batches_failed: get(&self.batches_failed),
+            bytes_delivered: get(&self.bytes_delivered),
+            connect_failures: get(&self.connect_failures),
+            records_resent: get(&self.records_resent),
+            connected: self.connected.load(Ordering::Relaxed),
         }
+    }
+
+    fn connected(&self, yes: bool) {
+        self.connected.store(yes, Ordering::Relaxed);
+    }
+
+    fn connect_failed(&self) {
+        self.connected(false);
+        Self::bump(&self.connect_failures, 1);
     }
 
     fn bump(a: &AtomicU64, n: u64) {
@@ -177,6 +204,7 @@ impl Sender {
                 Ok(()) => {
                     SharedStats::bump(&self.stats.batches_delivered, 1);
                     SharedStats::bump(&self.stats.records_delivered, job.batch.len() as u64);
+                    SharedStats::bump(&self.stats.bytes_delivered, job.batch.bytes().len() as u64);
                 }
                 Err(_) => SharedStats::bump(&self.stats.batches_failed, 1),
             }
@@ -208,9 +236,11 @@ impl Sender {
                             tracing::debug!(output = %self.name, "opened {target}");
                         }
                         SharedStats::bump(&self.stats.connects, 1);
+                        self.stats.connected(true);
                         state.link = Some(l);
                     }
                     Err(e) => {
+                        self.stats.connect_failed();
                         self.wait_or_give_up(&mut state.backoff, deadline, e.into())
                             .await?;
                         continue;
@@ -254,6 +284,7 @@ impl Sender {
             Ok(link) => {
                 tracing::info!(output = %self.name, "connected to {target}");
                 SharedStats::bump(&self.stats.connects, 1);
+                self.stats.connected(true);
                 state.link = Some(link);
                 // The backoff is reset only by a delivered batch: a receiver that closes every
                 // connection it is given gets reconnects spaced out, not a storm.
@@ -266,6 +297,7 @@ impl Sender {
                 }
             }
             Err(e) => {
+                self.stats.connect_failed();
                 tracing::warn!(output = %self.name, "{}; the last records are resent once it answers", e.0)
             }
         }
@@ -281,6 +313,7 @@ impl Sender {
         }
         if state.resend.pending().is_some() {
             let (records, bytes) = state.resend.size();
+            SharedStats::bump(&self.stats.records_resent, records as u64);
             tracing::warn!(
                 output = %self.name,
                 "resent the last {records} records ({bytes} bytes) after the connection broke: \
@@ -327,6 +360,7 @@ impl Sender {
 
     fn broken(&self, state: &mut LinkState) {
         SharedStats::bump(&self.stats.broken_links, 1);
+        self.stats.connected(false);
         state.link = None;
         state.resend.broke();
     }

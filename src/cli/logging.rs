@@ -63,25 +63,3 @@ pub fn init(format: LogFormat) -> Result<(), String> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_usual_filter_syntax_is_taken_and_a_level_that_is_none_is_refused() {
-        assert!(filter(Some("info,siemfwd::transport=debug"), None).is_ok());
-        assert!(filter(Some("WARN"), None).is_ok());
-        assert!(
-            filter(None, Some("debug")).is_ok(),
-            "RUST_LOG when SIEMFWD_LOG is unset"
-        );
-        let e = filter(Some("verbose"), Some("debug")).unwrap_err();
-        assert!(
-            e.starts_with("SIEMFWD_LOG=verbose: \"verbose\" is not a level"),
-            "{e}"
-        );
-        let e = filter(None, Some("info,siemfwd=loud")).unwrap_err();
-        assert!(e.contains("RUST_LOG") && e.contains("\"loud\""), "{e}");
-    }
-}

@@ -401,3 +401,35 @@ async fn health_readiness_status_json_logs_and_the_dashboards_metrics() {
         "no line with a tenant field:\n{text}"
     );
 }
+
+/// A log filter in the usual syntax works; a level that is not one is an error, not ignored
+/// (`SIEMFWD_LOG=verbose` used to log at info as if unset).
+#[test]
+fn a_log_level_that_is_none_is_an_error_and_rust_log_is_read_when_siemfwd_log_is_unset() {
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_siemfwd"));
+        cmd.args(["map", "--format", "json", "/dev/null"])
+            .env_remove("SIEMFWD_LOG")
+            .env_remove("RUST_LOG");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(&[("SIEMFWD_LOG", "warn,siemfwd::transport=debug")]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = run(&[("SIEMFWD_LOG", "verbose")]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("SIEMFWD_LOG=verbose: \"verbose\" is not a level"),
+        "{stderr}"
+    );
+    let bad = run(&[("RUST_LOG", "info,siemfwd=loud")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RUST_LOG=info,siemfwd=loud"));
+}

@@ -1,12 +1,13 @@
 //! `siemfwd run` (the daemon) and `siemfwd replay` (a range, once).
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::progress::ProgressLine;
 use super::{ReplayArgs, RunArgs};
@@ -46,6 +47,37 @@ async fn signal() {
     }
 }
 
+/// On each SIGHUP, the config file read again: a valid one is sent to the forwarder to apply,
+/// an invalid one is reported (file:line) and counted, and the running config goes on.
+fn watch_reloads(path: PathBuf, telemetry: Arc<Telemetry>) -> mpsc::Receiver<Config> {
+    let (send, receive) = mpsc::channel(1);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot watch for SIGHUP ({e}): the config is read only at start");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reading {} again", path.display());
+            match Config::load(&path) {
+                Ok(config) => {
+                    if send.send(config).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("{e}; not reloaded: the running config goes on");
+                    telemetry.reloaded(false);
+                }
+            }
+        }
+    });
+    receive
+}
+
 /// `siemfwd run`: exit 0 after a shutdown by signal, 1 when some tenant had to stop for good
 /// (also when every tenant did, which ends the process) or a tenant task panicked.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
@@ -53,6 +85,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let rt = runtime()?;
     rt.block_on(async {
         let telemetry = Telemetry::new(config.admin.failing_grace);
+        let telemetry_for_reload = telemetry.clone();
         let forwarder = Forwarder::start(&config, telemetry.clone())?;
         let (stop, stopping) = watch::channel(false);
         if let Some(addr) = args.admin_listen.or(config.admin.listen) {
@@ -84,7 +117,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
                 }
             }
         });
-        let outcome = forwarder.run(stopping).await;
+        let reloads = watch_reloads(args.config.clone(), telemetry_for_reload);
+        let outcome = forwarder.run(stopping, reloads).await;
         // Never 0 after a panic or with a tenant stopped for good: `Restart=on-failure`
         // must see that something is wrong.
         if !outcome.stopped.is_empty() {

@@ -49,7 +49,7 @@ pub enum TokenVersion {
 /// A tenant as Entra sees it: the app (client id and secret), the directory it signs into, and
 /// how its tokens are obtained. Made from a [`crate::source::TenantConfig`] or a tenant given on
 /// the command line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     /// The tenant's name in the config: in messages and file names.
     pub name: String,

@@ -19,6 +19,7 @@ mod golden;
 mod hostile_api;
 mod isolation;
 mod map_cli;
+mod reload;
 mod rsyslog_cef;
 mod shutdown;
 mod simulator_http;

@@ -74,7 +74,7 @@ pub enum Emit {
 
 /// A validated tenant: who it is to Entra ID ([`crate::entra::Tenant`], read through `Deref`,
 /// so `tenant.name` and `tenant.client_id` work as before) and how its alerts are polled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     /// The app, the directory and the sign-in: `name`, `tenant_id`, `client_id`, the client
     /// secret and its file, `auth`, `login_url` and `token_version`, held once here and handed

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{MIB, OutputConfigError, RawOutput};
 
 /// Timeouts and retry pacing of a connection-oriented output.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConnectionSettings {
     /// One connection attempt, DNS, TCP and TLS handshake together (`connect_timeout`,
     /// 1ms–1h; default 10s).

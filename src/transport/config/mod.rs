@@ -58,7 +58,7 @@ pub struct RawOutput {
 }
 
 /// Where an output sends its records.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Destination {
     /// `type = "tls"`: TLS over TCP, octet-counted (RFC 5425).
     Tls {
@@ -91,6 +91,21 @@ pub enum Destination {
     Stdout,
 }
 
+impl OutputConfig {
+    /// The files it reads when it starts (mapping, CA, client certificate and key): a reload
+    /// starts it again when one of them changed, even if its table did not.
+    pub fn files_read(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = self.mapping.iter().map(PathBuf::as_path).collect();
+        if let Destination::Tls { tls, .. } = &self.destination {
+            files.extend(tls.ca_file.as_deref());
+            if let Some((cert, key)) = &tls.client_cert {
+                files.extend([cert.as_path(), key.as_path()]);
+            }
+        }
+        files
+    }
+}
+
 impl Destination {
     /// What to call it in messages: the address, the path or `stdout`.
     pub fn describe(&self) -> String {
@@ -105,7 +120,7 @@ impl Destination {
 }
 
 /// A validated output.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutputConfig {
     /// `name`: unique among the outputs; letters, digits, `-_.`, as it names the dead-letter
     /// file and appears in every message about the output.

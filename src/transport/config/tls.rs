@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{OutputConfigError, RawOutput, host_of};
 
 /// How a TLS output checks the server and proves who it is.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct TlsSettings {
     /// PEM bundle of the CAs that sign the SIEM's certificate.
     pub ca_file: Option<PathBuf>,

@@ -47,6 +47,9 @@ pub async fn serve(
     let mut registry = Registry::default();
     registry.register_collector(Box::new(TelemetryCollector(telemetry.clone())));
     let registry = Arc::new(registry);
+    // The text of the last scrape's metrics, its capacity kept for the next (1.25 MB at 1,000
+    // tenants): scrapes do not each grow a new one.
+    let buffer = Arc::new(std::sync::Mutex::new(String::new()));
     let task = tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -56,11 +59,13 @@ pub async fn serve(
             let Ok((stream, _)) = accepted else {
                 continue;
             };
-            let (telemetry, registry) = (telemetry.clone(), registry.clone());
+            let (telemetry, registry, buffer) =
+                (telemetry.clone(), registry.clone(), buffer.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    let (telemetry, registry) = (telemetry.clone(), registry.clone());
-                    async move { Ok::<_, Infallible>(answer(&req, &telemetry, &registry)) }
+                    let (telemetry, registry, buffer) =
+                        (telemetry.clone(), registry.clone(), buffer.clone());
+                    async move { Ok::<_, Infallible>(answer(&req, &telemetry, &registry, &buffer)) }
                 });
                 // A client that goes away mid-answer is no error of ours.
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -85,6 +90,7 @@ fn answer(
     req: &Request<Incoming>,
     telemetry: &Telemetry,
     registry: &Registry,
+    buffer: &std::sync::Mutex<String>,
 ) -> Response<Full<Bytes>> {
     const PLAIN: &str = "text/plain; charset=utf-8";
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -92,7 +98,7 @@ fn answer(
     }
     let now = Timestamp::now();
     match req.uri().path() {
-        "/metrics" => metrics(req, registry),
+        "/metrics" => metrics(req, registry, buffer),
         "/healthz" => match telemetry.alive() {
             Ok(()) => text(StatusCode::OK, PLAIN, "ok\n"),
             Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, format!("{why}\n")),
@@ -114,26 +120,38 @@ fn answer(
 }
 
 /// Prometheus text (0.0.4) unless the scraper prefers OpenMetrics.
-fn metrics(req: &Request<Incoming>, registry: &Registry) -> Response<Full<Bytes>> {
+fn metrics(
+    req: &Request<Incoming>,
+    registry: &Registry,
+    buffer: &std::sync::Mutex<String>,
+) -> Response<Full<Bytes>> {
     let openmetrics = req
         .headers()
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
-    let mut body = String::new();
+    let mut body = match buffer.lock() {
+        Ok(b) => b,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    body.clear();
     let (encoded, content_type) = if openmetrics {
         (
-            prometheus_client::encoding::text::encode(&mut body, registry),
+            prometheus_client::encoding::text::encode(&mut *body, registry),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )
     } else {
         (
-            prometheus_client::encoding::prometheus_text::encode(&mut body, registry),
+            prometheus_client::encoding::prometheus_text::encode(&mut *body, registry),
             "text/plain; version=0.0.4; charset=utf-8",
         )
     };
     match encoded {
-        Ok(()) => text(StatusCode::OK, content_type, body),
+        Ok(()) => text(
+            StatusCode::OK,
+            content_type,
+            Bytes::copy_from_slice(body.as_bytes()),
+        ),
         Err(_) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "text/plain; charset=utf-8",

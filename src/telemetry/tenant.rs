@@ -331,6 +331,43 @@ impl TenantStatus {
         }
     }
 
+    /// Alert versions the API returned.
+    pub fn fetched(&self) -> u64 {
+        self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// Versions not sent again.
+    pub fn deduplicated(&self) -> u64 {
+        self.deduplicated.load(Ordering::Relaxed)
+    }
+
+    /// Dead-lettered: malformed items, and alerts an output could not encode.
+    pub fn dead_lettered(&self) -> (u64, u64) {
+        (
+            self.malformed.load(Ordering::Relaxed),
+            self.unencodable.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Alerts sent, per output name.
+    pub fn sent_per_output(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.outputs
+            .iter()
+            .zip(&self.sent)
+            .map(|(o, c)| (o.as_str(), c.load(Ordering::Relaxed)))
+    }
+
+    /// Whether it is well, and its auth state, without copying the error text.
+    pub fn health(&self) -> (bool, AuthState) {
+        match self.condition.lock() {
+            Ok(c) => (c.healthy, c.auth),
+            Err(e) => {
+                let c = e.into_inner();
+                (c.healthy, c.auth)
+            }
+        }
+    }
+
     /// Where its checkpoint stands.
     pub fn cursor(&self) -> Option<Timestamp> {
         self.cursor.get()

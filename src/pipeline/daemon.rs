@@ -233,10 +233,9 @@ impl Forwarder {
         }
         // The grace counts from the moment stopping was asked for.
         let deadline = asked + self.grace.saturating_sub(DRAIN_MARGIN);
-        let window_deadline = asked + window_grace(self.grace);
-        while let Ok(Some(joined)) =
-            tokio::time::timeout_at(window_deadline, tasks.join_next()).await
-        {
+        // Each task gives its window in progress the window grace itself (and says so when
+        // that is not enough); this bound is only for a task that does not end.
+        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, tasks.join_next()).await {
             if let Ok((_, ended)) = joined {
                 outcome.stopped.extend(ended.stopped);
                 outcome.panics += ended.panics;

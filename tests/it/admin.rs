@@ -353,6 +353,14 @@ async fn health_readiness_status_json_logs_and_the_dashboards_metrics() {
         "{reason}"
     );
     assert_eq!(get(port, "/nothing").await.0, 404);
+    // No secret is ever served.
+    for path in ["/status", "/metrics", "/readyz", "/healthz"] {
+        let (_, body) = get(port, path).await;
+        assert!(
+            !body.contains(sim.client_secret()),
+            "{path} shows the secret"
+        );
+    }
 
     let (_, metrics) = get(port, "/metrics").await;
     let dashboard = std::fs::read_to_string(

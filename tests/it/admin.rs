@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::support;
 use crate::support::rsyslog::{Rsyslog, RsyslogOpts};
+use crate::support::run::{admin_port, get, http, spawn, write_config};
 use crate::support::tempdir::TestDir;
 
 /// `tenants` tenants of `alerts` plain alerts each, visible at once, with access tokens that
@@ -33,7 +34,7 @@ async fn simulator(tenants: usize, alerts: usize) -> Simulator {
 }
 
 /// Writes the config (`outputs` as TOML, tenant `i` routed to `route(i)`) and starts `siemfwd
-/// run` with its admin listener on a free port and `extra` arguments; stderr goes to
+/// run` with its admin listener on a free port and `extra` arguments; its log goes to
 /// `dir/siemfwd.log`.
 fn start_run(
     dir: &TestDir,
@@ -42,68 +43,10 @@ fn start_run(
     route: impl Fn(usize) -> &'static str,
     extra: &[&str],
 ) -> Child {
-    let mut text = format!(
-        "state_dir = \"{state}\"\n\n[defaults]\nclient_id = \"{client}\"\n\
-         client_secret = \"{secret}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
-         poll_interval = \"1s\"\ninitial_lookback = \"1h\"\n\n{outputs}\n",
-        state = dir.join("state").display(),
-        client = sim.client_id(),
-        secret = sim.client_secret(),
-        url = sim.url(),
-    );
-    for (i, tenant) in sim.tenants().iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[tenant]]\nname = \"{}\"\ntenant_id = \"{}\"\noutputs = [\"{}\"]\n",
-            tenant.name,
-            tenant.id,
-            route(i)
-        ));
-    }
-    let config = dir.join("siemfwd.toml");
-    std::fs::write(&config, text).unwrap();
-    let log = std::fs::File::create(dir.join("siemfwd.log")).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_siemfwd"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .args(["--admin-listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("SIEMFWD_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
-}
-
-/// The admin listener's port, from the line `run` logs when it listens.
-async fn admin_port(log: &Path) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(rest) = text.split("admin endpoints on http://127.0.0.1:").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            return digits.parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no admin listener:\n{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A plain-HTTP client (reqwest is built without a default TLS provider).
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-/// GET `http://127.0.0.1:{port}{path}`: the status and the body.
-async fn get(port: u16, path: &str) -> (u16, String) {
-    let response = http()
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
+    write_config(dir, sim, "", outputs, |i| Some(route(i)));
+    let mut args = vec!["--admin-listen", "127.0.0.1:0"];
+    args.extend(extra);
+    spawn(dir, &args)
 }
 
 /// A Prometheus server scraping `target` every second, on a free port; killed on drop.

@@ -2,7 +2,7 @@
 //! `fetch_simulator`), its throttling, nor an output that only other tenants are routed to.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use siemfwd_simulator::{Simulator, SimulatorConfig, TenantKnobs};
@@ -36,39 +36,8 @@ fn start_run(
     outputs: &str,
     route: impl Fn(usize) -> &'static str,
 ) -> Child {
-    let mut text = format!(
-        "state_dir = \"{state}\"\n\n[defaults]\nclient_id = \"{client}\"\n\
-         client_secret = \"{secret}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n\
-         poll_interval = \"1s\"\ninitial_lookback = \"1h\"\n\n{outputs}\n",
-        state = dir.join("state").display(),
-        client = sim.client_id(),
-        secret = sim.client_secret(),
-        url = sim.url(),
-    );
-    for (i, tenant) in sim.tenants().iter().enumerate() {
-        text.push_str(&format!(
-            "\n[[tenant]]\nname = \"{}\"\ntenant_id = \"{}\"\noutputs = [\"{}\"]\n",
-            tenant.name,
-            tenant.id,
-            route(i)
-        ));
-    }
-    let config = dir.join("siemfwd.toml");
-    std::fs::write(&config, text).unwrap();
-    let log = std::fs::File::options()
-        .create(true)
-        .append(true)
-        .open(dir.join("siemfwd.log"))
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_siemfwd"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("SIEMFWD_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    support::run::write_config(dir, sim, "", outputs, |i| Some(route(i)));
+    support::run::spawn(dir, &[])
 }
 
 /// Waits until `file` has `want` lines: the first round of the third tenant, then, after the

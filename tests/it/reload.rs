@@ -2,36 +2,27 @@
 //! that does not load, against `siemfwd run` and the simulator.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use siemfwd_simulator::{Simulator, SimulatorConfig};
 use tokio::time::Instant;
 
 use crate::support;
+use crate::support::run;
 use crate::support::tempdir::TestDir;
 
-/// The config: the simulator's tenants `tenants` (0-based), all to one `file` output at `out`.
-fn write_config(dir: &TestDir, sim: &Simulator, tenants: &[usize], out: &str) {
-    let mut text = format!(
-        "state_dir = \"{state}\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[defaults]\n\
-         client_id = \"{client}\"\nclient_secret = \"{secret}\"\nlogin_url = \"{url}\"\n\
-         api_url = \"{url}\"\npoll_interval = \"1s\"\ninitial_lookback = \"1h\"\n\n\
-         [[output]]\nname = \"file\"\ntype = \"file\"\npath = \"{out}\"\n",
-        state = dir.join("state").display(),
-        client = sim.client_id(),
-        secret = sim.client_secret(),
-        url = sim.url(),
-        out = dir.join(out).display(),
+/// The config: the simulator's tenants `tenants` (0-based), all to one `file` output at `out`,
+/// with the admin listener on a free port.
+fn config(dir: &TestDir, sim: &Simulator, tenants: &[usize], out: &str) {
+    let output = format!(
+        "[[output]]\nname = \"file\"\ntype = \"file\"\npath = \"{}\"\n",
+        dir.join(out).display()
     );
-    for &i in tenants {
-        let t = &sim.tenants()[i];
-        text.push_str(&format!(
-            "\n[[tenant]]\nname = \"{}\"\ntenant_id = \"{}\"\n",
-            t.name, t.id
-        ));
-    }
-    std::fs::write(dir.join("siemfwd.toml"), text).unwrap();
+    let admin = "[admin]\nlisten = \"127.0.0.1:0\"";
+    run::write_config(dir, sim, admin, &output, |i| {
+        tenants.contains(&i).then_some("file")
+    });
 }
 
 fn lines(file: &Path) -> Vec<String> {
@@ -58,32 +49,7 @@ async fn wait_lines(file: &Path, n: usize, log: &Path, what: &str) {
 }
 
 async fn metrics(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap();
-    let rest = text
-        .split("admin endpoints on http://127.0.0.1:")
-        .nth(1)
-        .unwrap();
-    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-fn spawn(dir: &TestDir) -> Child {
-    let log = std::fs::File::create(dir.join("siemfwd.log")).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_siemfwd"))
-        .args(["run", "--config"])
-        .arg(dir.join("siemfwd.toml"))
-        .env("SIEMFWD_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    run::get(run::admin_port(log).await, "/metrics").await.1
 }
 
 fn count_of(records: &[String], tenant: &str) -> usize {
@@ -111,13 +77,13 @@ async fn sighup_adds_removes_and_changes_without_losing_or_stopping_the_rest() {
     let dir = TestDir::new("reload");
     let (a, b) = (dir.join("a.cef"), dir.join("b.cef"));
     let log = dir.join("siemfwd.log");
-    write_config(&dir, &sim, &[0, 1], "a.cef");
-    let child = spawn(&dir);
+    config(&dir, &sim, &[0, 1], "a.cef");
+    let child = run::spawn(&dir, &[]);
     wait_lines(&a, 40, &log, "tenants 1 and 2 at start").await;
     let hup = |child: &Child| assert!(support::process::signal(child.id(), "HUP"));
 
     // Tenant 1 goes, tenant 3 comes, tenant 2 stays and keeps polling.
-    write_config(&dir, &sim, &[1, 2], "a.cef");
+    config(&dir, &sim, &[1, 2], "a.cef");
     hup(&child);
     wait_lines(&a, 60, &log, "tenant 3 added").await;
     let tenant = |i: usize| sim.tenants()[i].id.clone();
@@ -144,7 +110,7 @@ async fn sighup_adds_removes_and_changes_without_losing_or_stopping_the_rest() {
 
     // The output changes (another file): its tenants start again from their checkpoints, and
     // what follows goes to the new file; nothing is lost or sent twice.
-    write_config(&dir, &sim, &[1, 2], "b.cef");
+    config(&dir, &sim, &[1, 2], "b.cef");
     hup(&child);
     tokio::time::sleep(Duration::from_secs(2)).await;
     sim.create_alert(&tenant(1)).unwrap();

@@ -13,6 +13,7 @@
 //!   CEF/LEEF decoding to JSON, TLS (RFC 5425, client cert required; LF framing), plain TCP
 //!   (octet-counted, trimmed, LF with BSD or RFC 5424 parsing), UDP.
 //! - [`files`]: bounded waits on the receivers' output files.
+//! - [`run`]: `siemfwd run` over the simulator: config, process, admin listener.
 //! - [`send`]: plain TCP (octet counting / LF) and UDP senders.
 //! - [`cef_contract`]: the default CEF mapping modelled from the source alert, for comparing
 //!   what a receiver decoded.
@@ -31,6 +32,7 @@ pub mod ports;
 pub mod process;
 pub mod receiver;
 pub mod rsyslog;
+pub mod run;
 pub mod send;
 pub mod syslog_ng;
 pub mod tempdir;

@@ -52,16 +52,11 @@ pub enum WhenError {
     /// So far back that it is before the epoch's range of nanoseconds.
     #[error("`{0}` is too far back")]
     TooFarBack(String),
-    /// Neither RFC 3339, `now` nor `-<duration>`.
+    /// None of the forms a time may take.
     #[error(
-        "`{text}` is not a time: write RFC 3339 (2026-11-22T00:00:00Z), `now` or `-24h` ({reason})"
+        "`{0}` is not a time: write RFC 3339 (2026-11-22T08:00:00Z), a date (2026-11-22, UTC midnight), Unix seconds, `now`, `today`, `yesterday` or a time back from now (-24h, -2 hours)"
     )]
-    NotATime {
-        /// The value as written.
-        text: String,
-        /// Why the RFC 3339 reader refused it.
-        reason: String,
-    },
+    NotATime(String),
 }
 
 /// Parses `"<number><unit>"` with unit `ms`, `s`, `m`, `h` or `d`. A bare number is refused,
@@ -80,11 +75,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         .parse()
         .map_err(|_| DurationError::Overflow(s.to_owned()))?;
     let ms = match unit.trim() {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1_000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        "d" => n.checked_mul(86_400_000),
+        "ms" | "msec" | "millisecond" | "milliseconds" => Some(n),
+        "s" | "sec" | "secs" | "second" | "seconds" => n.checked_mul(1_000),
+        "m" | "min" | "mins" | "minute" | "minutes" => n.checked_mul(60_000),
+        "h" | "hr" | "hrs" | "hour" | "hours" => n.checked_mul(3_600_000),
+        "d" | "day" | "days" => n.checked_mul(86_400_000),
         other => {
             return Err(DurationError::UnknownUnit {
                 text: s.to_owned(),
@@ -137,12 +132,31 @@ pub fn show_duration(d: Duration) -> String {
     format!("{ms}ms")
 }
 
-/// A time as the command line takes it: RFC 3339 (`2026-11-22T00:00:00Z`), `now`, or relative
-/// to now (`-24h`, `-30m`, `-7d`).
-pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, WhenError> {
+/// A time as the command line takes it, and a note when it was read by a guess worth saying
+/// (a date and time without a zone is read as UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct When {
+    /// The instant.
+    pub at: Timestamp,
+    /// What to tell the user about how it was read.
+    pub note: Option<String>,
+}
+
+/// A time as the command line takes it: RFC 3339 (`2026-11-22T00:00:00Z`), a date and time
+/// without a zone (UTC, with a note), a date (UTC midnight), Unix seconds, `now`, `today`,
+/// `yesterday` (UTC midnights), or back from now (`-24h`, `-2 hours`).
+pub fn parse_when(s: &str, now: Timestamp) -> Result<When, WhenError> {
     let s = s.trim();
-    if s == "now" {
-        return Ok(now);
+    let plain = |at| Ok(When { at, note: None });
+    match s {
+        "now" => return plain(now),
+        "today" | "yesterday" => {
+            const DAY: i64 = 86_400 * 1_000_000_000;
+            let midnight = now.unix_nanos().div_euclid(DAY) * DAY;
+            let back = if s == "today" { 0 } else { DAY };
+            return plain(Timestamp::from_unix_nanos(midnight - back, 0));
+        }
+        _ => {}
     }
     if let Some(rel) = s.strip_prefix('-') {
         let d = parse_duration(rel)?;
@@ -152,12 +166,41 @@ pub fn parse_when(s: &str, now: Timestamp) -> Result<Timestamp, WhenError> {
             .ok()
             .and_then(|nanos| now.unix_nanos().checked_sub(nanos))
             .ok_or_else(|| WhenError::TooFarBack(s.to_owned()))?;
-        return Ok(Timestamp::from_unix_nanos(back, now.fraction_digits()));
+        return plain(Timestamp::from_unix_nanos(back, now.fraction_digits()));
     }
-    Timestamp::parse(s).map_err(|e| WhenError::NotATime {
-        text: s.to_owned(),
-        reason: e.to_string(),
-    })
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = s.parse().map_err(|_| WhenError::NotATime(s.to_owned()))?;
+        let nanos = secs
+            .checked_mul(1_000_000_000)
+            .ok_or_else(|| WhenError::NotATime(s.to_owned()))?;
+        return plain(Timestamp::from_unix_nanos(nanos, 0));
+    }
+    if let Ok(at) = Timestamp::parse(s) {
+        return plain(at);
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let nanos = date
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+            .ok_or_else(|| WhenError::NotATime(s.to_owned()))?;
+        return plain(Timestamp::from_unix_nanos(nanos, 0));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format)
+            && let Some(nanos) = t.and_utc().timestamp_nanos_opt()
+        {
+            let at = Timestamp::from_unix_nanos(nanos, 7);
+            return Ok(When {
+                at,
+                note: Some(format!("`{s}` has no time zone: read as UTC ({at})")),
+            });
+        }
+    }
+    Err(WhenError::NotATime(s.to_owned()))
 }
 
 #[cfg(test)]
@@ -177,8 +220,12 @@ mod tests {
                 .to_string()
                 .contains("no unit")
         );
+        // Long unit names too, with or without a space.
+        assert_eq!(parse_duration("5 minutes"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2hours"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1 day"), Ok(Duration::from_secs(86_400)));
         assert!(
-            parse_duration("5 minutes")
+            parse_duration("5 fortnights")
                 .unwrap_err()
                 .to_string()
                 .contains("unknown unit")
@@ -231,26 +278,34 @@ mod tests {
     #[test]
     fn absolute_relative_and_now() {
         let now = Timestamp::parse("2026-11-29T12:00:00Z").unwrap();
-        assert_eq!(parse_when("now", now), Ok(now));
+        let at = |s: &str| parse_when(s, now).unwrap().at.to_string();
+        assert_eq!(parse_when("now", now).unwrap().at, now);
+        assert_eq!(at("-24h"), "2026-11-28T12:00:00Z");
+        assert_eq!(at("-90m"), "2026-11-29T10:30:00Z");
+        assert_eq!(at("-2 hours"), "2026-11-29T10:00:00Z");
+        assert_eq!(at("2026-11-22T00:00:00.5Z"), "2026-11-22T00:00:00.5Z");
+        // Issue 18: what users typed first.
         assert_eq!(
-            parse_when("-24h", now).unwrap().to_string(),
-            "2026-11-28T12:00:00Z"
+            at("2026-12-05"),
+            "2026-12-05T00:00:00Z",
+            "a date: UTC midnight"
         );
+        assert_eq!(at("today"), "2026-11-29T00:00:00Z");
+        assert_eq!(at("yesterday"), "2026-11-28T00:00:00Z");
+        assert_eq!(at("1764979200"), "2025-12-06T00:00:00Z", "Unix seconds");
+        let zoneless = parse_when("2026-12-05T08:00:00", now).unwrap();
+        assert_eq!(zoneless.at.to_string(), "2026-12-05T08:00:00.0000000Z");
         assert_eq!(
-            parse_when("-90m", now).unwrap().to_string(),
-            "2026-11-29T10:30:00Z"
+            zoneless.note.as_deref(),
+            Some(
+                "`2026-12-05T08:00:00` has no time zone: read as UTC (2026-12-05T08:00:00.0000000Z)"
+            )
         );
-        assert_eq!(
-            parse_when("2026-11-22T00:00:00.5Z", now)
-                .unwrap()
-                .to_string(),
-            "2026-11-22T00:00:00.5Z"
-        );
+        let e = parse_when("last tuesday", now).unwrap_err().to_string();
+        assert_eq!(e.matches("RFC 3339").count(), 1, "{e}");
         assert!(
-            parse_when("yesterday", now)
-                .unwrap_err()
-                .to_string()
-                .contains("is not a time")
+            e.starts_with("`last tuesday` is not a time: write RFC 3339"),
+            "{e}"
         );
     }
 

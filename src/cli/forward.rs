@@ -141,12 +141,17 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     // customer from a shell that has only that customer's secret.
     let config = Config::load_with(&args.config, UnreadableSecret::SetsTenantApart)?;
     let now = Timestamp::now();
-    let from = parse_when(&args.from, now)
-        .map_err(anyhow::Error::msg)
-        .context("--from")?;
-    let to = parse_when(&args.to, now)
-        .map_err(anyhow::Error::msg)
-        .context("--to")?;
+    let mut when = |flag: &str, text: &str| -> anyhow::Result<Timestamp> {
+        let when = parse_when(text, now)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| flag.to_owned())?;
+        if let Some(note) = when.note {
+            let _ = writeln!(err, "note: {flag}: {note}");
+        }
+        Ok(when.at)
+    };
+    let from = when("--from", &args.from)?;
+    let to = when("--to", &args.to)?;
     if from >= to {
         bail!("--from {from} is not before --to {to}");
     }

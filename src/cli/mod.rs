@@ -117,7 +117,8 @@ pub struct ReplayArgs {
     /// The configuration file.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Start (inclusive) of the lastUpdateTime range: RFC 3339, `now`, or relative like -24h.
+    /// Start (inclusive) of the lastUpdateTime range: RFC 3339, a date (UTC midnight), Unix
+    /// seconds, `now`, `today`, `yesterday`, or back from now like -24h or "-2 hours".
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub from: String,
     /// End (exclusive) of the range.

@@ -151,7 +151,11 @@ impl Config {
         let doc = Document { file, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(1, |s| line_of(text, s.start));
-            doc.invalid(line, e.message().trim_end().to_owned())
+            let message = e.message().trim_end();
+            doc.invalid(
+                line,
+                crate::settings::explain_unknown_key(message, crate::source::config::TENANT_KEYS),
+            )
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
         let shutdown_grace = doc.shutdown_grace(raw.shutdown_grace.as_ref())?;

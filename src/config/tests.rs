@@ -838,3 +838,24 @@ fn the_admin_table_and_log_format_are_validated_with_their_lines() {
     let e = load("[admin]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap_err();
     assert!(e.contains("unknown field `port`"), "{e}");
 }
+
+#[test]
+fn a_misspelt_tenant_key_gets_the_key_meant_and_the_list() {
+    let e = load("[[tenant]]\nname = \"x\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\nclient_secert_env = \"X\"\n").unwrap_err();
+    assert!(
+        e.contains("unknown field `client_secert_env` (did you mean `client_secret_env`?), expected one of `name`, `tenant_id`"),
+        "{e}"
+    );
+    let e = load("stat_dir = \"x\"\n").unwrap_err();
+    assert!(
+        e.contains("unknown field `stat_dir` (did you mean `state_dir`?)"),
+        "{e}"
+    );
+    // The list of tenant keys is the keys a tenant takes.
+    for key in crate::source::config::TENANT_KEYS {
+        let e = load(&format!("[[tenant]]\n{key} = 1\n"))
+            .map(|_| ())
+            .unwrap_err();
+        assert!(!e.contains("unknown field"), "{key}: {e}");
+    }
+}

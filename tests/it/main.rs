@@ -13,6 +13,7 @@ mod admin;
 mod auth_cli;
 mod commands_cli;
 mod fetch_simulator;
+mod first_hour;
 mod forwarder;
 mod fuzz_inputs;
 mod golden;

@@ -16,6 +16,35 @@ use crate::duration::{parse_duration_in, show_duration};
 pub use crate::entra::{AuthMode, TokenVersion};
 use crate::settings::{is_file_name, number_in};
 
+/// The keys of a `[[tenant]]` table, for messages (serde cannot list them: the table is read in
+/// two parts).
+pub const TENANT_KEYS: &[&str] = &[
+    "name",
+    "tenant_id",
+    "outputs",
+    "client_id",
+    "client_secret_env",
+    "client_secret_file",
+    "client_secret",
+    "auth",
+    "refresh_token_file",
+    "login_url",
+    "api_url",
+    "token_version",
+    "proxy",
+    "ca_file",
+    "poll_interval",
+    "initial_lookback",
+    "overlap",
+    "lag",
+    "page_size",
+    "max_page_bytes",
+    "max_calls_per_minute",
+    "max_calls_per_hour",
+    "request_timeout",
+    "emit",
+];
+
 /// Keys a tenant and `[defaults]` share.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -200,6 +200,9 @@ pub enum AddressError {
 
 const MIB: usize = 1024 * 1024;
 
+/// The values of an output's `type`.
+const OUTPUT_TYPES: &[&str] = &["tls", "tcp", "udp", "unix", "file", "stdout"];
+
 /// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
 const MIN_MESSAGE_BYTES: usize = 480;
 /// Largest `max_message_bytes`: receivers are configured in KiB (rsyslog's maxMessageSize is 8 KiB
@@ -294,6 +297,19 @@ impl RawOutput {
     /// `type` with `address` or `path`, and the TLS keys of a tls output.
     fn destination(&self, base: &Path) -> Result<Destination, OutputConfigError> {
         let kind = self.kind.as_str();
+        if !OUTPUT_TYPES.contains(&kind) {
+            // Said first: a wrong type is not to be blamed on the keys that go with the right one.
+            let meant = crate::settings::closest(kind, OUTPUT_TYPES)
+                .map(|m| format!("; did you mean `{m}`?"))
+                .unwrap_or_default();
+            return Err(self.err(
+                "type",
+                format!(
+                    "unknown output type `{kind}`: one of {} (lower case){meant}",
+                    OUTPUT_TYPES.join(", ")
+                ),
+            ));
+        }
         if self.is_network() && self.path.is_some() {
             return Err(self.err(
                 "path",

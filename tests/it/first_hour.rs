@@ -1,0 +1,121 @@
+//! The first hour of a new user (issue 18): what the built binary says to the mistakes a new
+//! user makes, in the exact words.
+
+use std::process::{Command, Output};
+
+use crate::support::tempdir::TestDir;
+
+/// A tenant and a file output that load (no secret needed to fail before the network).
+const VALID: &str = "state_dir = \"state\"\n\n[[output]]\nname = \"file\"\ntype = \"file\"\npath = \"out.cef\"\n\n\
+     [[tenant]]\nname = \"contoso\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\n\
+     client_id = \"00000000-0000-0000-0000-000000000002\"\nclient_secret = \"s\"\n";
+
+fn siemfwd(dir: &TestDir, config: &str, args: &[&str]) -> (Output, String) {
+    let path = dir.join("siemfwd.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(args)
+        .arg("--config")
+        .arg(&path)
+        .current_dir(dir.join("."))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+/// Regression (issue 18, 3): `type = "TCP"` was blamed on `address` ("a TCP output takes no
+/// `address`").
+#[test]
+fn a_wrong_output_type_is_called_unknown_with_the_valid_ones() {
+    let dir = TestDir::new("first-hour-type");
+    let (out, text) = siemfwd(
+        &dir,
+        "[[output]]\nname = \"siem\"\ntype = \"TCP\"\naddress = \"127.0.0.1:514\"\n",
+        &["check"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text.contains("siemfwd.toml:1: [[output]] \"siem\": `type`: unknown output type `TCP`: one of tls, tcp, udp, unix, file, stdout (lower case); did you mean `tcp`?"),
+        "{text}"
+    );
+    let (_, text) = siemfwd(
+        &dir,
+        "[[output]]\nname = \"siem\"\ntype = \"syslog\"\naddress = \"127.0.0.1:514\"\n",
+        &["check"],
+    );
+    assert!(
+        text.contains("`type`: unknown output type `syslog`: one of tls, tcp, udp, unix, file, stdout (lower case)\n"),
+        "{text}"
+    );
+}
+
+/// Regression (issue 18, 7): a misspelt tenant key got no suggestion and no list of keys.
+#[test]
+fn a_misspelt_key_gets_the_key_meant() {
+    let dir = TestDir::new("first-hour-key");
+    let (out, text) = siemfwd(
+        &dir,
+        &VALID.replace("client_secret = \"s\"", "client_secert_env = \"S\""),
+        &["check"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text.contains("unknown field `client_secert_env` (did you mean `client_secret_env`?), expected one of `name`, `tenant_id`, `outputs`, `client_id`, `client_secret_env`"),
+        "{text}"
+    );
+    let (_, text) = siemfwd(&dir, &VALID.replace("state_dir", "stat_dir"), &["check"]);
+    assert!(
+        text.contains("siemfwd.toml:1: unknown field `stat_dir` (did you mean `state_dir`?)"),
+        "{text}"
+    );
+}
+
+/// Regression (issue 18, 8): dates, times without a zone, Unix seconds, `yesterday` and long
+/// units were refused; the error now names RFC 3339 once and the other forms.
+#[test]
+fn replay_takes_the_times_users_write() {
+    let dir = TestDir::new("first-hour-times");
+    let (out, text) = siemfwd(
+        &dir,
+        VALID,
+        &["replay", "--from", "last tuesday", "--to", "now"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert_eq!(
+        text.trim_end(),
+        "siemfwd: --from: `last tuesday` is not a time: write RFC 3339 (2026-11-22T08:00:00Z), a date (2026-11-22, UTC midnight), Unix seconds, `now`, `today`, `yesterday` or a time back from now (-24h, -2 hours)"
+    );
+    // Read, said how, and refused only for being an empty range.
+    let (out, text) = siemfwd(
+        &dir,
+        VALID,
+        &[
+            "replay",
+            "--from",
+            "2026-12-05T08:00:00",
+            "--to",
+            "1764921600",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("note: --from: `2026-12-05T08:00:00` has no time zone: read as UTC (2026-12-05T08:00:00.0000000Z)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "--from 2026-12-05T08:00:00.0000000Z is not before --to 2025-12-05T08:00:00Z"
+        ),
+        "{text}"
+    );
+    for from in ["2026-12-05", "yesterday", "-2 hours", "1764921600"] {
+        let (out, text) = siemfwd(&dir, VALID, &["replay", "--from", from, "--to", "1"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text.contains("is not before --to"), "{from}: {text}");
+    }
+}

@@ -47,7 +47,8 @@ apt_update_once() {
 # systemd: `systemd-analyze verify` checks the shipped unit (tests/it/systemd_unit.rs).
 # prometheus: a real Prometheus server (and promtool) scrapes the admin listener in
 # tests/it/admin.rs; the tests start their own on a free port, never the system service.
-APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl liblognorm5 openssl systemd prometheus)
+# man-db: `man -l` renders `siemfwd man` (tests/it/first_hour.rs).
+APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl liblognorm5 openssl systemd prometheus man-db)
 missing=()
 for p in "${APT_PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -53,6 +53,21 @@ fn main() -> ExitCode {
         Command::Replay(args) => exit(cli::forward::replay(&args, &mut io::stderr())),
         Command::Check(args) => exit(check(&args, &mut io::stdout())),
         Command::Auth(args) => exit(cli::auth::auth(&args, &mut io::stdout(), &mut io::stderr())),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "siemfwd", &mut io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("siemfwd: cannot write the manual page: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Simulate(args) => match run_simulate(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -22,10 +22,16 @@ pub use demo::demo;
 pub use map::run_map;
 pub use simulate::{SimulateArgs, run_simulate};
 
+/// The version, with the commit it was built from when the build could tell (`build.rs`).
+pub const VERSION: &str = match option_env!("SIEMFWD_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 /// Forwards Microsoft Defender for Endpoint alerts from many tenants to SIEMs (CEF, LEEF, JSON
 /// over syslog).
 #[derive(Debug, Parser)]
-#[command(name = "siemfwd", version, about, propagate_version = true)]
+#[command(name = "siemfwd", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -73,6 +79,19 @@ pub enum Command {
     /// Onboard a customer tenant: the admin-consent link (consent-url), a refresh token from
     /// one sign-in on any OS (login), and each tenant's token health (status).
     Auth(auth::AuthArgs),
+    /// Print a shell completion script: `siemfwd completions bash > /etc/bash_completion.d/siemfwd`
+    /// (zsh: into a directory of $fpath as `_siemfwd`; fish: ~/.config/fish/completions/).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `siemfwd man | man -l -`, or install it as
+    /// /usr/local/share/man/man1/siemfwd.1.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

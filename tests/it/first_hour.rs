@@ -119,3 +119,71 @@ fn replay_takes_the_times_users_write() {
         assert!(text.contains("is not before --to"), "{from}: {text}");
     }
 }
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Issue 18, 11: completions that the shells accept, a manual page `man` renders, and a
+/// version that says the commit.
+#[test]
+fn completions_parse_the_man_page_renders_and_the_version_names_the_commit() {
+    let bash = run(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let mut check = Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(check.stdin.as_mut().unwrap(), &bash.stdout).unwrap();
+    assert!(
+        check.wait().unwrap().success(),
+        "bash -n refused the completions"
+    );
+    for shell in ["zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success() && out.stdout.len() > 1000, "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("replay"),
+            "{shell}"
+        );
+    }
+
+    let page = run(&["man"]);
+    assert!(page.status.success());
+    let dir = TestDir::new("first-hour-man");
+    let file = dir.join("siemfwd.1");
+    std::fs::write(&file, &page.stdout).unwrap();
+    let rendered = Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(
+        text.contains("NAME") && words.windows(3).any(|w| w == ["siemfwd", "-", "Forward"]),
+        "{text}"
+    );
+    assert!(
+        text.contains("replay"),
+        "the subcommands are listed: {text}"
+    );
+
+    let version = String::from_utf8_lossy(&run(&["--version"]).stdout).into_owned();
+    assert!(version.starts_with("siemfwd 0.1.0"), "{version}");
+    if std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.git")).exists() {
+        // Built from a git checkout: `siemfwd 0.1.0 (5bbdf0a)`.
+        assert!(version.trim_end().ends_with(')'), "{version}");
+    }
+}

@@ -66,3 +66,4 @@ pub mod settings;
 pub mod source;
 pub mod telemetry;
 pub mod transport;
+pub mod words;

@@ -73,7 +73,10 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         if failures == 0 {
             "everything works".to_owned()
         } else {
-            format!("{failures} problems to fix")
+            format!(
+                "{} to fix",
+                siemfwd::words::counted(failures as u64, "problem")
+            )
         }
     );
     Ok(u8::from(failures > 0))

@@ -283,7 +283,10 @@ fn replay_summary(
         "  {total} alerts sent in {secs:.1}s ({} alerts/s){}",
         per_second(total, secs),
         if failed > 0 {
-            format!("; {failed} tenants failed")
+            format!(
+                "; {} failed",
+                siemfwd::words::counted(failed as u64, "tenant")
+            )
         } else {
             String::new()
         }

@@ -63,8 +63,8 @@ pub fn run_map(
         if counts.shortened > 0 {
             let _ = writeln!(
                 job.err,
-                "siemfwd: {} records were shortened to fit the output's max_message_bytes",
-                counts.shortened
+                "siemfwd: {} shortened to fit the output's max_message_bytes",
+                shortened(counts.shortened)
             );
         }
         return Ok(job.outcome);
@@ -111,8 +111,8 @@ pub fn run_map(
     if job.outcome.shortened > 0 {
         let _ = writeln!(
             job.err,
-            "siemfwd: {} records were shortened to fit --max-message-bytes {}",
-            job.outcome.shortened,
+            "siemfwd: {} shortened to fit --max-message-bytes {}",
+            shortened(job.outcome.shortened),
             args.max_message_bytes.unwrap_or(0)
         );
     }
@@ -259,4 +259,11 @@ impl Job<'_> {
             Err(e) => Err(Stop::Output(e)),
         }
     }
+}
+
+/// `1 record was`, `3 records were`.
+fn shortened(n: impl Into<u64>) -> String {
+    let n = n.into();
+    let verb = if n == 1 { "was" } else { "were" };
+    format!("{} {verb}", siemfwd::words::counted(n, "record"))
 }

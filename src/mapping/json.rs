@@ -37,13 +37,20 @@ fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) -> Resul
         Some(b) if b.ends_with('}') => b,
         _ => return Err(NotAnObject),
     };
-    out.extend_from_slice(b"{\"tenantName\":");
-    write_str(tenant.name, out);
-    out.extend_from_slice(b",\"tenantId\":");
-    write_str(tenant.id, out);
+    // Without a tenant (`map` with no `--config`), no tenant members: empty ones would say a
+    // tenant with no name (issue 18).
+    let with_tenant = !(tenant.name.is_empty() && tenant.id.is_empty());
+    if with_tenant {
+        out.extend_from_slice(b"{\"tenantName\":");
+        write_str(tenant.name, out);
+        out.extend_from_slice(b",\"tenantId\":");
+        write_str(tenant.id, out);
+    } else {
+        out.push(b'{');
+    }
     let mark = out.len();
     minify(body, out);
-    if out.get(mark) != Some(&b'}') {
+    if with_tenant && out.get(mark) != Some(&b'}') {
         // The alert had members: separate them from ours.
         out.insert(mark, b',');
     }

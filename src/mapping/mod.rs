@@ -144,7 +144,7 @@ fn invalid_message(file: &str, line: usize, key: &str, message: &str) -> String 
 pub enum EncodeError {
     /// Even with every value shortened to nothing the record is longer than the budget.
     #[error(
-        "alert {id}: the record needs at least {needed} bytes even with every alert value emptied, over the limit of {budget}: raise the maximum message size",
+        "alert {id}: the record needs at least {needed} bytes even with every alert value emptied, and the maximum message size leaves it {budget} (after the syslog header and the framing): raise the maximum message size",
         id = id.as_deref().unwrap_or("(no id)")
     )]
     TooLarge {

@@ -102,7 +102,7 @@ pub enum ProbeError {
 /// A batch that could not be delivered, given back with its records. The reason names the
 /// address or path.
 #[derive(Debug, thiserror::Error)]
-#[error("output \"{output}\": {} records not delivered: {reason}", batch.len())]
+#[error("output \"{output}\": {} not delivered: {reason}", crate::words::counted(batch.len() as u64, "record"))]
 pub struct DeliveryError {
     /// The output's `name`.
     pub output: String,

@@ -187,3 +187,23 @@ fn completions_parse_the_man_page_renders_and_the_version_names_the_commit() {
         assert!(version.trim_end().ends_with(')'), "{version}");
     }
 }
+
+/// Regression (issue 18, 9): `map --format json` without a tenant wrote
+/// `"tenantName":"","tenantId":""`; `--max-message-bytes 50` said "the limit of 49".
+#[test]
+fn map_without_a_tenant_leaves_the_tenant_out_and_a_tight_limit_says_what_is_left() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/alerts/single.json");
+    let out = run(&["map", "--format", "json", sample]);
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("{\"id\":\"da"), "{line}");
+    assert!(!line.contains("tenantName"), "{line}");
+
+    let out = run(&["map", "--max-message-bytes", "50", sample]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("and the maximum message size leaves it 49 (after the syslog header and the framing): raise the maximum message size"),
+        "{stderr}"
+    );
+}

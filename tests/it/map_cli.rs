@@ -180,7 +180,7 @@ fn oversized_alert_fits_max_message_bytes_with_its_envelope() {
             assert!(!line.contains('\n'));
             let max: usize = max.parse().unwrap();
             assert!(line.len() < max, "{format}/{syslog}: {}", line.len());
-            let shortened = text(&out.stderr).contains("1 records were shortened");
+            let shortened = text(&out.stderr).contains("1 record was shortened");
             // CEF cuts msg to 1023 bytes by its dictionary, so it may fit without shortening;
             // LEEF and JSON carry the whole description and must be shortened to fit.
             assert!(
@@ -319,7 +319,7 @@ fn a_record_that_cannot_fit_goes_to_the_dead_letter_file() {
         letter["reason"]
             .as_str()
             .unwrap()
-            .contains("over the limit of")
+            .contains("and the maximum message size leaves it")
     );
     assert_eq!(
         letter["alert"]["id"], letter["alertId"],

@@ -632,8 +632,8 @@ fn map_to_an_output_that_cannot_verify_the_server_exits_3() {
     // the count, and the address once (in the reason, as `DeliveryError` shows it)
     let line = stderr
         .lines()
-        .find(|l| l.contains("1 records not delivered: "))
-        .unwrap_or_else(|| panic!("no \"1 records not delivered\" in stderr:\n{stderr}"));
+        .find(|l| l.contains("1 record not delivered: "))
+        .unwrap_or_else(|| panic!("no \"1 record not delivered\" in stderr:\n{stderr}"));
     assert_eq!(line.matches(&tls_framed(&sng)).count(), 1, "{line}");
     assert!(stderr.contains(SINGLE_ID), "names the alert:\n{stderr}");
     assert_nothing_arrived(&sng);

@@ -278,7 +278,7 @@ impl Sender {
                 return;
             }
             let (records, _) = state.resend.size();
-            tracing::warn!(output = %self.name, "{target} closed or reset the connection while idle; reconnecting to resend the last {records} records");
+            tracing::warn!(output = %self.name, "{target} closed or reset the connection while idle; reconnecting to resend the last {}", crate::words::counted(records as u64, "record"));
         }
         match self.connector.connect(self.settings.connect_timeout).await {
             Ok(link) => {

@@ -86,7 +86,7 @@ fn demo_in(args: &DemoArgs, dir: &std::path::Path, err: &mut dyn Write) -> anyho
         from: "-25h".into(),
         to: "now".into(),
         tenant: Vec::new(),
-        output: None,
+        output: Vec::new(),
         stdout: false,
         format: None,
     };

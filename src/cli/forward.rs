@@ -160,7 +160,7 @@ pub fn replay(args: &ReplayArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     rt.block_on(async {
         let outputs = replay_outputs(&config, args)?;
         // `--output NAME` and `--stdout` take every tenant's alerts, whatever it names.
-        let routing = if args.output.is_some() || args.stdout {
+        let routing = if !args.output.is_empty() || args.stdout {
             Routing::All
         } else {
             Routing::AsConfigured
@@ -237,9 +237,14 @@ fn replay_tenants<'c>(
                 if let Some(u) = config.unusable_tenant(n) {
                     bail!("{}", u.error);
                 }
-                config
-                    .tenant(n)
-                    .with_context(|| format!("{} has no [[tenant]] named \"{n}\"", config.source))
+                config.tenant(n).with_context(|| {
+                    let names: Vec<&str> = config.all_tenants().map(|t| t.name.as_str()).collect();
+                    format!(
+                        "{} has no [[tenant]] named \"{n}\"; its tenants: {}",
+                        config.source,
+                        names_or_none(&names)
+                    )
+                })
             })
             .collect::<anyhow::Result<_>>()?
     };
@@ -340,13 +345,23 @@ fn replay_outputs(config: &Config, args: &ReplayArgs) -> anyhow::Result<NamedOut
     if args.format.is_some() {
         bail!("--format goes with --stdout; a configured output has its own format");
     }
-    let selected: Vec<_> =
-        match &args.output {
-            Some(name) => vec![config.output(name).with_context(|| {
-                format!("{} has no [[output]] named \"{name}\"", config.source)
-            })?],
-            None => config.outputs.iter().collect(),
-        };
+    let selected: Vec<_> = if args.output.is_empty() {
+        config.outputs.iter().collect()
+    } else {
+        args.output
+            .iter()
+            .map(|name| {
+                config.output(name).with_context(|| {
+                    let names: Vec<&str> = config.outputs.iter().map(|o| o.name.as_str()).collect();
+                    format!(
+                        "{} has no [[output]] named \"{name}\"; its outputs: {}",
+                        config.source,
+                        names_or_none(&names)
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
     if selected.is_empty() {
         bail!(
             "{} has no [[output]]: use --stdout, or add one",
@@ -354,4 +369,13 @@ fn replay_outputs(config: &Config, args: &ReplayArgs) -> anyhow::Result<NamedOut
         );
     }
     Ok(wiring::start_outputs(config, selected)?)
+}
+
+/// `a, b, c`, or `none`.
+fn names_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }

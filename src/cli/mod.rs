@@ -151,9 +151,10 @@ pub struct ReplayArgs {
     /// Only this tenant (repeatable) [default: all].
     #[arg(long, value_name = "NAME")]
     pub tenant: Vec<String>,
-    /// Only this output [default: each tenant's outputs].
+    /// Only this output (repeatable); every tenant's alerts go to it [default: each tenant's
+    /// outputs].
     #[arg(long, value_name = "NAME", conflicts_with = "stdout")]
-    pub output: Option<String>,
+    pub output: Vec<String>,
     /// Print the records on standard output instead.
     #[arg(long)]
     pub stdout: bool,

@@ -207,3 +207,42 @@ fn map_without_a_tenant_leaves_the_tenant_out_and_a_tight_limit_says_what_is_lef
         "{stderr}"
     );
 }
+
+/// Regression (issue 18, 9): `--output nosuch` and `--tenant nosuch` did not list the valid
+/// names, and `--output` could not be repeated.
+#[test]
+fn a_name_that_is_not_there_lists_the_ones_that_are() {
+    let dir = TestDir::new("first-hour-names");
+    let config = VALID.replace(
+        "\n[[tenant]]",
+        "\n[[output]]\nname = \"siem\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\n\n[[tenant]]",
+    );
+    let (out, text) = siemfwd(
+        &dir,
+        &config,
+        &["replay", "--from", "-1h", "--output", "nosuch"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text.contains("has no [[output]] named \"nosuch\"; its outputs: file, siem"),
+        "{text}"
+    );
+    let (_, text) = siemfwd(
+        &dir,
+        &config,
+        &["replay", "--from", "-1h", "--tenant", "nosuch"],
+    );
+    assert!(
+        text.contains("has no [[tenant]] named \"nosuch\"; its tenants: contoso"),
+        "{text}"
+    );
+    // Two outputs by name: taken (the empty range is what stops it).
+    let (_, text) = siemfwd(
+        &dir,
+        &config,
+        &[
+            "replay", "--from", "now", "--to", "-1h", "--output", "file", "--output", "siem",
+        ],
+    );
+    assert!(text.contains("is not before --to"), "{text}");
+}

@@ -74,7 +74,8 @@ pub enum Command {
     ///
     /// Serves the token endpoints and GET /api/alerts over HTTP with generated tenants and
     /// alerts (deterministic from --seed), optional live changes and faults, and prints the
-    /// URL, client id, secret and a [[tenant]] config snippet. Runs until Ctrl-C.
+    /// URL, client id, secret and a config that runs as it is. Sign-ins and device codes are
+    /// approved at once. Runs until Ctrl-C.
     Simulate(SimulateArgs),
     /// Onboard a customer tenant: the admin-consent link (consent-url), a refresh token from
     /// one sign-in on any OS (login), and each tenant's token health (status).

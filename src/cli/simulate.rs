@@ -16,8 +16,9 @@ const SECRET_ENV: &str = "SIEMFWD_SIM_SECRET";
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8400")]
+    /// Address to listen on: an IP or a host name with a port, e.g. localhost:8400 (port 0
+    /// picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8400", value_parser = listen_address)]
     pub listen: SocketAddr,
     /// Number of customer tenants.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -163,6 +164,23 @@ async fn serve(args: &SimulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--listen`: `127.0.0.1:8400`, `[::1]:8400` or `localhost:8400` (the name resolved; its
+/// first address taken).
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let mut addrs = text.to_socket_addrs().map_err(|e| {
+        format!(
+            "`{text}` is not an address and port, such as 127.0.0.1:8400 or localhost:8400 ({e})"
+        )
+    })?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("`{text}` names no address"))
+}
+
 fn write_summary(out: &mut dyn Write, sim: &Simulator) -> io::Result<()> {
     let url = sim.url();
     writeln!(out, "siemfwd simulator: Entra ID + MDE alerts API on {url}")?;
@@ -184,18 +202,32 @@ fn write_summary(out: &mut dyn Write, sim: &Simulator) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "# export {SECRET_ENV}='{}', then add to your config file:",
-        sim.client_secret()
+        "  sign-ins and device codes are approved at once, as if a user consented"
     )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "# A config that runs as it is: save it as siemfwd.toml, then"
+    )?;
+    writeln!(out, "#   export {SECRET_ENV}='{}'", sim.client_secret())?;
+    writeln!(out, "#   siemfwd run --config siemfwd.toml")?;
+    writeln!(out)?;
+    writeln!(out, "state_dir = \"siemfwd-state\"")?;
+    writeln!(out)?;
+    writeln!(out, "[defaults]")?;
+    writeln!(out, "client_id = \"{}\"", sim.client_id())?;
+    writeln!(out, "client_secret_env = \"{SECRET_ENV}\"")?;
+    writeln!(out, "login_url = \"{url}\"")?;
+    writeln!(out, "api_url = \"{url}\"")?;
+    writeln!(out)?;
+    writeln!(out, "[[output]]")?;
+    writeln!(out, "name = \"stdout\"")?;
+    writeln!(out, "type = \"stdout\"")?;
     for t in sim.tenants() {
         writeln!(out)?;
         writeln!(out, "[[tenant]]")?;
         writeln!(out, "name = \"{}\"", t.name)?;
         writeln!(out, "tenant_id = \"{}\"", t.id)?;
-        writeln!(out, "client_id = \"{}\"", sim.client_id())?;
-        writeln!(out, "client_secret_env = \"{SECRET_ENV}\"")?;
-        writeln!(out, "login_url = \"{url}\"")?;
-        writeln!(out, "api_url = \"{url}\"")?;
     }
     writeln!(out)?;
     writeln!(out, "# Ctrl-C stops the simulator.")?;

@@ -246,3 +246,57 @@ fn a_name_that_is_not_there_lists_the_ones_that_are() {
     );
     assert!(text.contains("is not before --to"), "{text}");
 }
+
+/// Regression (issue 18, 10): `simulate --listen localhost:8401` was refused, and the snippet
+/// it printed had no output, so `run` refused it. The config it prints now runs as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_simulate_prints_runs_as_it_is() {
+    use std::io::BufRead;
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args([
+            "simulate",
+            "--listen",
+            "localhost:0",
+            "--tenants",
+            "2",
+            "--alerts",
+            "5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = sim.stdout.take().unwrap();
+    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("# Ctrl-C"))
+            .collect()
+    })
+    .await
+    .unwrap();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("state_dir"))
+        .unwrap();
+    let config = lines[start..].join("\n");
+    let dir = TestDir::new("first-hour-simulate");
+    std::fs::write(dir.join("siemfwd.toml"), &config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(["replay", "--from", "-25h", "--config"])
+        .arg(dir.join("siemfwd.toml"))
+        .env("SIEMFWD_SIM_SECRET", "simulator-secret")
+        .output()
+        .unwrap();
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{config}");
+    let records = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(records.lines().count(), 10, "{stderr}");
+    assert!(
+        records.lines().all(|l| l.starts_with("CEF:0|")),
+        "{records}"
+    );
+}

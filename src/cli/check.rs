@@ -12,7 +12,7 @@ use siemfwd::pipeline::run_state::RunStateFile;
 use siemfwd::reader::Item;
 use siemfwd::source::alerts::PageQuery;
 use siemfwd::source::{AlertsClient, TenantConfig};
-use siemfwd::transport::config::OutputConfig;
+use siemfwd::transport::config::{Destination, OutputConfig};
 
 /// Prints a table of what works and what to fix; 0 when everything works.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -39,14 +39,34 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     for w in &config.warnings {
         table.row("warn", "config", w);
     }
-    if let Err(e) = siemfwd::atomic_file::create_private_dir(&config.state_dir) {
+    // What `run` refuses before anything else.
+    if config.tenants.is_empty() && config.unusable.is_empty() {
         table.fail(
-            "state_dir",
-            format_args!("{}: {e}", config.state_dir.display()),
+            "config",
+            format_args!(
+                "{} has no [[tenant]]: run has nothing to forward",
+                config.source
+            ),
         );
     }
+    if config.outputs.is_empty() {
+        table.fail(
+            "config",
+            format_args!(
+                "{} has no [[output]]: run has nowhere to send alerts (add one; `type = \"stdout\"` to try)",
+                config.source
+            ),
+        );
+    }
+    table.result("state_dir", "", state_dir_writable(&config.state_dir));
+    // An output whose mapping fails is said once, on its mapping row.
+    let mut unmapped = Vec::new();
     for o in &config.outputs {
-        table.result("mapping", &o.name, check_mapping(o));
+        let mapped = check_mapping(o);
+        if mapped.is_err() {
+            unmapped.push(o.name.as_str());
+        }
+        table.result("mapping", &o.name, mapped);
     }
     let rt = super::forward::runtime()?;
     rt.block_on(async {
@@ -62,8 +82,28 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                 table.fail("run", format_args!("{}: {}", t.name, run.describe()));
             }
         }
-        for o in &config.outputs {
-            table.result("output", &o.name, siemfwd::transport::probe(o).await);
+        for o in config
+            .outputs
+            .iter()
+            .filter(|o| !unmapped.contains(&o.name.as_str()))
+        {
+            if let Err(e) = siemfwd::transport::preflight(o) {
+                let e = e.to_string();
+                let e = e
+                    .strip_prefix(&format!("output \"{}\": ", o.name))
+                    .unwrap_or(&e);
+                table.fail("output", format_args!("{}: {e}", o.name));
+                continue;
+            }
+            let probed = siemfwd::transport::probe(o).await;
+            let insecure =
+                matches!(&o.destination, Destination::Tls { tls, .. } if tls.insecure_skip_verify);
+            match probed {
+                Ok(found) if insecure => {
+                    table.row("warn", "output", format_args!("{}: {found}", o.name))
+                }
+                other => table.result("output", &o.name, other),
+            }
         }
     });
     let failures = table.failures;
@@ -101,11 +141,94 @@ impl Table<'_> {
 
     /// `ok` or `FAIL` for `name`, with what the check found.
     fn result(&mut self, what: &str, name: &str, result: Result<String, impl std::fmt::Display>) {
+        let named = |text: String| {
+            if name.is_empty() {
+                return text;
+            }
+            // The messages name their tenant themselves: said once.
+            let text = text
+                .strip_prefix(&format!("tenant \"{name}\": "))
+                .map(str::to_owned)
+                .unwrap_or(text);
+            format!("{name}: {text}")
+        };
         match result {
-            Ok(found) => self.row("ok", what, format_args!("{name}: {found}")),
-            Err(e) => self.fail(what, format_args!("{name}: {e}")),
+            Ok(found) => self.row("ok", what, named(found)),
+            Err(e) => {
+                let e = e.to_string();
+                // `check` asks once; `run` is the one that retries.
+                let e = e
+                    .strip_suffix(": will retry")
+                    .map(|e| format!("{e} (run retries it)"))
+                    .unwrap_or(e);
+                self.fail(what, named(e));
+            }
         }
     }
+}
+
+/// Whether the user `check` runs as may write `state_dir`, without creating it: a `check` run
+/// as root must not leave a root-owned `state_dir` the service user cannot write (issue 18).
+fn state_dir_writable(dir: &Path) -> Result<String, String> {
+    let user = current_user();
+    let probe_in = |at: &Path| -> std::io::Result<()> {
+        let probe = at.join(format!(".siemfwd-check-{}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    };
+    if dir.is_dir() {
+        return probe_in(dir)
+            .map(|()| format!("{} is writable by {user}", dir.display()))
+            .map_err(|e| {
+                format!(
+                    "{} is not writable by {user} ({e}): state_dir must be writable by the user siemfwd runs as",
+                    dir.display()
+                )
+            });
+    }
+    let parent = dir
+        .ancestors()
+        .skip(1)
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("/"));
+    probe_in(parent)
+        .map(|()| {
+            format!(
+                "{} does not exist yet: run creates it ({} is writable by {user})",
+                dir.display(),
+                parent.display()
+            )
+        })
+        .map_err(|e| {
+            format!(
+                "{} does not exist and {user} cannot create it in {} ({e}): create it for the user siemfwd runs as (mkdir -p {0}; chown that user {0})",
+                dir.display(),
+                parent.display()
+            )
+        })
+}
+
+/// `user root`, `user siemfwd`, or `uid 1001` when the name is not known.
+fn current_user() -> String {
+    if let Ok(name) = std::env::var("USER") {
+        return format!("user {name}");
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    format!("uid {uid}")
 }
 
 /// Every tenant's token and one API call, all tenants at once; the tenants set apart for their
@@ -138,6 +261,7 @@ async fn check_tenants(config: &Config) -> Vec<(String, Result<String, String>)>
 /// A token, and one page of the last day's alerts (one alert at most).
 async fn check_tenant(tenant: Arc<TenantConfig>, state_dir: &Path) -> Result<String, String> {
     let client = AlertsClient::new(tenant, state_dir).map_err(|e| e.to_string())?;
+    client.tokens().keep_no_records();
     client
         .tokens()
         .access_token()

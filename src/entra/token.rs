@@ -111,10 +111,20 @@ pub struct TokenProvider {
     http: reqwest::Client,
     token_file: PathBuf,
     status_file: PathBuf,
+    /// Whether failures are kept in `status_file` (not by `check`, which may run as another
+    /// user and must not create files in `state_dir`).
+    records_failures: std::sync::atomic::AtomicBool,
     cached: Mutex<Cached>,
 }
 
 impl TokenProvider {
+    /// Stops keeping failures for `siemfwd auth status`: for a look that must leave
+    /// `state_dir` as it found it.
+    pub fn keep_no_records(&self) {
+        self.records_failures
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The provider of `tenant`'s tokens over `http`, keeping a rotated refresh token and the
     /// last failure in `state_dir`; nothing is requested until a token is needed.
     pub fn new(
@@ -129,6 +139,7 @@ impl TokenProvider {
             http,
             token_file,
             status_file,
+            records_failures: std::sync::atomic::AtomicBool::new(true),
             cached: Mutex::new(Cached {
                 access: None,
                 refresh: None,
@@ -185,7 +196,11 @@ impl TokenProvider {
     /// Keeps `e` for `siemfwd auth status`, unless the same failure is kept already. A failure
     /// to write it is only logged: it must not hide `e`.
     fn record_failure(&self, cached: &mut Cached, e: &AuthError) {
-        if matches!(&cached.status, StatusFile::Recorded(r) if r.same_as(e)) {
+        if !self
+            .records_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || matches!(&cached.status, StatusFile::Recorded(r) if r.same_as(e))
+        {
             return;
         }
         let record = LastAuthFailure::of(e);

@@ -31,5 +31,7 @@ pub use config::{ConnectionSettings, Destination, OutputConfig, TlsSettings};
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use envelope::{Envelope, EnvelopeError, Facility, SyslogFormat, TimeSource};
 pub use framing::Framing;
-pub use output::{DeliveryError, Output, OutputError, Receipt, WrittenMark, load_mapping, probe};
+pub use output::{
+    DeliveryError, Output, OutputError, Receipt, WrittenMark, load_mapping, preflight, probe,
+};
 pub use sender::OutputStats;

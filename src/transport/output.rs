@@ -147,44 +147,17 @@ impl Output {
                     message: super::link::path_message(path, &e),
                 })?;
         }
-        let mapping = load_mapping(config)?;
-        let hostname = config.hostname.clone().unwrap_or_else(local_hostname);
-        let envelope = Envelope::new(
-            config.syslog,
-            config.facility,
-            &hostname,
-            &config.app_name,
-            &config.procid,
-            &config.msgid,
-        )
-        .map_err(|source| OutputError::Envelope {
-            output: name.clone(),
-            source,
-        })?
-        .with_time_source(config.timestamp);
-        let tls = match &config.destination {
-            Destination::Tls { tls, .. } => {
-                if tls.insecure_skip_verify {
-                    tracing::error!(
-                        output = %name,
-                        "TLS certificate verification is OFF (insecure_skip_verify = true): \
-                         anyone between here and {} can read and forge these alerts",
-                        config.destination.describe()
-                    );
-                }
-                Some(TlsClient::new(tls).map_err(|source| OutputError::Tls {
-                    output: name.clone(),
-                    source,
-                })?)
-            }
-            _ => None,
-        };
-        let encoder = RecordEncoder::new(
-            Arc::new(mapping),
-            envelope,
-            config.framing,
-            config.max_message_bytes,
-        );
+        let (encoder, tls) = encoder_and_tls(config)?;
+        if let Destination::Tls { tls, .. } = &config.destination
+            && tls.insecure_skip_verify
+        {
+            tracing::error!(
+                output = %name,
+                "TLS certificate verification is OFF (insecure_skip_verify = true): \
+                 anyone between here and {} can read and forge these alerts",
+                config.destination.describe()
+            );
+        }
         Ok(Output::from_parts(
             name,
             encoder,
@@ -412,6 +385,51 @@ pub fn load_mapping(config: &OutputConfig) -> Result<Mapping, OutputError> {
     Ok(mapping)
 }
 
+/// What an output is built from besides its connection: its mapping and envelope encoder and
+/// its TLS client. Everything `run` refuses in an output short of opening it.
+fn encoder_and_tls(
+    config: &OutputConfig,
+) -> Result<(RecordEncoder, Option<TlsClient>), OutputError> {
+    let name = config.name.clone();
+    let mapping = load_mapping(config)?;
+    let hostname = config.hostname.clone().unwrap_or_else(local_hostname);
+    let envelope = Envelope::new(
+        config.syslog,
+        config.facility,
+        &hostname,
+        &config.app_name,
+        &config.procid,
+        &config.msgid,
+    )
+    .map_err(|source| OutputError::Envelope {
+        output: name.clone(),
+        source,
+    })?
+    .with_time_source(config.timestamp);
+    let tls = match &config.destination {
+        Destination::Tls { tls, .. } => {
+            Some(TlsClient::new(tls).map_err(|source| OutputError::Tls {
+                output: name.clone(),
+                source,
+            })?)
+        }
+        _ => None,
+    };
+    let encoder = RecordEncoder::new(
+        Arc::new(mapping),
+        envelope,
+        config.framing,
+        config.max_message_bytes,
+    );
+    Ok((encoder, tls))
+}
+
+/// Builds all of an output that `run` builds without opening it (mapping, syslog envelope,
+/// TLS settings): `check` must refuse what `run` refuses.
+pub fn preflight(config: &OutputConfig) -> Result<(), OutputError> {
+    encoder_and_tls(config).map(|_| ())
+}
+
 /// Opens (and closes) a connection to an output as configured, TLS handshake included: what
 /// `siemfwd check` reports. Returns a short description of what worked.
 pub async fn probe(config: &OutputConfig) -> Result<String, ProbeError> {
@@ -423,6 +441,10 @@ pub async fn probe(config: &OutputConfig) -> Result<String, ProbeError> {
     let link = connector.connect(config.connection.connect_timeout).await?;
     let _ = link.close().await;
     Ok(match &config.destination {
+        Destination::Tls { tls, .. } if tls.insecure_skip_verify => format!(
+            "TLS handshake with {} done, its certificate NOT verified (insecure_skip_verify = true): anyone in between can read and forge these alerts",
+            config.destination.describe()
+        ),
         Destination::Tls { .. } => format!(
             "TLS handshake with {} verified",
             config.destination.describe()

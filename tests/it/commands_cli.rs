@@ -118,7 +118,7 @@ async fn check_says_what_works_and_what_to_fix() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("FAIL  tenant       expired: tenant \"expired\"")
+        stdout.contains("FAIL  tenant       expired: invalid_client: AADSTS7000222")
             && stdout.contains("the client secret has expired"),
         "{stdout}"
     );

@@ -300,3 +300,42 @@ async fn the_config_simulate_prints_runs_as_it_is() {
         "{records}"
     );
 }
+
+/// Regression (issue 18, 1): `check` said "everything works" where `run` fails (no output, a
+/// hostname `run` refuses), and created `state_dir` (as root, 0700) as a side effect.
+#[test]
+fn check_refuses_what_run_refuses_and_creates_nothing() {
+    let dir = TestDir::new("first-hour-check");
+    let no_output = "state_dir = \"state\"\n\n[[tenant]]\nname = \"contoso\"\n\
+         tenant_id = \"00000000-0000-0000-0000-000000000001\"\n\
+         client_id = \"00000000-0000-0000-0000-000000000002\"\nclient_secret = \"s\"\n\
+         login_url = \"http://127.0.0.1:1\"\napi_url = \"http://127.0.0.1:1\"\n";
+    let (out, text) = siemfwd(&dir, no_output, &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("has no [[output]]: run has nowhere to send alerts (add one; `type = \"stdout\"` to try)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("state does not exist yet: run creates it"),
+        "{text}"
+    );
+    assert!(!dir.join("state").exists(), "check created state_dir");
+    assert!(text.contains("(run retries it)"), "{text}");
+    assert!(!text.contains("will retry"), "{text}");
+    assert!(
+        !text.contains("contoso: tenant \"contoso\""),
+        "the tenant named once: {text}"
+    );
+
+    let bad_host = VALID.replace(
+        "path = \"out.cef\"\n",
+        "path = \"out.cef\"\nhostname = \"bad host\"\n",
+    );
+    let (out, text) = siemfwd(&dir, &bad_host, &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains("FAIL  output       file: syslog HOSTNAME `bad host` is not valid"),
+        "{text}"
+    );
+}

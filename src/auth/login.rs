@@ -304,6 +304,7 @@ impl AdHocTenant {
                 auth: AuthMode::RefreshToken { initial: None },
                 login_url: self.login_url,
                 token_version: self.token_version,
+                config_file: None,
             },
             // A constant, parsed by every test that builds a tenant.
             #[allow(clippy::expect_used)]

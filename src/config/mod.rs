@@ -178,9 +178,10 @@ impl Config {
         let mut unusable: Vec<UnusableTenant> = Vec::new();
         for spanned in raw.tenant {
             let line = line_of(text, spanned.span().start);
-            let (tenant, secret) =
+            let (mut tenant, secret) =
                 TenantConfig::from_raw(spanned.into_inner(), &defaults, base, &mut warnings)
                     .map_err(|m| doc.invalid(line, format!("[[tenant]] {m}")))?;
+            tenant.entra.config_file = Some(PathBuf::from(file));
             // Names and ids stay unique across the tenants set apart too: they come back.
             let others: Vec<&TenantConfig> = tenants
                 .iter()

@@ -184,13 +184,28 @@ fn secret_update(tenant: &Tenant) -> String {
     }
 }
 
+/// The `siemfwd auth login` that signs `tenant` in, with its real config path.
+pub fn login_command(tenant: &Tenant) -> String {
+    match &tenant.config_file {
+        Some(file) => format!(
+            "siemfwd auth login --config {} --tenant {}",
+            file.display(),
+            tenant.name
+        ),
+        None => format!(
+            "siemfwd auth login --config <your config file> --tenant {}",
+            tenant.name
+        ),
+    }
+}
+
 /// What to do about a failure of `kind` (AADSTS `code`) for `tenant`, in words.
 pub fn hint(kind: AuthErrorKind, code: Option<u32>, tenant: &Tenant) -> String {
-    let name = &tenant.name;
     let client = &tenant.client_id;
     match kind {
         AuthErrorKind::ReconsentNeeded => format!(
-            "re-consent needed; this tenant stops until then: run `siemfwd auth login --tenant {name} --config <config file>` and restart `siemfwd run` (refresh tokens expire after 90 days unused), or have the customer's admin consent to the app again"
+            "re-consent needed; this tenant stops until then: run `{}` and restart `siemfwd run` (refresh tokens expire after 90 days unused), or have the customer's admin consent to the app again",
+            login_command(tenant)
         ),
         AuthErrorKind::BadSecret if code == Some(7000222) => format!(
             "the client secret has expired: create a new one in the app registration ({client}) and {}",

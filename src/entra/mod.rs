@@ -72,4 +72,7 @@ pub struct Tenant {
     pub login_url: Url,
     /// Which token endpoint to call (`token_version`): v2 with `scope`, or v1 with `resource`.
     pub token_version: TokenVersion,
+    /// The config file it was read from, for hints that name a command to run (none for a
+    /// tenant given on the command line).
+    pub config_file: Option<PathBuf>,
 }

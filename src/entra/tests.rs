@@ -48,6 +48,7 @@ fn refresh_tenant(sim: &Simulator) -> Tenant {
         auth: AuthMode::RefreshToken { initial: None },
         login_url: url::Url::parse(sim.url()).unwrap(),
         token_version: TokenVersion::V2,
+        config_file: None,
     }
 }
 

@@ -285,9 +285,13 @@ impl TokenProvider {
                     initial: Some(file),
                 } = &self.tenant.auth
                 else {
-                    return Err(missing(
-                        "no refresh token yet (none in state_dir and no refresh_token_file)".into(),
-                    ));
+                    // Never signed in: nothing to re-consent to yet (issue 18).
+                    let mut e = missing("not signed in yet: no refresh token in state_dir and no refresh_token_file".into());
+                    e.hint = format!(
+                        "sign in once: run `{}`",
+                        super::errors::login_command(&self.tenant)
+                    );
+                    return Err(e);
                 };
                 let text = std::fs::read_to_string(file).map_err(|e| {
                     missing(format!(

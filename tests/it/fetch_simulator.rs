@@ -233,7 +233,7 @@ async fn each_entra_error_class_is_told_apart() {
     assert_eq!(e.kind, AuthErrorKind::ReconsentNeeded, "{e}");
     assert!(
         e.to_string()
-            .contains("siemfwd auth login --tenant tenant-06"),
+            .contains("siemfwd auth login --config test.toml --tenant tenant-06"),
         "{e}"
     );
     let before = f.token_requests(5);

@@ -339,3 +339,22 @@ fn check_refuses_what_run_refuses_and_creates_nothing() {
         "{text}"
     );
 }
+
+/// Regression (issue 18, 6): a refresh-token tenant that never signed in was told to
+/// "re-consent" with a `<config file>` placeholder.
+#[test]
+fn a_tenant_never_signed_in_is_told_to_sign_in_with_the_real_command() {
+    let dir = TestDir::new("first-hour-signin");
+    let config = VALID.replace("client_secret = \"s\"", "auth = \"refresh_token\"");
+    let (out, text) = siemfwd(&dir, &config, &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let path = dir.join("siemfwd.toml");
+    assert!(
+        text.contains(&format!(
+            "FAIL  tenant       contoso: not signed in yet: no refresh token in state_dir and no refresh_token_file: sign in once: run `siemfwd auth login --config {} --tenant contoso`",
+            path.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("re-consent"), "{text}");
+}

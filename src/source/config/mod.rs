@@ -266,6 +266,7 @@ impl TenantConfig {
                 auth,
                 login_url: endpoints.login_url,
                 token_version: endpoints.token_version,
+                config_file: None,
             },
             api_url: endpoints.api_url,
             proxy: endpoints.proxy,

@@ -51,6 +51,22 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
+/// `user siemfwd` (from `USER`), or `uid 1001`: whom a permission error is about.
+pub fn current_user() -> String {
+    if let Ok(name) = std::env::var("USER") {
+        return format!("user {name}");
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    format!("uid {uid}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

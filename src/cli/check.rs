@@ -170,7 +170,7 @@ impl Table<'_> {
 /// Whether the user `check` runs as may write `state_dir`, without creating it: a `check` run
 /// as root must not leave a root-owned `state_dir` the service user cannot write (issue 18).
 fn state_dir_writable(dir: &Path) -> Result<String, String> {
-    let user = current_user();
+    let user = siemfwd::atomic_file::current_user();
     let probe_in = |at: &Path| -> std::io::Result<()> {
         let probe = at.join(format!(".siemfwd-check-{}", std::process::id()));
         std::fs::write(&probe, b"")?;
@@ -213,22 +213,6 @@ fn state_dir_writable(dir: &Path) -> Result<String, String> {
                 parent.display()
             )
         })
-}
-
-/// `user root`, `user siemfwd`, or `uid 1001` when the name is not known.
-fn current_user() -> String {
-    if let Ok(name) = std::env::var("USER") {
-        return format!("user {name}");
-    }
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        })
-        .unwrap_or_else(|| "?".to_owned());
-    format!("uid {uid}")
 }
 
 /// Every tenant's token and one API call, all tenants at once; the tenants set apart for their

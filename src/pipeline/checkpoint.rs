@@ -101,7 +101,7 @@ pub enum CheckpointError {
         expected: String,
     },
     /// The new checkpoint could not be written (disk full, permissions); the old one stays.
-    #[error("cannot save the checkpoint {path}: {source}")]
+    #[error("cannot save the checkpoint {path}: {source}{}", fix_for(source))]
     Write {
         /// `state_dir/checkpoints/<tenant>.json`.
         path: PathBuf,
@@ -249,6 +249,20 @@ impl Checkpoint {
     }
 }
 
+/// What to do about a checkpoint that cannot be written, when the cause says (issue 18).
+fn fix_for(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => format!(
+            ": state_dir must be writable by the user siemfwd runs as ({}; e.g. chown -R that user the state_dir)",
+            crate::atomic_file::current_user()
+        ),
+        io::ErrorKind::NotFound => {
+            ": create state_dir (or a folder on its path) for the user siemfwd runs as".to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +375,26 @@ mod tests {
             .map(Timestamp::unix_nanos);
         assert_eq!(loaded, c.cursor.map(Timestamp::unix_nanos));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_says_the_fix_for_its_cause() {
+        let denied = CheckpointError::Write {
+            path: "/var/lib/siemfwd/checkpoints/t.json".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        }
+        .to_string();
+        assert!(
+            denied.contains("state_dir must be writable by the user siemfwd runs as ("),
+            "{denied}"
+        );
+        let other = CheckpointError::Write {
+            path: "/x".into(),
+            source: io::Error::other("disk full"),
+        };
+        assert_eq!(
+            other.to_string(),
+            "cannot save the checkpoint /x: disk full"
+        );
     }
 }

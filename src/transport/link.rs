@@ -70,8 +70,16 @@ impl Connector {
 
     /// Opens a link; `timeout` bounds name resolution, TCP connect and the TLS handshake.
     pub async fn connect(&self, timeout: Duration) -> Result<Link, ConnectError> {
-        match tokio::time::timeout(timeout, self.connect_inner()).await {
+        let tcp_connected = std::sync::atomic::AtomicBool::new(false);
+        match tokio::time::timeout(timeout, self.connect_inner(&tcp_connected)).await {
             Ok(r) => r,
+            Err(_) if tcp_connected.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(ConnectError(format!(
+                    "connecting to {}: the TCP connection was made but no TLS answer came within {}: is this a TLS port? (a plain TCP syslog port, such as QRadar's 514, never answers a TLS hello: use type = \"tcp\" for it)",
+                    self.destination.describe(),
+                    humantime(timeout)
+                )))
+            }
             Err(_) => Err(ConnectError(format!(
                 "connecting to {} timed out after {}",
                 self.destination.describe(),
@@ -80,7 +88,12 @@ impl Connector {
         }
     }
 
-    async fn connect_inner(&self) -> Result<Link, ConnectError> {
+    /// Sets `tcp_connected` once a TLS output's TCP connection is made, so that a timeout can
+    /// say whether it was the TLS answer that never came.
+    async fn connect_inner(
+        &self,
+        tcp_connected: &std::sync::atomic::AtomicBool,
+    ) -> Result<Link, ConnectError> {
         match &self.destination {
             Destination::Tcp { address } => Ok(Link::Tcp(tcp_connect(address).await?)),
             Destination::Tls { address, .. } => {
@@ -89,6 +102,7 @@ impl Connector {
                     .as_ref()
                     .ok_or_else(|| ConnectError(format!("TLS with {address}: no TLS settings")))?;
                 let tcp = tcp_connect(address).await?;
+                tcp_connected.store(true, std::sync::atomic::Ordering::Relaxed);
                 tls.reset_request_flag();
                 let connector = TlsConnector::from(tls.config.clone());
                 let mut stream = connector

@@ -358,3 +358,32 @@ fn a_tenant_never_signed_in_is_told_to_sign_in_with_the_real_command() {
     );
     assert!(!text.contains("re-consent"), "{text}");
 }
+
+/// Regression (issue 18, 4): a `tls` output at a plain-TCP port said only "connecting ...
+/// timed out after 10s". The TCP connection was made; no TLS answer came: said so, and why.
+#[test]
+fn a_tls_output_at_a_plain_tcp_port_is_told_it_may_not_be_a_tls_port() {
+    let dir = TestDir::new("first-hour-tls-port");
+    // A plain TCP receiver: accepts, reads, never answers a TLS hello.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let config = VALID.replace(
+        "[[output]]\nname = \"file\"\ntype = \"file\"\npath = \"out.cef\"\n",
+        &format!(
+            "[[output]]\nname = \"qradar\"\ntype = \"tls\"\naddress = \"127.0.0.1:{port}\"\nconnect_timeout = \"1s\"\n"
+        ),
+    );
+    let (_, text) = siemfwd(&dir, &config, &["check"]);
+    assert!(
+        text.contains(&format!(
+            "FAIL  output       qradar: connecting to 127.0.0.1:{port}: the TCP connection was made but no TLS answer came within 1s: is this a TLS port?"
+        )),
+        "{text}"
+    );
+}

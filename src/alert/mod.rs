@@ -3,7 +3,7 @@
 //!
 //! Every field is optional and unknown fields are ignored, because fields are null or missing in
 //! real responses and new ones appear over time. Where the API's documentation and its real
-//! answers disagree (design.md §3) both shapes are accepted: `mitreTechniques` as array or string,
+//! answers disagree (docs/alerts-api.md) both shapes are accepted: `mitreTechniques` as array or string,
 //! `relatedUser` as object or string, `incidentId` as number or string. Strings borrow from the
 //! input when they hold no JSON escapes and are owned when they do.
 

@@ -1,5 +1,5 @@
 //! The admin-consent link an MSSP sends to a customer's administrator, and the steps that
-//! remain for them in the Defender portal (design.md §1, step 3).
+//! remain for them in the Defender portal (docs/onboarding.md).
 //!
 //! The link is Entra's tenant-wide admin consent endpoint,
 //! `{login}/{tenant}/adminconsent?client_id=...`. Of the two forms Entra has, this one (not

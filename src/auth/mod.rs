@@ -1,5 +1,5 @@
 //! `siemfwd auth`: onboarding a customer tenant on any OS, in place of Microsoft's
-//! Windows-only PowerShell script and its browser module (design.md §1).
+//! Windows-only PowerShell script and its browser module (docs/onboarding.md).
 //!
 //! A refresh token for the alerts API comes from one sign-in of a user of the customer's
 //! tenant, by the authorization code flow with PKCE or by the device code flow, and is stored

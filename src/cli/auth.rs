@@ -1,4 +1,4 @@
-//! `siemfwd auth login | consent-url | status`: onboarding a customer tenant (design.md §1)
+//! `siemfwd auth login | consent-url | status`: onboarding a customer tenant (docs/onboarding.md)
 //! and watching its tokens. The flows live in the library (`siemfwd::auth`); this file reads
 //! the options, prints the instructions and picks the exit status; `status`'s report is
 //! printed by [`status`].

@@ -1,4 +1,4 @@
-//! The configuration file (design.md §9): `state_dir`, `[[tenant]]` and `[[output]]`.
+//! The configuration file (README: Tenants, Outputs): `state_dir`, `[[tenant]]` and `[[output]]`.
 //!
 //! The file is read into raw structs that reject unknown keys, then turned into a validated
 //! [`Config`] by one fallible constructor, so the rest of the program never sees a half-checked

@@ -142,7 +142,7 @@ impl EntraError {
     }
 }
 
-/// Sorts an Entra error by its AADSTS code first, then its `error` (design.md §4).
+/// Sorts an Entra error by its AADSTS code first, then its `error` (docs/alerts-api.md, Entra ID tokens).
 pub fn classify(status: u16, error: &str, codes: &[u32]) -> AuthErrorKind {
     const RECONSENT: [u32; 4] = [700082, 70008, 50173, 70043];
     const SECRET: [u32; 2] = [7000215, 7000222];

@@ -1,6 +1,6 @@
 //! Entra ID, for the forwarder and for `siemfwd auth` alike: access tokens per tenant, rotated
 //! refresh tokens, and Entra's errors sorted into what to do about them, with the fix in words
-//! (design.md §4).
+//! (docs/alerts-api.md, Entra ID tokens).
 //!
 //! - [`token`]: [`TokenProvider`], access tokens cached per tenant, one request in flight,
 //!   rotated refresh tokens persisted before use.

@@ -1,7 +1,7 @@
 //! Access tokens per tenant from Entra ID: cached until shortly before they expire, one request
 //! in flight per tenant, rotated refresh tokens persisted before the access token is used, and
-//! errors sorted into what the forwarder should do about them (design.md §4; those are in
-//! [`super::errors`]).
+//! errors sorted into what the forwarder should do about them (docs/alerts-api.md, "Entra ID
+//! tokens"; the sorting is in [`super::errors`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! `GET /api/alerts` (design.md §3): bearer tokens, the app's permission in the tenant, the
+//! `GET /api/alerts` (docs/alerts-api.md): bearer tokens, the app's permission in the tenant, the
 //! per-app-per-tenant quotas, OData paging, and the page itself.
 //!
 //! Results come in creation order, not by `lastUpdateTime`, like a database's stable order: an
@@ -254,7 +254,7 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
     let world = tenant.world().clone();
     let more = alerts.len() > take;
     alerts.truncate(take);
-    // No nextLink at all when $top was given, even if more match (design.md §3).
+    // No nextLink at all when $top was given, even if more match (docs/alerts-api.md).
     let next_link = (more && q.top.is_none()).then(|| next_link(shared, req, q.skip + page_size));
     let mut malformed = HashMap::new();
     let rate = st.faults.malformed;

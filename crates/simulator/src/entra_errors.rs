@@ -1,6 +1,6 @@
 //! Entra ID errors as Entra writes them: an OAuth `error`, an `AADSTS<code>: ...` description
 //! with trace and correlation ids, `error_codes`, and the HTTP status (400, or 401 for a client
-//! that failed to authenticate). Clients branch on `error` and the code (design.md §4).
+//! that failed to authenticate). Clients branch on `error` and the code (docs/alerts-api.md, Entra ID tokens).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Realistic alerts, generated from a seed: the fields, shapes and value spaces of design.md §3
+//! Realistic alerts, generated from a seed: the fields, shapes and value spaces of docs/alerts-api.md
 //! and `examples/alerts/realistic-page.json`, including the lifecycle of later versions.
 
 use std::borrow::Cow;

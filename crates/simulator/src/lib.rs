@@ -2,7 +2,7 @@
 //! (`GET /api/alerts`), over real HTTP, for tests, `siemfwd demo` and `siemfwd simulate`.
 //!
 //! The client talks to it exactly as to Microsoft: [`Simulator::url`] is both the `login_url`
-//! and the `api_url` of a tenant. What it reproduces (design.md §3 and §4):
+//! and the `api_url` of a tenant. What it reproduces (docs/alerts-api.md):
 //!
 //! - **Tenants**: N customer tenants with GUIDs from the seed (`tenant-01`, ...), one MSSP app
 //!   (client id + secret) consented in all of them; unknown tenants answer AADSTS90002.

@@ -1,4 +1,4 @@
-//! The alerts API's call quotas per app per tenant (design.md §3: 100 per minute, 1500 per
+//! The alerts API's call quotas per app per tenant (docs/alerts-api.md: 100 per minute, 1500 per
 //! hour), with `Retry-After` and a penalty for clients that retry before it.
 //!
 //! Every decision uses `tokio::time::Instant`, so tests can run the limiter under paused time.

@@ -1,4 +1,4 @@
-//! The OData query options of `GET /api/alerts` (design.md §3): `$filter`, `$top`, `$skip`,
+//! The OData query options of `GET /api/alerts` (docs/alerts-api.md): `$filter`, `$top`, `$skip`,
 //! `$expand=evidence`, with the strictness of the real service where clients go wrong — DateTime
 //! literals must be unquoted, `$top` is at most 10000, and only the documented properties filter.
 //!
@@ -192,7 +192,7 @@ pub(crate) fn parse_query(pairs: &[(String, String)], max_top: u64) -> Result<Qu
                 }
             }
             // Seen in integrations, not documented for alerts: accepted and ignored, so a client
-            // that depends on an order gets the service's own order (design.md §3).
+            // that depends on an order gets the service's own order (docs/alerts-api.md).
             "$orderby" => {}
             _ => {
                 return Err(format!(

@@ -104,7 +104,7 @@ fn error_redirect(st: &mut State, target: &Target, err: &AadError) -> Resp {
 }
 
 /// Entra lets native apps register `http://localhost` (or 127.0.0.1) and redirect to any port
-/// on it; every other redirect URI must match exactly (design.md §1: a mismatch is a common
+/// on it; every other redirect URI must match exactly (docs/onboarding.md: a mismatch is a common
 /// onboarding failure).
 pub(crate) fn registered(uri: &str, list: &[String]) -> bool {
     fn loopback(u: &str) -> Option<(&str, &str)> {

@@ -1,5 +1,5 @@
 //! The token endpoints, `POST /{tenant}/oauth2/token` (v1) and `/oauth2/v2.0/token` (v2), with
-//! the grants of design.md §4: client_credentials, refresh_token (rotating), authorization_code
+//! the grants of docs/alerts-api.md (Entra ID tokens): client_credentials, refresh_token (rotating), authorization_code
 //! (+PKCE) and device_code.
 //!
 //! The answers keep Entra's shapes, which clients get wrong: `expires_in` is a number in v2 and

@@ -20,6 +20,7 @@ mod golden;
 mod hostile_api;
 mod isolation;
 mod map_cli;
+mod receiver_examples;
 mod reload;
 mod rsyslog_cef;
 mod shutdown;

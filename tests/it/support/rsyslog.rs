@@ -6,7 +6,7 @@
 //! `tls_gtls`, `tls_gtls_name`, `tls_ossl`, `tcp_plain`, `udp_plain`.
 //!
 //! Config: `tests/it/receivers/rsyslog.conf.in` (from shared/reference/rsyslog.conf) with
-//! rulebases `tests/it/receivers/cef.rb` and `leef.rb`. Every message is written to
+//! rulebases `examples/receivers/cef.rb` and `leef.rb` (the ones users copy). Every message is written to
 //! `out/raw.log` as `INPUTNAME RAWMSG` and, as rsyslog's `%jsonmesg%`, to `out/parsed.jsonl`;
 //! decoded CEF is under `$!` → `cefparse` → `cef` → {`DeviceVendor`, `DeviceProduct`,
 //! `DeviceVersion`, `SignatureID`, `Name`, `Severity`, `Extensions` {key: unescaped value}},
@@ -21,8 +21,8 @@ use super::process::{LaunchError, Launcher, find_executable, is_bound_by};
 use super::receiver::{self, Home};
 
 const CONF_TEMPLATE: &str = include_str!("../receivers/rsyslog.conf.in");
-const CEF_RB: &str = include_str!("../receivers/cef.rb");
-const LEEF_RB: &str = include_str!("../receivers/leef.rb");
+const CEF_RB: &str = include_str!("../../../examples/receivers/cef.rb");
+const LEEF_RB: &str = include_str!("../../../examples/receivers/leef.rb");
 
 const NOT_FOUND: &str = "rsyslogd not found: run scripts/install-receivers.sh";
 

@@ -116,15 +116,25 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct ConsentUrlArgs {
-    /// The MSSP's multi-tenant app (client) id.
-    #[arg(long, value_name = "ID")]
-    pub client_id: String,
-    /// The customer's tenant id or domain [default: common, the administrator's own tenant].
-    #[arg(long, value_name = "ID")]
+    /// The MSSP's multi-tenant app (client) id (with --config: the tenant's `client_id`).
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    pub client_id: Option<String>,
+    /// The customer's tenant id or domain [default: common, the administrator's own tenant];
+    /// with --config, the name of a configured [[tenant]].
+    #[arg(long, value_name = "ID|NAME")]
     pub tenant: Option<String>,
-    /// Entra's host (https://login.microsoftonline.us for GCC High and DoD).
-    #[arg(long, value_name = "URL", default_value = DEFAULT_LOGIN_URL)]
-    pub login_url: String,
+    /// Entra's host (https://login.microsoftonline.us for GCC High and DoD) [default:
+    /// https://login.microsoftonline.com, or the tenant's `login_url` with --config].
+    #[arg(long, value_name = "URL")]
+    pub login_url: Option<String>,
+    /// Take the client id, tenant id and login URL of --tenant NAME from this config file.
+    #[arg(long, value_name = "FILE", requires = "tenant")]
+    pub config: Option<PathBuf>,
     /// The MSSP's own tenant id, which the customer enters in the Defender portal.
     #[arg(long, value_name = "ID")]
     pub mssp_tenant_id: Option<String>,
@@ -429,11 +439,38 @@ fn stdin_lines() -> tokio::sync::mpsc::Receiver<String> {
 
 /// `siemfwd auth consent-url`.
 fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    if !is_guid(&args.client_id) {
-        bail!(
-            "--client-id `{}` is not an application (client) id, which is a GUID",
-            args.client_id
-        );
+    if let Some(path) = &args.config {
+        // The app, the tenant and Entra's host as configured: nothing copied by hand.
+        let config = Config::load_with(path, UnreadableSecret::SetsTenantApart)?;
+        let name = args.tenant.as_deref().unwrap_or_default();
+        let Some(t) = config.all_tenants().find(|t| t.name == name) else {
+            let names: Vec<&str> = config.all_tenants().map(|t| t.name.as_str()).collect();
+            bail!(
+                "{} has no [[tenant]] named \"{name}\"; its tenants: {}",
+                config.source,
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            );
+        };
+        let configured = ConsentUrlArgs {
+            client_id: Some(t.client_id.clone()),
+            tenant: Some(t.tenant_id.clone()),
+            login_url: Some(
+                args.login_url
+                    .clone()
+                    .unwrap_or_else(|| t.login_url.as_str().trim_end_matches('/').to_owned()),
+            ),
+            mssp_tenant_id: args.mssp_tenant_id.clone(),
+            config: None,
+        };
+        return consent_url(&configured, out);
+    }
+    let client_id = args.client_id.as_deref().unwrap_or_default();
+    if !is_guid(client_id) {
+        bail!("--client-id `{client_id}` is not an application (client) id, which is a GUID");
     }
     if let Some(t) = &args.tenant
         && !is_tenant(t)
@@ -447,16 +484,13 @@ fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8>
     {
         bail!("--mssp-tenant-id `{t}` is not a tenant id");
     }
-    let login_url = checked_url(&args.login_url).context("--login-url")?;
-    let request = ConsentRequest::new(
-        &args.client_id,
-        args.tenant.as_deref(),
-        Some(login_url.as_str()),
-    );
+    let login_url = checked_url(args.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL))
+        .context("--login-url")?;
+    let request = ConsentRequest::new(client_id, args.tenant.as_deref(), Some(login_url.as_str()));
     writeln!(
         out,
         "Admin consent link for app {} in {}:\n\n  {}\n\n{}",
-        args.client_id,
+        client_id,
         args.tenant.as_deref().map_or_else(
             || "the tenant of whoever signs in (common)".to_owned(),
             |t| format!("tenant {t}")

@@ -387,3 +387,42 @@ fn a_tls_output_at_a_plain_tcp_port_is_told_it_may_not_be_a_tls_port() {
         "{text}"
     );
 }
+
+/// Regression (issue 18, 9): `auth consent-url` took no `--config`, so the client id was copied
+/// by hand from the config file.
+#[test]
+fn the_consent_link_comes_from_the_config() {
+    let dir = TestDir::new("first-hour-consent");
+    let path = dir.join("siemfwd.toml");
+    std::fs::write(&path, VALID).unwrap();
+    let out = run(&[
+        "auth",
+        "consent-url",
+        "--config",
+        path.to_str().unwrap(),
+        "--tenant",
+        "contoso",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/adminconsent?client_id=00000000-0000-0000-0000-000000000002"),
+        "{text}"
+    );
+    let out = run(&[
+        "auth",
+        "consent-url",
+        "--config",
+        path.to_str().unwrap(),
+        "--tenant",
+        "fabrikam",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("has no [[tenant]] named \"fabrikam\"; its tenants: contoso")
+    );
+}

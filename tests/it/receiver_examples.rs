@@ -1,6 +1,7 @@
 //! The receiver configs users copy (`examples/receivers/`) work as shipped: with only their
-//! paths and ports changed, a real rsyslog takes siemfwd's records over mutual TLS and decodes
-//! the CEF. The test harness's own rsyslog loads the same rulebases, so they cannot drift.
+//! paths and ports changed, a real rsyslog and a real syslog-ng take siemfwd's records over
+//! mutual TLS and decode the CEF. The test harnesses' own receivers load the same rulebases and
+//! parsers, so they cannot drift.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use crate::support::certs::Certs;
 use crate::support::ports::free_ports;
 use crate::support::rsyslog::{module_dir, rsyslogd_path};
+use crate::support::syslog_ng::{include_path, syslog_ng_path};
 use crate::support::tempdir::TestDir;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/receivers");
@@ -61,14 +63,28 @@ fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef(
         std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
     );
 
+    send_sample(&dir, &certs, ports[0]);
+    let line = first_line(&out.join("alerts.jsonl"));
+    let _ = rsyslogd.kill();
+    let _ = rsyslogd.wait();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let cef = &event["$!"]["cef"]["cef"];
+    assert_eq!(cef["DeviceVendor"], "Microsoft", "{line}");
+    assert_eq!(
+        cef["Extensions"]["externalId"], "da638672170592213380_1847720195",
+        "{line}"
+    );
+}
+
+/// `siemfwd map` of the sample alert through a mutual-TLS output to 127.0.0.1:`port`.
+fn send_sample(dir: &TestDir, certs: &Certs, port: u16) {
     let config = dir.join("siemfwd.toml");
     std::fs::write(
         &config,
         format!(
-            "state_dir = \"{}\"\n[[output]]\nname = \"rsyslog\"\ntype = \"tls\"\n\
-             address = \"127.0.0.1:{}\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            "state_dir = \"{}\"\n[[output]]\nname = \"receiver\"\ntype = \"tls\"\n\
+             address = \"127.0.0.1:{port}\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
             dir.join("state").display(),
-            ports[0],
             certs.ca_crt.display(),
             certs.client_crt.display(),
             certs.client_key.display()
@@ -76,7 +92,7 @@ fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef(
     )
     .unwrap();
     let sent = Command::new(env!("CARGO_BIN_EXE_siemfwd"))
-        .args(["map", "--output", "rsyslog", "--config"])
+        .args(["map", "--output", "receiver", "--config"])
         .arg(&config)
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -89,22 +105,87 @@ fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef(
         "{}",
         String::from_utf8_lossy(&sent.stderr)
     );
-    let decoded = out.join("alerts.jsonl");
-    let line = (0..200)
+}
+
+/// The first line of `file`, waited for.
+fn first_line(file: &Path) -> String {
+    (0..200)
         .find_map(|_| {
             std::thread::sleep(Duration::from_millis(50));
-            std::fs::read_to_string(&decoded)
+            std::fs::read_to_string(file)
                 .ok()
                 .and_then(|t| t.lines().next().map(str::to_owned))
         })
-        .unwrap_or_else(|| panic!("nothing in {}", decoded.display()));
-    let _ = rsyslogd.kill();
-    let _ = rsyslogd.wait();
+        .unwrap_or_else(|| panic!("nothing in {}", file.display()))
+}
+
+#[test]
+fn the_shipped_syslog_ng_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef() {
+    let dir = TestDir::new("example-syslog-ng");
+    let certs = Certs::generate(&dir.join("certs"));
+    let etc = dir.mkdir("etc");
+    for (from, to) in [
+        (&certs.ca_crt, "ca.crt"),
+        (&certs.server_crt, "server.crt"),
+        (&certs.server_key, "server.key"),
+    ] {
+        std::fs::copy(from, etc.join(to)).unwrap();
+    }
+    std::fs::copy(
+        Path::new(EXAMPLES).join("siemfwd-parsers.conf"),
+        etc.join("siemfwd-parsers.conf"),
+    )
+    .unwrap();
+    let out = dir.mkdir("out");
+    let port = free_ports(1)[0];
+    let conf = std::fs::read_to_string(Path::new(EXAMPLES).join("syslog-ng-siemfwd.conf"))
+        .unwrap()
+        // The unpacked syslog-ng of the tests keeps scl.conf out of its compiled-in path.
+        .replacen(
+            "@include \"scl.conf\"",
+            &format!(
+                "@define include-path \"{}\"\n@include \"scl.conf\"",
+                include_path()
+            ),
+            1,
+        )
+        .replace("/etc/syslog-ng/siemfwd", etc.to_str().unwrap())
+        .replace("/var/log/siemfwd", out.to_str().unwrap())
+        .replace("port(6514)", &format!("port({port})"));
+    let conf_path = dir.join("syslog-ng.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut daemon = Command::new(syslog_ng_path())
+        .arg("-F")
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-R")
+        .arg(dir.join("syslog-ng.persist"))
+        .arg("-p")
+        .arg(dir.join("syslog-ng.pid"))
+        .arg("-c")
+        .arg(dir.join("syslog-ng.ctl"))
+        .arg("--no-caps")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("syslog-ng.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let listening = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(
+        listening,
+        "syslog-ng did not listen: {}",
+        std::fs::read_to_string(dir.join("syslog-ng.stderr")).unwrap_or_default()
+    );
+    send_sample(&dir, &certs, port);
+    let line = first_line(&out.join("alerts.jsonl"));
+    let _ = daemon.kill();
+    let _ = daemon.wait();
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let cef = &event["$!"]["cef"]["cef"];
-    assert_eq!(cef["DeviceVendor"], "Microsoft", "{line}");
+    assert_eq!(event["_cef"]["device_vendor"], "Microsoft", "{line}");
     assert_eq!(
-        cef["Extensions"]["externalId"], "da638672170592213380_1847720195",
+        event["_cef"]["ext"]["externalId"], "da638672170592213380_1847720195",
         "{line}"
     );
 }

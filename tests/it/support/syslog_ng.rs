@@ -171,6 +171,10 @@ pub fn render_config(
     CONF_TEMPLATE
         .replace("@WORK@", path_str("temp dir path", work))
         .replace("@INCLUDE_PATH@", conf_str("include path", include_path))
+        .replace(
+            "@EXAMPLES@",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/receivers"),
+        )
         .replace("@CA_FILE@", path_str("CA path", &certs.ca_crt))
         .replace("@SERVER_CERT@", path_str("cert path", &certs.server_crt))
         .replace("@SERVER_KEY@", path_str("key path", &certs.server_key))

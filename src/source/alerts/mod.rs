@@ -11,7 +11,7 @@
 //! the next window's.
 //!
 //! - `client`: [`AlertsClient`], one tenant's API: a page with its retries, throttling,
-//!   token renewal and `max_page_bytes`.
+//!   token renewal and `max_page_bytes`; `client/answer.rs`: what each answer comes to.
 //! - `hedge`: a call slow to answer is sent again and the first answer taken.
 //! - `window`: [`WindowFetch`], every alert of a window: paging by `$skip`, the seam check
 //!   and restarts, halving the window.

@@ -6,7 +6,11 @@
 //! answers disagree (docs/alerts-api.md) both shapes are accepted: `mitreTechniques` as array or string,
 //! `relatedUser` as object or string, `incidentId` as number or string. Strings borrow from the
 //! input when they hold no JSON escapes and are owned when they do.
+//!
+//! [`graph_spelling`]: the MDE spellings of Microsoft Graph's enum values, for the Graph
+//! source to come (issue 19).
 
+pub mod graph_spelling;
 mod text;
 
 pub use siemfwd_time::{Timestamp, TimestampError};

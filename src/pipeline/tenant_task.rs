@@ -125,7 +125,7 @@ async fn tenant_loop(
             Some(Ok(report)) => {
                 failures = 0;
                 health.ok();
-                slot.status.polled(&report, Timestamp::now());
+                slot.status.polled(Timestamp::now());
                 slot.refresh_token_expiry();
                 tracing::info!(
                     tenant = %name,

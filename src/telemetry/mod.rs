@@ -158,3 +158,57 @@ impl Telemetry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    /// `/readyz` and `/healthz` against tenants that fail: for minutes, past the grace, for good.
+    #[test]
+    fn a_tenant_failing_past_the_grace_is_not_ready_and_all_stopped_is_not_alive() {
+        let grace = Duration::from_secs(600);
+        let t = Telemetry::new(grace);
+        let a = Arc::new(TenantStatus::new("a", "id-a", Vec::new()));
+        let b = Arc::new(TenantStatus::new("b", "id-b", Vec::new()));
+        t.running(
+            PathBuf::new(),
+            vec![a.clone(), b.clone()],
+            Vec::new(),
+            grace,
+        );
+        let (noon, later) = (at("2026-12-05T12:00:00Z"), at("2026-12-05T12:06:00Z"));
+        assert_eq!(t.ready(noon), Ok(()));
+        a.broken(
+            "the alerts API is unavailable",
+            at("2026-12-05T11:55:00Z"),
+            false,
+        );
+        assert_eq!(t.ready(noon), Ok(()), "failing for 5 minutes, grace 10");
+        // A failure later does not restart the count.
+        a.broken("still unavailable", later, false);
+        assert_eq!(
+            t.ready(later),
+            Err("tenant \"a\" has been failing since 2026-12-05T11:55:00Z".to_owned())
+        );
+        // A tenant stopped for good is not ready at once.
+        b.broken("re-consent needed", later, true);
+        assert_eq!(
+            t.ready(later),
+            Err("tenant \"a\" has been failing since 2026-12-05T11:55:00Z (and 1 more)".to_owned())
+        );
+        assert_eq!(t.alive(), Ok(()), "one tenant still runs");
+        a.broken("re-consent needed", later, true);
+        assert!(
+            t.alive()
+                .unwrap_err()
+                .starts_with("every tenant (2) has stopped")
+        );
+        // A delivered poll makes a tenant well again.
+        a.polled(later);
+        assert!(t.ready(later).unwrap_err().starts_with("tenant \"b\""));
+    }
+}

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::alert::Timestamp;
 use crate::entra::AuthErrorKind;
-use crate::pipeline::{PollError, PollReport};
+use crate::pipeline::PollError;
 use crate::source::FetchError;
 
 /// Unix nanoseconds, or none.
@@ -247,8 +247,8 @@ impl TenantStatus {
         self.refresh_expiry.set(at);
     }
 
-    /// A poll was delivered at `now`.
-    pub fn polled(&self, _report: &PollReport, now: Timestamp) {
+    /// A poll was delivered at `now` (its counts came window by window).
+    pub fn polled(&self, now: Timestamp) {
         self.last_success.set(now);
         if let Ok(mut c) = self.condition.lock() {
             *c = Condition {

@@ -19,17 +19,7 @@ const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/receivers"
 fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef() {
     let dir = TestDir::new("example-rsyslog");
     let certs = Certs::generate(&dir.join("certs"));
-    let etc = dir.mkdir("etc");
-    for (from, to) in [
-        (&certs.ca_crt, "ca.crt"),
-        (&certs.server_crt, "server.crt"),
-        (&certs.server_key, "server.key"),
-    ] {
-        std::fs::copy(from, etc.join(to)).unwrap();
-    }
-    for rb in ["cef.rb", "leef.rb"] {
-        std::fs::copy(Path::new(EXAMPLES).join(rb), etc.join(rb)).unwrap();
-    }
+    let etc = install(&dir, &certs, &["cef.rb", "leef.rb"]);
     let (work, out) = (dir.mkdir("work"), dir.mkdir("out"));
     let ports = free_ports(2);
     let conf = std::fs::read_to_string(Path::new(EXAMPLES).join("rsyslog-siemfwd.conf"))
@@ -74,6 +64,23 @@ fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef(
         cef["Extensions"]["externalId"], "da638672170592213380_1847720195",
         "{line}"
     );
+}
+
+/// `dir/etc` as a receiver's config folder holds it: the CA, the server's certificate and key,
+/// and the shipped `files` of `examples/receivers/`.
+fn install(dir: &TestDir, certs: &Certs, files: &[&str]) -> std::path::PathBuf {
+    let etc = dir.mkdir("etc");
+    for (from, to) in [
+        (&certs.ca_crt, "ca.crt"),
+        (&certs.server_crt, "server.crt"),
+        (&certs.server_key, "server.key"),
+    ] {
+        std::fs::copy(from, etc.join(to)).unwrap();
+    }
+    for file in files {
+        std::fs::copy(Path::new(EXAMPLES).join(file), etc.join(file)).unwrap();
+    }
+    etc
 }
 
 /// `siemfwd map` of the sample alert through a mutual-TLS output to 127.0.0.1:`port`.
@@ -123,19 +130,7 @@ fn first_line(file: &Path) -> String {
 fn the_shipped_syslog_ng_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef() {
     let dir = TestDir::new("example-syslog-ng");
     let certs = Certs::generate(&dir.join("certs"));
-    let etc = dir.mkdir("etc");
-    for (from, to) in [
-        (&certs.ca_crt, "ca.crt"),
-        (&certs.server_crt, "server.crt"),
-        (&certs.server_key, "server.key"),
-    ] {
-        std::fs::copy(from, etc.join(to)).unwrap();
-    }
-    std::fs::copy(
-        Path::new(EXAMPLES).join("siemfwd-parsers.conf"),
-        etc.join("siemfwd-parsers.conf"),
-    )
-    .unwrap();
+    let etc = install(&dir, &certs, &["siemfwd-parsers.conf"]);
     let out = dir.mkdir("out");
     let port = free_ports(1)[0];
     let conf = std::fs::read_to_string(Path::new(EXAMPLES).join("syslog-ng-siemfwd.conf"))

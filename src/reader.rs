@@ -312,7 +312,7 @@ fn describe(e: &serde_json::Error) -> String {
 
 mod page;
 mod stream;
-pub use page::{NotAPage, PageError, quote_start, read_page};
+pub use page::{NotAPage, PageError, PageInfo, quote_start, read_page};
 use stream::read_documents;
 
 #[cfg(test)]

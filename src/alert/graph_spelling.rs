@@ -1,70 +1,134 @@
 //! Microsoft Graph `alerts_v2` spells its enums in camelCase, and some differently from the MDE
 //! alerts API (issue 19). An MSSP's ArcSight and QRadar content keys on the MDE spellings, so an
 //! MDE alert read from Graph must give the same record as read from `/api/alerts`: these are the
-//! MDE spellings of Graph's values, and the product each `serviceSource` names in a record's
-//! header. A member neither API documents yet passes through as Graph sent it.
+//! MDE spellings of Graph's values (the product each `serviceSource` names is the default
+//! mappings' `[maps.product]`). A member neither API documents yet (Graph adds members behind `Prefer:
+//! include-unknown-enum-members`) is kept, with its first letter upper case as MDE spells its
+//! enums: `aiGeneratedThreat` is `AiGeneratedThreat`.
 
 use std::borrow::Cow;
 
+use super::Str;
+
 /// `informational` → `Informational`, `unknown` → `UnSpecified` (MDE's "no severity").
-pub fn severity(graph: &str) -> Cow<'_, str> {
-    match graph {
-        "unknown" => Cow::Borrowed("UnSpecified"),
-        other => pascal(other),
-    }
+pub fn severity(graph: Str<'_>) -> Str<'_> {
+    spell(
+        graph,
+        &[
+            ("unknown", "UnSpecified"),
+            ("informational", "Informational"),
+            ("low", "Low"),
+            ("medium", "Medium"),
+            ("high", "High"),
+        ],
+    )
 }
 
 /// `inProgress` → `InProgress`.
-pub fn status(graph: &str) -> Cow<'_, str> {
-    pascal(graph)
+pub fn status(graph: Str<'_>) -> Str<'_> {
+    spell(
+        graph,
+        &[
+            ("new", "New"),
+            ("inProgress", "InProgress"),
+            ("resolved", "Resolved"),
+        ],
+    )
 }
 
 /// `truePositive` → `TruePositive`; Graph's `unknown` is MDE's absent value (`None`).
-pub fn classification(graph: &str) -> Option<Cow<'_, str>> {
-    match graph {
-        "unknown" => None,
-        other => Some(pascal(other)),
-    }
+pub fn classification(graph: Str<'_>) -> Option<Str<'_>> {
+    (&*graph != "unknown").then(|| {
+        spell(
+            graph,
+            &[
+                ("truePositive", "TruePositive"),
+                ("falsePositive", "FalsePositive"),
+                (
+                    "informationalExpectedActivity",
+                    "InformationalExpectedActivity",
+                ),
+            ],
+        )
+    })
 }
 
 /// `malware` → `Malware`, with the values MDE names otherwise (`notMalicious` → `Clean`,
 /// `compromisedAccount` → `CompromisedUser`, `notEnoughDataToValidate` → `InsufficientData`,
 /// `confirmedActivity` → `ConfirmedUserActivity`); Graph's `unknown` is MDE's absent value.
-pub fn determination(graph: &str) -> Option<Cow<'_, str>> {
-    Some(match graph {
-        "unknown" => return None,
-        "notMalicious" => Cow::Borrowed("Clean"),
-        "compromisedAccount" => Cow::Borrowed("CompromisedUser"),
-        "notEnoughDataToValidate" => Cow::Borrowed("InsufficientData"),
-        "confirmedActivity" => Cow::Borrowed("ConfirmedUserActivity"),
-        other => pascal(other),
+pub fn determination(graph: Str<'_>) -> Option<Str<'_>> {
+    (&*graph != "unknown").then(|| {
+        spell(
+            graph,
+            &[
+                ("notMalicious", "Clean"),
+                ("compromisedAccount", "CompromisedUser"),
+                ("notEnoughDataToValidate", "InsufficientData"),
+                ("confirmedActivity", "ConfirmedUserActivity"),
+                ("malware", "Malware"),
+                ("apt", "Apt"),
+                ("securityTesting", "SecurityTesting"),
+                ("securityPersonnel", "SecurityPersonnel"),
+                ("unwantedSoftware", "UnwantedSoftware"),
+                ("multiStagedAttack", "MultiStagedAttack"),
+                ("phishing", "Phishing"),
+                ("maliciousUserActivity", "MaliciousUserActivity"),
+                ("lineOfBusinessApplication", "LineOfBusinessApplication"),
+                ("other", "Other"),
+            ],
+        )
     })
 }
 
-/// The product a `serviceSource` names, as a record's header says it; anything unknown is
-/// `Microsoft Defender XDR`, the portal all of them report to.
-pub fn product(service_source: &str) -> &'static str {
-    match service_source {
-        "microsoftDefenderForEndpoint" => "Microsoft Defender for Endpoint",
-        "microsoftDefenderForOffice365" => "Microsoft Defender for Office 365",
-        "microsoftDefenderForIdentity" => "Microsoft Defender for Identity",
-        "microsoftDefenderForCloudApps" => "Microsoft Defender for Cloud Apps",
-        "microsoftDefenderForCloud" => "Microsoft Defender for Cloud",
-        "azureAdIdentityProtection" => "Microsoft Entra ID Protection",
-        "dataLossPrevention" => "Microsoft Purview Data Loss Prevention",
-        "microsoftSentinel" => "Microsoft Sentinel",
-        _ => "Microsoft Defender XDR",
+/// `antivirus` → `WindowsDefenderAv`: the detection sources MDE names otherwise, else the value
+/// with its first letter upper case (`microsoftDefenderForIdentity` →
+/// `MicrosoftDefenderForIdentity`).
+pub fn detection_source(graph: Str<'_>) -> Str<'_> {
+    spell(
+        graph,
+        &[
+            ("microsoftDefenderForEndpoint", "WindowsDefenderAtp"),
+            ("antivirus", "WindowsDefenderAv"),
+            ("smartScreen", "WindowsDefenderSmartScreen"),
+            ("customTi", "CustomerTI"),
+            ("microsoftDefenderForOffice365", "OfficeATP"),
+            ("automatedInvestigation", "AutomatedInvestigation"),
+            ("microsoftThreatExperts", "ThreatExperts"),
+            ("customDetection", "CustomDetection"),
+        ],
+    )
+}
+
+/// `detected` → `Detected`: an evidence item's `detectionStatus`.
+pub fn detection_status(graph: Str<'_>) -> Str<'_> {
+    spell(
+        graph,
+        &[
+            ("detected", "Detected"),
+            ("blocked", "Blocked"),
+            ("prevented", "Prevented"),
+        ],
+    )
+}
+
+/// The MDE spelling from `known` (no allocation: these are most alerts' values), else the value
+/// with its first letter upper case, as MDE spells its enums.
+fn spell<'a>(graph: Str<'a>, known: &[(&str, &'static str)]) -> Str<'a> {
+    if let Some((_, mde)) = known.iter().find(|(g, _)| *g == &*graph) {
+        return Str(Cow::Borrowed(mde));
     }
+    pascal(graph)
 }
 
 /// `camelCase` → `CamelCase`: the first letter upper case, the rest as written.
-fn pascal(s: &str) -> Cow<'_, str> {
-    let mut chars = s.chars();
-    match chars.next() {
+pub(crate) fn pascal(s: Str<'_>) -> Str<'_> {
+    match s.as_bytes().first() {
         Some(first) if first.is_ascii_lowercase() => {
-            Cow::Owned(first.to_ascii_uppercase().to_string() + chars.as_str())
+            let mut owned = s.0.into_owned();
+            owned[..1].make_ascii_uppercase();
+            Str(Cow::Owned(owned))
         }
-        _ => Cow::Borrowed(s),
+        _ => s,
     }
 }
 
@@ -72,22 +136,26 @@ fn pascal(s: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    fn str(s: &str) -> Str<'_> {
+        Str::from(s)
+    }
+
     #[test]
     fn graph_values_get_their_mde_spellings_and_unknown_members_pass_through() {
-        assert_eq!(severity("high"), "High");
-        assert_eq!(severity("informational"), "Informational");
-        assert_eq!(severity("unknown"), "UnSpecified");
-        assert_eq!(status("inProgress"), "InProgress");
-        assert_eq!(status("new"), "New");
+        assert_eq!(&*severity(str("high")), "High");
+        assert_eq!(&*severity(str("informational")), "Informational");
+        assert_eq!(&*severity(str("unknown")), "UnSpecified");
+        assert_eq!(&*status(str("inProgress")), "InProgress");
+        assert_eq!(&*status(str("new")), "New");
         assert_eq!(
-            classification("truePositive").as_deref(),
+            classification(str("truePositive")).as_deref(),
             Some("TruePositive")
         );
         assert_eq!(
-            classification("falsePositive").as_deref(),
+            classification(str("falsePositive")).as_deref(),
             Some("FalsePositive")
         );
-        assert_eq!(classification("unknown"), None);
+        assert_eq!(classification(str("unknown")), None);
         for (graph, mde) in [
             ("notMalicious", "Clean"),
             ("compromisedAccount", "CompromisedUser"),
@@ -97,23 +165,19 @@ mod tests {
             ("unwantedSoftware", "UnwantedSoftware"),
             ("multiStagedAttack", "MultiStagedAttack"),
         ] {
-            assert_eq!(determination(graph).as_deref(), Some(mde), "{graph}");
+            assert_eq!(determination(str(graph)).as_deref(), Some(mde), "{graph}");
         }
-        assert_eq!(determination("unknown"), None);
+        assert_eq!(determination(str("unknown")), None);
         // A member added after this was written (Prefer: include-unknown-enum-members).
         assert_eq!(
-            determination("aiGeneratedThreat").as_deref(),
+            determination(str("aiGeneratedThreat")).as_deref(),
             Some("AiGeneratedThreat")
         );
-        assert_eq!(severity(""), "");
+        assert_eq!(&*severity(str("")), "");
+        assert_eq!(&*detection_source(str("antivirus")), "WindowsDefenderAv");
         assert_eq!(
-            product("microsoftDefenderForEndpoint"),
-            "Microsoft Defender for Endpoint"
+            &*detection_source(str("microsoftDefenderForIdentity")),
+            "MicrosoftDefenderForIdentity"
         );
-        assert_eq!(
-            product("microsoftDefenderForOffice365"),
-            "Microsoft Defender for Office 365"
-        );
-        assert_eq!(product("somethingNew"), "Microsoft Defender XDR");
     }
 }

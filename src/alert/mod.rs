@@ -7,9 +7,16 @@
 //! `relatedUser` as object or string, `incidentId` as number or string. Strings borrow from the
 //! input when they hold no JSON escapes and are owned when they do.
 //!
-//! [`graph_spelling`]: the MDE spellings of Microsoft Graph's enum values, for the Graph
-//! source to come (issue 19).
+//! The same model reads Microsoft Graph's `alerts_v2` alerts (`graph`): Graph's names for the
+//! same values are aliases (`lastUpdateDateTime` is `lastUpdateTime`), and an alert with
+//! Graph's marks (`@odata.type`, `serviceSource`, `providerAlertId`) is normalised after it is
+//! read: its enums get their MDE spellings ([`graph_spelling`]), its nested evidence is
+//! flattened into MDE's evidence fields, and the device and user MDE names on the alert come
+//! from its first device and user evidence. A mapping file therefore writes the same record for
+//! an MDE alert from either API; Graph's own values (`serviceSource`, `alertWebUrl`, ...) are
+//! fields of their own.
 
+mod graph;
 pub mod graph_spelling;
 mod text;
 
@@ -69,8 +76,9 @@ pub struct Alert<'a> {
     /// alerts.
     #[serde(borrow, default)]
     pub threat_family_name: Option<Str<'a>>,
-    /// `threatName`: the antivirus threat name, such as `HackTool:Win32/Mimikatz`.
-    #[serde(borrow, default)]
+    /// `threatName`: the antivirus threat name, such as `HackTool:Win32/Mimikatz`; Graph's
+    /// `threatDisplayName`.
+    #[serde(borrow, default, alias = "threatDisplayName")]
     pub threat_name: Option<Str<'a>>,
     /// `title`: the one-line headline shown in the portal.
     #[serde(borrow, default)]
@@ -78,21 +86,26 @@ pub struct Alert<'a> {
     /// `description`: free text of several sentences, often with line breaks.
     #[serde(borrow, default)]
     pub description: Option<Str<'a>>,
-    /// `alertCreationTime`: when MDE created the alert (UTC, ISO 8601).
-    #[serde(default)]
+    /// `alertCreationTime`: when MDE created the alert (UTC, ISO 8601); Graph's
+    /// `createdDateTime`.
+    #[serde(default, alias = "createdDateTime")]
     pub alert_creation_time: Option<Timestamp>,
-    /// `firstEventTime`: the earliest activity on the device that the alert covers.
-    #[serde(default)]
+    /// `firstEventTime`: the earliest activity on the device that the alert covers; Graph's
+    /// `firstActivityDateTime`.
+    #[serde(default, alias = "firstActivityDateTime")]
     pub first_event_time: Option<Timestamp>,
-    /// `lastEventTime`: the latest activity on the device that the alert covers.
-    #[serde(default)]
+    /// `lastEventTime`: the latest activity on the device that the alert covers; Graph's
+    /// `lastActivityDateTime`.
+    #[serde(default, alias = "lastActivityDateTime")]
     pub last_event_time: Option<Timestamp>,
     /// `lastUpdateTime`: when the alert last changed; the poll window filters on it, the
-    /// checkpoint's cursor is made of it, and `timestamp = "alert"` sends it.
-    #[serde(default)]
+    /// checkpoint's cursor is made of it, and `timestamp = "alert"` sends it. Graph's
+    /// `lastUpdateDateTime`.
+    #[serde(default, alias = "lastUpdateDateTime")]
     pub last_update_time: Option<Timestamp>,
-    /// `resolvedTime`: when the status became `Resolved`; null before that.
-    #[serde(default)]
+    /// `resolvedTime`: when the status became `Resolved`; null before that. Graph's
+    /// `resolvedDateTime`.
+    #[serde(default, alias = "resolvedDateTime")]
     pub resolved_time: Option<Timestamp>,
     /// `machineId`: the device's MDE id, 40 hex digits.
     #[serde(borrow, default)]
@@ -103,8 +116,8 @@ pub struct Alert<'a> {
     /// `rbacGroupName`: the device group the device is in, as named in the tenant's portal.
     #[serde(borrow, default)]
     pub rbac_group_name: Option<Str<'a>>,
-    /// `aadTenantId`: the Entra tenant id (a GUID) the alert belongs to.
-    #[serde(borrow, default)]
+    /// `aadTenantId`: the Entra tenant id (a GUID) the alert belongs to; Graph's `tenantId`.
+    #[serde(borrow, default, alias = "tenantId")]
     pub aad_tenant_id: Option<Str<'a>>,
     /// `mitreTechniques`: MITRE ATT&CK technique ids such as `T1059.001`; an array in real
     /// answers, sometimes a single string.
@@ -120,6 +133,24 @@ pub struct Alert<'a> {
     /// there when the request had `$expand=evidence`.
     #[serde(borrow, default)]
     pub evidence: Option<Vec<Evidence<'a>>>,
+    /// `serviceSource` (Graph only): the product that raised the alert, such as
+    /// `microsoftDefenderForEndpoint` or `microsoftDefenderForOffice365`. `/api/alerts` has
+    /// none: all its alerts are MDE's.
+    #[serde(borrow, default)]
+    pub service_source: Option<Str<'a>>,
+    /// `providerAlertId` (Graph only): the alert's id in the product that raised it.
+    #[serde(borrow, default)]
+    pub provider_alert_id: Option<Str<'a>>,
+    /// `alertWebUrl` (Graph only): the alert's page in the Defender portal.
+    #[serde(borrow, default)]
+    pub alert_web_url: Option<Str<'a>>,
+    /// `incidentWebUrl` (Graph only): the incident's page in the Defender portal.
+    #[serde(borrow, default)]
+    pub incident_web_url: Option<Str<'a>>,
+    /// `@odata.type`: Graph's type name (`#microsoft.graph.security.alert`), one of the marks
+    /// of a Graph alert.
+    #[serde(borrow, default, rename = "@odata.type")]
+    pub(crate) odata_type: Option<Str<'a>>,
     /// Set when the object has a `value` array: it is an API page, not an alert. Lets a reader
     /// parse a line once as an alert and only re-read the rare page.
     #[serde(default, rename = "value")]
@@ -133,23 +164,28 @@ pub struct Comment<'a> {
     /// `comment`: the comment's text.
     #[serde(borrow, default)]
     pub comment: Option<Str<'a>>,
-    /// `createdBy`: who wrote it, usually a user principal name.
-    #[serde(borrow, default)]
+    /// `createdBy`: who wrote it, usually a user principal name; Graph's
+    /// `createdByDisplayName`.
+    #[serde(borrow, default, alias = "createdByDisplayName")]
     pub created_by: Option<Str<'a>>,
-    /// `createdTime`: when it was written.
-    #[serde(default)]
+    /// `createdTime`: when it was written; Graph's `createdDateTime`.
+    #[serde(default, alias = "createdDateTime")]
     pub created_time: Option<Timestamp>,
 }
 
 /// One evidence item (`$expand=evidence`). Which fields are set depends on `entityType`.
+///
+/// A Graph evidence item is read into the same fields: its type from `@odata.type`
+/// (`#microsoft.graph.security.fileEvidence` is `File`), and the members of its nested objects
+/// (`fileDetails`, `imageFile`, `userAccount`, ...) as MDE names them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Evidence<'a> {
     /// `entityType`: what the item is: `File`, `Process`, `User`, `Ip`, `Url`, `Registry`, ...
     #[serde(borrow, default)]
     pub entity_type: Option<Str<'a>>,
-    /// `evidenceCreationTime`: when the item was added to the alert.
-    #[serde(default)]
+    /// `evidenceCreationTime`: when the item was added to the alert; Graph's `createdDateTime`.
+    #[serde(default, alias = "createdDateTime")]
     pub evidence_creation_time: Option<Timestamp>,
     /// `sha1`: the file's SHA-1, 40 hex digits (`File` and `Process`).
     #[serde(borrow, default)]
@@ -169,14 +205,15 @@ pub struct Evidence<'a> {
     /// `processCommandLine`: the process's full command line, quotes and all.
     #[serde(borrow, default)]
     pub process_command_line: Option<Str<'a>>,
-    /// `processCreationTime`: when the process started.
-    #[serde(default)]
+    /// `processCreationTime`: when the process started; Graph's `processCreationDateTime`.
+    #[serde(default, alias = "processCreationDateTime")]
     pub process_creation_time: Option<Timestamp>,
     /// `parentProcessId`: the process id of the process that started this one.
     #[serde(borrow, default)]
     pub parent_process_id: Option<Str<'a>>,
-    /// `parentProcessCreationTime`: when the parent process started.
-    #[serde(default)]
+    /// `parentProcessCreationTime`: when the parent process started; Graph's
+    /// `parentProcessCreationDateTime`.
+    #[serde(default, alias = "parentProcessCreationDateTime")]
     pub parent_process_creation_time: Option<Timestamp>,
     /// `parentProcessFileName`: the parent's executable name, such as `cmd.exe`.
     #[serde(borrow, default)]
@@ -212,8 +249,8 @@ pub struct Evidence<'a> {
     /// `userSid`: the user's Windows security identifier (`S-1-5-21-...`).
     #[serde(borrow, default)]
     pub user_sid: Option<Str<'a>>,
-    /// `aadUserId`: the user's Entra object id, a GUID.
-    #[serde(borrow, default)]
+    /// `aadUserId`: the user's Entra object id, a GUID; Graph's `azureAdUserId`.
+    #[serde(borrow, default, alias = "azureAdUserId")]
     pub aad_user_id: Option<Str<'a>>,
     /// `userPrincipalName`: the user's sign-in name, such as `jdoe@contoso.com`.
     #[serde(borrow, default)]
@@ -221,6 +258,33 @@ pub struct Evidence<'a> {
     /// `detectionStatus`: what the sensor did: `Detected`, `Blocked` or `Prevented`.
     #[serde(borrow, default)]
     pub detection_status: Option<Str<'a>>,
+    /// `mdeDeviceId` (Graph's device evidence): the device's MDE id, MDE's `machineId`.
+    #[serde(borrow, default)]
+    pub mde_device_id: Option<Str<'a>>,
+    /// `deviceDnsName` (Graph's device evidence): the device's name, MDE's
+    /// `computerDnsName`.
+    #[serde(borrow, default)]
+    pub device_dns_name: Option<Str<'a>>,
+    /// `rbacGroupName` (Graph's device evidence): the device group.
+    #[serde(borrow, default)]
+    pub rbac_group_name: Option<Str<'a>>,
+    /// `verdict` (Graph): `malicious`, `suspicious`, `noThreatsFound` or `unknown`.
+    #[serde(borrow, default)]
+    pub verdict: Option<Str<'a>>,
+    /// `remediationStatus` (Graph): such as `remediated`, `prevented`, `blocked`, `none`.
+    #[serde(borrow, default)]
+    pub remediation_status: Option<Str<'a>>,
+    /// Graph's nested members, moved into the fields above once read.
+    #[serde(borrow, default, rename = "@odata.type")]
+    pub(crate) odata_type: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) file_details: Option<graph::FileDetails<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) image_file: Option<graph::FileDetails<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) parent_process_image_file: Option<graph::FileDetails<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) user_account: Option<graph::UserAccount<'a>>,
 }
 
 /// Implements `Deserialize` for a struct whose derive is `remote = "Self"`, accepting only a
@@ -228,6 +292,9 @@ pub struct Evidence<'a> {
 /// `["forged-id", 123]` read as an alert with id `forged-id`: an array is not an alert.
 macro_rules! object_only {
     ($ty:ident, $what:literal) => {
+        object_only!($ty, $what, |x| x);
+    };
+    ($ty:ident, $what:literal, $then:expr) => {
         impl<'de: 'a, 'a> Deserialize<'de> for $ty<'a> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct ObjectVisitor;
@@ -237,7 +304,7 @@ macro_rules! object_only {
                         f.write_str($what)
                     }
                     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$ty<'de>, A::Error> {
-                        $ty::deserialize(MapAccessDeserializer::new(map))
+                        $ty::deserialize(MapAccessDeserializer::new(map)).map($then)
                     }
                 }
                 d.deserialize_map(ObjectVisitor)
@@ -246,7 +313,7 @@ macro_rules! object_only {
     };
 }
 
-object_only!(Alert, "an alert object");
+object_only!(Alert, "an alert object", Alert::normalize_graph);
 object_only!(Comment, "a comment object");
 object_only!(Evidence, "an evidence object");
 

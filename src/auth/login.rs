@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::entra::token::TokenResponse;
 use crate::entra::{
-    AuthError, AuthMode, EntraError, LastAuthFailure, MDE_RESOURCE, StoredRefreshToken,
-    TokenProvider, TokenVersion, classify, first_sentence, hint,
+    AuthError, AuthMode, EntraError, LastAuthFailure, StoredRefreshToken, TokenProvider,
+    TokenVersion, classify, first_sentence, hint,
 };
 use crate::http::describe_reqwest;
 use crate::secret::Secret;
@@ -199,8 +199,8 @@ pub(crate) enum Endpoint {
 /// `scope` (`offline_access` for the refresh token), v1 with `resource` (always one).
 pub fn audience(tenant: &TenantConfig) -> (&'static str, String) {
     match tenant.token_version {
-        TokenVersion::V2 => ("scope", format!("{MDE_RESOURCE}/.default offline_access")),
-        TokenVersion::V1 => ("resource", MDE_RESOURCE.to_owned()),
+        TokenVersion::V2 => ("scope", tenant.resource.delegated_scope()),
+        TokenVersion::V1 => ("resource", tenant.resource.url().to_owned()),
     }
 }
 
@@ -288,6 +288,8 @@ pub struct AdHocTenant {
     pub login_url: url::Url,
     /// The endpoint version (`--token-version`), v2 by default.
     pub token_version: TokenVersion,
+    /// The API the sign-in is for (`--api`): MDE's alerts API unless `graph`.
+    pub resource: crate::entra::Resource,
 }
 
 impl AdHocTenant {
@@ -305,10 +307,21 @@ impl AdHocTenant {
                 login_url: self.login_url,
                 token_version: self.token_version,
                 config_file: None,
+                resource: self.resource,
             },
             // A constant, parsed by every test that builds a tenant.
             #[allow(clippy::expect_used)]
-            api_url: url::Url::parse(DEFAULT_API_URL).expect("a URL"),
+            api_url: url::Url::parse(match self.resource {
+                crate::entra::Resource::Defender => DEFAULT_API_URL,
+                crate::entra::Resource::Graph(_) => self.resource.url(),
+            })
+            .expect("a URL"),
+            api: match self.resource {
+                crate::entra::Resource::Defender => crate::source::AlertsApi::Mde,
+                crate::entra::Resource::Graph(_) => crate::source::AlertsApi::Graph {
+                    service_sources: Vec::new(),
+                },
+            },
             proxy: None,
             ca_file: None,
             poll_interval: Duration::from_secs(60),

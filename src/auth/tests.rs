@@ -33,6 +33,7 @@ fn tenant(version: TokenVersion) -> TenantConfig {
         client_secret: None,
         login_url: url::Url::parse("https://login.microsoftonline.com").unwrap(),
         token_version: version,
+        resource: crate::entra::Resource::Defender,
     }
     .into_config()
 }

@@ -81,6 +81,10 @@ pub struct LoginArgs {
     /// Without a config: token endpoint version, v2 (scope) or v1 (resource).
     #[arg(long, value_name = "V", requires = "tenant_id", default_value = "v2")]
     pub token_version: String,
+    /// Without a config: the API the token is for, mde (the MDE alerts API) or graph
+    /// (Microsoft Graph, SecurityAlert.Read.All); a config's tenant says it with `api`.
+    #[arg(long, value_name = "API", requires = "tenant_id", default_value = "mde", value_parser = ["mde", "graph"])]
+    pub api: String,
     /// Without a config: environment variable holding the app's client secret (a
     /// confidential "Web" app's code exchange, not with --device-code); none: a public client.
     #[arg(long, value_name = "VAR", requires = "tenant_id")]
@@ -252,6 +256,10 @@ fn login_target(args: &LoginArgs) -> anyhow::Result<(TenantConfig, Destination, 
         client_secret,
         login_url,
         token_version,
+        resource: match args.api.as_str() {
+            "graph" => siemfwd::entra::Resource::Graph(siemfwd::entra::GraphCloud::Global),
+            _ => siemfwd::entra::Resource::Defender,
+        },
     }
     .into_config();
     Ok((tenant, destination, None))

@@ -46,6 +46,68 @@ pub enum TokenVersion {
     V1,
 }
 
+/// The API a tenant's tokens are for (its `api`): the MDE alerts API, or Microsoft Graph in one
+/// of its clouds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// `https://api.securitycenter.microsoft.com`, for `GET /api/alerts`.
+    Defender,
+    /// Microsoft Graph (`https://graph.microsoft.com`, or a national cloud's host), for
+    /// `GET /v1.0/security/alerts_v2`.
+    Graph(GraphCloud),
+}
+
+/// The clouds Microsoft Graph is served in; each is its own token audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphCloud {
+    /// `https://graph.microsoft.com`.
+    Global,
+    /// `https://graph.microsoft.us` (GCC High).
+    UsGov,
+    /// `https://dod-graph.microsoft.us` (DoD).
+    UsDod,
+}
+
+impl Resource {
+    /// The Graph resource of an `api_url`: a national cloud's host names its cloud, any other
+    /// (the public service, a simulator, a proxy) is the public cloud's.
+    pub fn graph_for(api_url: &Url) -> Resource {
+        Resource::Graph(match api_url.host_str() {
+            Some("graph.microsoft.us") => GraphCloud::UsGov,
+            Some("dod-graph.microsoft.us") => GraphCloud::UsDod,
+            _ => GraphCloud::Global,
+        })
+    }
+
+    /// The token audience: v1's `resource`, and the prefix of v2's scopes.
+    pub fn url(self) -> &'static str {
+        match self {
+            Resource::Defender => MDE_RESOURCE,
+            Resource::Graph(GraphCloud::Global) => "https://graph.microsoft.com",
+            Resource::Graph(GraphCloud::UsGov) => "https://graph.microsoft.us",
+            Resource::Graph(GraphCloud::UsDod) => "https://dod-graph.microsoft.us",
+        }
+    }
+
+    /// The permission the app needs, as the consent and error messages name it.
+    pub fn permission(self) -> &'static str {
+        match self {
+            Resource::Defender => "Alert.Read.All on WindowsDefenderATP",
+            Resource::Graph(_) => "SecurityAlert.Read.All on Microsoft Graph",
+        }
+    }
+
+    /// v2 scope of a delegated sign-in (`auth login`), with `offline_access` for the refresh
+    /// token: Graph names the one permission (`.default` would ask for every permission the
+    /// app has on Graph, usually more than alerts).
+    pub fn delegated_scope(self) -> String {
+        match self {
+            Resource::Defender => format!("{}/.default offline_access", self.url()),
+            Resource::Graph(_) => format!("{}/SecurityAlert.Read.All offline_access", self.url()),
+        }
+    }
+}
+
 /// A tenant as Entra sees it: the app (client id and secret), the directory it signs into, and
 /// how its tokens are obtained. Made from a [`crate::source::TenantConfig`] or a tenant given on
 /// the command line.
@@ -75,4 +137,6 @@ pub struct Tenant {
     /// The config file it was read from, for hints that name a command to run (none for a
     /// tenant given on the command line).
     pub config_file: Option<PathBuf>,
+    /// What its tokens are for (`api`).
+    pub resource: Resource,
 }

@@ -49,6 +49,7 @@ fn refresh_tenant(sim: &Simulator) -> Tenant {
         login_url: url::Url::parse(sim.url()).unwrap(),
         token_version: TokenVersion::V2,
         config_file: None,
+        resource: crate::entra::Resource::Defender,
     }
 }
 

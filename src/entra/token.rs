@@ -357,11 +357,11 @@ impl TokenProvider {
         let (url, audience) = match t.token_version {
             TokenVersion::V2 => (
                 format!("{base}/{}/oauth2/v2.0/token", t.tenant_id),
-                ("scope", format!("{MDE_RESOURCE}/.default")),
+                ("scope", format!("{}/.default", t.resource.url())),
             ),
             TokenVersion::V1 => (
                 format!("{base}/{}/oauth2/token", t.tenant_id),
-                ("resource", MDE_RESOURCE.to_owned()),
+                ("resource", t.resource.url().to_owned()),
             ),
         };
         let mut form: Vec<(&str, String)> = vec![("client_id", t.client_id.clone()), audience];

@@ -68,8 +68,8 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Plan, MappingError> {
     Ok(plan)
 }
 
-/// `[maps]`: each table's entries in order, `_default` set apart; and the maps' names, which
-/// expressions refer to by position.
+/// `[maps]`: each table's entries in order, `_default` and `_missing` set apart; and the maps'
+/// names, which expressions refer to by position.
 fn value_maps(raw: &IndexMap<String, IndexMap<String, String>>) -> (Vec<ValueMap>, Vec<String>) {
     let mut maps = Vec::new();
     let mut map_names = Vec::new();
@@ -78,6 +78,8 @@ fn value_maps(raw: &IndexMap<String, IndexMap<String, String>>) -> (Vec<ValueMap
         for (k, v) in entries {
             if k == "_default" {
                 map.default = Some(v.clone());
+            } else if k == "_missing" {
+                map.missing = Some(v.clone());
             } else {
                 map.entries.push((k.clone(), v.clone()));
             }

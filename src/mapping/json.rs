@@ -38,15 +38,20 @@ fn write_line(raw: &str, tenant: TenantIdentity<'_>, out: &mut Vec<u8>) -> Resul
         _ => return Err(NotAnObject),
     };
     // Without a tenant (`map` with no `--config`), no tenant members: empty ones would say a
-    // tenant with no name (issue 18).
-    let with_tenant = !(tenant.name.is_empty() && tenant.id.is_empty());
-    if with_tenant {
-        out.extend_from_slice(b"{\"tenantName\":");
-        write_str(tenant.name, out);
-        out.extend_from_slice(b",\"tenantId\":");
-        write_str(tenant.id, out);
-    } else {
-        out.push(b'{');
+    // tenant with no name (issue 18). An empty id is one the alert states itself.
+    out.push(b'{');
+    let mut with_tenant = false;
+    for (key, value) in [("tenantName", tenant.name), ("tenantId", tenant.id)] {
+        if value.is_empty() {
+            continue;
+        }
+        if with_tenant {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        write_str(value, out);
+        with_tenant = true;
     }
     let mark = out.len();
     minify(body, out);

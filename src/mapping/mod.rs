@@ -292,6 +292,13 @@ impl Mapping {
                 let raw = input.raw.ok_or_else(|| EncodeError::NoRawJson {
                     id: input.alert.id().map(str::to_owned),
                 })?;
+                // A Graph alert names its tenant in a `tenantId` of its own: a second member
+                // of that name would make the line's meaning up to each SIEM's parser.
+                let tenant = if input.alert.is_graph() && input.alert.aad_tenant_id.is_some() {
+                    TenantIdentity { id: "", ..tenant }
+                } else {
+                    tenant
+                };
                 return json::encode(raw, input.alert.id(), tenant, max_bytes, out);
             }
             Inner::Plan(plan) => plan,
@@ -357,5 +364,7 @@ pub fn truncate_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+#[cfg(test)]
+mod graph_tests;
 #[cfg(test)]
 mod tests;

@@ -313,7 +313,7 @@ impl Window<'_> {
             reader::PageError::Stopped(e) => Err(e),
             // Cannot be: these bytes were read as a page a moment ago. The letters are
             // written without the alerts below.
-            reader::PageError::NotAPage(_) => Ok(()),
+            reader::PageError::NotAPage(_) => Ok(reader::PageInfo::default()),
         })?;
         // Not found again (it cannot be: the page is the same bytes): the letter without it.
         for u in unwritten.drain(..) {

@@ -30,6 +30,14 @@ pub enum PageError<E> {
     Stopped(E),
 }
 
+/// What a page says beside its alerts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    /// It has an `@odata.nextLink`: the service says there is more. Graph pages may hold
+    /// fewer alerts than `$top` asked for and still not be the last.
+    pub next_link: bool,
+}
+
 /// How much of a body a [`NotAPage`] quotes.
 const QUOTED_BYTES: usize = 120;
 
@@ -95,7 +103,7 @@ impl NotAPage {
 /// JSON, cut short, no `value` array) the result is [`PageError::NotAPage`], never a malformed
 /// alert. Alerts handed out before that was found (the typed pass streams) are repeats of the
 /// next good answer's, which the caller recognises.
-pub fn read_page<E, F>(bytes: &[u8], want_raw: bool, mut sink: F) -> Result<(), PageError<E>>
+pub fn read_page<E, F>(bytes: &[u8], want_raw: bool, mut sink: F) -> Result<PageInfo, PageError<E>>
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
@@ -114,6 +122,7 @@ where
             sink: &mut sink,
             emitted: 0,
             stopped: None,
+            info: PageInfo::default(),
         };
         let mut de = serde_json::Deserializer::from_str(text);
         let read = (&mut typed).deserialize(&mut de).and_then(|()| de.end());
@@ -121,12 +130,13 @@ where
             return Err(PageError::Stopped(e));
         }
         if read.is_ok() {
-            return Ok(());
+            return Ok(typed.info);
         }
         emitted = typed.emitted;
     }
     let elements = page_elements(text, PageShape::Page)
         .map_err(|e| PageError::NotAPage(NotAPage::describe(bytes, &e)))?;
+    let info = page_info(text);
     emit_elements(text, 1, elements, &mut |item| {
         let index = match &item {
             Item::Alert(a) => a.position.index,
@@ -137,7 +147,20 @@ where
         }
         sink(item)
     })
-    .map_err(PageError::Stopped)
+    .map_err(PageError::Stopped)?;
+    Ok(info)
+}
+
+/// The [`PageInfo`] of a well-formed page, read apart (only when an alert in it was not).
+fn page_info(text: &str) -> PageInfo {
+    #[derive(serde::Deserialize)]
+    struct Members {
+        #[serde(default, rename = "@odata.nextLink")]
+        next_link: Option<IgnoredAny>,
+    }
+    serde_json::from_str::<Members>(text).map_or(PageInfo::default(), |m| PageInfo {
+        next_link: m.next_link.is_some(),
+    })
 }
 
 /// The typed pass over `{"value": [...], ...}`.
@@ -147,6 +170,7 @@ struct TypedPage<'f, E, F> {
     emitted: u64,
     /// The sink's error, which ends reading without the fallback.
     stopped: Option<E>,
+    info: PageInfo,
 }
 
 const STOPPED: &str = "siemfwd: consumer stopped";
@@ -171,9 +195,11 @@ where
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         #[derive(serde::Deserialize)]
-        #[serde(rename_all = "lowercase")]
         enum Key {
+            #[serde(rename = "value")]
             Value,
+            #[serde(rename = "@odata.nextLink")]
+            NextLink,
             #[serde(other)]
             Other,
         }
@@ -183,6 +209,9 @@ where
                 values = true;
                 map.next_value_seed(TypedAlerts { page: &mut *self })?;
             } else {
+                if matches!(key, Key::NextLink) {
+                    self.info.next_link = true;
+                }
                 map.next_value::<IgnoredAny>()?;
             }
         }

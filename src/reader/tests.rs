@@ -188,7 +188,7 @@ fn not_a_page(body: &[u8]) -> NotAPage {
             Err(PageError::NotAPage(e)) if !want_raw => return e,
             Err(PageError::NotAPage(_)) => {}
             Err(PageError::Stopped(m)) => panic!("{m}"),
-            Ok(()) => panic!("read as a page: {}", String::from_utf8_lossy(body)),
+            Ok(_) => panic!("read as a page: {}", String::from_utf8_lossy(body)),
         }
     }
     unreachable!()
@@ -276,4 +276,22 @@ fn shipped_realistic_page_takes_the_typed_fast_path() {
     let page = include_bytes!("../../examples/alerts/realistic-page.json");
     let parsed = serde_json::from_slice::<TypedPage>(page).unwrap();
     assert_eq!(parsed.value.len(), 9);
+}
+
+#[test]
+fn a_page_says_whether_it_has_a_next_link_on_the_typed_path_and_the_fallback() {
+    let read = |body: &[u8], want_raw| {
+        read_page(body, want_raw, |_| Ok::<_, ()>(()))
+            .map_err(|_| "not a page")
+            .unwrap()
+    };
+    for want_raw in [false, true] {
+        let linked = br#"{"@odata.nextLink":"https://graph.example/v1.0/security/alerts_v2?$skip=1","value":[{"id":"a"}]}"#;
+        assert!(read(linked, want_raw).next_link);
+        // A malformed alert sends the typed pass to the element-by-element fallback.
+        let malformed =
+            br#"{"value":[{"id":"a","lastUpdateTime":"yesterday"}],"@odata.nextLink":"x"}"#;
+        assert!(read(malformed, want_raw).next_link);
+        assert!(!read(br#"{"value":[{"id":"a"}]}"#, want_raw).next_link);
+    }
 }

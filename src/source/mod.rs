@@ -14,7 +14,7 @@ pub mod limiter;
 pub mod page_budget;
 
 pub use alerts::{AlertPage, AlertsClient, FetchError, WindowFetch};
-pub use config::{ApiLimits, Emit, TenantConfig};
+pub use config::{AlertsApi, ApiLimits, Emit, TenantConfig};
 pub use limiter::RateLimiter;
 pub use page_budget::PageBudget;
 

@@ -116,12 +116,16 @@ pub(crate) struct Scope<'x, 'a> {
     pub maps: &'x [ValueMap],
 }
 
-/// A `[maps.NAME]` table: exact matches, then `_default`, else the value unchanged.
+/// A `[maps.NAME]` table: exact matches, then `_default`, else the value unchanged. A missing
+/// value is `_missing` when the table has one, else `_default`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ValueMap {
     /// Few entries (a severity scale): a scan beats hashing.
     pub entries: Vec<(String, String)>,
     pub default: Option<String>,
+    /// For a missing value, when it differs from `_default`: an `/api/alerts` alert has no
+    /// `serviceSource` and is MDE's, while a `serviceSource` not listed is a product to come.
+    pub missing: Option<String>,
 }
 
 impl Expr {
@@ -144,7 +148,12 @@ impl Expr {
                 (Some(v), f) => f.apply(v, s)?,
                 // A map's `_default` also stands for a missing value (UnSpecified severity and
                 // no severity at all are the same to a SIEM).
-                (None, Filter::Map(i)) => Val::Text(Cow::Borrowed(s.maps[*i].default.as_deref()?)),
+                (None, Filter::Map(i)) => {
+                    let map = &s.maps[*i];
+                    Val::Text(Cow::Borrowed(
+                        map.missing.as_deref().or(map.default.as_deref())?,
+                    ))
+                }
                 (None, _) => return None,
             },
         };

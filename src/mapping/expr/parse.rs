@@ -304,10 +304,17 @@ alert_fields! {
     "detectorId" => detector_id, "category" => category, "threatFamilyName" => threat_family_name,
     "threatName" => threat_name, "title" => title, "description" => description,
     "machineId" => machine_id, "computerDnsName" => computer_dns_name,
-    "rbacGroupName" => rbac_group_name, "aadTenantId" => aad_tenant_id;
+    "rbacGroupName" => rbac_group_name, "aadTenantId" => aad_tenant_id,
+    // Graph's own fields, and Graph's names for MDE's (a Graph alert is read into the MDE
+    // model: src/alert/graph.rs).
+    "serviceSource" => service_source, "providerAlertId" => provider_alert_id,
+    "alertWebUrl" => alert_web_url, "incidentWebUrl" => incident_web_url,
+    "tenantId" => aad_tenant_id, "threatDisplayName" => threat_name;
     time: "alertCreationTime" => alert_creation_time, "firstEventTime" => first_event_time,
     "lastEventTime" => last_event_time, "lastUpdateTime" => last_update_time,
-    "resolvedTime" => resolved_time
+    "resolvedTime" => resolved_time, "createdDateTime" => alert_creation_time,
+    "firstActivityDateTime" => first_event_time, "lastActivityDateTime" => last_event_time,
+    "lastUpdateDateTime" => last_update_time, "resolvedDateTime" => resolved_time
 }
 
 macro_rules! evidence_fields {
@@ -333,10 +340,16 @@ evidence_fields! {
     "registryValueType" => registry_value_type, "registryValue" => registry_value,
     "accountName" => account_name, "domainName" => domain_name, "userSid" => user_sid,
     "aadUserId" => aad_user_id, "userPrincipalName" => user_principal_name,
-    "detectionStatus" => detection_status;
+    "detectionStatus" => detection_status, "mdeDeviceId" => mde_device_id,
+    "deviceDnsName" => device_dns_name, "rbacGroupName" => rbac_group_name,
+    "verdict" => verdict, "remediationStatus" => remediation_status,
+    "azureAdUserId" => aad_user_id;
     time: "evidenceCreationTime" => evidence_creation_time,
     "processCreationTime" => process_creation_time,
-    "parentProcessCreationTime" => parent_process_creation_time
+    "parentProcessCreationTime" => parent_process_creation_time,
+    "createdDateTime" => evidence_creation_time,
+    "processCreationDateTime" => process_creation_time,
+    "parentProcessCreationDateTime" => parent_process_creation_time
 }
 
 fn path(word: &str, names: &Names) -> Result<Expr, ParseError> {

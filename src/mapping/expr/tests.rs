@@ -5,6 +5,7 @@ fn eval_text(expr: &str, alert_json: &str) -> Option<String> {
     let maps = vec![ValueMap {
         entries: vec![("High".to_owned(), "8".to_owned())],
         default: Some("0".into()),
+        missing: None,
     }];
     let names = Names {
         maps: vec!["severity".into()],

@@ -45,9 +45,7 @@ pub enum FetchError {
     /// the error says which, and the fix.
     #[error("{0}")]
     Auth(#[from] AuthError),
-    #[error(
-        "tenant \"{tenant}\": the alerts API refused access (HTTP 403: {message}): the customer's admin must allow the app in the Defender portal (Settings > Endpoints > APIs > SIEM) and the app needs Alert.Read.All on WindowsDefenderATP"
-    )]
+    #[error("tenant \"{tenant}\": the alerts API refused access (HTTP 403: {message}): {fix}")]
     /// HTTP 403: the app may not read this tenant's alerts. Not cured by retrying: the
     /// customer's admin must allow it.
     Forbidden {
@@ -55,6 +53,8 @@ pub enum FetchError {
         tenant: String,
         /// The API's `code: message`, or the start of its body.
         message: String,
+        /// What the customer's admin must do, for the tenant's API.
+        fix: &'static str,
     },
     #[error("tenant \"{tenant}\": the alerts API rejected the request (HTTP {status}: {message})")]
     /// A 4xx other than 403 and 429, or a 401 again after a fresh token: the request itself

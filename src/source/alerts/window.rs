@@ -147,6 +147,8 @@ struct PageOutcome {
     items: u32,
     seam_held: bool,
     last: Option<u64>,
+    /// The page had an `@odata.nextLink`.
+    next_link: bool,
 }
 
 impl WindowFetch<'_> {
@@ -284,6 +286,7 @@ impl WindowFetch<'_> {
             items: 0,
             seam_held: expected_seam.is_none(),
             last: None,
+            next_link: false,
         };
         let (pass_times, hasher) = (&mut self.pass_times, &self.hasher);
         let result = reader::read_page(&page.bytes, want_raw, |item| {
@@ -320,7 +323,8 @@ impl WindowFetch<'_> {
             sink(item)
         });
         match result {
-            Ok(()) => {
+            Ok(info) => {
+                outcome.next_link = info.next_link;
                 self.bad_answers = 0;
                 self.advance(page, outcome);
                 Ok(())
@@ -361,7 +365,10 @@ impl WindowFetch<'_> {
             }
             return;
         }
-        let full = outcome.items >= page.requested;
+        // A page with a nextLink is not the last, however short: Graph's pages may hold fewer
+        // than `$top` asked for. (One holding nothing new cannot move the cursor: it ends.)
+        let full = outcome.items >= page.requested
+            || (outcome.next_link && outcome.items > u32::from(page.overlaps));
         cursor.skip += outcome.items - u32::from(page.overlaps);
         cursor.pages += 1;
         cursor.seam = outcome.last;

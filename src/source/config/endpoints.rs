@@ -3,7 +3,10 @@
 
 use reqwest::Url;
 
-use super::{DEFAULT_API_URL, DEFAULT_LOGIN_URL, Keys, TenantConfigError, TokenVersion};
+use super::{
+    AlertsApi, DEFAULT_API_URL, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, Keys, TenantConfigError,
+    TokenVersion,
+};
 
 /// A `login_url` or `api_url` that tokens must not be sent to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +48,7 @@ pub(super) struct Endpoints {
 /// The URL checks.
 impl Keys<'_> {
     /// `login_url`, `api_url`, `proxy` and `token_version`.
-    pub(super) fn endpoints(&self) -> Result<Endpoints, TenantConfigError> {
+    pub(super) fn endpoints(&self, api: &AlertsApi) -> Result<Endpoints, TenantConfigError> {
         let url = |key: &'static str,
                    value: Option<String>,
                    default: &str|
@@ -54,7 +57,11 @@ impl Keys<'_> {
             checked_url(&text).map_err(|m| self.err(key, m))
         };
         let login_url = url("login_url", pick!(self, login_url), DEFAULT_LOGIN_URL)?;
-        let api_url = url("api_url", pick!(self, api_url), DEFAULT_API_URL)?;
+        let default_api_url = match api {
+            AlertsApi::Mde => DEFAULT_API_URL,
+            AlertsApi::Graph { .. } => DEFAULT_GRAPH_URL,
+        };
+        let api_url = url("api_url", pick!(self, api_url), default_api_url)?;
         let proxy = match pick!(self, proxy) {
             Some(p) => Some(
                 Url::parse(&p)

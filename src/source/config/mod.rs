@@ -29,7 +29,9 @@ pub const TENANT_KEYS: &[&str] = &[
     "auth",
     "refresh_token_file",
     "login_url",
+    "api",
     "api_url",
+    "service_sources",
     "token_version",
     "proxy",
     "ca_file",
@@ -56,7 +58,9 @@ pub struct RawTenantKeys {
     auth: Option<String>,
     refresh_token_file: Option<PathBuf>,
     login_url: Option<String>,
+    api: Option<String>,
     api_url: Option<String>,
+    service_sources: Option<Vec<String>>,
     token_version: Option<String>,
     proxy: Option<String>,
     ca_file: Option<PathBuf>,
@@ -92,6 +96,31 @@ pub struct ApiLimits {
     pub per_hour: u32,
 }
 
+/// Which API a tenant's alerts come from (`api`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertsApi {
+    /// `"mde"` (the default): the MDE alerts API, `GET /api/alerts`: Defender for Endpoint's
+    /// alerts.
+    Mde,
+    /// `"graph"`: Microsoft Graph, `GET /v1.0/security/alerts_v2`: the alerts of every
+    /// Defender product.
+    Graph {
+        /// `service_sources`: the products fetched (Graph's `serviceSource` values); empty:
+        /// all.
+        service_sources: Vec<String>,
+    },
+}
+
+impl AlertsApi {
+    /// The name the config gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AlertsApi::Mde => "mde",
+            AlertsApi::Graph { .. } => "graph",
+        }
+    }
+}
+
 /// Which alert versions the forwarder sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emit {
@@ -109,8 +138,11 @@ pub struct TenantConfig {
     /// secret and its file, `auth`, `login_url` and `token_version`, held once here and handed
     /// to the token provider as they are.
     pub(crate) entra: crate::entra::Tenant,
+    /// Where its alerts come from (`api`, `service_sources`).
+    pub api: AlertsApi,
     /// The alerts API's base (`api_url`; default `https://api.securitycenter.microsoft.com`,
-    /// regional hosts work); `http://` only for this machine.
+    /// regional hosts work; for Graph `https://graph.microsoft.com`); `http://` only for this
+    /// machine.
     pub api_url: Url,
     /// HTTPS proxy for the login and API hosts (`proxy`); without it `HTTPS_PROXY` and
     /// `NO_PROXY` apply.
@@ -157,6 +189,15 @@ const MAX_PAGE_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 30
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 /// The alerts API of Microsoft's public cloud, `api_url` unless configured.
 pub const DEFAULT_API_URL: &str = "https://api.securitycenter.microsoft.com";
+/// Microsoft Graph in Microsoft's public cloud, `api_url` of `api = "graph"` unless configured
+/// (`https://graph.microsoft.us` for GCC High, `https://dod-graph.microsoft.us` for DoD).
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+/// Alerts per Graph call unless configured, and the most asked for: the simulator's page cap,
+/// taken as Graph's (its documentation gives none). A smaller page from Graph is read on: a
+/// page with `@odata.nextLink` is never taken for the last.
+pub const GRAPH_MAX_PAGE_SIZE: u32 = 2_000;
+/// Graph's limit on security alert calls: 150 a minute per app per tenant.
+const GRAPH_CALLS_PER_MINUTE: u32 = 150;
 
 const SECOND: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -249,10 +290,11 @@ impl TenantConfig {
         let client_id = keys.identity(&raw.tenant_id)?;
         let secret = keys.secret(warnings)?;
         let auth = keys.auth(&secret)?;
-        let endpoints = keys.endpoints()?;
+        let api = keys.api()?;
+        let endpoints = keys.endpoints(&api)?;
         let timing = keys.timing()?;
-        let (page_size, max_page_bytes) = keys.paging()?;
-        let limits = keys.limits(warnings)?;
+        let (page_size, max_page_bytes) = keys.paging(&api)?;
+        let limits = keys.limits(&api, warnings)?;
         keys.check_outputs(raw.outputs.as_deref())?;
         let emit = keys.emit()?;
         let ca_file = pick!(keys, ca_file).map(|p| base.join(p));
@@ -267,7 +309,14 @@ impl TenantConfig {
                 login_url: endpoints.login_url,
                 token_version: endpoints.token_version,
                 config_file: None,
+                resource: match api {
+                    AlertsApi::Mde => crate::entra::Resource::Defender,
+                    AlertsApi::Graph { .. } => {
+                        crate::entra::Resource::graph_for(&endpoints.api_url)
+                    }
+                },
             },
+            api,
             api_url: endpoints.api_url,
             proxy: endpoints.proxy,
             ca_file,
@@ -395,13 +444,63 @@ impl Keys<'_> {
         Ok(timing)
     }
 
+    /// `api` and `service_sources`.
+    fn api(&self) -> Result<AlertsApi, TenantConfigError> {
+        let service_sources = pick!(self, service_sources);
+        let api = match pick!(self, api).as_deref() {
+            None | Some("mde") => AlertsApi::Mde,
+            Some("graph") => AlertsApi::Graph {
+                service_sources: service_sources.clone().unwrap_or_default(),
+            },
+            Some(other) => {
+                return Err(self.err(
+                    "api",
+                    format!(
+                        "unknown api `{other}` (\"mde\": the MDE alerts API, /api/alerts; \"graph\": Microsoft Graph alerts_v2, every Defender product)"
+                    ),
+                ));
+            }
+        };
+        if let Some(sources) = &service_sources {
+            if api == AlertsApi::Mde {
+                return Err(self.err(
+                    "service_sources",
+                    "only for `api = \"graph\"`: the MDE alerts API has only Defender for Endpoint's alerts",
+                ));
+            }
+            if sources.is_empty() {
+                return Err(self.err(
+                    "service_sources",
+                    "empty: no alert would be fetched; leave the key out to fetch every product's",
+                ));
+            }
+            // The values go into the API's $filter as quoted literals.
+            if let Some(bad) = sources
+                .iter()
+                .find(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric()))
+            {
+                return Err(self.err(
+                    "service_sources",
+                    format!(
+                        "`{bad}` is not a Graph serviceSource (such as microsoftDefenderForEndpoint or microsoftDefenderForOffice365)"
+                    ),
+                ));
+            }
+        }
+        Ok(api)
+    }
+
     /// `page_size` and `max_page_bytes`.
-    fn paging(&self) -> Result<(u32, usize), TenantConfigError> {
-        let page_size = pick!(self, page_size).unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=10_000).contains(&page_size) {
+    fn paging(&self, api: &AlertsApi) -> Result<(u32, usize), TenantConfigError> {
+        let (default, max) = match api {
+            AlertsApi::Mde => (DEFAULT_PAGE_SIZE, 10_000),
+            AlertsApi::Graph { .. } => (GRAPH_MAX_PAGE_SIZE, GRAPH_MAX_PAGE_SIZE),
+        };
+        let page_size = pick!(self, page_size).unwrap_or(default);
+        if !(1..=max).contains(&page_size) {
             return Err(self.err(
                 "page_size",
-                format!("{page_size}: the API returns 1 to 10000 alerts per call"),
+                format!("{page_size}: the API returns 1 to {max} alerts per call"),
             ));
         }
         let max_page_bytes = match pick!(self, max_page_bytes) {
@@ -413,22 +512,31 @@ impl Keys<'_> {
     }
 
     /// `max_calls_per_minute` and `max_calls_per_hour`.
-    fn limits(&self, warnings: &mut Vec<ConfigWarning>) -> Result<ApiLimits, TenantConfigError> {
+    fn limits(
+        &self,
+        api: &AlertsApi,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<ApiLimits, TenantConfigError> {
+        // Graph states a limit a minute only: its hour is sixty of them.
+        let (minute, hour) = match api {
+            AlertsApi::Mde => (100, 1500),
+            AlertsApi::Graph { .. } => (GRAPH_CALLS_PER_MINUTE, GRAPH_CALLS_PER_MINUTE * 60),
+        };
         let limits = ApiLimits {
             per_minute: number_in(
-                pick!(self, max_calls_per_minute).unwrap_or(100),
+                pick!(self, max_calls_per_minute).unwrap_or(minute),
                 CALLS_PER_MINUTE,
             )
             .map_err(|m| self.err("max_calls_per_minute", m))?,
             per_hour: number_in(
-                pick!(self, max_calls_per_hour).unwrap_or(1500),
+                pick!(self, max_calls_per_hour).unwrap_or(hour),
                 CALLS_PER_HOUR,
             )
             .map_err(|m| self.err("max_calls_per_hour", m))?,
         };
-        if limits.per_minute > 100 || limits.per_hour > 1500 {
+        if limits.per_minute > minute || limits.per_hour > hour {
             warnings.push(ConfigWarning(format!(
-                "tenant \"{}\": call limits above the API's 100/min and 1500/h only earn 429s",
+                "tenant \"{}\": call limits above the API's {minute}/min and {hour}/h only earn 429s",
                 self.name
             )));
         }

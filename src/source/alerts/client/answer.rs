@@ -11,6 +11,7 @@ use crate::http::{self, describe_reqwest};
 use crate::reader::{self, NotAPage};
 use crate::secret::Secret;
 use crate::source::FetchError;
+use crate::source::config::AlertsApi;
 use crate::telemetry::ApiOutcome;
 
 impl AlertsClient {
@@ -104,6 +105,15 @@ impl AlertsClient {
             403 => Err(FetchError::Forbidden {
                 tenant: tenant.clone(),
                 message: error_message(response).await,
+                fix: match self.tenant.api {
+                    AlertsApi::Mde => {
+                        "the customer's admin must allow the app in the Defender portal (Settings > Endpoints > APIs > SIEM) and the app needs Alert.Read.All on WindowsDefenderATP"
+                    }
+                    // GDAP roles let a partner's people in, not a partner's app.
+                    AlertsApi::Graph { .. } => {
+                        "the app needs the application permission SecurityAlert.Read.All on Microsoft Graph, with admin consent in the customer's tenant (siemfwd auth consent-url); GDAP roles alone do not grant it to an app"
+                    }
+                },
             }),
             s if s >= 500 => Ok(Call::Failed(format!(
                 "HTTP {s}: {}",

@@ -59,8 +59,13 @@ pub fn is_tenant(s: &str) -> bool {
 }
 
 /// The instructions to send along with the link: what the customer's admin does, in order.
-/// `mssp_tenant_id`: the MSSP's own tenant id, which the Defender portal asks for.
-pub fn instructions(request: &ConsentRequest, mssp_tenant_id: Option<&str>) -> String {
+/// `mssp_tenant_id`: the MSSP's own tenant id, which the Defender portal asks for. `graph`:
+/// the app reads Microsoft Graph's `alerts_v2` (consent is all it takes) rather than the MDE
+/// alerts API (consent, then the Defender portal's SIEM step).
+pub fn instructions(request: &ConsentRequest, mssp_tenant_id: Option<&str>, graph: bool) -> String {
+    if graph {
+        return graph_instructions();
+    }
     let mssp = mssp_tenant_id.unwrap_or("<the MSSP's tenant id>");
     let client = &request.client_id;
     format!(
@@ -82,4 +87,28 @@ pub fn instructions(request: &ConsentRequest, mssp_tenant_id: Option<&str>) -> S
      siemfwd check --config FILE
 "
     )
+}
+
+/// What the customer's admin does for an app that reads Microsoft Graph (`api = "graph"`).
+fn graph_instructions() -> String {
+    "\
+1. Sign in with the link above as an administrator of the customer's tenant (Global
+   Administrator, Privileged Role Administrator or Cloud Application Administrator) and
+   accept the permissions it asks for on Microsoft Graph: \"Read all security alerts\"
+   (SecurityAlert.Read.All, for the app itself) and/or \"Read your organization's security
+   alerts\" (SecurityAlert.Read.All, for a signed-in user). The browser then goes to the app's
+   redirect URI, which may not load: that is expected, the consent is done.
+   GDAP roles the MSSP holds in this tenant do not grant an app anything: the consent is
+   needed all the same. A CSP partner may instead consent for its customers through
+   Partner Center's application consent API, with the same permission.
+2. Nothing to do in the Defender portal: Graph reads the alerts of every Defender product
+   the tenant has (Endpoint, Office 365, Identity, Cloud Apps, ...).
+3. Tell the MSSP it is done. For a tenant read with delegated tokens (auth = \"refresh_token\"),
+   a user of this tenant who can read Defender alerts then signs in once, with the link or code
+   the MSSP gets from:
+     siemfwd auth login --config FILE --tenant NAME
+   The MSSP then checks the tenant with:
+     siemfwd check --config FILE
+"
+    .to_owned()
 }

@@ -381,12 +381,21 @@ fn the_consent_link_is_entras_admin_consent_endpoint() {
             "https://login.microsoftonline.us/contoso.onmicrosoft.us/adminconsent?client_id={CLIENT}"
         )
     );
-    let steps = instructions(&any, Some(TENANT));
+    let steps = instructions(&any, Some(TENANT), false);
     assert!(
         steps.contains("Settings > Endpoints > APIs > SIEM")
             && steps.contains("MSSP")
             && steps.contains(CLIENT)
             && steps.contains(TENANT),
+        "{steps}"
+    );
+    // Graph: the consent is all, and GDAP is not a substitute for it.
+    let steps = instructions(&any, Some(TENANT), true);
+    assert!(
+        steps.contains("SecurityAlert.Read.All")
+            && steps.contains("GDAP")
+            && steps.contains("Partner Center")
+            && !steps.contains("Settings > Endpoints"),
         "{steps}"
     );
     assert!(is_guid(CLIENT) && !is_guid("0aa1b2c3"));

@@ -142,6 +142,11 @@ pub struct ConsentUrlArgs {
     /// The MSSP's own tenant id, which the customer enters in the Defender portal.
     #[arg(long, value_name = "ID")]
     pub mssp_tenant_id: Option<String>,
+    /// The API the app reads alerts from: mde (WindowsDefenderATP's Alert.Read.All, and the
+    /// Defender portal's SIEM step) or graph (Microsoft Graph's SecurityAlert.Read.All)
+    /// [default: mde, or the tenant's `api` with --config].
+    #[arg(long, value_name = "API", value_parser = ["mde", "graph"])]
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -473,6 +478,7 @@ fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8>
             ),
             mssp_tenant_id: args.mssp_tenant_id.clone(),
             config: None,
+            api: args.api.clone().or_else(|| Some(t.api.name().to_owned())),
         };
         return consent_url(&configured, out);
     }
@@ -504,7 +510,11 @@ fn consent_url(args: &ConsentUrlArgs, out: &mut dyn Write) -> anyhow::Result<u8>
             |t| format!("tenant {t}")
         ),
         request.url(),
-        instructions(&request, args.mssp_tenant_id.as_deref())
+        instructions(
+            &request,
+            args.mssp_tenant_id.as_deref(),
+            args.api.as_deref() == Some("graph")
+        )
     )
     .context("standard output")?;
     Ok(0)

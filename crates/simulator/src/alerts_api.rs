@@ -26,7 +26,7 @@ use super::tokens::Audience;
 const CONTEXT: &str = "https://api.securitycenter.microsoft.com/api/$metadata#Alerts";
 const CONTENT_TYPE: &str = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 
-fn bearer(req: &Req) -> Option<&str> {
+pub(crate) fn bearer(req: &Req) -> Option<&str> {
     let h = req.header("authorization")?;
     let (scheme, token) = h.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -205,9 +205,10 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
             &format!("{denied} The access token has expired."),
         ));
     }
-    if let Audience::Other(resource) = audience {
+    if audience != Audience::Defender {
         let msg = format!(
-            "{denied} The access token is for '{resource}', not for https://api.securitycenter.microsoft.com."
+            "{denied} The access token is for '{}', not for https://api.securitycenter.microsoft.com.",
+            audience.resource()
         );
         return fail(error_with(st, 401, "Unauthorized", &msg));
     }

@@ -432,6 +432,19 @@ fn scopes_and_resources() {
     )
     .unwrap_err();
     assert_eq!(e.code, 28000);
+    // Microsoft Graph: its own audience, by client credentials, delegated, or v1 resource.
+    let r =
+        token_endpoint::scope_request("https://graph.microsoft.com/.default", "t", true).unwrap();
+    assert_eq!(r.audience, Audience::Graph);
+    let r = token_endpoint::scope_request(
+        "https://graph.microsoft.com/SecurityAlert.Read.All offline_access",
+        "t",
+        false,
+    )
+    .unwrap();
+    assert_eq!((r.audience, r.offline), (Audience::Graph, true));
+    let r = token_endpoint::resource_request("00000003-0000-0000-c000-000000000000", "t").unwrap();
+    assert_eq!(r.audience, Audience::Graph);
     let r = token_endpoint::resource_request("https://graph.windows.net", "t").unwrap();
     assert_eq!(
         r.audience,

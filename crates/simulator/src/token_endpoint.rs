@@ -28,14 +28,13 @@ const DEFENDER_NAMES: &[&str] = &[
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
     "fc780465-2017-40d4-a0c5-307022471b92",
 ];
-/// Resources that exist in every tenant but are not the Defender API (tokens for them are
-/// issued, and refused by `/api/alerts`).
-const OTHER_RESOURCES: &[&str] = &[
-    "https://graph.windows.net",
-    "https://graph.microsoft.com",
-    "00000003-0000-0000-c000-000000000000",
-    "https://management.azure.com",
-];
+/// Microsoft Graph's application ID URI: its tokens open `/v1.0/security/alerts_v2`.
+pub(crate) const GRAPH: &str = "https://graph.microsoft.com";
+/// Names of Microsoft Graph's service principal (app id URI and app id).
+const GRAPH_NAMES: &[&str] = &[GRAPH, "00000003-0000-0000-c000-000000000000"];
+/// Resources that exist in every tenant but are neither the Defender API nor Microsoft Graph
+/// (tokens for them are issued, and refused by both alert APIs).
+const OTHER_RESOURCES: &[&str] = &["https://graph.windows.net", "https://management.azure.com"];
 const OIDC_SCOPES: &[&str] = &["offline_access", "openid", "profile", "email"];
 
 /// What a request asked a token for.
@@ -51,10 +50,7 @@ pub(crate) struct Requested {
 
 impl Requested {
     fn of(audience: Audience) -> Self {
-        let resource = match &audience {
-            Audience::Defender => DEFENDER.to_owned(),
-            Audience::Other(r) => r.clone(),
-        };
+        let resource = audience.resource().to_owned();
         Requested {
             audience,
             resource,
@@ -68,6 +64,8 @@ fn audience(resource: &str, tenant: &str) -> Result<Audience, AadError> {
     let r = resource.trim_end_matches('/');
     if DEFENDER_NAMES.iter().any(|n| n.eq_ignore_ascii_case(r)) {
         Ok(Audience::Defender)
+    } else if GRAPH_NAMES.iter().any(|n| n.eq_ignore_ascii_case(r)) {
+        Ok(Audience::Graph)
     } else if OTHER_RESOURCES.iter().any(|n| n.eq_ignore_ascii_case(r)) {
         Ok(Audience::Other(r.to_owned()))
     } else {
@@ -413,20 +411,23 @@ fn token_body(
     let expires_in = lifetime.as_secs().saturating_sub(1);
     let access = st.tokens.issue_access(t, r.audience.clone(), lifetime);
     let delegated = refresh.is_some();
-    let permission = if r.permission == ".default" {
-        "Alert.Read.All"
-    } else {
-        &r.permission
+    let permission = match (r.permission.as_str(), &r.audience) {
+        (".default", Audience::Graph) => "SecurityAlert.Read.All",
+        (".default", _) => "Alert.Read.All",
+        (p, _) => p,
     };
     let mut m = Map::new();
     m.insert("token_type".into(), json!("Bearer"));
     match v {
         Version::V2 => {
             if delegated {
-                m.insert(
-                    "scope".into(),
-                    json!(format!("{}/{permission}", r.resource)),
-                );
+                // Entra names Graph's scopes bare (`SecurityAlert.Read.All`), other APIs'
+                // with their resource.
+                let scope = match r.audience {
+                    Audience::Graph => permission.to_owned(),
+                    _ => format!("{}/{permission}", r.resource),
+                };
+                m.insert("scope".into(), json!(scope));
             }
             m.insert("expires_in".into(), json!(expires_in));
             m.insert("ext_expires_in".into(), json!(expires_in));

@@ -10,12 +10,26 @@ use tokio::time::Instant;
 use super::entra_errors::{self, AadError};
 use super::rng::Rng;
 
-/// Which API a token is for. Only Defender tokens open `/api/alerts`; others (Azure AD Graph,
-/// the resource Microsoft's script asks for) are issued but refused by the API, as in reality.
+/// Which API a token is for. Only Defender tokens open `/api/alerts` and only Microsoft Graph
+/// tokens open `/v1.0/security/alerts_v2`; others (Azure AD Graph, the resource Microsoft's
+/// script asks for) are issued but refused by both, as in reality.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Audience {
     Defender,
+    /// Microsoft Graph (`https://graph.microsoft.com`).
+    Graph,
     Other(String),
+}
+
+impl Audience {
+    /// The resource as a token answer and an error message name it.
+    pub(crate) fn resource(&self) -> &str {
+        match self {
+            Audience::Defender => super::token_endpoint::DEFENDER,
+            Audience::Graph => super::token_endpoint::GRAPH,
+            Audience::Other(r) => r,
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use super::rng::Rng;
 
 /// Fault rates (probabilities 0–1 per request, or per alert for `malformed`). All zero by
-/// default. The sequence of faults follows from the seed and the order of requests.
+/// default. The sequence of faults follows from the seed and the order of requests. "The alerts
+/// API" is `/api/alerts` and Graph `alerts_v2` alike: each answers in its own error shape.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Faults {
     /// The alerts API answers 429 with `Retry-After: retry_after`.

@@ -1,8 +1,10 @@
-//! A faithful fake of Microsoft Entra ID's token endpoints and of the MDE alerts API
-//! (`GET /api/alerts`), over real HTTP, for tests, `siemfwd demo` and `siemfwd simulate`.
+//! A faithful fake of Microsoft Entra ID's token endpoints, of the MDE alerts API
+//! (`GET /api/alerts`) and of Microsoft Graph's `GET /v1.0/security/alerts_v2`, over real HTTP,
+//! for tests, `siemfwd demo` and `siemfwd simulate`.
 //!
-//! The client talks to it exactly as to Microsoft: [`Simulator::url`] is both the `login_url`
-//! and the `api_url` of a tenant. What it reproduces (docs/alerts-api.md):
+//! The client talks to it exactly as to Microsoft: [`Simulator::url`] is the `login_url` and the
+//! `api_url` of a tenant, for `api = "mde"` and for `api = "graph"` alike (the paths differ:
+//! `/api/alerts`, [`GRAPH_ALERTS_PATH`]). What it reproduces (docs/alerts-api.md):
 //!
 //! - **Tenants**: N customer tenants with GUIDs from the seed (`tenant-01`, ...), one MSSP app
 //!   (client id + secret) consented in all of them; unknown tenants answer AADSTS90002.
@@ -23,6 +25,20 @@
 //!   no `@odata.nextLink` when `$top` is given; creation order, so updates during paging shift
 //!   later results. Quotas per app per tenant (100/min, 1500/h) with `Retry-After`; early
 //!   retries extend the throttle.
+//! - **Graph `alerts_v2`** (same tenants, store, live changes and faults): Graph tokens (scope
+//!   [`GRAPH_SCOPE`], delegated [`GRAPH_DELEGATED_SCOPE`]; a Defender token gets 401 here, a
+//!   Graph token 401 on `/api/alerts`), 403 without `SecurityAlert.Read.All`
+//!   ([`TenantKnobs::api_forbidden`]), Graph's error shape, 150 calls per minute per tenant
+//!   ([`Limits::graph_per_minute`]). Every MDE alert version in Graph's shape ([`to_graph`]: same
+//!   `da…` id, same instants in the same digits, Graph's enum spellings, typed evidence),
+//!   about one in four followed by an alert of another product (Office 365, Identity, Cloud
+//!   Apps, Entra ID Protection, DLP, and a made-up future one) that `/api/alerts` never shows.
+//!   Enum members newer than `unknownFutureValue` only with `Prefer:
+//!   include-unknown-enum-members` (answered with `Preference-Applied`). `$filter` on
+//!   `lastUpdateDateTime`/`createdDateTime` and the enums, `$top` ≤ 2000 (the simulator's
+//!   assumption; [`Limits::graph_max_top`]), `$skip`, `$count=true`; pages of 2000 followed by
+//!   an absolute `@odata.nextLink` on the Host the client used; the creation order of
+//!   `/api/alerts`.
 //! - **Alerts**: realistic, deterministic from the seed ([`SimulatorConfig::history_end`] pins
 //!   the time range), a fraction adversarial; updates move `lastUpdateTime` (7 fractional
 //!   digits); versions become visible late ([`SimulatorConfig::max_visibility_delay`]). Every
@@ -61,6 +77,11 @@ mod drawn;
 mod entra_errors;
 mod faults;
 mod generate;
+mod graph;
+mod graph_api;
+mod graph_companion;
+mod graph_evidence;
+mod graph_query;
 mod ids;
 mod limits;
 mod live;
@@ -79,6 +100,14 @@ mod versions;
 mod write;
 
 #[cfg(test)]
+mod graph_errors_tests;
+#[cfg(test)]
+mod graph_shape_tests;
+#[cfg(test)]
+mod graph_tests;
+#[cfg(test)]
+mod test_http;
+#[cfg(test)]
 mod tests;
 
 use std::io;
@@ -93,6 +122,7 @@ use tokio::task::JoinHandle;
 use siemfwd_time::Timestamp;
 
 pub use faults::Faults;
+pub use graph_api::{GRAPH_ALERTS_PATH, GRAPH_DELEGATED_SCOPE, GRAPH_SCOPE, to_graph};
 pub use limits::Limits;
 pub use live::LiveConfig;
 pub use shared_state::{Endpoint, RequestRecord};
@@ -137,6 +167,7 @@ impl Simulator {
         let store = store::Store::new(&config, &tenants);
         let state = State {
             limiters: tenants.iter().map(|_| Default::default()).collect(),
+            graph_limiters: tenants.iter().map(|_| Default::default()).collect(),
             store,
             tokens: tokens::Tokens::new(config.seed),
             limits: config.limits.clone(),
@@ -172,9 +203,15 @@ impl Simulator {
         })
     }
 
-    /// `http://127.0.0.1:PORT`: the `login_url` and the `api_url` of every tenant.
+    /// `http://127.0.0.1:PORT`: the `login_url` and the `api_url` of every tenant, for the MDE
+    /// API and for Graph.
     pub fn url(&self) -> &str {
         &self.shared.base_url
+    }
+
+    /// `http://127.0.0.1:PORT/v1.0/security/alerts_v2`.
+    pub fn graph_alerts_url(&self) -> String {
+        format!("{}{GRAPH_ALERTS_PATH}", self.shared.base_url)
     }
 
     /// The address it listens on.
@@ -223,6 +260,19 @@ impl Simulator {
         let now = tokio::time::Instant::now();
         let adversarial = st.store.adversarial();
         Ok(st.store.tenants[t].visible_between(now, from, to, adversarial))
+    }
+
+    /// What Graph `GET /v1.0/security/alerts_v2?$filter=lastUpdateDateTime ge FROM and
+    /// lastUpdateDateTime lt TO` would return in full now: [`Simulator::visible_alerts`] through
+    /// [`to_graph`], companions included, every enum member shown.
+    pub fn visible_graph_alerts(
+        &self,
+        tenant_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<serde_json::Value>, SimError> {
+        let versions = self.visible_alerts(tenant_id, from, to)?;
+        Ok(versions.iter().flat_map(|v| to_graph(&v.json)).collect())
     }
 
     /// Creates a new alert (status New, last updated now).
@@ -303,6 +353,23 @@ impl Simulator {
         let t = self.tenant(&st, tenant_id)?;
         let lifetime = self.shared.config.access_token_lifetime;
         Ok(st.tokens.issue_access(t, Audience::Defender, lifetime))
+    }
+
+    /// A refresh token for Microsoft Graph (`SecurityAlert.Read.All`), as if a user of the
+    /// tenant had consented interactively; refreshing it gives Graph tokens.
+    pub fn issue_graph_refresh_token(&self, tenant_id: &str) -> Result<String, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        let client_id = self.shared.client_id.clone();
+        Ok(st.tokens.issue_refresh(t, &client_id, Audience::Graph))
+    }
+
+    /// An access token for Graph `alerts_v2` of the tenant, bypassing the token endpoint.
+    pub fn issue_graph_access_token(&self, tenant_id: &str) -> Result<String, SimError> {
+        let mut st = self.shared.lock();
+        let t = self.tenant(&st, tenant_id)?;
+        let lifetime = self.shared.config.access_token_lifetime;
+        Ok(st.tokens.issue_access(t, Audience::Graph, lifetime))
     }
 
     /// Revokes every refresh token of the tenant (their next use answers AADSTS50173); returns

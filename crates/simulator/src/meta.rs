@@ -160,7 +160,11 @@ impl Metas {
     /// Field `f` (not `id`) of a version with `meta` and `lastUpdateTime` `last_update`.
     pub(crate) fn field(&self, meta: &Meta, last_update: i64, f: Field) -> Scalar<'_> {
         if meta.odd > 0 {
-            return match self.odd[meta.odd as usize - 1][f as usize] {
+            // Graph's own fields are not kept: `/api/alerts` does not filter on them.
+            let Some(&slot) = self.odd[meta.odd as usize - 1].get(f as usize) else {
+                return Scalar::Null;
+            };
+            return match slot {
                 Slot::Null => Scalar::Null,
                 Slot::Int(n) => Scalar::Int(n),
                 Slot::Sym(s) => Scalar::Str(&self.syms[s as usize]),
@@ -177,7 +181,9 @@ impl Metas {
             Field::LastEventTime => or_null(meta.last_event, Scalar::Time),
             Field::IncidentId => or_null(meta.incident, Scalar::Int),
             Field::InvestigationId => or_null(meta.investigation, Scalar::Int),
-            Field::Id => Scalar::Null,
+            Field::Id | Field::ServiceSource | Field::Classification | Field::Determination => {
+                Scalar::Null
+            }
             _ => {
                 let i = STR_FIELDS.iter().position(|s| *s == f).unwrap_or(0);
                 match meta.strs[i] {

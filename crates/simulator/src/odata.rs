@@ -1,6 +1,8 @@
 //! The OData query options of `GET /api/alerts` (docs/alerts-api.md): `$filter`, `$top`, `$skip`,
 //! `$expand=evidence`, with the strictness of the real service where clients go wrong — DateTime
 //! literals must be unquoted, `$top` is at most 10000, and only the documented properties filter.
+//! Graph `alerts_v2` parses its `$filter` with the same grammar and its own property names
+//! ([`parse_filter_in`], `graph_query.rs`).
 //!
 //! Long (over 500 lines): the query grammar the service accepts and the errors it gives for the
 //! rest belong together.
@@ -47,6 +49,12 @@ pub(crate) enum Field {
     Status,
     Severity,
     Category,
+    /// Graph only (`alerts_v2`): the product that raised the alert.
+    ServiceSource,
+    /// Graph only: filterable there, not on `/api/alerts`.
+    Classification,
+    /// Graph only: filterable there, not on `/api/alerts`.
+    Determination,
 }
 
 impl Field {
@@ -210,10 +218,24 @@ fn parse_count(key: &str, value: &str) -> Result<u64, String> {
     })
 }
 
-/// Parses a `$filter` expression.
+/// How a `$filter` grammar names its properties: the field and type of a property name, or
+/// the error for a name it does not filter on.
+pub(crate) type Schema = fn(&str) -> Result<(Field, FieldType), String>;
+
+/// Parses a `$filter` expression of `/api/alerts`.
 pub(crate) fn parse_filter(text: &str) -> Result<Expr, String> {
+    parse_filter_in(text, field_type)
+}
+
+/// Parses a `$filter` expression whose property names `schema` knows (the same OData grammar
+/// serves Graph's `alerts_v2` with its own names).
+pub(crate) fn parse_filter_in(text: &str, schema: Schema) -> Result<Expr, String> {
     let tokens = lex(text)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        schema,
+    };
     let e = p.or()?;
     match p.tokens.get(p.pos) {
         None => Ok(e),
@@ -337,6 +359,7 @@ fn literal_token(word: &str) -> Result<Token, String> {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    schema: Schema,
 }
 
 impl Parser {
@@ -394,7 +417,7 @@ impl Parser {
             None => return Err("Syntax error: the $filter expression ended early.".into()),
         };
         self.pos += 1;
-        let (f, ty) = field_type(&field)?;
+        let (f, ty) = (self.schema)(&field)?;
         let op = match self.tokens.get(self.pos) {
             Some(Token::Word(w)) => match w.as_str() {
                 "eq" => Op::Eq,

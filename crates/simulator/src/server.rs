@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::body::Chunks;
 use super::faults::{self, Fault};
 use super::shared_state::{Endpoint, RequestRecord, Shared};
-use super::{alerts_api, entra_errors, sign_in, token_endpoint};
+use super::{alerts_api, entra_errors, graph_api, sign_in, token_endpoint};
 
 pub(crate) type Resp = Response<Chunks>;
 
@@ -63,8 +63,11 @@ enum Route {
     DeviceCode(Version, String),
     Authorize(Version, String),
     Alerts,
+    GraphAlerts,
     DeviceLogin,
     OtherApi,
+    /// Another Microsoft Graph path (`/v1.0/...`).
+    OtherGraph,
     Other,
 }
 
@@ -75,8 +78,9 @@ impl Route {
             Route::DeviceCode(..) => Endpoint::DeviceCode,
             Route::Authorize(..) => Endpoint::Authorize,
             Route::Alerts => Endpoint::Alerts,
+            Route::GraphAlerts => Endpoint::GraphAlerts,
             Route::DeviceLogin => Endpoint::DeviceLogin,
-            Route::OtherApi | Route::Other => Endpoint::Other,
+            Route::OtherApi | Route::OtherGraph | Route::Other => Endpoint::Other,
         }
     }
 }
@@ -87,6 +91,12 @@ fn route(path: &str) -> Route {
     match segs.as_slice() {
         ["api", a] if a.eq_ignore_ascii_case("alerts") => Route::Alerts,
         ["api", ..] => Route::OtherApi,
+        ["v1.0", s, a]
+            if s.eq_ignore_ascii_case("security") && a.eq_ignore_ascii_case("alerts_v2") =>
+        {
+            Route::GraphAlerts
+        }
+        ["v1.0", ..] => Route::OtherGraph,
         [tn, "oauth2", "v2.0", "token"] => Route::Token(Version::V2, t(tn)),
         [tn, "oauth2", "token"] => Route::Token(Version::V1, t(tn)),
         [tn, "oauth2", "v2.0", "devicecode"] => Route::DeviceCode(Version::V2, t(tn)),
@@ -293,11 +303,11 @@ async fn handle(
                     .find(t)
                     .map_or_else(|| t.clone(), |i| st.store.tenants[i].info.id.clone()),
             ),
-            Route::Alerts => alerts_api::token_tenant(&st, &req),
+            Route::Alerts | Route::GraphAlerts => alerts_api::token_tenant(&st, &req),
             _ => None,
         };
         let plan = match &route {
-            Route::Alerts => {
+            Route::Alerts | Route::GraphAlerts => {
                 let f = st.faults.clone();
                 let plan = faults::plan(&f, &mut st.fault_rng, true);
                 // Drawn even when `plan` has a fault: see `faults::spoil`.
@@ -335,12 +345,9 @@ async fn handle(
         shared.lock().log.record(record(None));
         return Err(Unanswered::Reset);
     }
-    let resp = match (plan.fault, &route) {
-        (Some(Fault::Html), _) => alerts_api::proxy_login_page(),
-        (Some(Fault::NotPage), _) => alerts_api::not_a_page(),
-        (Some(Fault::InvalidUtf8), _) => alerts_api::alerts_not_utf8(&shared, &req),
-        (Some(Fault::Truncate(draw)), _) => {
-            let resp = alerts_api::alerts(&shared, &req);
+    let resp = match plan.fault {
+        Some(Fault::Truncate(draw)) => {
+            let resp = page(&shared, &route, &req);
             // The fault stands for a page cut in transit; the service's short error answers
             // (401, 403, 429...) go out whole, so that a client's handling of them is
             // rehearsed as it is.
@@ -351,14 +358,8 @@ async fn handle(
             }
             resp
         }
-        (Some(Fault::TooManyRequests(after)), _) => alerts_api::throttled(&shared, after),
-        (Some(Fault::ServerError(status)), Route::Alerts) => {
-            alerts_api::server_error(&shared, status)
-        }
-        (Some(Fault::ServerError(status)), _) => {
-            token_endpoint::error_response(&shared, &req, &entra_errors::transient(status))
-        }
-        _ => dispatch(&shared, &route, &req).await,
+        Some(fault) => faulted(&shared, &route, &req, fault),
+        None => dispatch(&shared, &route, &req, &path).await,
     };
     shared
         .lock()
@@ -367,14 +368,47 @@ async fn handle(
     Ok(resp)
 }
 
-async fn dispatch(shared: &Arc<Shared>, route: &Route, req: &Req) -> Resp {
+/// The page of an alert API, Graph's or MDE's.
+fn page(shared: &Shared, route: &Route, req: &Req) -> Resp {
+    if *route == Route::GraphAlerts {
+        graph_api::alerts(shared, req)
+    } else {
+        alerts_api::alerts(shared, req)
+    }
+}
+
+/// The answer a fault puts in place of the service's, in the shape of the API it stands for.
+fn faulted(shared: &Shared, route: &Route, req: &Req, fault: Fault) -> Resp {
+    let graph = *route == Route::GraphAlerts;
+    match fault {
+        Fault::Html => alerts_api::proxy_login_page(),
+        Fault::NotPage => alerts_api::not_a_page(),
+        Fault::InvalidUtf8 if graph => graph_api::alerts_not_utf8(shared, req),
+        Fault::InvalidUtf8 => alerts_api::alerts_not_utf8(shared, req),
+        Fault::TooManyRequests(after) if graph => graph_api::throttled(shared, req, after),
+        Fault::TooManyRequests(after) => alerts_api::throttled(shared, after),
+        Fault::ServerError(status) if graph => graph_api::server_error(shared, req, status),
+        Fault::ServerError(status) if *route == Route::Alerts => {
+            alerts_api::server_error(shared, status)
+        }
+        Fault::ServerError(status) => {
+            token_endpoint::error_response(shared, req, &entra_errors::transient(status))
+        }
+        // Answered by the caller: a reset gets no answer, a cut page is written raw.
+        Fault::Reset | Fault::Truncate(_) => page(shared, route, req),
+    }
+}
+
+async fn dispatch(shared: &Arc<Shared>, route: &Route, req: &Req, path: &str) -> Resp {
     match route {
         Route::Token(v, t) => token_endpoint::token(shared, *v, t, req),
         Route::DeviceCode(v, t) => sign_in::device_code(shared, *v, t, req),
         Route::Authorize(v, t) => sign_in::authorize(shared, *v, t, req).await,
         Route::DeviceLogin => sign_in::device_login(shared, req),
         Route::Alerts => alerts_api::alerts(shared, req),
+        Route::GraphAlerts => graph_api::alerts(shared, req),
         Route::OtherApi => alerts_api::not_found(shared),
+        Route::OtherGraph => graph_api::not_found(shared, req, path),
         Route::Other => response(404, "text/plain; charset=utf-8", "Not found\n"),
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub(crate) tokens: Tokens,
     /// Per tenant (one app): the alerts API's windows.
     pub(crate) limiters: Vec<RateLimiter>,
+    /// Per tenant (one app): Graph `alerts_v2`'s window, apart from the alerts API's.
+    pub(crate) graph_limiters: Vec<RateLimiter>,
     pub(crate) limits: Limits,
     pub(crate) faults: Faults,
     pub(crate) fault_rng: Rng,
@@ -80,6 +82,8 @@ pub enum Endpoint {
     Authorize,
     /// `GET /api/alerts`.
     Alerts,
+    /// `GET /v1.0/security/alerts_v2` (Microsoft Graph).
+    GraphAlerts,
     /// The device-login page (`/devicelogin`).
     DeviceLogin,
     /// Anything else (answered 404 or 405).
@@ -94,7 +98,7 @@ pub struct RequestRecord {
     /// When it arrived, on the wall clock.
     pub time: DateTime<Utc>,
     /// The tenant id: from the URL for Entra endpoints (as written when the tenant is unknown),
-    /// from the access token for the alerts API (`None` without a valid token).
+    /// from the access token for the alert APIs (`None` without a valid token).
     pub tenant: Option<String>,
     pub endpoint: Endpoint,
     pub method: String,

@@ -48,9 +48,9 @@ pub struct SimulatorConfig {
     /// Sign-ins (`/authorize`) and device codes are approved at once, as if a user consented;
     /// when false they wait for [`super::Simulator::approve_authorization`] and friends.
     pub auto_approve: bool,
-    /// Rate limits of the alerts API and the `$skip` limit.
+    /// Rate limits of the alerts API and of Graph `alerts_v2`, the `$skip` limit and page sizes.
     pub limits: Limits,
-    /// Random faults of the alerts API.
+    /// Random faults of the alerts API and of Graph `alerts_v2`.
     pub faults: Faults,
     /// Bytes of JSON text of the initial alerts kept in memory, over all tenants. Alerts beyond
     /// it keep only what `$filter` reads and are generated again, identically, whenever they are
@@ -101,10 +101,12 @@ pub struct TenantInfo {
 pub struct TenantKnobs {
     /// Every token request for this tenant fails like this.
     pub token_failure: Option<TokenFailure>,
-    /// The customer has not allowed the MSSP app in Defender: the alerts API answers 403.
+    /// The customer has not allowed the MSSP app in Defender: the alerts API answers 403, and
+    /// Graph `alerts_v2` answers 403 too (`SecurityAlert.Read.All` not granted).
     pub api_forbidden: bool,
-    /// The alerts API answers every call of this tenant 429 with this `Retry-After` (a tenant
-    /// throttled for a long time, as when another tool of the customer uses the quota).
+    /// The alerts API and Graph `alerts_v2` answer every call of this tenant 429 with this
+    /// `Retry-After` (a tenant throttled for a long time, as when another tool of the customer
+    /// uses the quota).
     pub throttled: Option<std::time::Duration>,
     /// The client secret is expired for this tenant (AADSTS7000222).
     pub secret_expired: bool,

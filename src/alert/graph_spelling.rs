@@ -95,6 +95,7 @@ pub fn detection_source(graph: Str<'_>) -> Str<'_> {
             ("automatedInvestigation", "AutomatedInvestigation"),
             ("microsoftThreatExperts", "ThreatExperts"),
             ("customDetection", "CustomDetection"),
+            ("microsoft365Defender", "MTP"),
         ],
     )
 }

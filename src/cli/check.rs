@@ -263,12 +263,16 @@ async fn check_tenant(tenant: Arc<TenantConfig>, state_dir: &Path) -> Result<Str
         .await
         .map_err(|e| e.to_string())?;
     // The same all-or-nothing check as `run`: a proxy's page is not a page.
+    let api = match client.tenant().api {
+        siemfwd::source::AlertsApi::Mde => "alerts API",
+        siemfwd::source::AlertsApi::Graph { .. } => "Microsoft Graph alerts_v2",
+    };
     let read = siemfwd::reader::read_page(&page.bytes, false, |_| Ok::<_, ()>(()));
     if let Err(siemfwd::reader::PageError::NotAPage(e)) = read {
-        return Err(format!("the alerts API answered 200 with {e}"));
+        return Err(format!("the {api} answered 200 with {e}"));
     }
     Ok(format!(
-        "token ok, alerts API answered ({} bytes)",
+        "token ok, {api} answered ({} bytes)",
         page.bytes.len()
     ))
 }

@@ -1,5 +1,6 @@
 //! `siemfwd demo`: the whole pipeline with nothing to set up. A simulator of Entra ID and the
-//! alerts API starts in this process with a few tenants; a config pointing at it is written to
+//! alerts API (`/api/alerts`, or Graph's `alerts_v2` with `--api graph`) starts in this process
+//! with a few tenants; a config pointing at it is written to
 //! a temp folder; then the alerts of the last day are replayed through the real fetcher (HTTP,
 //! tokens, paging), the mapping and an output: stdout, or a syslog receiver with `--to`.
 
@@ -55,9 +56,10 @@ fn demo_in(args: &DemoArgs, dir: &std::path::Path, err: &mut dyn Write) -> anyho
     std::fs::write(dir.join("app.secret"), &secret)?;
     let format = args.format.unwrap_or(Format::Cef);
     let mut config = format!(
-        "# written by `siemfwd demo`\nstate_dir = \"{state}\"\n\n[defaults]\nclient_id = \"{client_id}\"\nclient_secret_file = \"{secret_file}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\n",
+        "# written by `siemfwd demo`\nstate_dir = \"{state}\"\n\n[defaults]\nclient_id = \"{client_id}\"\nclient_secret_file = \"{secret_file}\"\nlogin_url = \"{url}\"\napi = \"{api}\"\napi_url = \"{url}\"\n",
         state = dir.join("state").display(),
         secret_file = dir.join("app.secret").display(),
+        api = args.api,
     );
     for (name, id) in &tenants {
         config.push_str(&format!(
@@ -76,7 +78,12 @@ fn demo_in(args: &DemoArgs, dir: &std::path::Path, err: &mut dyn Write) -> anyho
     std::fs::write(&config_path, &config)?;
     let _ = writeln!(
         err,
-        "siemfwd demo: a simulated Entra ID and alerts API at {url} with {} tenants of {} alerts; replaying the last 25 hours to {}",
+        "siemfwd demo: a simulated Entra ID and {} at {url} with {} tenants of {} alerts; replaying the last 25 hours to {}",
+        if args.api == "graph" {
+            "Microsoft Graph alerts_v2 (with other Defender products' alerts)"
+        } else {
+            "alerts API"
+        },
         tenants.len(),
         args.alerts,
         args.to.as_deref().unwrap_or("stdout")

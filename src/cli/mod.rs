@@ -112,6 +112,10 @@ pub struct DemoArgs {
     /// Send RFC 5424 syslog over TCP (octet counting) to this host:port instead of printing.
     #[arg(long, value_name = "ADDRESS")]
     pub to: Option<String>,
+    /// The API the simulated tenants are read through: mde (/api/alerts) or graph (Microsoft
+    /// Graph alerts_v2, which adds other Defender products' alerts).
+    #[arg(long, value_name = "API", default_value = "mde", value_parser = ["mde", "graph"])]
+    pub api: String,
 }
 
 #[derive(Debug, Args)]

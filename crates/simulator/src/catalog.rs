@@ -200,7 +200,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         title: "Connection to a custom network indicator",
         category: "SuspiciousActivity",
-        source: "CustomTi",
+        source: "CustomerTI",
         detector: "6e7f8a9b-0c1d-4e2f-a3b4-c5d6e7f8a9b0",
         mitre: &[],
         threat: None,
@@ -222,7 +222,7 @@ pub(super) const SCENARIOS: &[Scenario] = &[
     Scenario {
         title: "Phishing link opened in the browser",
         category: "InitialAccess",
-        source: "SmartScreen",
+        source: "WindowsDefenderSmartScreen",
         detector: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
         mitre: &["T1566.002"],
         threat: None,

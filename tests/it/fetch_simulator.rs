@@ -2,7 +2,7 @@
 //! HTTP on 127.0.0.1: what issue 4 promises, each in a test.
 
 #[path = "fetch/harness.rs"]
-mod harness;
+pub(crate) mod harness;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;

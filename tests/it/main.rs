@@ -17,6 +17,7 @@ mod first_hour;
 mod forwarder;
 mod fuzz_inputs;
 mod golden;
+mod graph_fetch;
 mod graph_source;
 mod hostile_api;
 mod isolation;

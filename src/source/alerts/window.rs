@@ -186,7 +186,11 @@ impl WindowFetch<'_> {
             let overlaps = cursor.seam.is_some() && cursor.skip > 0 && !cursor.unchecked;
             let skip = cursor.skip - u32::from(overlaps);
             let cap = self.client.max_results;
-            let top = (page_size + u32::from(overlaps)).min(cap);
+            // The seam's extra alert never asks past the API's largest page (Graph refuses
+            // $top=2001 when page_size is its 2,000).
+            let top = (page_size + u32::from(overlaps))
+                .min(cap)
+                .min(self.client.max_top());
             if skip > 0 && skip + top > cap {
                 self.shrink()?;
                 continue;

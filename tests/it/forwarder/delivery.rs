@@ -78,7 +78,7 @@ pub async fn settled_mark(rs: &Rsyslog) -> usize {
 
 /// Waits until every version the simulator holds now has arrived (the initial history).
 pub async fn wait_for_history(sim: &Simulator, rs: &Rsyslog, env: &Env) {
-    let want: BTreeSet<Key> = ground_truth(sim).into_keys().collect();
+    let want: BTreeSet<Key> = ground_truth(sim, &env.graph_tenants).into_keys().collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = read_received(rs);
@@ -133,8 +133,12 @@ pub struct Version {
     pub superseded: Option<Instant>,
 }
 
-/// Every version of every tenant of the simulator, by key.
-pub fn ground_truth(sim: &Simulator) -> BTreeMap<Key, Version> {
+/// Every version of every tenant of the simulator, by key. A tenant of `graph` (read through
+/// Graph) also has the other products' alert that rides on a version, with its times.
+pub fn ground_truth(
+    sim: &Simulator,
+    graph: &std::collections::BTreeSet<String>,
+) -> BTreeMap<Key, Version> {
     let mut all = BTreeMap::new();
     for t in sim.tenants() {
         let history = sim.ground_truth(&t.id).unwrap();
@@ -161,6 +165,14 @@ pub fn ground_truth(sim: &Simulator) -> BTreeMap<Key, Version> {
                     visible: v.visible_at,
                     superseded,
                 };
+                if graph.contains(&t.name) {
+                    for companion in siemfwd_simulator::to_graph(&v.json).iter().skip(1) {
+                        let id = companion["id"].as_str().unwrap().to_owned();
+                        let key = (t.name.clone(), id, key.2);
+                        let old = all.insert(key.clone(), version.clone());
+                        assert!(old.is_none(), "two versions share {key:?}");
+                    }
+                }
                 let old = all.insert(key.clone(), version);
                 assert!(old.is_none(), "two versions share {key:?}");
             }

@@ -76,10 +76,22 @@ pub struct Env {
     pub log: PathBuf,
     /// Tenant names in config order (`tenant-01`, ...).
     pub tenants: Vec<String>,
+    /// The tenants read through Graph (`api = "graph"`); the others read `/api/alerts`.
+    pub graph_tenants: std::collections::BTreeSet<String>,
 }
 
 impl Env {
     pub fn new(prefix: &str, sim: &Simulator, output: &str) -> Env {
+        Env::with_graph(prefix, sim, output, |_| false)
+    }
+
+    /// As [`Env::new`], the tenants `graph` picks (by their index) read through Graph.
+    pub fn with_graph(
+        prefix: &str,
+        sim: &Simulator,
+        output: &str,
+        graph: impl Fn(usize) -> bool,
+    ) -> Env {
         let dir = TestDir::new(prefix);
         let state_dir = dir.join("state");
         let secret = dir.join("app.secret");
@@ -96,11 +108,16 @@ impl Env {
             overlap = OVERLAP.as_secs(),
         );
         let mut tenants = Vec::new();
-        for t in sim.tenants() {
+        let mut graph_tenants = std::collections::BTreeSet::new();
+        for (i, t) in sim.tenants().into_iter().enumerate() {
             text.push_str(&format!(
                 "\n[[tenant]]\nname = \"{}\"\ntenant_id = \"{}\"\n",
                 t.name, t.id
             ));
+            if graph(i) {
+                text.push_str("api = \"graph\"\n");
+                graph_tenants.insert(t.name.clone());
+            }
             tenants.push(t.name);
         }
         text.push('\n');
@@ -114,6 +131,7 @@ impl Env {
             state_dir,
             log,
             tenants,
+            graph_tenants,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Throughput of parsing + mapping alerts to CEF, against parsing alone, in the same run; and
 //! the peak memory of `siemfwd map` over a 1 GiB NDJSON file.
 //!
-//! Run: `cargo bench --bench map_throughput` (add `-- --no-rss` to skip the 1 GiB run).
+//! Run: `cargo bench --bench map_throughput` (add `-- --no-rss` to skip the 1 GiB run, or
+//! `-- --graph` for only the Graph page beside the MDE page, issue 19).
 //! Targets (issue 2): parse + map >= 150,000 alerts/s and >= 0.8x parse alone on one core;
 //! peak RSS of the 1 GiB map < 50 MB. Figures go to BENCHMARKS.md.
 // Tests and benchmarks stop at the first surprise: unwrap is their assertion.
@@ -243,9 +244,85 @@ fn rss_of_big_map() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Issue 19: the same alerts as Graph `alerts_v2` sends them (the simulator's conversion:
+/// nested evidence, `@odata.type`, camelCase enums), parsed and mapped beside the MDE page,
+/// interleaved page by page in one run.
+fn graph_beside_mde() {
+    let alerts = realistic_alerts();
+    let mde_page = page_bytes(&alerts);
+    let graph_alerts: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|a| siemfwd_simulator::to_graph(a).swap_remove(0))
+        .collect();
+    let graph_page = serde_json::to_vec(&serde_json::json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2",
+        "value": graph_alerts,
+    }))
+    .unwrap();
+    let mapping = Mapping::builtin(Format::Cef);
+    let tenant = TenantIdentity {
+        name: "contoso",
+        id: "8f0b5c6e-0000-4000-8000-000000000001",
+    };
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut parse_and_map = |page: &[u8]| {
+        out.clear();
+        let mut n = 0;
+        reader::read_page(page, false, |item| {
+            if let Item::Alert(a) = item {
+                mapping.encode(&a, tenant, None, &mut out).unwrap();
+                n += 1;
+            }
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        black_box(&out);
+        n
+    };
+    let (mut t_mde, mut t_graph, mut n_mde, mut n_graph) = (Duration::ZERO, Duration::ZERO, 0, 0);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let t0 = Instant::now();
+        n_mde += parse_and_map(&mde_page);
+        let t1 = Instant::now();
+        n_graph += parse_and_map(&graph_page);
+        t_graph += t1.elapsed();
+        t_mde += t1 - t0;
+    }
+    let (mde, graph) = (
+        n_mde as f64 / t_mde.as_secs_f64(),
+        n_graph as f64 / t_graph.as_secs_f64(),
+    );
+    let validate = |page: &[u8]| {
+        rate(Duration::from_secs(1), || {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(page).unwrap());
+            PAGE_ALERTS
+        })
+    };
+    println!(
+        "graph page: {} bytes/alert (MDE {})",
+        graph_page.len() / PAGE_ALERTS,
+        mde_page.len() / PAGE_ALERTS
+    );
+    println!(
+        "parse + map (CEF), MDE page:   {mde:>10.0} alerts/s  (validation {:.0})",
+        validate(&mde_page)
+    );
+    println!(
+        "parse + map (CEF), Graph page: {graph:>10.0} alerts/s  (validation {:.0})",
+        validate(&graph_page)
+    );
+    println!("Graph / MDE, same run: {:.2}", graph / mde);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--graph") {
+        graph_beside_mde();
+        return;
+    }
     throughput();
+    graph_beside_mde();
     if !args.iter().any(|a| a == "--no-rss") {
         rss_of_big_map();
     }

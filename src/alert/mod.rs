@@ -274,17 +274,20 @@ pub struct Evidence<'a> {
     /// `remediationStatus` (Graph): such as `remediated`, `prevented`, `blocked`, `none`.
     #[serde(borrow, default)]
     pub remediation_status: Option<Str<'a>>,
-    /// Graph's nested members, moved into the fields above once read.
+    /// Graph's type (`#microsoft.graph.security.fileEvidence`), made `entityType` once read.
     #[serde(borrow, default, rename = "@odata.type")]
     pub(crate) odata_type: Option<Str<'a>>,
+    // Graph's nested members, moved into the fields above once read. Boxed: an MDE alert's
+    // evidence items never have them, and inline they would double an item's size (~0.5 KB
+    // more for each of an alert's items, allocated and dropped on the MDE path too).
     #[serde(borrow, default)]
-    pub(crate) file_details: Option<graph::FileDetails<'a>>,
+    pub(crate) file_details: Option<Box<graph::FileDetails<'a>>>,
     #[serde(borrow, default)]
-    pub(crate) image_file: Option<graph::FileDetails<'a>>,
+    pub(crate) image_file: Option<Box<graph::FileDetails<'a>>>,
     #[serde(borrow, default)]
-    pub(crate) parent_process_image_file: Option<graph::FileDetails<'a>>,
+    pub(crate) parent_process_image_file: Option<Box<graph::FileDetails<'a>>>,
     #[serde(borrow, default)]
-    pub(crate) user_account: Option<graph::UserAccount<'a>>,
+    pub(crate) user_account: Option<Box<graph::UserAccount<'a>>>,
 }
 
 /// Implements `Deserialize` for a struct whose derive is `remote = "Self"`, accepting only a

@@ -36,6 +36,9 @@ pub struct PageInfo {
     /// It has an `@odata.nextLink`: the service says there is more. Graph pages may hold
     /// fewer alerts than `$top` asked for and still not be the last.
     pub next_link: bool,
+    /// Its `@odata.count` (asked for with `$count=true`): how many results the whole query
+    /// has, when it is a whole number.
+    pub count: Option<u64>,
 }
 
 /// How much of a body a [`NotAPage`] quotes.
@@ -157,9 +160,12 @@ fn page_info(text: &str) -> PageInfo {
     struct Members {
         #[serde(default, rename = "@odata.nextLink")]
         next_link: Option<IgnoredAny>,
+        #[serde(default, rename = "@odata.count")]
+        count: Option<serde_json::Value>,
     }
     serde_json::from_str::<Members>(text).map_or(PageInfo::default(), |m| PageInfo {
         next_link: m.next_link.is_some(),
+        count: m.count.as_ref().and_then(serde_json::Value::as_u64),
     })
 }
 
@@ -200,6 +206,8 @@ where
             Value,
             #[serde(rename = "@odata.nextLink")]
             NextLink,
+            #[serde(rename = "@odata.count")]
+            Count,
             #[serde(other)]
             Other,
         }
@@ -208,6 +216,9 @@ where
             if matches!(key, Key::Value) && !values {
                 values = true;
                 map.next_value_seed(TypedAlerts { page: &mut *self })?;
+            } else if matches!(key, Key::Count) {
+                let count = map.next_value::<serde_json::Value>()?;
+                self.info.count = count.as_u64();
             } else {
                 if matches!(key, Key::NextLink) {
                     self.info.next_link = true;

@@ -272,6 +272,12 @@ fn gather(shared: &Shared, st: &mut State, req: &Req) -> Result<Page, Box<Resp>>
             break;
         }
     }
+    if limits.graph_skip_stall.is_some_and(|stall| q.skip >= stall) {
+        // The stall: one result and no nextLink, as if the results ended there, though
+        // `$count` still counts them all.
+        items.truncate(1);
+        more = false;
+    }
     let next_link = more.then(|| next_link(shared, req, q.skip + items.len() as u64));
     let mut malformed = HashMap::new();
     let rate = st.faults.malformed;

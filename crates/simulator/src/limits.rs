@@ -45,6 +45,10 @@ pub struct Limits {
     /// Graph `alerts_v2` results per page without `$top`, followed by `@odata.nextLink`: 2000 by
     /// the same assumption.
     pub graph_page_size: u64,
+    /// Graph `alerts_v2` paged by `$skip` at or beyond this answers one result and no
+    /// `@odata.nextLink`, as if the results ended there: the failure reported of deep `$skip`
+    /// under volume (elastic/integrations#20234). `None` (the default): no stall.
+    pub graph_skip_stall: Option<u64>,
 }
 
 impl Default for Limits {
@@ -59,6 +63,7 @@ impl Default for Limits {
             graph_per_minute: 150,
             graph_max_top: GRAPH_MAX_TOP,
             graph_page_size: GRAPH_MAX_TOP,
+            graph_skip_stall: None,
         }
     }
 }

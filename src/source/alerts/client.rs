@@ -369,7 +369,7 @@ impl AlertsClient {
                         .collect();
                     filter = format!("{filter} and ({})", any.join(" or "));
                 }
-                request
+                let request = request
                     // Without it, enum members newer than the API's first version read
                     // `unknownFutureValue`: a determination or a product lost to the SIEM.
                     .header("Prefer", "include-unknown-enum-members")
@@ -377,7 +377,14 @@ impl AlertsClient {
                         ("$filter", filter.as_str()),
                         ("$top", &top),
                         ("$skip", &skip),
-                    ])
+                    ]);
+                // The window's count, with its first page: deep `$skip` has been seen to end a
+                // Graph query early, and the window checks what it paged against the count.
+                if query.skip == 0 {
+                    request.query(&[("$count", "true")])
+                } else {
+                    request
+                }
             }
         }
     }

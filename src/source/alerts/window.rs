@@ -76,6 +76,9 @@ struct Cursor {
     pages: u32,
     /// The last item of the previous page, which the next page must start with.
     seam: Option<u64>,
+    /// What the first page of this pass counted in the window (`@odata.count`, Graph), which
+    /// a pass that ends with fewer items did not page through.
+    counted: Option<u64>,
     restarts: u32,
     /// Paged without the seam check: a window too small to split that keeps changing.
     unchecked: bool,
@@ -87,6 +90,7 @@ impl Cursor {
             skip: 0,
             pages: 0,
             seam: None,
+            counted: None,
             restarts: 0,
             unchecked: false,
         }
@@ -149,6 +153,8 @@ struct PageOutcome {
     last: Option<u64>,
     /// The page had an `@odata.nextLink`.
     next_link: bool,
+    /// The page's `@odata.count`.
+    counted: Option<u64>,
 }
 
 impl WindowFetch<'_> {
@@ -291,6 +297,7 @@ impl WindowFetch<'_> {
             seam_held: expected_seam.is_none(),
             last: None,
             next_link: false,
+            counted: None,
         };
         let (pass_times, hasher) = (&mut self.pass_times, &self.hasher);
         let result = reader::read_page(&page.bytes, want_raw, |item| {
@@ -329,6 +336,7 @@ impl WindowFetch<'_> {
         match result {
             Ok(info) => {
                 outcome.next_link = info.next_link;
+                outcome.counted = info.count;
                 self.bad_answers = 0;
                 self.advance(page, outcome);
                 Ok(())
@@ -347,6 +355,28 @@ impl WindowFetch<'_> {
     }
 
     fn advance(&mut self, page: &AlertPage, outcome: PageOutcome) {
+        let Some(cursor) = self.cursor.as_mut() else {
+            return;
+        };
+        if cursor.pages == 0 {
+            cursor.counted = outcome.counted;
+        }
+        let full = outcome.items >= page.requested
+            || (outcome.next_link && outcome.items > u32::from(page.overlaps));
+        let paged = cursor.skip + outcome.items.saturating_sub(u32::from(page.overlaps));
+        let counted = cursor.counted.filter(|_| !full && !cursor.unchecked);
+        if let Some(counted) = counted.filter(|n| u64::from(paged) < *n) {
+            // Fewer alerts paged than the query counted: it ended early (deep `$skip` stalls
+            // on Graph, and would again at the same depth). The window ends where half of what
+            // was paged is before, so that its `$skip` stays shallower, and is paged again.
+            // (An alert updated out of the window while it is paged also lowers what is
+            // paged: the window is then cut for nothing, never short.)
+            tracing::debug!(tenant = %self.client.tenant.name, "the API counted {counted} alerts in {} .. {} but its pages ended after {paged}; paging a shorter window", self.from, self.end);
+            if self.shrink().is_ok() {
+                return;
+            }
+            tracing::warn!(tenant = %self.client.tenant.name, "the API counted {counted} alerts in {} .. {} but its pages ended after {paged}, and the window is too short to split: taking what was paged", self.from, self.end);
+        }
         let Some(cursor) = self.cursor.as_mut() else {
             return;
         };
@@ -369,10 +399,8 @@ impl WindowFetch<'_> {
             }
             return;
         }
-        // A page with a nextLink is not the last, however short: Graph's pages may hold fewer
-        // than `$top` asked for. (One holding nothing new cannot move the cursor: it ends.)
-        let full = outcome.items >= page.requested
-            || (outcome.next_link && outcome.items > u32::from(page.overlaps));
+        // A page with a nextLink is not the last, however short (above): Graph's pages may
+        // hold fewer than `$top` asked for. (One holding nothing new cannot move the cursor.)
         cursor.skip += outcome.items - u32::from(page.overlaps);
         cursor.pages += 1;
         cursor.seam = outcome.last;

@@ -98,6 +98,8 @@ pub struct TenantStatus {
     pub mode: &'static str,
     /// `v2` or `v1` (its `token_version` setting).
     pub token_version: &'static str,
+    /// The token's audience: the MDE alerts API's or Microsoft Graph's (its `api`).
+    pub audience: &'static str,
     /// What asking Entra for a token just now gave.
     pub check: TokenCheck,
     /// The stored refresh token as it was before the check.
@@ -242,6 +244,7 @@ pub async fn tenant_status(
             TokenVersion::V2 => "v2",
             TokenVersion::V1 => "v1",
         },
+        audience: tenant.entra().resource.url(),
         rotated_now,
         check: token_check,
         stored,

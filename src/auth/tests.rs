@@ -408,6 +408,7 @@ fn status(stored: StoredToken, last: Option<AuthErrorKind>) -> TenantStatus {
         name: "contoso".into(),
         mode: "refresh_token",
         token_version: "v2",
+        audience: crate::entra::MDE_RESOURCE,
         check: TokenCheck::Skipped,
         stored,
         rotated_now: false,

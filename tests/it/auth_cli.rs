@@ -486,7 +486,9 @@ fn status_says_which_tenant_needs_re_consent() {
     let alpha = block("alpha");
     assert!(
         alpha.starts_with("alpha  ok")
-            && alpha.contains("refresh_token (v2 token endpoint)")
+            && alpha.contains(
+                "refresh_token (v2 token endpoint, for https://api.securitycenter.microsoft.com)"
+            )
             && alpha.contains("works now")
             && alpha.contains("rotated just now by this check; 90 days left"),
         "{alpha}"

@@ -300,6 +300,20 @@ async fn check_calls_graph_and_a_403_names_graphs_permission() {
             siemfwd_simulator::Endpoint::GraphAlerts
         ) >= 1
     );
+    // `auth status` asks Entra for each tenant's Graph token: both are fine (the 403 is the
+    // API's, not Entra's).
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+        .args(["auth", "status", "--config"])
+        .arg(dir.join("siemfwd.toml"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{said}");
+    assert!(
+        said.contains("token endpoint, for https://graph.microsoft.com)")
+            && said.contains("works now"),
+        "{said}"
+    );
     assert_eq!(
         sim.requests(&sim.tenants()[0].id, siemfwd_simulator::Endpoint::Alerts),
         0

@@ -115,8 +115,8 @@ fn write_status(
     writeln!(out, "{}  {label}", s.name)?;
     writeln!(
         out,
-        "    auth           {} ({} token endpoint)",
-        s.mode, s.token_version
+        "    auth           {} ({} token endpoint, for {})",
+        s.mode, s.token_version, s.audience
     )?;
     let token = match &s.check {
         TokenCheck::Skipped => "not checked (--no-check)".to_owned(),

@@ -58,13 +58,23 @@ pub fn is_tenant(s: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)))
 }
 
+/// The last step, the same for both APIs.
+const LAST_STEP: &str = "\
+3. Tell the MSSP it is done. For a tenant read with delegated tokens (auth = \"refresh_token\"),
+   a user of this tenant who can read Defender alerts then signs in once, with the link or code
+   the MSSP gets from:
+     siemfwd auth login --config FILE --tenant NAME
+   The MSSP then checks the tenant with:
+     siemfwd check --config FILE
+";
+
 /// The instructions to send along with the link: what the customer's admin does, in order.
 /// `mssp_tenant_id`: the MSSP's own tenant id, which the Defender portal asks for. `graph`:
 /// the app reads Microsoft Graph's `alerts_v2` (consent is all it takes) rather than the MDE
 /// alerts API (consent, then the Defender portal's SIEM step).
 pub fn instructions(request: &ConsentRequest, mssp_tenant_id: Option<&str>, graph: bool) -> String {
     if graph {
-        return graph_instructions();
+        return format!("{GRAPH_STEPS}{LAST_STEP}");
     }
     let mssp = mssp_tenant_id.unwrap_or("<the MSSP's tenant id>");
     let client = &request.client_id;
@@ -79,19 +89,13 @@ pub fn instructions(request: &ConsentRequest, mssp_tenant_id: Option<&str>, grap
 2. In the Microsoft Defender portal of the customer's tenant (https://security.microsoft.com):
    Settings > Endpoints > APIs > SIEM, tab MSSP: enter the app (client) id {client}
    and the MSSP's tenant id {mssp}, and authorize the app.
-3. Tell the MSSP it is done. For a tenant read with delegated tokens (auth = \"refresh_token\"),
-   a user of this tenant who can read Defender alerts then signs in once, with the link or code
-   the MSSP gets from:
-     siemfwd auth login --config FILE --tenant NAME
-   The MSSP then checks the tenant with:
-     siemfwd check --config FILE
-"
+{LAST_STEP}"
     )
 }
 
-/// What the customer's admin does for an app that reads Microsoft Graph (`api = "graph"`).
-fn graph_instructions() -> String {
-    "\
+/// What the customer's admin does first for an app that reads Microsoft Graph
+/// (`api = "graph"`).
+const GRAPH_STEPS: &str = "\
 1. Sign in with the link above as an administrator of the customer's tenant (Global
    Administrator, Privileged Role Administrator or Cloud Application Administrator) and
    accept the permissions it asks for on Microsoft Graph: \"Read all security alerts\"
@@ -103,12 +107,4 @@ fn graph_instructions() -> String {
    Partner Center's application consent API, with the same permission.
 2. Nothing to do in the Defender portal: Graph reads the alerts of every Defender product
    the tenant has (Endpoint, Office 365, Identity, Cloud Apps, ...).
-3. Tell the MSSP it is done. For a tenant read with delegated tokens (auth = \"refresh_token\"),
-   a user of this tenant who can read Defender alerts then signs in once, with the link or code
-   the MSSP gets from:
-     siemfwd auth login --config FILE --tenant NAME
-   The MSSP then checks the tenant with:
-     siemfwd check --config FILE
-"
-    .to_owned()
-}
+";

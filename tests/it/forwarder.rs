@@ -72,6 +72,31 @@ async fn finish(
     judge(&truth, &must, received, incidents)
 }
 
+/// kill -9 of the running forwarder (the checkpoints read at once: nothing writes them any
+/// more), and a new one started after a random pause.
+async fn kill_9_and_restart(
+    mut fwd: harness::Forwarder,
+    env: &Env,
+    rs: &Rsyslog,
+    uptime: &mut Uptime,
+    incidents: &mut Vec<Incident>,
+    rng: &mut Rng,
+) -> harness::Forwarder {
+    fwd.assert_running(env);
+    fwd.kill9();
+    uptime.down();
+    let checkpoints = env.checkpoints();
+    incidents.push(Incident::Restart {
+        mark: settled_mark(rs).await,
+        clean: false,
+        checkpoints,
+    });
+    tokio::time::sleep(rng.between(Duration::ZERO, Duration::from_millis(800))).await;
+    let fwd = env.spawn();
+    uptime.up();
+    fwd
+}
+
 /// The checks every run shares: nothing missing, forged or undecodable.
 fn assert_complete_and_genuine(verdict: &Verdict, env: &Env) {
     let problems = !verdict.missing.is_empty()
@@ -158,19 +183,7 @@ async fn kill_9_at_random_moments_loses_nothing() {
     for k in 0..KILLS {
         tokio::time::sleep(rng.between(Duration::from_millis(1000), Duration::from_millis(4000)))
             .await;
-        fwd.assert_running(&env);
-        fwd.kill9();
-        uptime.down();
-        // Read at once: nothing writes them any more.
-        let checkpoints = env.checkpoints();
-        incidents.push(Incident::Restart {
-            mark: settled_mark(&rs).await,
-            clean: false,
-            checkpoints,
-        });
-        tokio::time::sleep(rng.between(Duration::ZERO, Duration::from_millis(800))).await;
-        fwd = env.spawn();
-        uptime.up();
+        fwd = kill_9_and_restart(fwd, &env, &rs, &mut uptime, &mut incidents, &mut rng).await;
         if k == 1 {
             // The SIEM restarts under the running forwarder.
             tokio::time::sleep(rng.between(Duration::from_millis(300), Duration::from_secs(2)))
@@ -245,18 +258,7 @@ async fn mde_and_graph_tenants_together_lose_nothing_through_sigterm_and_kill_9(
     for _ in 0..2 {
         tokio::time::sleep(rng.between(Duration::from_millis(1000), Duration::from_millis(3000)))
             .await;
-        fwd.assert_running(&env);
-        fwd.kill9();
-        uptime.down();
-        let checkpoints = env.checkpoints();
-        incidents.push(Incident::Restart {
-            mark: settled_mark(&rs).await,
-            clean: false,
-            checkpoints,
-        });
-        tokio::time::sleep(rng.between(Duration::ZERO, Duration::from_millis(800))).await;
-        fwd = env.spawn();
-        uptime.up();
+        fwd = kill_9_and_restart(fwd, &env, &rs, &mut uptime, &mut incidents, &mut rng).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let verdict = finish(&sim, &env, &rs, &uptime, &incidents).await;

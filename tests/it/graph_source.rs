@@ -66,16 +66,8 @@ fn leef(line: &str) -> Record {
     (parts[..4].iter().map(|s| (*s).to_owned()).collect(), fields)
 }
 
-/// `siemfwd replay` of [from, to) for the simulator's tenants read through `api`: its records
-/// by (tenant, alert id).
-fn replay(
-    sim: &Simulator,
-    api: &str,
-    format: &str,
-    from: &str,
-    to: &str,
-) -> BTreeMap<(String, String), Record> {
-    let dir = TestDir::new(&format!("graph-{api}-{format}"));
+/// Writes `dir/siemfwd.toml`: every simulated tenant read through `api`, to stdout as `format`.
+fn write_config(dir: &TestDir, sim: &Simulator, api: &str, format: &str) -> std::path::PathBuf {
     let mut text = format!(
         "state_dir = \"{state}\"\n[defaults]\nclient_id = \"{client}\"\nclient_secret = \"{secret}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\napi = \"{api}\"\n\n[[output]]\nname = \"out\"\ntype = \"stdout\"\nformat = \"{format}\"\n",
         state = dir.join("state").display(),
@@ -91,6 +83,20 @@ fn replay(
     }
     let config = dir.join("siemfwd.toml");
     std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// `siemfwd replay` of [from, to) for the simulator's tenants read through `api`: its records
+/// by (tenant, alert id).
+fn replay(
+    sim: &Simulator,
+    api: &str,
+    format: &str,
+    from: &str,
+    to: &str,
+) -> BTreeMap<(String, String), Record> {
+    let dir = TestDir::new(&format!("graph-{api}-{format}"));
+    let config = write_config(&dir, sim, api, format);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_siemfwd"))
         .args(["replay", "--config"])
         .arg(&config)
@@ -259,20 +265,7 @@ async fn check_calls_graph_and_a_403_names_graphs_permission() {
     )
     .unwrap();
     let dir = TestDir::new("graph-check");
-    let mut text = format!(
-        "state_dir = \"{state}\"\n[defaults]\nclient_id = \"{client}\"\nclient_secret = \"{secret}\"\nlogin_url = \"{url}\"\napi_url = \"{url}\"\napi = \"graph\"\n\n[[output]]\nname = \"out\"\ntype = \"stdout\"\nformat = \"cef\"\n",
-        state = dir.join("state").display(),
-        client = sim.client_id(),
-        secret = sim.client_secret(),
-        url = sim.url(),
-    );
-    for t in sim.tenants() {
-        text.push_str(&format!(
-            "\n[[tenant]]\nname = \"{}\"\ntenant_id = \"{}\"\n",
-            t.name, t.id
-        ));
-    }
-    std::fs::write(dir.join("siemfwd.toml"), &text).unwrap();
+    write_config(&dir, &sim, "graph", "cef");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_siemfwd"))
         .args(["check", "--config"])
         .arg(dir.join("siemfwd.toml"))

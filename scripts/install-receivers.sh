@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install the real syslog receivers used by the integration tests (Debian 12, run as root).
 #
-#  * rsyslog 8.2302 + liblognorm (mmnormalize) + the gtls/ossl TLS stream drivers + openssl,
-#    installed with apt. The package's init script is NOT started (policy-rc.d), so no system
-#    rsyslogd is left running by this script.
+#  * rsyslog 8.2302 + liblognorm (mmnormalize) + the gtls/ossl TLS stream drivers + imrelp
+#    (RELP input, librelp) + openssl, installed with apt. The package's init script is NOT
+#    started (policy-rc.d), so no system rsyslogd is left running by this script.
 #  * syslog-ng 3.38, which conflicts with rsyslog as a Debian package: its .deb and the libraries
 #    it needs that are not installed are fetched with `apt-get download` and unpacked with
 #    `dpkg -x` into $SIEMFWD_RECEIVERS_DIR/syslog-ng (default: <repo>/target/receivers/syslog-ng).
@@ -48,7 +48,10 @@ apt_update_once() {
 # prometheus: a real Prometheus server (and promtool) scrapes the admin listener in
 # tests/it/admin.rs; the tests start their own on a free port, never the system service.
 # man-db: `man -l` renders `siemfwd man` (tests/it/first_hour.rs).
-APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl liblognorm5 openssl systemd prometheus man-db)
+# rsyslog-relp / librelp0: imrelp (rsyslog's RELP input, plain and TLS) as the receiver of the
+# RELP output's tests (issue 20); librelp0 is the RELP library imrelp.so links against.
+APT_PKGS=(rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp librelp0 liblognorm5 openssl systemd
+          prometheus man-db)
 missing=()
 for p in "${APT_PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -71,7 +74,7 @@ else
 fi
 
 RSYSLOG_MODDIR="$(dirname "$(dpkg -L rsyslog | awk '/\/rsyslog\/imtcp\.so$/ && !f { print; f = 1 }')")"
-for m in imtcp imudp mmnormalize lmnsd_gtls lmnsd_ossl; do
+for m in imtcp imudp imrelp mmnormalize lmnsd_gtls lmnsd_ossl; do
   if [ ! -e "$RSYSLOG_MODDIR/$m.so" ]; then
     log "missing rsyslog module $RSYSLOG_MODDIR/$m.so"
     exit 1

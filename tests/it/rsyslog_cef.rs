@@ -217,7 +217,15 @@ fn harness_rsyslog_config_validates() {
         .unwrap_or_else(|e| panic!("rsyslogd -N1 rejected {}:\n{e}", rs.config_path().display()));
     assert!(out.contains("End of config validation run"), "{out}");
     let p = rs.ports();
-    let mut all = [p.tls_gtls, p.tls_gtls_name, p.tls_ossl, p.tcp, p.udp];
+    let mut all = [
+        p.tls_gtls,
+        p.tls_gtls_name,
+        p.tls_ossl,
+        p.tcp,
+        p.udp,
+        p.relp,
+        p.relp_tls,
+    ];
     all.sort_unstable();
     assert!(
         all.windows(2).all(|w| w[0] != w[1]),

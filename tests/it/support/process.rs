@@ -98,6 +98,21 @@ impl Daemon {
         let _ = child.kill();
         child.wait().ok()
     }
+
+    /// SIGKILL by pid and reaps it; panics if it had exited by itself, `None` if it was
+    /// already stopped or killed.
+    pub fn kill9(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{} (pid {}) had already exited: {status}",
+                self.name,
+                child.id()
+            );
+        }
+        child.kill().expect("kill -9");
+        child.wait().ok()
+    }
 }
 
 /// `kill -SIG PID` (std has no signal API other than SIGKILL).

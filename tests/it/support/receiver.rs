@@ -55,6 +55,17 @@ impl<O, P: Copy + Default> Home<O, P> {
         }
     }
 
+    /// Kills the daemon with SIGKILL by pid (no chance to flush or finish anything) and reaps
+    /// it. The dir, its files and the ports stay: `restart()` starts it again on them.
+    /// Panics if the daemon was not running.
+    pub fn kill9(&mut self) {
+        let mut d = self
+            .daemon
+            .take()
+            .expect("kill9: the daemon is not running");
+        d.kill9();
+    }
+
     /// Whether the daemon is (still) running.
     pub fn is_running(&mut self) -> bool {
         self.daemon.as_mut().is_some_and(|d| d.try_wait().is_none())

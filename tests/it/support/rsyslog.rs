@@ -2,8 +2,14 @@
 //!
 //! Inputs (all 127.0.0.1, see [`RsyslogPorts`]): TLS gtls (`x509/certvalid`), TLS gtls
 //! (`x509/name`, permitted peer `mde-forwarder`), TLS ossl (`x509/name`, same peer), plain TCP
-//! (octet-counted and LF frames on one port), UDP. Input names in `raw.log`/`inputname`:
-//! `tls_gtls`, `tls_gtls_name`, `tls_ossl`, `tcp_plain`, `udp_plain`.
+//! (octet-counted and LF frames on one port), UDP, RELP (imrelp) plain and over TLS (client
+//! certificate must chain to the CA; librelp through OpenSSL, see the template). Input names in
+//! `raw.log`/`inputname`: `tls_gtls`, `tls_gtls_name`, `tls_ossl`, `tcp_plain`, `udp_plain`,
+//! `relp_plain`, `relp_tls`.
+//!
+//! The RELP inputs feed a ruleset in direct mode: each message is written to `out/raw.log` and
+//! `out/parsed.jsonl` (and handed to the OS) before rsyslog acknowledges it, so a
+//! [`Home::kill9`] of rsyslogd loses no message it acknowledged.
 //!
 //! Config: `tests/it/receivers/rsyslog.conf.in` (from shared/reference/rsyslog.conf) with
 //! rulebases `examples/receivers/cef.rb` and `leef.rb` (the ones users copy). Every message is written to
@@ -31,7 +37,12 @@ const NOT_FOUND: &str = "rsyslogd not found: run scripts/install-receivers.sh";
 const LAUNCHER: Launcher = Launcher {
     name: "rsyslogd",
     timeout: Duration::from_secs(15),
-    port_taken: &["Address already in use", "Could not create"],
+    // imrelp: "error while binding relp tcp socket on port ..." (and it keeps running).
+    port_taken: &[
+        "Address already in use",
+        "Could not create",
+        "error while binding relp",
+    ],
 };
 /// How many times to pick new ports when one was taken meanwhile.
 const START_ATTEMPTS: usize = 5;
@@ -74,6 +85,11 @@ pub struct RsyslogPorts {
     pub tcp: u16,
     /// UDP.
     pub udp: u16,
+    /// RELP (imrelp), plain; input name `relp_plain`.
+    pub relp: u16,
+    /// RELP (imrelp) over TLS; the client certificate must chain to the CA
+    /// (`tls.authMode="certvalid"`); input name `relp_tls`.
+    pub relp_tls: u16,
 }
 
 /// A running rsyslogd in its own temp dir. Stopped (by pid) and the dir removed on drop.
@@ -144,6 +160,8 @@ pub fn render_config(work: &Path, ports: &RsyslogPorts, opts: &RsyslogOpts) -> S
         .replace("@PORT_OSSL@", &ports.tls_ossl.to_string())
         .replace("@PORT_TCP@", &ports.tcp.to_string())
         .replace("@PORT_UDP@", &ports.udp.to_string())
+        .replace("@PORT_RELP@", &ports.relp.to_string())
+        .replace("@PORT_RELP_TLS@", &ports.relp_tls.to_string())
         .replace("@MAX_MESSAGE_SIZE@", &opts.max_message_size)
         .replace(
             "@ESCAPE_CC@",
@@ -172,21 +190,24 @@ impl Rsyslog {
             module_dir: module_dir(),
         };
         LAUNCHER.start_on_free_ports(START_ATTEMPTS, || {
-            let p = free_ports(5);
+            let p = free_ports(7);
             me.ports = RsyslogPorts {
                 tls_gtls: p[0],
                 tls_gtls_name: p[1],
                 tls_ossl: p[2],
                 tcp: p[3],
                 udp: p[4],
+                relp: p[5],
+                relp_tls: p[6],
             };
             me.try_launch()
         });
         me
     }
 
-    /// Stops rsyslogd and starts it again with the same config and ports (output files are
-    /// kept and appended to). Retries for a while if a port is still/already in use.
+    /// Stops rsyslogd (if it still runs; after [`Home::kill9`] it does not) and starts it again
+    /// with the same config and ports (output files are kept and appended to). Retries for a
+    /// while if a port is still/already in use.
     pub fn restart(&mut self) {
         self.stop();
         LAUNCHER.restart(|| self.try_launch());
@@ -229,6 +250,8 @@ impl Rsyslog {
                 && is_bound_by(pid, p.tls_ossl, false)
                 && is_bound_by(pid, p.tcp, false)
                 && is_bound_by(pid, p.udp, true)
+                && is_bound_by(pid, p.relp, false)
+                && is_bound_by(pid, p.relp_tls, false)
                 && std::net::TcpStream::connect(("127.0.0.1", p.tcp)).is_ok()
         };
         let daemon = LAUNCHER.launch(

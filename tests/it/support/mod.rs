@@ -8,7 +8,8 @@
 //! - [`certs::Certs`]: throwaway CA, server cert (localhost/127.0.0.1), client cert
 //!   (CN `mde-forwarder`) made with `openssl`.
 //! - [`rsyslog::Rsyslog`]: rsyslogd + mmnormalize/liblognorm (CEF/LEEF decoding), TLS (gtls,
-//!   ossl with permittedPeer), plain TCP (octet-counted and LF), UDP.
+//!   ossl with permittedPeer), plain TCP (octet-counted and LF), UDP, RELP (imrelp, plain and
+//!   TLS).
 //! - [`syslog_ng::SyslogNg`]: syslog-ng 3.38 (unpacked under [`receivers_dir`]) with regexp/kv
 //!   CEF/LEEF decoding to JSON, TLS (RFC 5425, client cert required; LF framing), plain TCP
 //!   (octet-counted, trimmed, LF with BSD or RFC 5424 parsing), UDP.

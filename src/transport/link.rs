@@ -95,8 +95,16 @@ impl Connector {
         tcp_connected: &std::sync::atomic::AtomicBool,
     ) -> Result<Link, ConnectError> {
         match &self.destination {
-            Destination::Tcp { address } => Ok(Link::Tcp(tcp_connect(address).await?)),
-            Destination::Tls { address, .. } => {
+            Destination::Tcp { address }
+            | Destination::Relp {
+                address, tls: None, ..
+            } => Ok(Link::Tcp(tcp_connect(address).await?)),
+            Destination::Tls { address, .. }
+            | Destination::Relp {
+                address,
+                tls: Some(_),
+                ..
+            } => {
                 let tls = self
                     .tls
                     .as_ref()
@@ -252,6 +260,15 @@ async fn read_one<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<usize>> 
 }
 
 impl Link {
+    /// The byte stream of a TCP or TLS link, for a protocol of its own (RELP).
+    pub(crate) fn into_stream(self) -> Option<Box<dyn crate::transport::relp::session::Io>> {
+        match self {
+            Link::Tcp(s) => Some(Box::new(s)),
+            Link::Tls(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Writes already framed bytes to a stream link and flushes them.
     pub async fn write_stream(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {

@@ -14,6 +14,8 @@
 //!   connection breaks (`replay_window_bytes`).
 //! - [`output`]: the [`Output`] handle and its delivery contract.
 //! - [`dead_letter`]: where records that cannot be sent are kept.
+//! - [`relp`]: RELP frames and sessions, for `type = "relp"` outputs, whose records are each
+//!   acknowledged by the receiver.
 
 pub mod batch;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod envelope;
 pub mod framing;
 pub mod link;
 pub mod output;
+pub mod relp;
 pub mod resend;
 mod sender;
 pub mod tls;

@@ -30,6 +30,7 @@ use super::config::{ConnectionSettings, Destination, OutputConfig};
 use super::dead_letter::{DeadLetter, DeadLetters};
 use super::envelope::{Envelope, EnvelopeError, local_hostname};
 use super::link::{ConnectError, Connector};
+use super::sender::relp::RelpSender;
 use super::sender::{Job, OutputStats, Progress, Sender, SharedStats};
 use super::tls::{TlsClient, TlsSetupError};
 use crate::mapping::{Mapping, MappingError};
@@ -148,7 +149,7 @@ impl Output {
                 })?;
         }
         let (encoder, tls) = encoder_and_tls(config)?;
-        if let Destination::Tls { tls, .. } = &config.destination
+        if let Some(tls) = config.destination.tls()
             && tls.insecure_skip_verify
         {
             tracing::error!(
@@ -181,14 +182,26 @@ impl Output {
         let target = connector.destination().describe();
         let stats = Arc::new(SharedStats::default());
         let progress = Arc::new(Progress::default());
-        let sender = Sender {
-            name: name.clone(),
-            connector,
-            settings,
-            stats: stats.clone(),
-            progress: progress.clone(),
+        let task = if let Destination::Relp { window, .. } = connector.destination() {
+            let sender = RelpSender {
+                name: name.clone(),
+                window: *window,
+                connector,
+                settings,
+                stats: stats.clone(),
+                progress: progress.clone(),
+            };
+            tokio::spawn(sender.run(jobs))
+        } else {
+            let sender = Sender {
+                name: name.clone(),
+                connector,
+                settings,
+                stats: stats.clone(),
+                progress: progress.clone(),
+            };
+            tokio::spawn(sender.run(jobs))
         };
-        let task = tokio::spawn(sender.run(jobs));
         Output {
             name,
             target,
@@ -406,14 +419,12 @@ fn encoder_and_tls(
         source,
     })?
     .with_time_source(config.timestamp);
-    let tls = match &config.destination {
-        Destination::Tls { tls, .. } => {
-            Some(TlsClient::new(tls).map_err(|source| OutputError::Tls {
-                output: name.clone(),
-                source,
-            })?)
-        }
-        _ => None,
+    let tls = match config.destination.tls() {
+        Some(tls) => Some(TlsClient::new(tls).map_err(|source| OutputError::Tls {
+            output: name.clone(),
+            source,
+        })?),
+        None => None,
     };
     let encoder = RecordEncoder::new(
         Arc::new(mapping),
@@ -433,12 +444,46 @@ pub fn preflight(config: &OutputConfig) -> Result<(), OutputError> {
 /// Opens (and closes) a connection to an output as configured, TLS handshake included: what
 /// `siemfwd check` reports. Returns a short description of what worked.
 pub async fn probe(config: &OutputConfig) -> Result<String, ProbeError> {
-    let tls = match &config.destination {
-        Destination::Tls { tls, .. } => Some(TlsClient::new(tls)?),
-        _ => None,
+    let tls = match config.destination.tls() {
+        Some(tls) => Some(TlsClient::new(tls)?),
+        None => None,
     };
     let connector = Connector::new(config.destination.clone(), tls);
     let link = connector.connect(config.connection.connect_timeout).await?;
+    if let Destination::Relp { tls, .. } = &config.destination {
+        // A RELP session opened and closed: the receiver's offers say it speaks RELP.
+        let target = config.destination.describe();
+        let stream = link
+            .into_stream()
+            .ok_or_else(|| ConnectError(format!("{target}: not a stream")))?;
+        let session = tokio::time::timeout(
+            config.connection.connect_timeout,
+            crate::transport::relp::session::Session::open(stream),
+        )
+        .await
+        .map_err(|_| ConnectError(format!("{target} did not answer RELP's open")))?
+        .map_err(|e| ConnectError(format!("{target}: {e}")))?;
+        let software = session
+            .offers
+            .offer("relp_software")
+            .unwrap_or("software not said")
+            .to_owned();
+        let version = session
+            .offers
+            .offer("relp_version")
+            .unwrap_or("?")
+            .to_owned();
+        session.close().await;
+        return Ok(format!(
+            "RELP session with {target}{} opened and closed: relp_version={version}, relp_software={software}",
+            match tls {
+                Some(t) if t.insecure_skip_verify =>
+                    " (TLS, its certificate NOT verified: insecure_skip_verify = true)",
+                Some(_) => " (TLS verified)",
+                None => "",
+            }
+        ));
+    }
     let _ = link.close().await;
     Ok(match &config.destination {
         Destination::Tls { tls, .. } if tls.insecure_skip_verify => format!(

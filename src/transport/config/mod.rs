@@ -55,6 +55,8 @@ pub struct RawOutput {
     queue: Option<usize>,
     replay_window_bytes: Option<usize>,
     batch_max_bytes: Option<usize>,
+    tls: Option<bool>,
+    relp_window: Option<usize>,
 }
 
 /// Where an output sends its records.
@@ -66,6 +68,17 @@ pub enum Destination {
         address: String,
         /// How the server is checked and how the output proves who it is.
         tls: TlsSettings,
+    },
+    /// `type = "relp"`: RELP (rsyslog's `imrelp`), every record acknowledged by the
+    /// receiver; over TLS with `tls = true`.
+    Relp {
+        /// `host:port` (`[v6]:port`), resolved again on every reconnect.
+        address: String,
+        /// `tls = true`: how the server is checked and how the output proves who it is (the
+        /// keys of a tls output).
+        tls: Option<TlsSettings>,
+        /// `relp_window`: records sent ahead of their acknowledgements, at most.
+        window: usize,
     },
     /// `type = "tcp"`: plain TCP.
     Tcp {
@@ -96,7 +109,7 @@ impl OutputConfig {
     /// starts it again when one of them changed, even if its table did not.
     pub fn files_read(&self) -> Vec<&Path> {
         let mut files: Vec<&Path> = self.mapping.iter().map(PathBuf::as_path).collect();
-        if let Destination::Tls { tls, .. } = &self.destination {
+        if let Some(tls) = self.destination.tls() {
             files.extend(tls.ca_file.as_deref());
             if let Some((cert, key)) = &tls.client_cert {
                 files.extend([cert.as_path(), key.as_path()]);
@@ -107,10 +120,20 @@ impl OutputConfig {
 }
 
 impl Destination {
+    /// Its TLS settings: a tls output's, or a relp output's with `tls = true`.
+    pub fn tls(&self) -> Option<&TlsSettings> {
+        match self {
+            Destination::Tls { tls, .. } => Some(tls),
+            Destination::Relp { tls, .. } => tls.as_ref(),
+            _ => None,
+        }
+    }
+
     /// What to call it in messages: the address, the path or `stdout`.
     pub fn describe(&self) -> String {
         match self {
             Destination::Tls { address, .. }
+            | Destination::Relp { address, .. }
             | Destination::Tcp { address }
             | Destination::Udp { address } => address.clone(),
             Destination::Unix { path } | Destination::File { path } => path.display().to_string(),
@@ -201,7 +224,12 @@ pub enum AddressError {
 const MIB: usize = 1024 * 1024;
 
 /// The values of an output's `type`.
-const OUTPUT_TYPES: &[&str] = &["tls", "tcp", "udp", "unix", "file", "stdout"];
+const OUTPUT_TYPES: &[&str] = &["tls", "relp", "tcp", "udp", "unix", "file", "stdout"];
+/// `relp_window` unless set: librelp's own window.
+pub const DEFAULT_RELP_WINDOW: usize = 128;
+/// One record at a time at least; rsyslog's imrelp keeps at most 1,024 unanswered per session
+/// by default, and more only holds more records in memory.
+const RELP_WINDOW: RangeInclusive<usize> = 1..=1024;
 
 /// Smallest `max_message_bytes` accepted: room for an envelope and a minimal record.
 const MIN_MESSAGE_BYTES: usize = 480;
@@ -278,7 +306,7 @@ impl RawOutput {
 
     /// A TLS, TCP or UDP output (`address`), not a local one (`path`).
     fn is_network(&self) -> bool {
-        matches!(self.kind.as_str(), "tls" | "tcp" | "udp")
+        matches!(self.kind.as_str(), "tls" | "relp" | "tcp" | "udp")
     }
 
     /// File and stdout: one record per line, no syslog envelope unless asked.
@@ -323,11 +351,42 @@ impl RawOutput {
             ));
         }
         self.check_no_tls_keys()?;
+        if kind != "relp" {
+            for (key, set) in [
+                ("tls", self.tls.is_some()),
+                ("relp_window", self.relp_window.is_some()),
+            ] {
+                if set {
+                    return Err(self.err(key, format!("only a relp output has `{key}`")));
+                }
+            }
+        }
         Ok(match kind {
             "tls" => {
                 let address = self.address()?;
                 let tls = self.tls(&address, base)?;
                 Destination::Tls { address, tls }
+            }
+            "relp" => {
+                if self.replay_window_bytes.is_some() {
+                    return Err(self.err(
+                        "replay_window_bytes",
+                        "a relp output sends again what the receiver did not acknowledge: it has no replay window",
+                    ));
+                }
+                let address = self.address()?;
+                let tls = match self.tls {
+                    Some(true) => Some(self.tls(&address, base)?),
+                    _ => None,
+                };
+                let window =
+                    number_in(self.relp_window.unwrap_or(DEFAULT_RELP_WINDOW), RELP_WINDOW)
+                        .map_err(|m| self.err("relp_window", m))?;
+                Destination::Relp {
+                    address,
+                    tls,
+                    window,
+                }
             }
             "tcp" => Destination::Tcp {
                 address: self.address()?,
@@ -417,6 +476,12 @@ impl RawOutput {
             (None, "tls" | "tcp") => Framing::OctetCounting,
             (None, "file" | "stdout") => Framing::Lf,
             (None, _) => Framing::Datagram,
+            (Some(_), "relp") => {
+                return Err(self.err(
+                    "framing",
+                    "RELP frames each record itself: a relp output takes no `framing`",
+                ));
+            }
             (Some("octet-counting"), "tls" | "tcp") => Framing::OctetCounting,
             (Some("lf"), "tcp" | "file" | "stdout") => Framing::Lf,
             (Some("lf"), "tls") => {
@@ -450,7 +515,7 @@ impl RawOutput {
     /// `max_message_bytes`, whose default and bounds depend on the output's type.
     fn max_message_bytes(&self) -> Result<usize, OutputConfigError> {
         let udp = self.kind == "udp";
-        let streamed = matches!(self.kind.as_str(), "tls" | "tcp");
+        let streamed = matches!(self.kind.as_str(), "tls" | "relp" | "tcp");
         let max_message_bytes = self
             .max_message_bytes
             .unwrap_or(if streamed || self.is_lines() {

@@ -53,9 +53,14 @@ impl RawOutput {
             ("pin_sha256", self.pin_sha256.is_some()),
             ("insecure_skip_verify", self.insecure_skip_verify.is_some()),
         ];
-        if self.kind != "tls"
-            && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
-        {
+        let takes_tls = self.kind == "tls" || (self.kind == "relp" && self.tls == Some(true));
+        if !takes_tls && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set) {
+            if self.kind == "relp" {
+                return Err(self.err(
+                    key,
+                    format!("a relp output takes `{key}` with `tls = true` only"),
+                ));
+            }
             return Err(self.err(key, format!("only a tls output has `{key}`")));
         }
         Ok(())

@@ -57,6 +57,12 @@ impl Progress {
         *self.confirmed.borrow() >= seq
     }
 
+    /// Batch `seq` was acknowledged by the receiver (RELP): written and confirmed at once.
+    pub(super) fn acknowledged(&self, seq: u64) {
+        self.written.store(seq, Ordering::Release);
+        self.confirmed.send_replace(seq);
+    }
+
     /// Waits until batch `seq` and every one before it is confirmed.
     pub async fn confirmed(&self, seq: u64) {
         let mut confirmed = self.confirmed.subscribe();

@@ -19,6 +19,7 @@ use super::resend::ResendWindow;
 use crate::backoff::Backoff;
 
 mod confirm;
+pub(crate) mod relp;
 
 pub(crate) use confirm::Progress;
 use confirm::{CONFIRM_IDLE, CONFIRM_MAX_AGE, ConfirmBy};

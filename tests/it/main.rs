@@ -24,6 +24,7 @@ mod isolation;
 mod map_cli;
 mod receiver_examples;
 mod reload;
+mod relp_output;
 mod relp_receiver;
 mod rsyslog_cef;
 mod shutdown;

@@ -16,6 +16,7 @@
 //! - [`files`]: bounded waits on the receivers' output files.
 //! - [`run`]: `siemfwd run` over the simulator: config, process, admin listener.
 //! - [`send`]: plain TCP (octet counting / LF) and UDP senders.
+//! - [`relp::RelpClient`]: a minimal RELP client (plain TCP), for the imrelp inputs.
 //! - [`cef_contract`]: the default CEF mapping modelled from the source alert, for comparing
 //!   what a receiver decoded.
 //! - [`cef_check`]: sample alerts, rsyslog's output read up to a sentinel, and decoded CEF
@@ -32,6 +33,7 @@ pub mod leef_contract;
 pub mod ports;
 pub mod process;
 pub mod receiver;
+pub mod relp;
 pub mod rsyslog;
 pub mod run;
 pub mod send;

@@ -1,14 +1,17 @@
 //! The receiver configs users copy (`examples/receivers/`) work as shipped: with only their
 //! paths and ports changed, a real rsyslog and a real syslog-ng take siemfwd's records over
-//! mutual TLS and decode the CEF. The test harnesses' own receivers load the same rulebases and
-//! parsers, so they cannot drift.
+//! mutual TLS and decode the CEF, and rsyslog's RELP config takes RELP. The test harnesses' own
+//! receivers load the same rulebases and parsers, so they cannot drift.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::certs::Certs;
+use crate::support::files::read_lines;
 use crate::support::ports::free_ports;
+use crate::support::receiver::validate;
+use crate::support::relp::RelpClient;
 use crate::support::rsyslog::{module_dir, rsyslogd_path};
 use crate::support::syslog_ng::{include_path, syslog_ng_path};
 use crate::support::tempdir::TestDir;
@@ -183,4 +186,87 @@ fn the_shipped_syslog_ng_config_takes_siemfwd_over_mutual_tls_and_decodes_the_ce
         event["_cef"]["ext"]["externalId"], "da638672170592213380_1847720195",
         "{line}"
     );
+}
+
+#[test]
+fn the_shipped_rsyslog_relp_config_has_written_what_it_acknowledged_when_killed_and_decodes_the_cef()
+ {
+    let dir = TestDir::new("example-rsyslog-relp");
+    let certs = Certs::generate(&dir.join("certs"));
+    let etc = install(&dir, &certs, &["cef.rb", "leef.rb"]);
+    let (work, out) = (dir.mkdir("work"), dir.mkdir("out"));
+    let ports = free_ports(2);
+    let (tls_port, plain_port) = (ports[0], ports[1]);
+    let conf = std::fs::read_to_string(Path::new(EXAMPLES).join("rsyslog-relp.conf"))
+        .unwrap()
+        .replace("/etc/rsyslog.d/siemfwd", etc.to_str().unwrap())
+        .replace("/var/spool/rsyslog", work.to_str().unwrap())
+        .replace("/var/log/siemfwd", out.to_str().unwrap())
+        .replace("port=\"2515\"", &format!("port=\"{tls_port}\""))
+        .replace("port=\"2514\"", &format!("port=\"{plain_port}\""));
+    let conf_path = dir.join("rsyslog.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut check = Command::new(rsyslogd_path());
+    check
+        .arg("-N1")
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-M")
+        .arg(module_dir());
+    if let Err(e) = validate(check, true) {
+        panic!("rsyslogd -N1 rejected rsyslog-relp.conf:\n{e}");
+    }
+
+    let mut rsyslogd = Command::new(rsyslogd_path())
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"))
+        .arg("-M")
+        .arg(module_dir())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("rsyslogd.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let listening = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        [tls_port, plain_port]
+            .iter()
+            .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
+    });
+    assert!(
+        listening,
+        "rsyslogd did not listen: {}",
+        std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
+    );
+
+    let mut relp = RelpClient::open(plain_port);
+    let sent: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                "<13>1 2024-05-01T10:00:00Z host siemfwd - - - CEF:0|Microsoft|\
+                 Microsoft Defender for Endpoint|1.0|x|Suspicious activity|8|externalId=da{i}"
+            )
+        })
+        .collect();
+    for m in &sent {
+        assert_eq!(relp.syslog(m), "200 OK");
+    }
+    // SIGKILL right after the last acknowledgement: the direct-mode ruleset has written them.
+    let _ = rsyslogd.kill();
+    let _ = rsyslogd.wait();
+    let lines = read_lines(&out.join("alerts.jsonl"));
+    assert_eq!(
+        lines.len(),
+        sent.len(),
+        "acknowledged records missing after kill -9: {}",
+        std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
+    );
+    let last = lines.last().unwrap();
+    let event: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(event["inputname"], "siemfwd_relp", "{last}");
+    let cef = &event["$!"]["cef"]["cef"];
+    assert_eq!(cef["DeviceVendor"], "Microsoft", "{last}");
+    assert_eq!(cef["Extensions"]["externalId"], "da49", "{last}");
 }

@@ -8,6 +8,8 @@ mod admin;
 #[cfg(test)]
 mod graph_tests;
 #[cfg(test)]
+mod relp_tests;
+#[cfg(test)]
 mod tests;
 
 pub use admin::{AdminConfig, DEFAULT_FAILING_TENANT_GRACE, LogFormat};

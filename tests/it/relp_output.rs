@@ -253,3 +253,106 @@ async fn what_a_broken_session_left_unacknowledged_is_sent_again() {
     assert_eq!(out.stats().connects, 2);
     out.shutdown().await;
 }
+
+// ---- against rsyslog's imrelp (its ruleset in direct mode: a message is written before it is
+// acknowledged; tests/it/receivers/rsyslog.conf.in) ----
+
+use crate::support;
+use support::rsyslog::{Rsyslog, RsyslogOpts};
+
+/// `relp-NNNNNN` ids in rsyslog's raw log under `input`, with how often each arrived.
+fn arrived(rs: &Rsyslog, input: &str) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    let prefix = format!("{input} ");
+    for line in support::files::read_lines(&rs.raw_log()) {
+        if line.starts_with(&prefix) && line.contains("externalId=relp-") {
+            *seen.entry(id(&line)).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+/// Sends `batches` batches of 100 records, the receiver stopped once by `interrupt` when
+/// about a third has arrived; every record must arrive (at least once).
+async fn through_an_interruption(interrupt: fn(&mut Rsyslog), what: &str) {
+    const BATCHES: usize = 1_000;
+    let mut rs = Rsyslog::start(RsyslogOpts::default());
+    let address = format!("127.0.0.1:{}", rs.ports().relp);
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sender = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let out = output(&address, "delivery_timeout = \"60s\"\n");
+            for i in 0..BATCHES {
+                let b = batch(&out, i * 100, 100);
+                out.send(b).await.unwrap();
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let stats = out.stats();
+            out.shutdown().await;
+            stats
+        })
+    };
+    while sent.load(std::sync::atomic::Ordering::SeqCst) < BATCHES / 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    interrupt(&mut rs);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    rs.restart();
+    let stats = sender.await.unwrap();
+    let got = arrived(&rs, "relp_plain");
+    let missing = (0..BATCHES * 100)
+        .filter(|i| !got.contains_key(&format!("relp-{i:06}")))
+        .count();
+    let duplicates: usize = got.values().map(|n| n - 1).sum();
+    eprintln!(
+        "relp through {what}: {} records, {missing} missing, {duplicates} duplicates, {} sessions, {} resent",
+        BATCHES * 100,
+        stats.connects,
+        stats.records_resent
+    );
+    assert_eq!(missing, 0, "{what}: records lost");
+    assert!(stats.connects >= 2, "the output reconnected: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_records_through_a_graceful_receiver_restart_lose_none() {
+    through_an_interruption(|rs| rs.stop(), "a graceful restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_records_through_a_receiver_kill_9_lose_none() {
+    through_an_interruption(|rs| rs.kill9(), "kill -9").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relp_over_tls_with_a_client_certificate_reaches_imrelp() {
+    let rs = Rsyslog::start(RsyslogOpts::default());
+    let certs = rs.certs().clone();
+    let out = output(
+        &format!("localhost:{}", rs.ports().relp_tls),
+        &format!(
+            "tls = true\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            certs.ca_crt.display(),
+            certs.client_crt.display(),
+            certs.client_key.display()
+        ),
+    );
+    for i in 0..10 {
+        out.send(batch(&out, i * 100, 100)).await.unwrap();
+    }
+    out.shutdown().await;
+    let got = arrived(&rs, "relp_tls");
+    assert_eq!(got.len(), 1_000, "every record, over TLS");
+    // Without the client certificate, imrelp (certvalid) refuses the session.
+    let out = output(
+        &format!("localhost:{}", rs.ports().relp_tls),
+        &format!(
+            "tls = true\nca_file = \"{}\"\ndelivery_timeout = \"1s\"\n",
+            certs.ca_crt.display()
+        ),
+    );
+    let e = out.send(batch(&out, 0, 1)).await.unwrap_err();
+    assert_eq!(out.stats().batches_delivered, 0, "{e}");
+    out.shutdown().await;
+}

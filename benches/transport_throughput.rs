@@ -5,7 +5,10 @@
 //!    as it arrives, and to the tests' rsyslog, which also parses every record with mmnormalize
 //!    and writes it to two files.
 //!
-//! Run: `cargo bench --bench transport_throughput` (`-- --records N`, `-- --no-rsyslog`).
+//! 3. RELP (plain and TLS) beside TLS syslog to the tests' rsyslog (issue 20).
+//!
+//! Run: `cargo bench --bench transport_throughput` (`-- --records N`, `-- --no-rsyslog`,
+//! `-- --relp` for part 3 only, `-- --relp-to HOST:PORT` for RELP to any receiver).
 //! Target (issue 3): >= 500,000 records/s of ~600 bytes over TLS to the discarding receiver.
 //! Needs `openssl` (and rsyslogd for part 2): `scripts/install-receivers.sh`.
 // Tests and benchmarks stop at the first surprise: unwrap is their assertion.
@@ -73,15 +76,22 @@ replay_window_bytes = {replay}
 /// Sends `total` records in full batches, keeping a few in flight; returns records/s from the
 /// first write to the last batch delivered.
 async fn pump(out: &Output, total: u64) -> f64 {
+    pump_framed(out, 0, total, Framing::OctetCounting).await
+}
+
+/// [`pump`] of records `first..first + total`, framed as `framing` (one record per message
+/// for RELP).
+async fn pump_framed(out: &Output, first: u64, total: u64, framing: Framing) -> f64 {
     let records_per_batch = 256 * 1024 / (RECORD_BYTES + 4);
-    let mut next = 0u64;
+    let mut next = first;
+    let total = first + total;
     let mut spare: Vec<Batch> = Vec::new();
     let mut in_flight = std::collections::VecDeque::new();
     let start = Instant::now();
     while next < total {
         let mut batch = spare.pop().unwrap_or_else(|| out.new_batch());
         let n = records_per_batch.min((total - next) as usize);
-        fill(&mut batch, &mut next, n, Framing::OctetCounting);
+        fill(&mut batch, &mut next, n, framing);
         in_flight.push_back(out.submit(batch).await);
         if in_flight.len() > 4 {
             let r: siemfwd::transport::Receipt = in_flight.pop_front().unwrap();
@@ -91,7 +101,7 @@ async fn pump(out: &Output, total: u64) -> f64 {
     for r in in_flight {
         r.delivered().await.unwrap();
     }
-    total as f64 / start.elapsed().as_secs_f64()
+    (total - first) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// A TLS server on the other core that requires the client certificate, decrypts everything
@@ -229,6 +239,68 @@ fn to_rsyslog(total: u64) {
     });
 }
 
+/// Issue 20: RELP (plain and TLS, `imrelp` with its ruleset in direct mode) beside TLS
+/// syslog, to the same rsyslog (the tests' one: mmnormalize and two files), one after the
+/// other. A RELP batch is delivered when rsyslog acknowledged every record, which in direct
+/// mode is once written.
+fn relp_beside_tls_to_rsyslog(total: u64) {
+    let rs = Rsyslog::start(RsyslogOpts::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let certs = rs.certs().clone();
+    let relp = |name: &str, port: u16, tls: bool| {
+        let tls_keys = if tls {
+            format!(
+                "tls = true\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+                certs.ca_crt.display(),
+                certs.client_crt.display(),
+                certs.client_key.display()
+            )
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "[[output]]\nname = \"{name}\"\ntype = \"relp\"\naddress = \"localhost:{port}\"\n{tls_keys}"
+        );
+        let config = Config::from_toml("bench.toml", &text).unwrap();
+        Output::start(config.output(name).unwrap(), None).unwrap()
+    };
+    rt.block_on(async {
+        let mut first = 0;
+        for round in 0..3 {
+            let out = tls_output("tls", rs.ports().tls_gtls, rs.certs());
+            let raw_len = || std::fs::metadata(rs.raw_log()).map_or(0, |m| m.len());
+            // raw.log gets `tls_gtls <record>\n` for each, in no set order (rsyslog's queue
+            // has several workers): done when all of them are there.
+            let written = raw_len() + total * (RECORD_BYTES as u64 + "tls_gtls \n".len() as u64);
+            let start = Instant::now();
+            let tls_rate = pump_framed(&out, first, total, Framing::OctetCounting).await;
+            // Written by rsyslog, for TLS: its queue takes records faster than it writes them.
+            while raw_len() < written {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let tls_written = total as f64 / start.elapsed().as_secs_f64();
+            out.shutdown().await;
+            first += total;
+            let out = relp("relp", rs.ports().relp, false);
+            let relp_rate = pump_framed(&out, first, total, Framing::Datagram).await;
+            out.shutdown().await;
+            first += total;
+            let out = relp("relp-tls", rs.ports().relp_tls, true);
+            let relp_tls_rate = pump_framed(&out, first, total, Framing::Datagram).await;
+            out.shutdown().await;
+            first += total;
+            println!(
+                "to the same rsyslog, round {round}, {total} records each: TLS syslog delivered {tls_rate:.0}/s, written by rsyslog {tls_written:.0}/s; RELP acknowledged (= written) {relp_rate:.0}/s ({:.2}x written TLS); RELP over TLS {relp_tls_rate:.0}/s ({:.2}x)",
+                relp_rate / tls_written,
+                relp_tls_rate / tls_written
+            );
+        }
+    });
+}
+
 fn to_lean_rsyslog(total: u64) {
     let dir = support::tempdir::TestDir::new("bench-rsyslog");
     let certs = Certs::generate(&dir.join("certs"));
@@ -264,9 +336,38 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_000_000u64);
+    if let Some(address) = args
+        .iter()
+        .position(|a| a == "--relp-to")
+        .and_then(|i| args.get(i + 1))
+    {
+        // Any RELP receiver (plain): what the output alone can do against it.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let window = std::env::var("BENCH_RELP_WINDOW").unwrap_or_else(|_| "128".into());
+            let text = format!(
+                "[[output]]\nname = \"relp\"\ntype = \"relp\"\naddress = \"{address}\"\nrelp_window = {window}\n"
+            );
+            let config = Config::from_toml("bench.toml", &text).unwrap();
+            let out = Output::start(config.output("relp").unwrap(), None).unwrap();
+            let total = (records / 20).max(1);
+            let rate = pump_framed(&out, 0, total, Framing::Datagram).await;
+            println!("RELP to {address}: {total} records acknowledged at {rate:.0}/s");
+            out.shutdown().await;
+        });
+        return;
+    }
+    if args.iter().any(|a| a == "--relp") {
+        relp_beside_tls_to_rsyslog((records / 20).max(1));
+        return;
+    }
     to_discarding_receiver(records);
     if !args.iter().any(|a| a == "--no-rsyslog") {
         to_lean_rsyslog(records);
         to_rsyslog((records / 20).max(1));
+        relp_beside_tls_to_rsyslog((records / 20).max(1));
     }
 }

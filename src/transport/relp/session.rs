@@ -10,8 +10,37 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::frame::{self, Frame, MAX_RESPONSE_DATA, Response};
 
 /// A byte stream a session runs over.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Acknowledges what was read at once (TCP_QUICKACK, Linux), where it can. A receiver
+    /// whose socket keeps Nagle's algorithm (librelp's does) holds its next answers until the
+    /// previous one is acknowledged, and ours would otherwise wait up to 40 ms (delayed ACK)
+    /// whenever there is nothing to send with it: at the end of every batch.
+    fn ack_now(&self) {}
+}
+
+impl Io for tokio::net::TcpStream {
+    fn ack_now(&self) {
+        quickack(self);
+    }
+}
+
+impl Io for tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    fn ack_now(&self) {
+        quickack(self.get_ref().0);
+    }
+}
+
+impl Io for tokio::io::DuplexStream {}
+
+fn quickack(tcp: &tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // Best effort: without it, answers only come later.
+        let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = tcp;
+}
 
 /// How long `close` waits for the receiver's answer.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -100,6 +129,17 @@ impl Session {
             .map_err(|e| format!("writing failed: {e}"))
     }
 
+    /// A frame already received whole, if any (no read).
+    fn buffered_frame(&mut self) -> Result<Option<Frame>, String> {
+        match frame::parse_frame(&self.received, MAX_RESPONSE_DATA).map_err(|e| e.to_string())? {
+            Some((frame, used)) => {
+                self.received.drain(..used);
+                Ok(Some(frame))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The next frame from the server.
     async fn read_frame(&mut self) -> Result<Frame, String> {
         loop {
@@ -121,6 +161,7 @@ impl Session {
             if n == 0 {
                 return Err("the receiver closed the connection".into());
             }
+            self.io.ack_now();
             self.received.extend_from_slice(&chunk[..n]);
         }
     }
@@ -159,7 +200,31 @@ impl Session {
             if in_flight.is_empty() {
                 return Ok(refused);
             }
-            let answer = self.read_frame().await?;
+            // The answer waited for, then every one already received: the window is refilled
+            // with one write, not one per answer.
+            let mut answer = self.read_frame().await?;
+            loop {
+                self.take_answer(answer, &mut in_flight, pending, &mut refused)?;
+                if in_flight.is_empty() {
+                    break;
+                }
+                match self.buffered_frame()? {
+                    Some(next) => answer = next,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// One frame where an answer was due: an `rsp` settles its record.
+    fn take_answer(
+        &mut self,
+        answer: Frame,
+        in_flight: &mut VecDeque<(u32, usize)>,
+        pending: &mut [bool],
+        refused: &mut Vec<Refused>,
+    ) -> Result<(), String> {
+        {
             match answer.command.as_str() {
                 "rsp" => {
                     let at = in_flight
@@ -189,6 +254,7 @@ impl Session {
                 }
             }
         }
+        Ok(())
     }
 
     /// Ends the session: `close`, the receiver's answer (briefly waited for), then the

@@ -19,6 +19,8 @@ use crate::support;
 mod cef;
 #[path = "forwarder/delivery.rs"]
 mod delivery;
+#[path = "forwarder/graph_and_relp.rs"]
+mod graph_and_relp;
 #[path = "forwarder/harness.rs"]
 mod harness;
 
@@ -219,69 +221,6 @@ async fn kill_9_at_random_moments_loses_nothing() {
     assert!(
         after_kills <= bound,
         "{after_kills} copies sent again after kills, more than {bound}: {verdict}"
-    );
-}
-
-/// Issue 19: MDE and Graph tenants in one config, to one rsyslog over mutual TLS. Through a
-/// SIGTERM and two kill -9s with live changes, every version of both arrives, the other
-/// products' alerts that only Graph shows included.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mde_and_graph_tenants_together_lose_nothing_through_sigterm_and_kill_9() {
-    let started = Instant::now();
-    let mut rng =
-        Rng::from_env("mde_and_graph_tenants_together_lose_nothing_through_sigterm_and_kill_9");
-    let sim = start_simulator(2, 100, MAX_DELAY, 13).await;
-    let rs = Rsyslog::start(RsyslogOpts::default());
-    let env = Env::with_graph("fwd-graph", &sim, &tls_output(&rs, ""), |i| i == 1);
-    let mut uptime = Uptime::default();
-    let mut incidents = Vec::new();
-
-    let mut fwd = env.spawn();
-    uptime.up();
-    wait_for_history(&sim, &rs, &env).await;
-    sim.start_live(LIVE);
-    tokio::time::sleep(rng.between(Duration::from_secs(1), Duration::from_secs(3))).await;
-    let (status, _) = fwd.terminate(Duration::from_secs(12)).await;
-    uptime.down();
-    assert!(
-        status.success(),
-        "siemfwd run exited with {status} after SIGTERM\nforwarder log:\n{}",
-        env.log_tail()
-    );
-    incidents.push(Incident::Restart {
-        mark: settled_mark(&rs).await,
-        clean: true,
-        checkpoints: env.checkpoints(),
-    });
-    fwd = env.spawn();
-    uptime.up();
-    for _ in 0..2 {
-        tokio::time::sleep(rng.between(Duration::from_millis(1000), Duration::from_millis(3000)))
-            .await;
-        fwd = kill_9_and_restart(fwd, &env, &rs, &mut uptime, &mut incidents, &mut rng).await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let verdict = finish(&sim, &env, &rs, &uptime, &incidents).await;
-    fwd.assert_running(&env);
-    let other_products = read_received(&rs)
-        .distinct()
-        .iter()
-        .filter(|(tenant, id, _)| env.graph_tenants.contains(tenant) && id.starts_with("fa"))
-        .count();
-    eprintln!(
-        "mde_and_graph_tenants_together_lose_nothing_through_sigterm_and_kill_9: 1 SIGTERM, 2 kills; {other_products} versions of other products' alerts; {verdict}; {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    assert_complete_and_genuine(&verdict, &env);
-    let d = &verdict.duplicates;
-    assert!(
-        d.unexplained.is_empty() && d.dedup_failed.is_empty(),
-        "duplicates beyond the batches in flight: {}",
-        verdict.details()
-    );
-    assert!(
-        other_products > 0,
-        "the Graph tenant's other products arrived"
     );
 }
 

@@ -92,7 +92,11 @@ impl Session {
         frame::write_frame(txnr, "open", our_offers().as_bytes(), &mut out);
         session.write(&out).await?;
         session.out = out;
-        let answer = session.read_frame().await?;
+        let answer = session.read_frame().await.map_err(|e| {
+            format!(
+                "{e} in answer to RELP's `open`: is this a RELP port (with `tls = true` if it is RELP over TLS)?"
+            )
+        })?;
         if answer.command != "rsp" || answer.txnr != txnr {
             return Err(format!(
                 "the receiver answered `open` with `{} {}`: is this a RELP port?",
@@ -350,7 +354,21 @@ mod tests {
             let _ = server.write_all(b"<13>hello\n").await;
         });
         let e = Session::open(Box::new(client)).await.err().unwrap();
-        assert!(e.contains("not a RELP frame"), "{e}");
+        assert!(
+            e.contains("not a RELP frame") && e.contains("is this a RELP port"),
+            "{e}"
+        );
+        // A TLS port read in clear: it closes without an answer.
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            let mut b = [0u8; 64];
+            let _ = server.read(&mut b).await;
+        });
+        let e = Session::open(Box::new(client)).await.err().unwrap();
+        assert!(
+            e.contains("closed the connection") && e.contains("`tls = true`"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

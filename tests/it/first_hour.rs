@@ -40,7 +40,7 @@ fn a_wrong_output_type_is_called_unknown_with_the_valid_ones() {
     );
     assert!(!out.status.success());
     assert!(
-        text.contains("siemfwd.toml:1: [[output]] \"siem\": `type`: unknown output type `TCP`: one of tls, tcp, udp, unix, file, stdout (lower case); did you mean `tcp`?"),
+        text.contains("siemfwd.toml:1: [[output]] \"siem\": `type`: unknown output type `TCP`: one of tls, relp, tcp, udp, unix, file, stdout (lower case); did you mean `tcp`?"),
         "{text}"
     );
     let (_, text) = siemfwd(
@@ -49,7 +49,7 @@ fn a_wrong_output_type_is_called_unknown_with_the_valid_ones() {
         &["check"],
     );
     assert!(
-        text.contains("`type`: unknown output type `syslog`: one of tls, tcp, udp, unix, file, stdout (lower case)\n"),
+        text.contains("`type`: unknown output type `syslog`: one of tls, relp, tcp, udp, unix, file, stdout (lower case)\n"),
         "{text}"
     );
 }

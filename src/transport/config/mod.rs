@@ -417,7 +417,9 @@ impl RawOutput {
             other => {
                 return Err(self.err(
                     "type",
-                    format!("unknown output type `{other}` (tls, tcp, udp, unix, file or stdout)"),
+                    format!(
+                        "unknown output type `{other}` (tls, relp, tcp, udp, unix, file or stdout)"
+                    ),
                 ));
             }
         })

@@ -461,7 +461,7 @@ pub async fn probe(config: &OutputConfig) -> Result<String, ProbeError> {
             crate::transport::relp::session::Session::open(stream),
         )
         .await
-        .map_err(|_| ConnectError(format!("{target} did not answer RELP's open")))?
+        .map_err(|_| ConnectError(format!("{target} did not answer RELP's open: is this a RELP port (a syslog port reads the open as a message and waits)?")))?
         .map_err(|e| ConnectError(format!("{target}: {e}")))?;
         let software = session
             .offers

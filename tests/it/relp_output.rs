@@ -356,3 +356,34 @@ async fn relp_over_tls_with_a_client_certificate_reaches_imrelp() {
     assert_eq!(out.stats().batches_delivered, 0, "{e}");
     out.shutdown().await;
 }
+
+/// `siemfwd check` opens a RELP session with the output's receiver and reports its offers;
+/// pointed at a syslog port instead, it says that is not RELP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_opens_a_relp_session_and_reports_the_receivers_offers() {
+    let rs = Rsyslog::start(RsyslogOpts::default());
+    let dir = support::tempdir::TestDir::new("relp-check");
+    let check = |port: u16| {
+        std::fs::write(
+            dir.join("siemfwd.toml"),
+            format!(
+                "state_dir = \"state\"\n[[output]]\nname = \"relay\"\ntype = \"relp\"\naddress = \"127.0.0.1:{port}\"\nconnect_timeout = \"2s\"\n"
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_siemfwd"))
+            .args(["check", "--config"])
+            .arg(dir.join("siemfwd.toml"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let said = check(rs.ports().relp);
+    assert!(
+        said.contains("RELP session with 127.0.0.1:")
+            && said.contains("relp_version=0, relp_software=librelp"),
+        "{said}"
+    );
+    let said = check(rs.ports().tcp);
+    assert!(said.contains("is this a RELP port"), "{said}");
+}

@@ -150,7 +150,7 @@ impl RelpSender {
             .ok_or_else(|| format!("{target}: not a stream"))?;
         let session = tokio::time::timeout(self.settings.connect_timeout, Session::open(stream))
             .await
-            .map_err(|_| format!("{target} did not answer RELP's open"))?
+            .map_err(|_| format!("{target} did not answer RELP's open: is this a RELP port (a syslog port reads the open as a message and waits)?"))?
             .map_err(|e| format!("{target}: {e}"))?;
         tracing::info!(output = %self.name, "RELP session open with {target} ({})", session.offers.offer("relp_software").unwrap_or("software not said"));
         SharedStats::bump(&self.stats.connects, 1);

@@ -101,6 +101,8 @@ pub enum ReadError<E> {
 /// The form is told from the first non-blank line: when it is a complete JSON value the input is
 /// NDJSON (each line a complete alert, page or array; a bad line is reported and skipped);
 /// otherwise the input is one or more multi-line JSON documents, streamed element by element.
+/// A first line longer than [`FIRST_LINE_MAX`] (an API page saved on one line) is streamed as
+/// a document too, so that memory holds one alert at a time, not the page.
 pub fn read_alerts<R, E, F>(mut input: R, mut sink: F) -> Result<(), ReadError<E>>
 where
     R: BufRead,
@@ -110,10 +112,13 @@ where
     let mut line_no = 0u64;
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        if !read_line_at_most(&mut input, &mut line, FIRST_LINE_MAX)? {
             return Ok(());
         }
         line_no += 1;
+        if line.len() >= FIRST_LINE_MAX && line.last() != Some(&b'\n') {
+            return read_documents(io::Cursor::new(line).chain(input), line_no, sink);
+        }
         if !trim(&line).is_empty() {
             break;
         }
@@ -135,6 +140,38 @@ where
     }
     let first_line = line_no;
     read_documents(io::Cursor::new(line).chain(input), first_line, sink)
+}
+
+/// The longest first line read whole to tell NDJSON from a document: longer, it is a page or
+/// an array on one line (no alert is this long), and it is streamed.
+pub const FIRST_LINE_MAX: usize = 4 << 20;
+
+/// Appends bytes up to and including the next LF, or `max` bytes, whichever comes first; false
+/// at the end of the input.
+fn read_line_at_most(input: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<bool> {
+    let mut any = false;
+    while line.len() < max {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let room = max - line.len();
+        let (take, done) = match available.iter().take(room).position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len().min(room), false),
+        };
+        line.extend_from_slice(&available[..take]);
+        input.consume(take);
+        if done {
+            break;
+        }
+    }
+    Ok(any)
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -311,6 +348,7 @@ fn describe(e: &serde_json::Error) -> String {
 }
 
 mod page;
+mod scan;
 mod stream;
 pub use page::{NotAPage, PageError, PageInfo, quote_start, read_page};
 use stream::read_documents;

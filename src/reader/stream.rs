@@ -1,71 +1,35 @@
 //! Multi-line JSON documents (a pretty-printed page, array or alert, one after another)
-//! streamed element by element through serde_json, each element with the line it starts on.
+//! streamed element by element, each element with the line it starts on.
+//!
+//! The structure around the elements is walked by `scan` (a page's members, its `value`
+//! array, an array's elements), and each element is parsed from its text as an NDJSON line
+//! is: memory holds one element (or one single alert) at a time, whatever the document's
+//! size, and no value is built twice.
 
-use std::cell::Cell;
-use std::fmt;
 use std::io::{self, Read};
-use std::rc::Rc;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
+use super::scan::{Scanner, Syntax};
+use super::{Item, MalformedAlert, Position, ReadError, describe, emit_read};
+use crate::alert::Alert;
 
-use super::{Item, MalformedAlert, Position, ReadError, describe, emit_element};
-
-/// Counts the newlines that the JSON deserializer has consumed, so elements get line numbers.
-struct LineCounter<R> {
-    inner: R,
-    newlines: Rc<Cell<u64>>,
+/// Why a document ended early.
+enum Stop<E> {
+    /// The consumer asked to stop.
+    Consumer(E),
+    /// Not JSON where the structure needed it (reported, and the rest skipped).
+    Syntax {
+        line: u64,
+        column: u64,
+        what: String,
+    },
+    Io(io::Error),
 }
 
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let nl = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        self.newlines.set(self.newlines.get() + nl);
-        Ok(n)
+impl<E> From<io::Error> for Stop<E> {
+    fn from(e: io::Error) -> Self {
+        Stop::Io(e)
     }
 }
-
-/// Shared state of a streaming read: the consumer, and its error if it asked to stop.
-struct Stream<'s, E, F> {
-    sink: &'s mut F,
-    stopped: Option<E>,
-    newlines: Rc<Cell<u64>>,
-    first_line: u64,
-}
-
-impl<E, F> Stream<'_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    fn line_now(&self) -> u64 {
-        self.first_line + self.newlines.get()
-    }
-
-    fn emit(&mut self, item: Item<'_>) -> Result<(), StopSignal> {
-        match (self.sink)(item) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.stopped = Some(e);
-                Err(StopSignal)
-            }
-        }
-    }
-
-    /// Hands one element to the consumer; `position` says where it started.
-    fn element<D: de::Error>(&mut self, text: &str, position: Position) -> Result<(), D> {
-        emit_element(text, position, &mut |item| self.emit(item)).map_err(|_| D::custom(STOPPED))
-    }
-
-    /// Where an element that was just read started: count back the newlines inside it.
-    fn start_of(&self, text: &str) -> u64 {
-        self.line_now() - text.bytes().filter(|&b| b == b'\n').count() as u64
-    }
-}
-
-#[derive(Debug)]
-struct StopSignal;
-const STOPPED: &str = "siemfwd: consumer stopped";
 
 pub(super) fn read_documents<R, E, F>(
     input: R,
@@ -76,191 +40,256 @@ where
     R: Read,
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
-    let newlines = Rc::new(Cell::new(0));
-    let reader = LineCounter {
-        inner: input,
-        newlines: newlines.clone(),
-    };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut stream = Stream {
-        sink: &mut sink,
-        stopped: None,
-        newlines,
-        first_line,
-    };
-    // `end()` skips whitespace and fails only when another document follows.
-    while de.end().is_err() {
-        if let Err(e) = (Document {
-            stream: &mut stream,
-        })
-        .deserialize(&mut de)
-        {
-            if let Some(stop) = stream.stopped.take() {
-                return Err(ReadError::Stopped(stop));
+    let mut scanner = Scanner::new(input, first_line);
+    loop {
+        let result = document(&mut scanner, &mut sink);
+        match result {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(Stop::Consumer(e)) => return Err(ReadError::Stopped(e)),
+            Err(Stop::Io(e)) => return Err(ReadError::Io(e)),
+            Err(Stop::Syntax { line, column, what }) => {
+                let item = Item::Malformed(MalformedAlert {
+                    position: Position { line, index: None },
+                    id: None,
+                    reason: format!(
+                        "JSON syntax error at column {column}: {what}; the rest of this input is skipped"
+                    ),
+                    raw: None,
+                });
+                return sink(item).map_err(ReadError::Stopped);
             }
-            if e.is_io() {
-                return Err(ReadError::Io(e.into()));
-            }
-            let line = first_line + u64::try_from(e.line()).unwrap_or(1) - 1;
+        }
+    }
+}
+
+/// A syntax stop at the scanner's place.
+fn syntax<R: Read, E>(s: &Scanner<R>, what: impl Into<String>) -> Stop<E> {
+    Stop::Syntax {
+        line: s.line,
+        column: s.column(),
+        what: what.into(),
+    }
+}
+
+fn expect<R: Read, E>(s: &mut Scanner<R>, keep: &mut usize, want: u8) -> Result<(), Stop<E>> {
+    match s.peek(keep)? {
+        Some(b) if b == want => {
+            s.consume();
+            Ok(())
+        }
+        Some(b) => Err(syntax(
+            s,
+            format!("expected `{}`, found `{}`", char::from(want), char::from(b)),
+        )),
+        None => Err(syntax(
+            s,
+            format!("the input ends where `{}` was expected", char::from(want)),
+        )),
+    }
+}
+
+/// One top-level document; false when there was none left.
+fn document<R, E, F>(s: &mut Scanner<R>, sink: &mut F) -> Result<bool, Stop<E>>
+where
+    R: Read,
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    let mut keep = s.pos;
+    let Some(first) = s.peek(&mut keep)? else {
+        return Ok(false);
+    };
+    match first {
+        b'[' => {
+            s.consume();
+            elements(s, sink)?;
+        }
+        b'{' => object(s, sink)?,
+        _ => {
+            let line = s.line;
+            let mut keep = s.pos;
+            let (start, end) = s.value(&mut keep)?.map_err(|Syntax(w)| syntax(s, w))?;
+            let what = match s.bytes(start, end).first() {
+                Some(b'n') => "null",
+                Some(b't' | b'f') => "a boolean",
+                Some(b'"') => "a string",
+                Some(b'-' | b'0'..=b'9') => "a number",
+                _ => return Err(syntax(s, "expected a JSON value")),
+            };
             let item = Item::Malformed(MalformedAlert {
                 position: Position { line, index: None },
                 id: None,
-                reason: format!(
-                    "JSON syntax error at column {}: {}; the rest of this input is skipped",
-                    e.column(),
-                    describe(&e)
-                ),
+                reason: format!("expected an alert object, an array or a page, found {what}"),
                 raw: None,
             });
-            return (stream.sink)(item).map_err(ReadError::Stopped);
+            sink(item).map_err(Stop::Consumer)?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
-/// One top-level JSON document: a page, an array of alerts or a single alert.
-struct Document<'a, 's, E, F> {
-    stream: &'a mut Stream<'s, E, F>,
-}
-
-impl<'de, E, F> DeserializeSeed<'de> for Document<'_, '_, E, F>
+/// A top-level object: a page (its `value` array's elements are handed out) or one alert (its
+/// text, kept whole until its end, is).
+fn object<R, E, F>(s: &mut Scanner<R>, sink: &mut F) -> Result<(), Stop<E>>
 where
+    R: Read,
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, E, F> Visitor<'de> for Document<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an alert object, an array of alerts or a page {\"value\": [...]}")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        elements(self.stream, seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let start_line = self.stream.line_now();
-        let mut members: Vec<(String, Box<RawValue>)> = Vec::new();
-        let mut page = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "value" {
-                map.next_value_seed(Elements {
-                    stream: &mut *self.stream,
-                })?;
+    let line = s.line;
+    let mut keep = s.pos;
+    s.consume();
+    let mut page = false;
+    let mut first = true;
+    loop {
+        match s.peek(&mut keep)? {
+            Some(b'}') if first => {
+                s.consume();
+                break;
+            }
+            Some(b'"') => {}
+            Some(b) => {
+                return Err(syntax(
+                    s,
+                    format!("expected a member name, found `{}`", char::from(b)),
+                ));
+            }
+            None => return Err(syntax(s, "the input ends inside an object")),
+        }
+        first = false;
+        let (ks, ke) = s.value(&mut keep)?.map_err(|Syntax(w)| syntax(s, w))?;
+        let is_value = s.bytes(ks, ke) == b"\"value\"";
+        expect(s, &mut keep, b':')?;
+        match s.peek(&mut keep)? {
+            Some(b'[') if is_value && !page => {
+                // A page: its other members are not kept, nor the bytes before its elements.
                 page = true;
-            } else {
-                members.push((key, map.next_value()?));
+                s.consume();
+                elements(s, sink)?;
+                keep = s.pos;
             }
-        }
-        if page {
-            return Ok(());
-        }
-        // A single alert: rebuild its text from the members read so far.
-        let mut text = String::from("{");
-        for (i, (k, v)) in members.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
+            Some(_) if is_value => {
+                return Err(syntax(s, "`value` is not an array of alerts"));
             }
-            text.push_str(&serde_json::to_string(k).map_err(de::Error::custom)?);
-            text.push(':');
-            text.push_str(v.get());
+            Some(_) => {
+                s.value(&mut keep)?.map_err(|Syntax(w)| syntax(s, w))?;
+                if page {
+                    keep = s.pos;
+                }
+            }
+            None => return Err(syntax(s, "the input ends inside an object")),
         }
-        text.push('}');
-        let position = Position {
-            line: start_line,
-            index: None,
-        };
-        self.stream.element(&text, position)
+        match s.peek(&mut keep)? {
+            Some(b',') => s.consume(),
+            Some(b'}') => {
+                s.consume();
+                break;
+            }
+            Some(b) => {
+                return Err(syntax(
+                    s,
+                    format!(
+                        "expected `,` or `}}` after a member, found `{}`",
+                        char::from(b)
+                    ),
+                ));
+            }
+            None => return Err(syntax(s, "the input ends inside an object")),
+        }
     }
-
-    fn visit_unit<Er: de::Error>(self) -> Result<(), Er> {
-        self.not_an_alert("null")
+    if page {
+        return Ok(());
     }
-    fn visit_bool<Er: de::Error>(self, _: bool) -> Result<(), Er> {
-        self.not_an_alert("a boolean")
+    // One alert: its text as it was written. Or a page after all, whose `value` member was
+    // written with escapes (`"val\u0075e"`): read whole, as a page held in memory is.
+    let position = Position { line, index: None };
+    let text = text_of(s.bytes(keep, s.pos));
+    if Alert::from_json(&text).is_ok_and(|a| a.is_page()) {
+        return super::read_page_text(&text, line, super::PageShape::Page, sink)
+            .map_err(Stop::Consumer);
     }
-    fn visit_i64<Er: de::Error>(self, _: i64) -> Result<(), Er> {
-        self.not_an_alert("a number")
-    }
-    fn visit_u64<Er: de::Error>(self, _: u64) -> Result<(), Er> {
-        self.not_an_alert("a number")
-    }
-    fn visit_f64<Er: de::Error>(self, _: f64) -> Result<(), Er> {
-        self.not_an_alert("a number")
-    }
-    fn visit_str<Er: de::Error>(self, _: &str) -> Result<(), Er> {
-        self.not_an_alert("a string")
-    }
+    element(&text, position, sink)
 }
 
-impl<E, F> Document<'_, '_, E, F>
+/// The elements of a page's `value` or of a top-level array, after its `[`.
+fn elements<R, E, F>(s: &mut Scanner<R>, sink: &mut F) -> Result<(), Stop<E>>
 where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    fn not_an_alert<Er: de::Error>(self, what: &str) -> Result<(), Er> {
-        let item = Item::Malformed(MalformedAlert {
-            position: Position {
-                line: self.stream.line_now(),
-                index: None,
-            },
-            id: None,
-            reason: format!("expected an alert object, an array or a page, found {what}"),
-            raw: None,
-        });
-        self.stream.emit(item).map_err(|_| Er::custom(STOPPED))
-    }
-}
-
-/// The elements of a page's `value` or of a top-level array.
-struct Elements<'a, 's, E, F> {
-    stream: &'a mut Stream<'s, E, F>,
-}
-
-impl<'de, E, F> DeserializeSeed<'de> for Elements<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, E, F> Visitor<'de> for Elements<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("`value` to be an array of alerts")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        elements(self.stream, seq)
-    }
-}
-
-fn elements<'de, A, E, F>(stream: &mut Stream<'_, E, F>, mut seq: A) -> Result<(), A::Error>
-where
-    A: SeqAccess<'de>,
+    R: Read,
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
     let mut index = 0u64;
-    while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-        index += 1;
-        let position = Position {
-            line: stream.start_of(raw.get()),
-            index: Some(index),
-        };
-        stream.element(raw.get(), position)?;
+    let mut keep = s.pos;
+    if s.peek(&mut keep)? == Some(b']') {
+        s.consume();
+        return Ok(());
     }
-    Ok(())
+    loop {
+        keep = s.pos;
+        if s.peek(&mut keep)?.is_none() {
+            return Err(syntax(s, "the input ends inside an array"));
+        }
+        keep = s.pos;
+        let line = s.line;
+        let (start, end) = s.value(&mut keep)?.map_err(|Syntax(w)| syntax(s, w))?;
+        index += 1;
+        let text = text_of(s.bytes(start, end));
+        element(
+            &text,
+            Position {
+                line,
+                index: Some(index),
+            },
+            sink,
+        )?;
+        keep = s.pos;
+        match s.peek(&mut keep)? {
+            Some(b',') => s.consume(),
+            Some(b']') => {
+                s.consume();
+                return Ok(());
+            }
+            Some(b) => {
+                return Err(syntax(
+                    s,
+                    format!(
+                        "expected `,` or `]` after an element, found `{}`",
+                        char::from(b)
+                    ),
+                ));
+            }
+            None => return Err(syntax(s, "the input ends inside an array")),
+        }
+    }
+}
+
+/// An element's text: UTF-8 as it should be, else with the damage replaced (the parse then
+/// reports the alert as malformed rather than the reader failing).
+fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    // The check alone is several times faster than the lossy conversion's chunking.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// Parses one element and hands it out; a syntax error inside it ends the document (as it
+/// would have before: nothing after broken JSON can be trusted to start an alert).
+fn element<E, F>(text: &str, position: Position, sink: &mut F) -> Result<(), Stop<E>>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    match Alert::from_json(text) {
+        Err(e) if e.is_syntax() || e.is_eof() => Err(Stop::Syntax {
+            line: position.line + u64::try_from(e.line()).unwrap_or(1) - 1,
+            column: u64::try_from(e.column()).unwrap_or(0),
+            what: describe(&e),
+        }),
+        Ok(alert) if alert.is_page() => sink(Item::Malformed(MalformedAlert {
+            position,
+            id: None,
+            reason: "a page inside a page".into(),
+            raw: None,
+        }))
+        .map_err(Stop::Consumer),
+        read => emit_read(read, text, position, sink).map_err(Stop::Consumer),
+    }
 }

@@ -295,3 +295,34 @@ fn a_page_says_whether_it_has_a_next_link_on_the_typed_path_and_the_fallback() {
         assert!(!read(br#"{"value":[{"id":"a"}]}"#, want_raw).next_link);
     }
 }
+
+/// Issue 21: an API page saved on one line longer than `FIRST_LINE_MAX` is streamed element
+/// by element (memory holds one alert, not the page), with the same positions.
+#[test]
+fn a_one_line_page_longer_than_the_first_line_limit_is_streamed() {
+    let pad = "x".repeat(3000);
+    let alerts: Vec<String> = (0..2000)
+        .map(|i| format!("{{\"id\":\"p{i}\",\"description\":\"{pad}\"}}"))
+        .collect();
+    let text = format!("{{\"@odata.context\":\"c\",\"value\":[{}]}}\n", alerts.join(","));
+    assert!(text.len() > FIRST_LINE_MAX);
+    let seen = read(&text);
+    assert_eq!(seen.len(), 2000);
+    assert_eq!(ids(&seen)[1999], "p1999");
+    assert_eq!(seen[1999].as_ref().unwrap().1, pos(1, Some(2000)));
+}
+
+/// Elements larger than the reader's chunk, a page whose `value` key is written with an
+/// escape, and an element that is not an object, in multi-line documents.
+#[test]
+fn streamed_documents_cross_chunks_escaped_keys_and_odd_elements() {
+    let big = "y".repeat(700 * 1024);
+    let text = format!(
+        "[\n{{\"id\":\"a\",\"description\":\"{big}\"}},\n 7,\n{{\"id\":\"b\"}}\n]\n{{\n\"val\\u0075e\": [{{\"id\":\"c\"}}]\n}}\n"
+    );
+    let seen = read(&text);
+    assert_eq!(ids(&seen), ["a", "b", "c"]);
+    let odd = seen[1].as_ref().unwrap_err();
+    assert_eq!(odd.position, pos(3, Some(2)));
+    assert_eq!(seen[2].as_ref().unwrap().1, pos(4, Some(3)));
+}

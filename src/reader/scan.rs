@@ -190,4 +190,26 @@ impl<R: Read> Scanner<R> {
     pub(super) fn bytes(&self, start: usize, end: usize) -> &[u8] {
         &self.buf[start..end]
     }
+
+    /// The bytes read and not yet looked at.
+    pub(super) fn ahead(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Reads more input, keeping everything from `pos`; false at the end of the input.
+    pub(super) fn read_ahead(&mut self) -> io::Result<bool> {
+        Ok(self.more(self.pos)?.0)
+    }
+
+    /// Steps over `n` bytes that were read as a value, counting their line breaks.
+    pub(super) fn skip(&mut self, n: usize) {
+        let bytes = &self.buf[self.pos..self.pos + n];
+        let mut breaks = memchr::memchr_iter(b'\n', bytes);
+        if let Some(first) = breaks.next() {
+            let (count, last) = breaks.fold((1, first), |(c, _), at| (c + 1, at));
+            self.line += count;
+            self.line_start = self.dropped + (self.pos + last + 1) as u64;
+        }
+        self.pos += n;
+    }
 }

@@ -218,6 +218,7 @@ where
 {
     let mut index = 0u64;
     let mut keep = s.pos;
+    let mut guess = FIRST_GUESS;
     if s.peek(&mut keep)? == Some(b']') {
         s.consume();
         return Ok(());
@@ -229,17 +230,16 @@ where
         }
         keep = s.pos;
         let line = s.line;
-        let (start, end) = s.value(&mut keep)?.map_err(|Syntax(w)| syntax(s, w))?;
         index += 1;
-        let text = text_of(s.bytes(start, end));
-        element(
-            &text,
-            Position {
-                line,
-                index: Some(index),
-            },
-            sink,
-        )?;
+        let position = Position {
+            line,
+            index: Some(index),
+        };
+        if !parsed_in_place(s, position, &mut guess, sink)? {
+            let (start, end) = s.value(&mut keep)?.map_err(|Syntax(w)| syntax(s, w))?;
+            let text = text_of(s.bytes(start, end));
+            element(&text, position, sink)?;
+        }
         keep = s.pos;
         match s.peek(&mut keep)? {
             Some(b',') => s.consume(),
@@ -257,6 +257,79 @@ where
                 ));
             }
             None => return Err(syntax(s, "the input ends inside an array")),
+        }
+    }
+}
+
+/// How many bytes ahead the first element of an array is looked for; later ones twice the
+/// last one's length.
+const FIRST_GUESS: usize = 16 * 1024;
+
+/// The element at the scanner's place parsed where it lies, its end found by the parse itself:
+/// one pass, as for an NDJSON line. False (nothing consumed) for what this cannot read: an
+/// element that is not a well-formed alert, not UTF-8, or a page; the caller then finds its
+/// end by scanning and reports it.
+fn parsed_in_place<R, E, F>(
+    s: &mut Scanner<R>,
+    position: Position,
+    guess: &mut usize,
+    sink: &mut F,
+) -> Result<bool, Stop<E>>
+where
+    R: Read,
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    enum Outcome<E> {
+        Emitted(usize, Result<(), E>),
+        NeedMore,
+        No,
+    }
+    loop {
+        let outcome = {
+            let ahead = s.ahead();
+            let window = &ahead[..ahead.len().min(*guess)];
+            // The window may end inside a character: its complete part.
+            let text = match std::str::from_utf8(window) {
+                Ok(t) => t,
+                Err(e) if e.error_len().is_none() => {
+                    std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default()
+                }
+                Err(_) => return Ok(false),
+            };
+            let mut values = serde_json::Deserializer::from_str(text).into_iter::<Alert<'_>>();
+            match values.next() {
+                Some(Ok(alert)) if !alert.is_page() => {
+                    let end = values.byte_offset();
+                    let item = Item::Alert(super::InputAlert {
+                        alert,
+                        raw: Some(&text[..end]),
+                        position,
+                    });
+                    Outcome::Emitted(end, sink(item))
+                }
+                Some(Err(e)) if e.is_eof() => {
+                    if window.len() < ahead.len() {
+                        *guess = guess.saturating_mul(2);
+                        continue;
+                    }
+                    Outcome::NeedMore
+                }
+                _ => Outcome::No,
+            }
+        };
+        match outcome {
+            Outcome::Emitted(end, result) => {
+                s.skip(end);
+                *guess = (end * 2).max(FIRST_GUESS);
+                result.map_err(Stop::Consumer)?;
+                return Ok(true);
+            }
+            Outcome::NeedMore => {
+                if !s.read_ahead()? {
+                    return Ok(false);
+                }
+            }
+            Outcome::No => return Ok(false),
         }
     }
 }

@@ -304,7 +304,10 @@ fn a_one_line_page_longer_than_the_first_line_limit_is_streamed() {
     let alerts: Vec<String> = (0..2000)
         .map(|i| format!("{{\"id\":\"p{i}\",\"description\":\"{pad}\"}}"))
         .collect();
-    let text = format!("{{\"@odata.context\":\"c\",\"value\":[{}]}}\n", alerts.join(","));
+    let text = format!(
+        "{{\"@odata.context\":\"c\",\"value\":[{}]}}\n",
+        alerts.join(",")
+    );
     assert!(text.len() > FIRST_LINE_MAX);
     let seen = read(&text);
     assert_eq!(seen.len(), 2000);

@@ -11,17 +11,19 @@
 //!   sorted into what to do about them, with the fix in words.
 //! - [`auth`]: `siemfwd auth`: a tenant's refresh token from one sign-in (authorization code
 //!   with PKCE, or device code), the admin-consent link, and each tenant's auth status.
-//! - [`source`]: a tenant's settings and HTTP client, and the MDE alerts API client with its
-//!   rate limits, retries and page budget.
+//! - [`source`]: a tenant's settings and HTTP client, and the alerts client (the MDE alerts
+//!   API, or Microsoft Graph's `alerts_v2` with `api = "graph"`) with its rate limits, retries
+//!   and page budget.
 //! - [`reader`]: reading alerts from API pages, arrays, single objects and NDJSON, streamed,
 //!   with the position of every malformed alert.
 //! - [`alert`]: the alert model of the MDE REST Alerts API, tolerant of the shapes the real API
-//!   sends, and [`alert::Timestamp`] with the clock ([`alert::Timestamp::now`]).
+//!   sends, which reads Graph's alerts into the same fields; and [`alert::Timestamp`] with the
+//!   clock ([`alert::Timestamp::now`]).
 //! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
 //!   JSON encoders with their escaping and byte budgets.
-//! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, TCP, UDP,
-//!   local syslog socket, file, stdout) with reconnects, the resend window, dead letters and a
-//!   delivery contract.
+//! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, RELP, TCP,
+//!   UDP, local syslog socket, file, stdout) with reconnects, the resend window, dead letters and
+//!   a delivery contract.
 //! - [`pipeline`]: the per-tenant loop: window, fetch, de-duplicate, map, send, checkpoint;
 //!   `run`'s daemon and `replay`, wired alike.
 //!

@@ -183,7 +183,10 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
 
 fn write_summary(out: &mut dyn Write, sim: &Simulator) -> io::Result<()> {
     let url = sim.url();
-    writeln!(out, "siemfwd simulator: Entra ID + MDE alerts API on {url}")?;
+    writeln!(
+        out,
+        "siemfwd simulator: Entra ID + MDE alerts API + Microsoft Graph alerts_v2 on {url}"
+    )?;
     writeln!(out)?;
     writeln!(out, "  login_url = api_url = {url}")?;
     writeln!(out, "  client_id     = {}", sim.client_id())?;
@@ -193,6 +196,10 @@ fn write_summary(out: &mut dyn Write, sim: &Simulator) -> io::Result<()> {
         "  token (v2)    = POST {url}/<tenant_id>/oauth2/v2.0/token"
     )?;
     writeln!(out, "  alerts        = GET  {url}/api/alerts")?;
+    writeln!(
+        out,
+        "  graph alerts  = GET  {url}/v1.0/security/alerts_v2  (a tenant with api = \"graph\")"
+    )?;
     writeln!(out, "  device login  = {url}/devicelogin")?;
     writeln!(out)?;
     writeln!(out, "  tenants:")?;

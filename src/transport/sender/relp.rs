@@ -2,8 +2,8 @@
 //! session, each record acknowledged by the receiver before its batch counts as delivered
 //! (and confirmed: checkpoints move past it). What a broken session left unacknowledged is
 //! sent again on the next one (duplicates possible, loss not); a record the receiver refuses
-//! (an answer other than 200) is sent again after a backoff, and its batch given back for the
-//! dead letters when `delivery_timeout` runs out.
+//! (an answer other than 200) is sent again after a backoff, and its batch given back
+//! undelivered when `delivery_timeout` runs out (the tenant's checkpoint stays before it).
 
 use std::sync::Arc;
 

@@ -187,11 +187,7 @@ async fn a_record_refused_for_good_gives_its_batch_back_at_delivery_timeout() {
             && said.contains("relp-000001"),
         "{said}"
     );
-    assert_eq!(
-        e.batch.len(),
-        5,
-        "the batch comes back for the dead letters"
-    );
+    assert_eq!(e.batch.len(), 5, "the batch comes back, undelivered");
     assert_eq!(
         out.stats().batches_delivered,
         0,

@@ -158,15 +158,6 @@ impl AlertsClient {
         self.max_results
     }
 
-    /// The most alerts one call may ask for (`$top`): 10,000 from `/api/alerts`, 2,000 from
-    /// Graph, which refuses more with a 400.
-    pub(super) fn max_top(&self) -> u32 {
-        match self.tenant.api {
-            AlertsApi::Mde => MAX_RESULTS_PER_QUERY,
-            AlertsApi::Graph { .. } => crate::source::config::GRAPH_MAX_PAGE_SIZE,
-        }
-    }
-
     /// Counts its calls by outcome in `outcomes` (the tenant's status, for the metrics).
     pub fn count_outcomes_in(&mut self, outcomes: Arc<ApiOutcomes>) {
         self.outcomes = outcomes;
@@ -227,7 +218,9 @@ impl AlertsClient {
     /// page size used comes back with the body.
     pub async fn get_page(&self, query: PageQuery) -> Result<Page, FetchError> {
         let mut retry = PageRetry {
-            top: query.top.clamp(1, self.max_results.min(self.max_top())),
+            top: query
+                .top
+                .clamp(1, self.max_results.min(self.tenant.api.max_page_size())),
             attempts: 0,
             throttled: 0,
             renewed_token: false,

@@ -196,7 +196,7 @@ impl WindowFetch<'_> {
             // $top=2001 when page_size is its 2,000).
             let top = (page_size + u32::from(overlaps))
                 .min(cap)
-                .min(self.client.max_top());
+                .min(self.client.tenant.api.max_page_size());
             if skip > 0 && skip + top > cap {
                 self.shrink()?;
                 continue;

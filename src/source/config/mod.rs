@@ -119,6 +119,15 @@ impl AlertsApi {
             AlertsApi::Graph { .. } => "graph",
         }
     }
+
+    /// The most alerts one call may ask for (`$top`): 10,000 from `/api/alerts`, 2,000 from
+    /// Graph, which refuses more with a 400. Bounds `page_size` and every call's `$top`.
+    pub fn max_page_size(&self) -> u32 {
+        match self {
+            AlertsApi::Mde => 10_000,
+            AlertsApi::Graph { .. } => GRAPH_MAX_PAGE_SIZE,
+        }
+    }
 }
 
 /// Which alert versions the forwarder sends.
@@ -492,10 +501,8 @@ impl Keys<'_> {
 
     /// `page_size` and `max_page_bytes`.
     fn paging(&self, api: &AlertsApi) -> Result<(u32, usize), TenantConfigError> {
-        let (default, max) = match api {
-            AlertsApi::Mde => (DEFAULT_PAGE_SIZE, 10_000),
-            AlertsApi::Graph { .. } => (GRAPH_MAX_PAGE_SIZE, GRAPH_MAX_PAGE_SIZE),
-        };
+        let max = api.max_page_size();
+        let default = DEFAULT_PAGE_SIZE.min(max);
         let page_size = pick!(self, page_size).unwrap_or(default);
         if !(1..=max).contains(&page_size) {
             return Err(self.err(

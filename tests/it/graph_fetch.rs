@@ -270,3 +270,52 @@ async fn a_query_that_ends_early_at_deep_skip_is_caught_by_its_count() {
         client.stats().calls
     );
 }
+
+/// Graph answers that lie: 200 with a proxy's HTML, JSON that is not a page, a body cut short,
+/// invalid UTF-8, and connections reset. Each such answer is fetched again; every alert Graph
+/// shows arrives once, none is taken from a bad answer.
+#[tokio::test(start_paused = true)]
+async fn answers_that_are_not_pages_are_fetched_again_and_cost_no_alert() {
+    let f = Fixture::start(SimulatorConfig {
+        faults: Faults {
+            html: 0.05,
+            not_page: 0.05,
+            truncate: 0.05,
+            invalid_utf8: 0.05,
+            reset: 0.05,
+            ..Faults::default()
+        },
+        ..sized(300)
+    })
+    .await;
+    let client = f.client(0, &format!("{GRAPH}page_size = 20\n"));
+    let (alerts, stats) = fetch_everything(&client).await.unwrap();
+    let shown: BTreeSet<(String, String)> = f
+        .sim
+        .visible_graph_alerts(
+            &f.tenant_id(0),
+            t("2000-01-01T00:00:00Z"),
+            t("2100-01-01T00:00:00Z"),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                siemfwd::alert::Timestamp::parse(a["lastUpdateDateTime"].as_str().unwrap())
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let read: BTreeSet<(String, String)> = alerts.iter().cloned().collect();
+    assert_eq!(read.len(), alerts.len(), "no alert handed out twice");
+    assert_eq!(
+        read, shown,
+        "every alert Graph shows, none other ({stats:?})"
+    );
+    assert!(
+        stats.not_pages > 0 && client.stats().retries > 0,
+        "the bad answers were met: {stats:?}"
+    );
+}

@@ -6,7 +6,10 @@ use std::time::Duration;
 use super::delivery::{Incident, read_received, settled_mark, wait_for_history};
 use super::harness::{Env, Rng, Uptime, start_simulator, tls_output};
 use super::support::rsyslog::{Rsyslog, RsyslogOpts};
-use super::{LIVE, MAX_DELAY, assert_complete_and_genuine, finish, kill_9_and_restart};
+use super::{
+    LIVE, MAX_DELAY, assert_complete_and_genuine, assert_duplicates_explained, finish,
+    kill_9_and_restart,
+};
 use tokio::time::Instant;
 
 /// Issue 19: MDE and Graph tenants in one config, to one rsyslog over mutual TLS. Through a
@@ -60,12 +63,7 @@ async fn mde_and_graph_tenants_together_lose_nothing_through_sigterm_and_kill_9(
         started.elapsed().as_secs_f64()
     );
     assert_complete_and_genuine(&verdict, &env);
-    let d = &verdict.duplicates;
-    assert!(
-        d.unexplained.is_empty() && d.dedup_failed.is_empty(),
-        "duplicates beyond the batches in flight: {}",
-        verdict.details()
-    );
+    assert_duplicates_explained(&verdict);
     assert!(
         other_products > 0,
         "the Graph tenant's other products arrived"
@@ -114,10 +112,5 @@ async fn over_relp_a_kill_9_of_the_receiver_or_the_forwarder_loses_nothing() {
         started.elapsed().as_secs_f64()
     );
     assert_complete_and_genuine(&verdict, &env);
-    let d = &verdict.duplicates;
-    assert!(
-        d.unexplained.is_empty() && d.dedup_failed.is_empty(),
-        "duplicates beyond the unacknowledged at a kill: {}",
-        verdict.details()
-    );
+    assert_duplicates_explained(&verdict);
 }

@@ -203,11 +203,12 @@ where
     // written with escapes (`"val\u0075e"`): read whole, as a page held in memory is.
     let position = Position { line, index: None };
     let text = text_of(s.bytes(keep, s.pos));
-    if Alert::from_json(&text).is_ok_and(|a| a.is_page()) {
+    let read = Alert::from_json(&text);
+    if read.as_ref().is_ok_and(Alert::is_page) {
         return super::read_page_text(&text, line, super::PageShape::Page, sink)
             .map_err(Stop::Consumer);
     }
-    element(&text, position, sink)
+    settle(read, &text, position, sink)
 }
 
 /// The elements of a page's `value` or of a top-level array, after its `[`.
@@ -350,7 +351,20 @@ fn element<E, F>(text: &str, position: Position, sink: &mut F) -> Result<(), Sto
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
-    match Alert::from_json(text) {
+    settle(Alert::from_json(text), text, position, sink)
+}
+
+/// [`element`] of a parse already made.
+fn settle<'t, E, F>(
+    read: Result<Alert<'t>, serde_json::Error>,
+    text: &'t str,
+    position: Position,
+    sink: &mut F,
+) -> Result<(), Stop<E>>
+where
+    F: FnMut(Item<'_>) -> Result<(), E>,
+{
+    match read {
         Err(e) if e.is_syntax() || e.is_eof() => Err(Stop::Syntax {
             line: position.line + u64::try_from(e.line()).unwrap_or(1) - 1,
             column: u64::try_from(e.column()).unwrap_or(0),

@@ -104,6 +104,14 @@ fn graph_mistakes_are_errors_with_the_key() {
             "5000: the API returns 1 to 2000 alerts per call",
         ),
         ("servce_sources = [\"a\"]", "did you mean `service_sources`"),
+        (
+            "api = \"graph\"\napi_url = \"https://api-eu.securitycenter.microsoft.com\"",
+            "api-eu.securitycenter.microsoft.com is the other API's host",
+        ),
+        (
+            "api_url = \"https://graph.microsoft.com\"",
+            "this tenant has api = \"mde\"",
+        ),
     ] {
         let e = load(extra).unwrap_err();
         assert!(e.contains(message), "{extra}: {e}");

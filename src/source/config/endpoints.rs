@@ -62,6 +62,26 @@ impl Keys<'_> {
             AlertsApi::Graph { .. } => DEFAULT_GRAPH_URL,
         };
         let api_url = url("api_url", pick!(self, api_url), default_api_url)?;
+        // An `api_url` in [defaults] for one API is easily inherited by a tenant of the other:
+        // its calls would all be 404s.
+        let host = api_url.host_str().unwrap_or_default();
+        let other_api = match api {
+            AlertsApi::Mde => host.contains("graph.microsoft"),
+            AlertsApi::Graph { .. } => host.contains("securitycenter"),
+        };
+        if other_api {
+            return Err(self.err(
+                "api_url",
+                format!(
+                    "{host} is the other API's host: this tenant has api = \"{}\" ({}); set its own api_url, or leave it out for the default",
+                    api.name(),
+                    match api {
+                        AlertsApi::Mde => "the MDE alerts API, api.securitycenter.microsoft.com or a regional host",
+                        AlertsApi::Graph { .. } => "Microsoft Graph, graph.microsoft.com or a national cloud's",
+                    }
+                ),
+            ));
+        }
         let proxy = match pick!(self, proxy) {
             Some(p) => Some(
                 Url::parse(&p)

@@ -22,13 +22,13 @@ use super::{Alert, Evidence, RelatedUser, Str};
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FileDetails<'a> {
     #[serde(borrow, default)]
-    file_name: Option<Str<'a>>,
+    pub(super) file_name: Option<Str<'a>>,
     #[serde(borrow, default)]
-    file_path: Option<Str<'a>>,
+    pub(super) file_path: Option<Str<'a>>,
     #[serde(borrow, default)]
-    sha1: Option<Str<'a>>,
+    pub(super) sha1: Option<Str<'a>>,
     #[serde(borrow, default)]
-    sha256: Option<Str<'a>>,
+    pub(super) sha256: Option<Str<'a>>,
 }
 
 /// `userAccount` of Graph's user, process and mailbox evidence.
@@ -36,15 +36,15 @@ pub(crate) struct FileDetails<'a> {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserAccount<'a> {
     #[serde(borrow, default)]
-    account_name: Option<Str<'a>>,
+    pub(super) account_name: Option<Str<'a>>,
     #[serde(borrow, default)]
-    domain_name: Option<Str<'a>>,
+    pub(super) domain_name: Option<Str<'a>>,
     #[serde(borrow, default)]
-    user_sid: Option<Str<'a>>,
+    pub(super) user_sid: Option<Str<'a>>,
     #[serde(borrow, default)]
-    azure_ad_user_id: Option<Str<'a>>,
+    pub(super) azure_ad_user_id: Option<Str<'a>>,
     #[serde(borrow, default)]
-    user_principal_name: Option<Str<'a>>,
+    pub(super) user_principal_name: Option<Str<'a>>,
 }
 
 /// The prefix of Graph's type names.

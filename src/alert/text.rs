@@ -116,7 +116,7 @@ pub struct RelatedUser<'a> {
 }
 
 impl<'a> RelatedUser<'a> {
-    fn from_text(text: Cow<'a, str>) -> Self {
+    pub(crate) fn from_text(text: Cow<'a, str>) -> Self {
         let Some(at) = text.find('\\') else {
             return RelatedUser {
                 user_name: Some(Str(text)),

@@ -13,7 +13,7 @@ const TENANT: TenantIdentity<'static> = TenantIdentity {
 };
 
 /// One alert as `/api/alerts?$expand=evidence` sends it.
-const FROM_MDE: &str = r#"{
+pub(crate) const FROM_MDE: &str = r#"{
   "id": "da637472900382838869_1364969609", "incidentId": 1126093, "investigationId": null,
   "assignedTo": "secop@contoso.com", "severity": "High", "status": "InProgress",
   "classification": "TruePositive", "determination": "Clean",
@@ -39,7 +39,7 @@ const FROM_MDE: &str = r#"{
 }"#;
 
 /// The same alert as Graph's `GET /v1.0/security/alerts_v2` sends it.
-const FROM_GRAPH: &str = r##"{
+pub(crate) const FROM_GRAPH: &str = r##"{
   "@odata.type": "#microsoft.graph.security.alert",
   "id": "da637472900382838869_1364969609", "providerAlertId": "637472900382838869_1364969609",
   "incidentId": "1126093", "tenantId": "a839b112-1253-6432-9bf6-94542403f21c",

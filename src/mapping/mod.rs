@@ -365,6 +365,6 @@ pub fn truncate_str(s: &str, max: usize) -> &str {
 }
 
 #[cfg(test)]
-mod graph_tests;
+pub(crate) mod graph_tests;
 #[cfg(test)]
 mod tests;

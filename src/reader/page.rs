@@ -2,12 +2,10 @@
 //! time: the page's text is the only thing that grows with the page. Collecting the page into a
 //! `Vec<Alert>` first held some 25 MB of parsed structs per 4,000-alert page on top of its text.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 
 use super::{InputAlert, Item, PageShape, Position, describe, emit_elements, page_elements};
-use crate::alert::Alert;
+use crate::alert::fast::Cursor;
 
 /// An answer that is not an API page: not UTF-8, not JSON, cut short, or JSON of another
 /// shape (a proxy's HTML page, `{"message": ...}`). Nothing in it can be trusted to be the
@@ -121,21 +119,11 @@ where
     };
     let mut emitted = 0;
     if !want_raw {
-        let mut typed = TypedPage {
-            sink: &mut sink,
-            emitted: 0,
-            stopped: None,
-            info: PageInfo::default(),
-        };
-        let mut de = serde_json::Deserializer::from_str(text);
-        let read = (&mut typed).deserialize(&mut de).and_then(|()| de.end());
-        if let Some(e) = typed.stopped {
-            return Err(PageError::Stopped(e));
+        match fast_pass(text, &mut sink) {
+            Err(e) => return Err(PageError::Stopped(e)),
+            Ok(Ok(info)) => return Ok(info),
+            Ok(Err(handed_out)) => emitted = handed_out,
         }
-        if read.is_ok() {
-            return Ok(typed.info);
-        }
-        emitted = typed.emitted;
     }
     let elements = page_elements(text, PageShape::Page)
         .map_err(|e| PageError::NotAPage(NotAPage::describe(bytes, &e)))?;
@@ -169,110 +157,51 @@ fn page_info(text: &str) -> PageInfo {
     })
 }
 
-/// The typed pass over `{"value": [...], ...}`.
-struct TypedPage<'f, E, F> {
-    sink: &'f mut F,
-    /// Alerts handed to the sink so far.
-    emitted: u64,
-    /// The sink's error, which ends reading without the fallback.
-    stopped: Option<E>,
-    info: PageInfo,
-}
-
-const STOPPED: &str = "siemfwd: consumer stopped";
-
-impl<'de, E, F> DeserializeSeed<'de> for &mut TypedPage<'_, E, F>
+/// The fast pass over `{"value": [...], ...}`: the page's members walked by hand and each
+/// alert read by the alert model's own reader (serde's where that gives up). `Err(n)` when the
+/// page is not one this pass vouches for (an element that is not an alert, a member name with
+/// escapes, broken JSON, no `value` array): the careful pass then reads it and skips the `n`
+/// alerts already handed out.
+fn fast_pass<E, F>(text: &str, sink: &mut F) -> Result<Result<PageInfo, u64>, E>
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, E, F> Visitor<'de> for &mut TypedPage<'_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an API page")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        #[derive(serde::Deserialize)]
-        enum Key {
-            #[serde(rename = "value")]
-            Value,
-            #[serde(rename = "@odata.nextLink")]
-            NextLink,
-            #[serde(rename = "@odata.count")]
-            Count,
-            #[serde(other)]
-            Other,
+    let mut cursor = Cursor::new(text);
+    let mut info = PageInfo::default();
+    let mut emitted = 0u64;
+    let mut values = false;
+    let mut stopped = None;
+    let walked = cursor.members(|c, name| match name {
+        "value" if !values => {
+            values = true;
+            c.elements(|c| {
+                let alert = c.alert_or_serde()?;
+                emitted += 1;
+                let item = Item::Alert(InputAlert {
+                    alert,
+                    raw: None,
+                    position: Position {
+                        line: 1,
+                        index: Some(emitted),
+                    },
+                });
+                sink(item).map_err(|e| stopped = Some(e)).ok()
+            })
         }
-        let mut values = false;
-        while let Some(key) = map.next_key::<Key>()? {
-            if matches!(key, Key::Value) && !values {
-                values = true;
-                map.next_value_seed(TypedAlerts { page: &mut *self })?;
-            } else if matches!(key, Key::Count) {
-                let count = map.next_value::<serde_json::Value>()?;
-                self.info.count = count.as_u64();
-            } else {
-                if matches!(key, Key::NextLink) {
-                    self.info.next_link = true;
-                }
-                map.next_value::<IgnoredAny>()?;
-            }
+        "@odata.count" => {
+            info.count = c.serde_value::<serde_json::Value>()?.as_u64();
+            Some(())
         }
-        if !values {
-            return Err(de::Error::missing_field("value"));
+        "@odata.nextLink" => {
+            info.next_link = true;
+            c.skip()
         }
-        Ok(())
+        _ => c.skip(),
+    });
+    if let Some(e) = stopped {
+        return Err(e);
     }
-}
-
-/// The `value` array, one alert at a time.
-struct TypedAlerts<'p, 'f, E, F> {
-    page: &'p mut TypedPage<'f, E, F>,
-}
-
-impl<'de, E, F> DeserializeSeed<'de> for TypedAlerts<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, E, F> Visitor<'de> for TypedAlerts<'_, '_, E, F>
-where
-    F: FnMut(Item<'_>) -> Result<(), E>,
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("`value` to be an array of alerts")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let page = self.page;
-        while let Some(alert) = seq.next_element::<Alert<'de>>()? {
-            page.emitted += 1;
-            let item = Item::Alert(InputAlert {
-                alert,
-                raw: None,
-                position: Position {
-                    line: 1,
-                    index: Some(page.emitted),
-                },
-            });
-            if let Err(e) = (page.sink)(item) {
-                page.stopped = Some(e);
-                return Err(de::Error::custom(STOPPED));
-            }
-        }
-        Ok(())
-    }
+    cursor.ws();
+    let whole = walked.is_some() && values && cursor.pos() == text.len();
+    Ok(if whole { Ok(info) } else { Err(emitted) })
 }

@@ -10,7 +10,7 @@ use std::io::{self, Read};
 
 use super::scan::{Scanner, Syntax};
 use super::{Item, MalformedAlert, Position, ReadError, describe, emit_read};
-use crate::alert::Alert;
+use crate::alert::{Alert, fast};
 
 /// Why a document ended early.
 enum Stop<E> {
@@ -297,10 +297,8 @@ where
                 }
                 Err(_) => return Ok(false),
             };
-            let mut values = serde_json::Deserializer::from_str(text).into_iter::<Alert<'_>>();
-            match values.next() {
-                Some(Ok(alert)) if !alert.is_page() => {
-                    let end = values.byte_offset();
+            match alert_prefix(text) {
+                Some(Ok((alert, end))) => {
                     let item = Item::Alert(super::InputAlert {
                         alert,
                         raw: Some(&text[..end]),
@@ -332,6 +330,21 @@ where
             }
             Outcome::No => return Ok(false),
         }
+    }
+}
+
+/// The alert at the start of `text` and where it ends: read by the alert model's own reader,
+/// or by serde where that gives up (the text ends inside the element, or it is not a plain
+/// alert), whose error then says which. `None` for a page.
+fn alert_prefix(text: &str) -> Option<Result<(Alert<'_>, usize), serde_json::Error>> {
+    if let Some(read) = fast::alert_prefix(text) {
+        return Some(Ok(read));
+    }
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Alert<'_>>();
+    match values.next()? {
+        Ok(alert) if alert.is_page() => None,
+        Ok(alert) => Some(Ok((alert, values.byte_offset()))),
+        Err(e) => Some(Err(e)),
     }
 }
 

@@ -64,6 +64,12 @@ impl<'a> Alert<'a> {
     /// Gives a Graph alert the MDE model's spellings and places; an MDE alert is returned as
     /// it is.
     pub(crate) fn normalize_graph(mut self) -> Self {
+        self.normalize_graph_in_place();
+        self
+    }
+
+    /// [`Self::normalize_graph`] where the alert lies (an alert is ~1 KB: moving it costs).
+    pub(crate) fn normalize_graph_in_place(&mut self) {
         let graph = self.is_graph();
         // Evidence is flattened whatever the alert: Graph evidence pasted into an MDE-shaped
         // alert still reads as evidence.
@@ -71,7 +77,7 @@ impl<'a> Alert<'a> {
             e.normalize_graph();
         }
         if !graph {
-            return self;
+            return;
         }
         self.severity = self.severity.take().map(graph_spelling::severity);
         self.status = self.status.take().map(graph_spelling::status);
@@ -108,7 +114,6 @@ impl<'a> Alert<'a> {
                 domain_name: u.domain_name.clone(),
             });
         }
-        self
     }
 }
 

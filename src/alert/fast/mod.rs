@@ -46,7 +46,7 @@ pub(crate) struct Cursor<'a> {
 
 /// Marks member `bit` of an object as read: `None` when it already was. serde refuses an object
 /// that names a member twice (under its name or an alias), and so does this.
-#[inline]
+#[inline(always)]
 fn first_time(seen: &mut u64, bit: u32) -> Option<()> {
     let mask = 1u64 << bit;
     if *seen & mask != 0 {
@@ -57,24 +57,28 @@ fn first_time(seen: &mut u64, bit: u32) -> Option<()> {
 }
 
 /// `field = value`, the first time member `bit` is seen.
-#[inline]
+#[inline(always)]
 fn put<T>(seen: &mut u64, bit: u32, field: &mut T, value: T) -> Option<()> {
     first_time(seen, bit)?;
     *field = value;
     Some(())
 }
 
-/// The first byte at or after `from` that ends a string's plain run: `"`, `\`, or a control
-/// character (which JSON forbids raw in a string). Eight bytes at a time: alerts' strings are
-/// mostly short, where a vector search's setup costs more than it saves.
+/// The first byte at or after `from` that ends a string's plain run: `"`, `\\`, or a control
+/// character (which JSON forbids raw in a string). The first bytes eight at a time (most of an
+/// alert's strings are short: names, enums, ids, where a vector search's setup costs more than
+/// it saves), the rest of a long one with a vector search.
+#[inline]
 fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    const SHORT: usize = 32;
     // Sets the high bit of the lowest byte of `v` that is zero (bits above it may be set
     // spuriously by the borrow, never below: the lowest is exact).
     let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let rest = bytes.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
+    let head = &rest[..rest.len().min(SHORT)];
+    let mut chunks = head.chunks_exact(8);
     for (i, chunk) in chunks.by_ref().enumerate() {
         let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
             break;
@@ -88,11 +92,19 @@ fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
             return Some(from + i * 8 + (stops.trailing_zeros() / 8) as usize);
         }
     }
+    let stop = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
     let tail = chunks.remainder();
-    let found = tail
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    Some(from + (rest.len() - tail.len()) + found)
+    if let Some(found) = tail.iter().position(stop) {
+        return Some(from + (head.len() - tail.len()) + found);
+    }
+    let long = from + head.len();
+    let end = memchr::memchr2(b'"', b'\\', &bytes[long..]).map_or(bytes.len(), |p| long + p);
+    let span = &bytes[long..end];
+    // A fold, not `any`: a vector loop with no early exit, and a control character is rare.
+    if span.iter().fold(false, |found, &b| found | (b < 0x20)) {
+        return span.iter().position(stop).map(|p| long + p);
+    }
+    (end < bytes.len()).then_some(end)
 }
 
 /// Deeper than this inside a value the model does not know, the fast path gives up: skipping
@@ -159,9 +171,7 @@ impl<'a> Cursor<'a> {
             if self.peek()? != b'"' {
                 return None;
             }
-            let Cow::Borrowed(name) = self.string()? else {
-                return None;
-            };
+            let name = self.name()?;
             self.eat(b':')?;
             each(self, name)?;
             match self.peek()? {
@@ -215,7 +225,20 @@ impl<'a> Cursor<'a> {
             .filter(|alert| !alert.is_page())
     }
 
+    /// A member name at the cursor (on its `"`); one with escapes is given up on.
+    #[inline]
+    fn name(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        let end = string_stop(self.text.as_bytes(), start)?;
+        if self.text.as_bytes()[end] != b'"' {
+            return None;
+        }
+        self.pos = end + 1;
+        self.text.get(start..end)
+    }
+
     /// A string at the cursor (on its `"`): its text, borrowed when it has no escapes.
+    #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let bytes = self.text.as_bytes();
         let start = self.pos + 1;
@@ -661,7 +684,8 @@ impl<'a> Cursor<'a> {
             "value" => None,
             _ => c.skip(),
         })?;
-        Some(a.normalize_graph())
+        a.normalize_graph_in_place();
+        Some(a)
     }
 }
 

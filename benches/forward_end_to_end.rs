@@ -32,7 +32,8 @@ const SIEMFWD: &str = env!("CARGO_BIN_EXE_siemfwd");
 const SECRET_ENV: &str = "SIEMFWD_SIM_SECRET";
 const SECRET: &str = "bench-secret";
 
-/// `siemfwd simulate` in its own process, and the `[[tenant]]` tables it printed.
+/// `siemfwd simulate` in its own process, and the `[defaults]` members and `[[tenant]]` tables
+/// it printed.
 struct SimulatorProcess {
     daemon: Daemon,
     tenants_toml: String,
@@ -65,10 +66,15 @@ fn start_simulator(dir: &Path, tenants: usize, alerts: usize) -> SimulatorProces
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let tenants_toml = summary
-        .split_once("then add to your config file:")
-        .expect("the simulator prints a config snippet")
-        .1
+    // The config it prints: the bench keeps its `[defaults]` members (client, login and API
+    // URLs) and its `[[tenant]]` tables, and brings its own outputs and state_dir.
+    let section = |name: &str| {
+        summary
+            .find(name)
+            .unwrap_or_else(|| panic!("the simulator prints a config with {name}: {summary}"))
+    };
+    let defaults = &summary[section("[defaults]\n") + "[defaults]\n".len()..section("[[output]]")];
+    let tenants_toml = format!("{defaults}\n{}", &summary[section("[[tenant]]")..])
         .lines()
         .filter(|l| !l.starts_with('#'))
         .collect::<Vec<_>>()

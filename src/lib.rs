@@ -17,8 +17,9 @@
 //! - [`reader`]: reading alerts from API pages, arrays, single objects and NDJSON, streamed,
 //!   with the position of every malformed alert.
 //! - [`alert`]: the alert model of the MDE REST Alerts API, tolerant of the shapes the real API
-//!   sends, which reads Graph's alerts into the same fields; and [`alert::Timestamp`] with the
-//!   clock ([`alert::Timestamp::now`]).
+//!   sends, which reads Graph's alerts into the same fields, with a reader of its own (serde
+//!   deciding what that gives up on); and [`alert::Timestamp`] with the clock
+//!   ([`alert::Timestamp::now`]).
 //! - [`mapping`]: mapping files (`mappings/*.toml`) compiled into plans, and the CEF, LEEF and
 //!   JSON encoders with their escaping and byte budgets.
 //! - [`transport`]: syslog envelope and framing, and the outputs (TLS, mutual TLS, RELP, TCP,

@@ -204,10 +204,19 @@ impl<R: Read> Scanner<R> {
     /// Steps over `n` bytes that were read as a value, counting their line breaks.
     pub(super) fn skip(&mut self, n: usize) {
         let bytes = &self.buf[self.pos..self.pos + n];
-        let mut breaks = memchr::memchr_iter(b'\n', bytes);
-        if let Some(first) = breaks.next() {
-            let (count, last) = breaks.fold((1, first), |(c, _), at| (c + 1, at));
-            self.line += count;
+        // The last break found from the end, and the count by a loop the compiler vectorises:
+        // a search per break, as before, cost 10 % of mapping a pretty-printed array, where
+        // every member has a line of its own.
+        if let Some(last) = memchr::memrchr(b'\n', bytes) {
+            let count = bytes[..=last]
+                .chunks(255)
+                .map(|chunk| {
+                    // Sums of at most 255 in a byte: a loop that vectorises 32 bytes at a time.
+                    let n = chunk.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'));
+                    usize::from(n)
+                })
+                .sum::<usize>();
+            self.line += count as u64;
             self.line_start = self.dropped + (self.pos + last + 1) as u64;
         }
         self.pos += n;

@@ -65,6 +65,17 @@ fn pretty_page_is_streamed_with_element_positions() {
 }
 
 #[test]
+fn the_line_after_an_element_of_hundreds_of_lines_is_counted_exactly() {
+    // Line breaks are counted in blocks of 255 (a byte's sum): an element longer than a block
+    // must not lose or gain any.
+    let long = format!("{{\"id\": \"a\",{}\n\"title\": \"x\"}}", "\n".repeat(600));
+    let text = format!("[\n{long},\n{{\"id\": \"b\"}}\n]\n");
+    let seen = read(&text);
+    assert_eq!(ids(&seen), ["a", "b"]);
+    assert_eq!(seen[1].as_ref().unwrap().1, pos(604, Some(2)));
+}
+
+#[test]
 fn one_line_page_and_one_line_array() {
     let seen = read("{\"value\":[{\"id\":\"a\"},{\"id\":\"b\"}]}\n[{\"id\":\"c\"}]\n");
     assert_eq!(ids(&seen), ["a", "b", "c"]);

@@ -119,41 +119,40 @@ impl<'a> Cursor<'a> {
         &mut self,
         mut each: impl FnMut(&mut Self, &'a str) -> Option<()>,
     ) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            return Some(());
-        }
-        loop {
-            if self.peek()? != b'"' {
+        self.delimited(b'{', b'}', |c| {
+            if c.peek()? != b'"' {
                 return None;
             }
-            let name = self.name()?;
-            self.eat(b':')?;
-            each(self, name)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+            let name = c.name()?;
+            c.eat(b':')?;
+            each(c, name)
+        })
     }
 
     /// An array's elements: `each` is called with the cursor on each and must read it.
-    pub(crate) fn elements(&mut self, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[')?;
-        if self.peek()? == b']' {
+    pub(crate) fn elements(&mut self, each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.delimited(b'[', b']', each)
+    }
+
+    /// `open`, items separated by commas, `close`: `item` reads each (the cursor on it), and
+    /// the brackets and commas around them are checked here.
+    #[inline]
+    fn delimited(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
+        if self.peek()? == close {
             self.pos += 1;
             return Some(());
         }
         loop {
-            each(self)?;
+            item(self)?;
             match self.peek()? {
                 b',' => self.pos += 1,
-                b']' => {
+                b if b == close => {
                     self.pos += 1;
                     return Some(());
                 }
@@ -330,29 +329,14 @@ impl<'a> Cursor<'a> {
         match self.peek()? {
             b'"' => self.skip_string(),
             b'[' => self.elements(|c| c.skip_nested(depth + 1)),
-            b'{' => {
-                self.pos += 1;
-                if self.peek()? == b'}' {
-                    self.pos += 1;
-                    return Some(());
+            b'{' => self.delimited(b'{', b'}', |c| {
+                if c.peek()? != b'"' {
+                    return None;
                 }
-                loop {
-                    if self.peek()? != b'"' {
-                        return None;
-                    }
-                    self.skip_string()?;
-                    self.eat(b':')?;
-                    self.skip_nested(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b'}' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+                c.skip_string()?;
+                c.eat(b':')?;
+                c.skip_nested(depth + 1)
+            }),
             b'n' => self.word("null"),
             b't' => self.word("true"),
             b'f' => self.word("false"),

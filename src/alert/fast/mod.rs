@@ -120,11 +120,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn timestamp(&mut self) -> Option<Option<Timestamp>> {
-        match self.peek()? {
-            b'"' => Timestamp::parse(&self.string()?).ok().map(Some),
-            b'n' => self.word("null").map(|()| None),
+        self.or_null(|c| match c.peek()? {
+            b'"' => Timestamp::parse(&c.string()?).ok(),
             _ => None,
-        }
+        })
     }
 
     /// `null` as none, else what `read` makes of the value.
@@ -244,30 +243,38 @@ impl<'a> Cursor<'a> {
     /// Graph's `fileDetails`, `imageFile`, `parentProcessImageFile`. serde would also take an
     /// array here (a derived struct reads one by position); that rarity is left to it.
     fn file_details(&mut self) -> Option<Option<Box<FileDetails<'a>>>> {
-        self.or_null(|c| {
-            let mut f = Box::<FileDetails>::default();
+        self.boxed(|c, f: &mut FileDetails<'a>| {
             members_into!(c, f, {
                 0: "fileName" => file_name by str_value,
                 1: "filePath" => file_path by str_value,
                 2: "sha1" => sha1 by str_value,
                 3: "sha256" => sha256 by str_value,
-            })?;
-            Some(f)
+            })
         })
     }
 
     /// Graph's `userAccount`.
     fn user_account(&mut self) -> Option<Option<Box<UserAccount<'a>>>> {
-        self.or_null(|c| {
-            let mut u = Box::<UserAccount>::default();
+        self.boxed(|c, u: &mut UserAccount<'a>| {
             members_into!(c, u, {
                 0: "accountName" => account_name by str_value,
                 1: "domainName" => domain_name by str_value,
                 2: "userSid" => user_sid by str_value,
                 3: "azureAdUserId" => azure_ad_user_id by str_value,
                 4: "userPrincipalName" => user_principal_name by str_value,
-            })?;
-            Some(u)
+            })
+        })
+    }
+
+    /// One of Graph's nested objects, or null: boxed, as the model holds them.
+    fn boxed<T: Default>(
+        &mut self,
+        read: impl FnOnce(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<Option<Box<T>>> {
+        self.or_null(|c| {
+            let mut object = Box::<T>::default();
+            read(c, &mut object)?;
+            Some(object)
         })
     }
 

@@ -104,59 +104,60 @@ pub fn parse_frame(buf: &[u8], max_data: usize) -> Result<Option<(Frame, usize)>
 
 /// Digits up to a space (`at` then past the space); `None` when the buffer ends first.
 fn number(buf: &[u8], at: &mut usize, what: &str) -> Result<Option<u64>, FrameError> {
-    let start = *at;
-    let mut n: u64 = 0;
-    loop {
-        let Some(&b) = buf.get(*at) else {
-            return Ok(None);
-        };
-        match b {
-            b'0'..=b'9' if *at - start < MAX_DIGITS => n = n * 10 + u64::from(b - b'0'),
-            b'0'..=b'9' => return Err(FrameError(format!("the {what} has over 9 digits"))),
-            b' ' if *at > start => {
-                *at += 1;
-                return Ok(Some(n));
-            }
-            other => {
-                return Err(FrameError(format!(
-                    "expected the {what}'s digits, found {}",
-                    show(other)
-                )));
-            }
+    match digits(buf, at, what)? {
+        None => Ok(None),
+        Some((n, b' ')) => {
+            *at += 1;
+            Ok(Some(n))
         }
-        *at += 1;
+        Some((_, other)) => Err(expected_digits(what, other)),
     }
 }
 
 /// `DATALEN`, ended by a space (data follows) or by the LF of a frame without data (`at` is
 /// left on the LF).
 fn number_end(buf: &[u8], at: &mut usize) -> Result<Option<u64>, FrameError> {
+    const WHAT: &str = "data length";
+    match digits(buf, at, WHAT)? {
+        None => Ok(None),
+        Some((n, b' ')) if n > 0 => {
+            *at += 1;
+            Ok(Some(n))
+        }
+        Some((0, b'\n')) => Ok(Some(0)),
+        Some((n, b'\n')) => Err(FrameError(format!("a data length of {n} but no data"))),
+        Some((_, other)) => Err(expected_digits(WHAT, other)),
+    }
+}
+
+/// At least one and at most [`MAX_DIGITS`] digits, and the byte after them (not consumed);
+/// `None` when the buffer ends first.
+fn digits(buf: &[u8], at: &mut usize, what: &str) -> Result<Option<(u64, u8)>, FrameError> {
     let start = *at;
     let mut n: u64 = 0;
     loop {
         let Some(&b) = buf.get(*at) else {
             return Ok(None);
         };
-        match b {
-            b'0'..=b'9' if *at - start < MAX_DIGITS => n = n * 10 + u64::from(b - b'0'),
-            b'0'..=b'9' => return Err(FrameError("the data length has over 9 digits".into())),
-            b' ' if *at > start && n > 0 => {
-                *at += 1;
-                return Ok(Some(n));
+        if !b.is_ascii_digit() {
+            if *at == start {
+                return Err(expected_digits(what, b));
             }
-            b'\n' if *at > start && n == 0 => return Ok(Some(0)),
-            b'\n' if *at > start => {
-                return Err(FrameError(format!("a data length of {n} but no data")));
-            }
-            other => {
-                return Err(FrameError(format!(
-                    "expected the data length's digits, found {}",
-                    show(other)
-                )));
-            }
+            return Ok(Some((n, b)));
         }
+        if *at - start == MAX_DIGITS {
+            return Err(FrameError(format!("the {what} has over 9 digits")));
+        }
+        n = n * 10 + u64::from(b - b'0');
         *at += 1;
     }
+}
+
+fn expected_digits(what: &str, found: u8) -> FrameError {
+    FrameError(format!(
+        "expected the {what}'s digits, found {}",
+        show(found)
+    ))
 }
 
 /// A command: letters up to a space.

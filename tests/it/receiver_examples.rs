@@ -4,7 +4,7 @@
 //! receivers load the same rulebases and parsers, so they cannot drift.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::certs::Certs;
@@ -23,38 +23,15 @@ fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef(
     let dir = TestDir::new("example-rsyslog");
     let certs = Certs::generate(&dir.join("certs"));
     let etc = install(&dir, &certs, &["cef.rb", "leef.rb"]);
-    let (work, out) = (dir.mkdir("work"), dir.mkdir("out"));
+    let out = dir.mkdir("out");
     let ports = free_ports(2);
-    let conf = std::fs::read_to_string(Path::new(EXAMPLES).join("rsyslog-siemfwd.conf"))
-        .unwrap()
-        .replace("/etc/rsyslog.d/siemfwd", etc.to_str().unwrap())
-        .replace("/var/spool/rsyslog", work.to_str().unwrap())
-        .replace("/var/log/siemfwd", out.to_str().unwrap())
-        .replace("port=\"6514\"", &format!("port=\"{}\"", ports[0]))
-        .replace("port=\"1514\"", &format!("port=\"{}\"", ports[1]));
-    let conf_path = dir.join("rsyslog.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let mut rsyslogd = Command::new(rsyslogd_path())
-        .arg("-n")
-        .arg("-f")
-        .arg(&conf_path)
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .arg("-M")
-        .arg(module_dir())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("rsyslogd.stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let listening = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_ok()
-    });
-    assert!(
-        listening,
-        "rsyslogd did not listen: {}",
-        std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
+    let conf = shipped_rsyslog_conf(
+        &dir,
+        "rsyslog-siemfwd.conf",
+        &etc,
+        &[("6514", ports[0]), ("1514", ports[1])],
     );
+    let mut rsyslogd = start_rsyslogd(&dir, &conf, &ports);
 
     send_sample(&dir, &certs, ports[0]);
     let line = first_line(&out.join("alerts.jsonl"));
@@ -67,6 +44,57 @@ fn the_shipped_rsyslog_config_takes_siemfwd_over_mutual_tls_and_decodes_the_cef(
         cef["Extensions"]["externalId"], "da638672170592213380_1847720195",
         "{line}"
     );
+}
+
+/// The shipped rsyslog config `name` as a user adapts it: its paths in `dir` (`etc` for
+/// `/etc/rsyslog.d/siemfwd`, `dir/work`, `dir/out`) and each shipped port replaced by a free
+/// one; written to `dir/rsyslog.conf`.
+fn shipped_rsyslog_conf(
+    dir: &TestDir,
+    name: &str,
+    etc: &Path,
+    ports: &[(&str, u16)],
+) -> std::path::PathBuf {
+    let work = dir.mkdir("work");
+    let mut conf = std::fs::read_to_string(Path::new(EXAMPLES).join(name))
+        .unwrap()
+        .replace("/etc/rsyslog.d/siemfwd", etc.to_str().unwrap())
+        .replace("/var/spool/rsyslog", work.to_str().unwrap())
+        .replace("/var/log/siemfwd", dir.join("out").to_str().unwrap());
+    for (shipped, free) in ports {
+        conf = conf.replace(&format!("port=\"{shipped}\""), &format!("port=\"{free}\""));
+    }
+    let path = dir.join("rsyslog.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+/// rsyslogd in the foreground on `conf`, once it listens on every one of `ports`.
+fn start_rsyslogd(dir: &TestDir, conf: &Path, ports: &[u16]) -> Child {
+    let rsyslogd = Command::new(rsyslogd_path())
+        .arg("-n")
+        .arg("-f")
+        .arg(conf)
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"))
+        .arg("-M")
+        .arg(module_dir())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("rsyslogd.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let listening = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        ports
+            .iter()
+            .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
+    });
+    assert!(
+        listening,
+        "rsyslogd did not listen: {}",
+        std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
+    );
+    rsyslogd
 }
 
 /// `dir/etc` as a receiver's config folder holds it: the CA, the server's certificate and key,
@@ -194,52 +222,26 @@ fn the_shipped_rsyslog_relp_config_has_written_what_it_acknowledged_when_killed_
     let dir = TestDir::new("example-rsyslog-relp");
     let certs = Certs::generate(&dir.join("certs"));
     let etc = install(&dir, &certs, &["cef.rb", "leef.rb"]);
-    let (work, out) = (dir.mkdir("work"), dir.mkdir("out"));
+    let out = dir.mkdir("out");
     let ports = free_ports(2);
     let (tls_port, plain_port) = (ports[0], ports[1]);
-    let conf = std::fs::read_to_string(Path::new(EXAMPLES).join("rsyslog-relp.conf"))
-        .unwrap()
-        .replace("/etc/rsyslog.d/siemfwd", etc.to_str().unwrap())
-        .replace("/var/spool/rsyslog", work.to_str().unwrap())
-        .replace("/var/log/siemfwd", out.to_str().unwrap())
-        .replace("port=\"2515\"", &format!("port=\"{tls_port}\""))
-        .replace("port=\"2514\"", &format!("port=\"{plain_port}\""));
-    let conf_path = dir.join("rsyslog.conf");
-    std::fs::write(&conf_path, conf).unwrap();
+    let conf = shipped_rsyslog_conf(
+        &dir,
+        "rsyslog-relp.conf",
+        &etc,
+        &[("2515", tls_port), ("2514", plain_port)],
+    );
     let mut check = Command::new(rsyslogd_path());
     check
         .arg("-N1")
         .arg("-f")
-        .arg(&conf_path)
+        .arg(&conf)
         .arg("-M")
         .arg(module_dir());
     if let Err(e) = validate(check, true) {
         panic!("rsyslogd -N1 rejected rsyslog-relp.conf:\n{e}");
     }
-
-    let mut rsyslogd = Command::new(rsyslogd_path())
-        .arg("-n")
-        .arg("-f")
-        .arg(&conf_path)
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .arg("-M")
-        .arg(module_dir())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("rsyslogd.stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let listening = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        [tls_port, plain_port]
-            .iter()
-            .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
-    });
-    assert!(
-        listening,
-        "rsyslogd did not listen: {}",
-        std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
-    );
+    let mut rsyslogd = start_rsyslogd(&dir, &conf, &ports);
 
     let mut relp = RelpClient::open(plain_port);
     let sent: Vec<String> = (0..50)

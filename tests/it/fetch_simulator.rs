@@ -267,20 +267,13 @@ async fn a_429_is_waited_out_as_retry_after_asks() {
         "{:?}",
         started.elapsed()
     );
-    let log: Vec<_> = f
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.endpoint == siemfwd_simulator::Endpoint::Alerts)
-        .collect();
     // After a 429 the next call waits (Retry-After is at least a second).
-    let hasty = log
-        .windows(2)
-        .filter(|w| {
-            w[0].status == Some(429) && w[1].at.duration_since(w[0].at) < Duration::from_secs(1)
-        })
-        .count();
-    assert_eq!(hasty, 0, "a call followed a 429 at once: {log:?}");
+    assert_eq!(
+        f.calls_right_after_a_429(siemfwd_simulator::Endpoint::Alerts),
+        0,
+        "a call followed a 429 at once: {:?}",
+        f.sim.request_log()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -77,20 +77,7 @@ async fn paged_while_alerts_change(alerts: usize, extra: &str) -> WindowStats {
         planner.held(start, fetch.end(), fetch.held());
         start = fetch.end();
     }
-    let shown: Vec<(String, String)> = f
-        .sim
-        .visible_graph_alerts(&tenant, from, to)
-        .unwrap()
-        .into_iter()
-        .map(|a| {
-            (
-                a["id"].as_str().unwrap().to_owned(),
-                siemfwd::alert::Timestamp::parse(a["lastUpdateDateTime"].as_str().unwrap())
-                    .unwrap()
-                    .to_string(),
-            )
-        })
-        .collect();
+    let shown = f.graph_versions(&tenant, from, to);
     let missed: Vec<_> = shown.iter().filter(|v| !read.contains(*v)).collect();
     assert!(missed.is_empty(), "missed: {missed:?} ({stats:?})");
     assert!(
@@ -135,19 +122,11 @@ async fn a_429_under_graphs_own_limit_is_waited_out_as_retry_after_asks() {
     );
     assert!(client.stats().throttled >= 1, "{:?}", client.stats());
     assert!(started.elapsed() >= Duration::from_secs(120));
-    let log: Vec<_> = f
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.endpoint == Endpoint::GraphAlerts)
-        .collect();
-    let hasty = log
-        .windows(2)
-        .filter(|w| {
-            w[0].status == Some(429) && w[1].at.duration_since(w[0].at) < Duration::from_secs(1)
-        })
-        .count();
-    assert_eq!(hasty, 0, "a call followed a 429 at once");
+    assert_eq!(
+        f.calls_right_after_a_429(Endpoint::GraphAlerts),
+        0,
+        "a call followed a 429 at once"
+    );
     // Nothing went to the MDE API.
     assert_eq!(f.sim.requests(&f.tenant_id(0), Endpoint::Alerts), 0);
 }
@@ -167,15 +146,7 @@ async fn server_errors_and_an_expiring_token_cost_retries_not_alerts() {
     .await;
     let client = f.client(0, &format!("{GRAPH}page_size = 10\n"));
     let (alerts, _) = fetch_everything(&client).await.unwrap();
-    let tenant = f.tenant_id(0);
-    let shown = f
-        .sim
-        .visible_graph_alerts(
-            &tenant,
-            t("2000-01-01T00:00:00Z"),
-            t("2100-01-01T00:00:00Z"),
-        )
-        .unwrap();
+    let shown = f.all_graph_versions(0);
     assert_eq!(alerts.len(), shown.len(), "every alert, once");
     assert!(client.stats().retries > 0, "{:?}", client.stats());
     assert!(
@@ -250,15 +221,9 @@ async fn a_query_that_ends_early_at_deep_skip_is_caught_by_its_count() {
     let client = f.client(0, &format!("{GRAPH}page_size = 50\n"));
     let (alerts, stats) = fetch_everything(&client).await.unwrap();
     let shown: BTreeSet<String> = f
-        .sim
-        .visible_graph_alerts(
-            &f.tenant_id(0),
-            t("2000-01-01T00:00:00Z"),
-            t("2100-01-01T00:00:00Z"),
-        )
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .all_graph_versions(0)
+        .into_iter()
+        .map(|(id, _)| id)
         .collect();
     let read: BTreeSet<String> = alerts.into_iter().map(|(id, _)| id).collect();
     let missed: Vec<_> = shown.difference(&read).collect();
@@ -290,24 +255,7 @@ async fn answers_that_are_not_pages_are_fetched_again_and_cost_no_alert() {
     .await;
     let client = f.client(0, &format!("{GRAPH}page_size = 20\n"));
     let (alerts, stats) = fetch_everything(&client).await.unwrap();
-    let shown: BTreeSet<(String, String)> = f
-        .sim
-        .visible_graph_alerts(
-            &f.tenant_id(0),
-            t("2000-01-01T00:00:00Z"),
-            t("2100-01-01T00:00:00Z"),
-        )
-        .unwrap()
-        .into_iter()
-        .map(|a| {
-            (
-                a["id"].as_str().unwrap().to_owned(),
-                siemfwd::alert::Timestamp::parse(a["lastUpdateDateTime"].as_str().unwrap())
-                    .unwrap()
-                    .to_string(),
-            )
-        })
-        .collect();
+    let shown: BTreeSet<(String, String)> = f.all_graph_versions(0).into_iter().collect();
     let read: BTreeSet<(String, String)> = alerts.iter().cloned().collect();
     assert_eq!(read.len(), alerts.len(), "no alert handed out twice");
     assert_eq!(

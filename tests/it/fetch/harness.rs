@@ -44,6 +44,48 @@ impl Fixture {
         self.sim.tenants()[i].id.clone()
     }
 
+    /// Calls to `endpoint` made less than a second after a 429 to it: none should be, the
+    /// API's Retry-After is at least a second.
+    pub fn calls_right_after_a_429(&self, endpoint: Endpoint) -> usize {
+        let log: Vec<_> = self
+            .sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.endpoint == endpoint)
+            .collect();
+        log.windows(2)
+            .filter(|w| {
+                w[0].status == Some(429)
+                    && w[1].at.duration_since(w[0].at) < std::time::Duration::from_secs(1)
+            })
+            .count()
+    }
+
+    /// The alert versions Graph shows of `tenant` last updated in [from, to): (id,
+    /// `lastUpdateDateTime` as siemfwd writes it).
+    pub fn graph_versions(
+        &self,
+        tenant: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Vec<(String, String)> {
+        self.sim
+            .visible_graph_alerts(tenant, from, to)
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                let updated = a["lastUpdateDateTime"].as_str().unwrap();
+                (a["id"].as_str().unwrap().to_owned(), t(updated).to_string())
+            })
+            .collect()
+    }
+
+    /// Every alert version Graph shows of tenant `i`.
+    pub fn all_graph_versions(&self, i: usize) -> Vec<(String, String)> {
+        let all = (t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"));
+        self.graph_versions(&self.tenant_id(i), all.0, all.1)
+    }
+
     pub fn token_requests(&self, i: usize) -> u64 {
         self.sim.requests(&self.tenant_id(i), Endpoint::Token)
     }

@@ -307,6 +307,45 @@ fn a_page_says_whether_it_has_a_next_link_on_the_typed_path_and_the_fallback() {
     }
 }
 
+/// Issue 21: alerts the schema's reader leaves to serde (a negative or fractional number, an
+/// escaped member name) are read by serde where they lie, in order, and the page's count is
+/// kept; a page inside the page is reported, never handed out as an alert.
+#[test]
+fn a_page_reads_what_the_schema_reader_leaves_to_serde_in_place() {
+    let page = br#"{"@odata.count":4,"value":[{"id":"a"},{"id":"b","incidentId":-5},{"\u0069d":"c","incidentId":1.5},{"id":"d"}]}"#;
+    let mut got = Vec::new();
+    let info = read_page(page, false, |item| {
+        let Item::Alert(a) = item else {
+            panic!("every alert reads");
+        };
+        let incident = a.alert.incident_id.as_deref().map(str::to_owned);
+        got.push((a.alert.id().unwrap().to_owned(), incident, a.position.index));
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    assert_eq!(info.count, Some(4));
+    let want = [
+        ("a", None, 1),
+        ("b", Some("-5"), 2),
+        ("c", Some("1.5"), 3),
+        ("d", None, 4),
+    ]
+    .map(|(id, n, i)| (id.to_owned(), n.map(str::to_owned), Some(i)));
+    assert_eq!(got, want);
+
+    let nested = br#"{"value":[{"id":"a"},{"value":[{"id":"x"}]},{"id":"c"}]}"#;
+    let mut got = Vec::new();
+    read_page(nested, false, |item| {
+        got.push(match item {
+            Item::Alert(a) => a.alert.id().unwrap().to_owned(),
+            Item::Malformed(m) => format!("{} at {:?}", m.reason, m.position.index),
+        });
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    assert_eq!(got, ["a", "a page inside a page at Some(2)", "c"]);
+}
+
 /// Issue 21: an API page saved on one line longer than `FIRST_LINE_MAX` is streamed element
 /// by element (memory holds one alert, not the page), with the same positions.
 #[test]

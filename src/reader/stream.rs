@@ -89,6 +89,36 @@ fn expect<R: Read, E>(s: &mut Scanner<R>, keep: &mut usize, want: u8) -> Result<
     }
 }
 
+/// What follows a member or an element: `,` (false: another follows) or `close` (true: the
+/// object or array ends there).
+fn after_item<R: Read, E>(
+    s: &mut Scanner<R>,
+    keep: &mut usize,
+    close: u8,
+    item: &str,
+    inside: &str,
+) -> Result<bool, Stop<E>> {
+    match s.peek(keep)? {
+        Some(b',') => {
+            s.consume();
+            Ok(false)
+        }
+        Some(b) if b == close => {
+            s.consume();
+            Ok(true)
+        }
+        Some(b) => Err(syntax(
+            s,
+            format!(
+                "expected `,` or `{}` after {item}, found `{}`",
+                char::from(close),
+                char::from(b)
+            ),
+        )),
+        None => Err(syntax(s, format!("the input ends inside {inside}"))),
+    }
+}
+
 /// One top-level document; false when there was none left.
 fn document<R, E, F>(s: &mut Scanner<R>, sink: &mut F) -> Result<bool, Stop<E>>
 where
@@ -178,22 +208,8 @@ where
             }
             None => return Err(syntax(s, "the input ends inside an object")),
         }
-        match s.peek(&mut keep)? {
-            Some(b',') => s.consume(),
-            Some(b'}') => {
-                s.consume();
-                break;
-            }
-            Some(b) => {
-                return Err(syntax(
-                    s,
-                    format!(
-                        "expected `,` or `}}` after a member, found `{}`",
-                        char::from(b)
-                    ),
-                ));
-            }
-            None => return Err(syntax(s, "the input ends inside an object")),
+        if after_item(s, &mut keep, b'}', "a member", "an object")? {
+            break;
         }
     }
     if page {
@@ -242,22 +258,8 @@ where
             element(&text, position, sink)?;
         }
         keep = s.pos;
-        match s.peek(&mut keep)? {
-            Some(b',') => s.consume(),
-            Some(b']') => {
-                s.consume();
-                return Ok(());
-            }
-            Some(b) => {
-                return Err(syntax(
-                    s,
-                    format!(
-                        "expected `,` or `]` after an element, found `{}`",
-                        char::from(b)
-                    ),
-                ));
-            }
-            None => return Err(syntax(s, "the input ends inside an array")),
+        if after_item(s, &mut keep, b']', "an element", "an array")? {
+            return Ok(());
         }
     }
 }

@@ -303,14 +303,26 @@ impl Mapping {
             }
             Inner::Plan(plan) => plan,
         };
-        let evidence: Vec<_> = plan
-            .selectors
-            .iter()
-            .map(|types| input.alert.first_evidence(types))
-            .collect();
+        // The first evidence item of each selector, found once per alert; on the stack for
+        // any usual mapping (a heap vector per alert was a malloc and a free per record).
+        let mut first = [None; 8];
+        let many: Vec<_>;
+        let evidence = if let Some(first) = first.get_mut(..plan.selectors.len()) {
+            for (slot, types) in first.iter_mut().zip(&plan.selectors) {
+                *slot = input.alert.first_evidence(types);
+            }
+            &*first
+        } else {
+            many = plan
+                .selectors
+                .iter()
+                .map(|types| input.alert.first_evidence(types))
+                .collect();
+            &many
+        };
         let scope = Scope {
             alert: &input.alert,
-            evidence: &evidence,
+            evidence,
             tenant_name: tenant.name,
             tenant_id: tenant.id,
             maps: &plan.maps,

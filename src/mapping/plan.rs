@@ -204,7 +204,7 @@ impl Plan {
         syntax.end_header(out);
         let mut present = Present::new(self.fields.len());
         let mut first = true;
-        let mut digits = [0u8; 20];
+        let mut digits = itoa::Buffer::new();
         for (i, f) in self.fields.iter().enumerate() {
             if self.label_without_base(i, &present, scope) {
                 continue;
@@ -227,7 +227,11 @@ impl Plan {
             }
             first = false;
             match value {
-                Val::Int(n) => syntax.field(&f.key, int_str(n, &mut digits), out),
+                Val::Int(n) => syntax.field(&f.key, digits.format(n), out),
+                // Most values are the alert's own text: written from where they lie.
+                Val::Text(Cow::Borrowed(text)) => {
+                    syntax.field(&f.key, cut_counted(text, f.limit, stats), out);
+                }
                 value => {
                     let text = truncate_counted(value.into_text(), f.limit, stats);
                     syntax.field(&f.key, &text, out);
@@ -300,44 +304,30 @@ impl Present {
     }
 }
 
-/// Formats `n` in `buf` (epoch milliseconds fit any dictionary length).
-fn int_str(n: i64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    let mut m = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    // Only ASCII digits and '-' were written.
-    #[allow(clippy::expect_used)]
-    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
-}
-
 fn truncate_counted<'x>(
     s: Cow<'x, str>,
     limit: Option<usize>,
     stats: &mut EncodeStats,
 ) -> Cow<'x, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(cut_counted(b, limit, stats)),
+        Cow::Owned(mut o) => {
+            let cut = cut_counted(&o, limit, stats).len();
+            o.truncate(cut);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// `s` cut to `limit` bytes on a character boundary, the cut counted in `stats`.
+#[inline]
+fn cut_counted<'x>(s: &'x str, limit: Option<usize>, stats: &mut EncodeStats) -> &'x str {
     match limit {
         Some(max) if s.len() > max => {
+            let cut = truncate_str(s, max);
             stats.dictionary_truncations += 1;
-            let cut = truncate_str(&s, max).len();
-            stats.bytes_removed += (s.len() - cut) as u64;
-            match s {
-                Cow::Borrowed(b) => Cow::Borrowed(&b[..cut]),
-                Cow::Owned(mut o) => {
-                    o.truncate(cut);
-                    Cow::Owned(o)
-                }
-            }
+            stats.bytes_removed += (s.len() - cut.len()) as u64;
+            cut
         }
         _ => s,
     }

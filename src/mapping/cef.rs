@@ -55,28 +55,8 @@ pub fn escape_value(s: &str, out: &mut Vec<u8>) {
 }
 
 fn escape<const VALUE: bool>(b: &[u8], out: &mut Vec<u8>) {
-    let table = &SPECIAL[usize::from(VALUE)];
-    let sep = if VALUE { b'=' } else { b'|' };
     let (mut from, mut i) = (0, 0);
-    loop {
-        // Skip eight bytes at a time while none of them can need escaping.
-        while i + 8 <= b.len() {
-            let c = &b[i..i + 8];
-            let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            if scan::byte(x, b'\\') | scan::byte(x, sep) | scan::control_or_non_ascii(x) != 0 {
-                break;
-            }
-            i += 8;
-        }
-        let end = (i + 8).min(b.len());
-        let Some(p) = b[i..end].iter().position(|&c| table[usize::from(c)]) else {
-            if end == b.len() {
-                break;
-            }
-            i = end;
-            continue;
-        };
-        let at = i + p;
+    while let Some(at) = next_special::<VALUE>(b, i) {
         let (esc, width): (&[u8], usize) = match b[at] {
             b'\\' => (b"\\\\", 1),
             b'|' => (b"\\|", 1),
@@ -94,6 +74,39 @@ fn escape<const VALUE: bool>(b: &[u8], out: &mut Vec<u8>) {
         from = i;
     }
     out.extend_from_slice(&b[from..]);
+}
+
+/// The first byte at or after `i` that [`SPECIAL`] flags. Most values need no escaping, and the
+/// encoder spends its time proving it: 32 bytes at a time (a fold over a fixed-size block,
+/// which the compiler turns into vector compares), then eight (one word), then one by one;
+/// only a block that may hold one is looked at byte by byte.
+#[inline(always)]
+fn next_special<const VALUE: bool>(b: &[u8], mut i: usize) -> Option<usize> {
+    let table = &SPECIAL[usize::from(VALUE)];
+    let sep = if VALUE { b'=' } else { b'|' };
+    let special = |c: &u8| table[usize::from(*c)];
+    while let Some(block) = b.get(i..i + 32) {
+        let maybe = block.iter().fold(false, |found, &c| {
+            found | (c == b'\\') | (c == sep) | !(0x20..0x7f).contains(&c)
+        });
+        if maybe && let Some(p) = block.iter().position(special) {
+            return Some(i + p);
+        }
+        i += 32;
+    }
+    while let Some(word) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let maybe = scan::byte(x, b'\\') | scan::byte(x, sep) | scan::control_or_non_ascii(x);
+        if maybe != 0
+            && let Some(p) = word.iter().position(special)
+        {
+            return Some(i + p);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(special).map(|p| i + p)
 }
 
 impl Syntax for CefSyntax {

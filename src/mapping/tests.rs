@@ -548,6 +548,33 @@ proptest! {
         prop_assert_eq!(ext.get("custom_1").cloned().unwrap_or_default(), controls_to_space(&threat, &['\t', '\r', '\n']));
     }
 
+    /// Escaping looks 32 bytes, then 8, then one at a time: a character that needs escaping
+    /// anywhere after a long clean run (or a C1 control split across two blocks) is still
+    /// found. Checked against the rule written character by character.
+    #[test]
+    fn cef_escaping_finds_every_special_after_long_clean_runs(
+        parts in prop::collection::vec((0usize..80, prop::sample::select(vec!['\\', '=', '|', '\r', '\n', '\t', '\x1b', '\x7f', '\u{85}', '\u{9f}', '\u{a0}', 'é', 'x'])), 0..6)
+    ) {
+        let text: String = parts.iter().flat_map(|(run, c)| std::iter::repeat_n('a', *run).chain([*c])).collect();
+        let reference = |header: bool| -> String {
+            text.chars().map(|c| match c {
+                '\\' => "\\\\".to_owned(),
+                '|' if header => "\\|".to_owned(),
+                '=' if !header => "\\=".to_owned(),
+                '\n' if !header => "\\n".to_owned(),
+                '\r' if !header => "\\r".to_owned(),
+                c if cef::is_replaced(c) || c == '\r' || c == '\n' => " ".to_owned(),
+                c => c.to_string(),
+            }).collect()
+        };
+        let mut out = Vec::new();
+        cef::escape_header(&text, &mut out);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), reference(true));
+        let mut out = Vec::new();
+        cef::escape_value(&text, &mut out);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), reference(false));
+    }
+
     #[test]
     fn leef_round_trips_arbitrary_text(title in arb_text(), desc in arb_text(), delim in prop::sample::select(vec!["x09", "^", "x5E", "~"])) {
         let text = BUILTIN_LEEF.replace("delimiter = \"x09\"", &format!("delimiter = \"{delim}\""));

@@ -7,7 +7,7 @@
 //! carries a byte that a receiver would rewrite (rsyslog turns ESC into `#033`), a parser could
 //! take for a line end, or an analyst's terminal would act on.
 
-use super::{SettingError, Syntax, scan};
+use super::{SettingError, Syntax};
 
 pub(crate) const HEADER_KEYS: [&str; 5] =
     ["vendor", "product", "event_class_id", "name", "severity"];
@@ -76,37 +76,51 @@ fn escape<const VALUE: bool>(b: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&b[from..]);
 }
 
-/// The first byte at or after `i` that [`SPECIAL`] flags. Most values need no escaping, and the
-/// encoder spends its time proving it: 32 bytes at a time (a fold over a fixed-size block,
-/// which the compiler turns into vector compares), then eight (one word), then one by one;
-/// only a block that may hold one is looked at byte by byte.
+/// The first byte at or after `at` that [`SPECIAL`] flags. Most values need no escaping, and
+/// the encoder spends its time proving it: 32 bytes at a time, then the few bytes left by
+/// windows that end where the text ends (overlapping bytes already found clean), so that a
+/// short value takes one or two vector tests and no loop. Only a window that may hold one is
+/// looked at byte by byte.
 #[inline(always)]
-fn next_special<const VALUE: bool>(b: &[u8], mut i: usize) -> Option<usize> {
+fn next_special<const VALUE: bool>(b: &[u8], mut at: usize) -> Option<usize> {
     let table = &SPECIAL[usize::from(VALUE)];
     let sep = if VALUE { b'=' } else { b'|' };
     let special = |c: &u8| table[usize::from(*c)];
-    while let Some(block) = b.get(i..i + 32) {
-        let maybe = block.iter().fold(false, |found, &c| {
-            found | (c == b'\\') | (c == sep) | !(0x20..0x7f).contains(&c)
-        });
-        if maybe && let Some(p) = block.iter().position(special) {
-            return Some(i + p);
-        }
-        i += 32;
-    }
-    while let Some(word) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        let maybe = scan::byte(x, b'\\') | scan::byte(x, sep) | scan::control_or_non_ascii(x);
-        if maybe != 0
-            && let Some(p) = word.iter().position(special)
+    while let Some(block) = b.get(at..).and_then(<[u8]>::first_chunk::<32>) {
+        if may_hold(block, sep)
+            && let Some(p) = block.iter().position(special)
         {
-            return Some(i + p);
+            return Some(at + p);
         }
-        i += 8;
+        at += 32;
     }
-    b[i..].iter().position(special).map(|p| i + p)
+    // Fewer than 32 bytes left: [at, len) is covered by the windows below.
+    let rest = b.get(at..)?;
+    let clean = if rest.is_empty() {
+        true
+    } else if let Some(last) = b.last_chunk::<32>() {
+        !may_hold(last, sep)
+    } else if let Some(last) = b.last_chunk::<16>() {
+        !rest.first_chunk::<16>().is_some_and(|w| may_hold(w, sep)) && !may_hold(last, sep)
+    } else if let Some(last) = b.last_chunk::<8>() {
+        !rest.first_chunk::<8>().is_some_and(|w| may_hold(w, sep)) && !may_hold(last, sep)
+    } else {
+        false
+    };
+    if clean {
+        return None;
+    }
+    rest.iter().position(special).map(|p| at + p)
+}
+
+/// Whether `window` may hold a byte to escape: a `\`, the separator, a control character or a
+/// byte of a non-ASCII character. A fold with no early exit over a fixed-size array, which the
+/// compiler turns into vector compares.
+#[inline(always)]
+fn may_hold<const N: usize>(window: &[u8; N], sep: u8) -> bool {
+    window.iter().fold(false, |found, &c| {
+        found | (c == b'\\') | (c == sep) | !(0x20..0x7f).contains(&c)
+    })
 }
 
 impl Syntax for CefSyntax {
@@ -143,9 +157,7 @@ impl Syntax for CefSyntax {
         out.push(b' ');
     }
 
-    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'=');
+    fn value(&self, text: &str, out: &mut Vec<u8>) {
         escape_value(text, out);
     }
 }

@@ -289,6 +289,7 @@ impl Source<'_> {
                 ));
             }
             fields.push(Field {
+                key_equals: format!("{key}=").into_bytes(),
                 key: key.clone(),
                 shrinkable: !expr.is_literal(),
                 expr,

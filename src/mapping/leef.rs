@@ -145,9 +145,7 @@ impl Syntax for LeefSyntax {
         out.extend_from_slice(self.delimiter.encode_utf8(&mut buf).as_bytes());
     }
 
-    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'=');
+    fn value(&self, text: &str, out: &mut Vec<u8>) {
         clean_value(text, self.delimiter, out);
     }
 }

@@ -12,8 +12,8 @@
 //!
 //! This file holds the public face ([`Mapping`], [`Format`], the errors, [`EncodeStats`]).
 //! Beside it: `config` (the file compiled into a plan), `expr` (value expressions), `plan` (the
-//! plan and the record of an alert), `cef`, `leef` and `json` (the encoders), `budget`
-//! (shortening to a byte budget) and `scan` (finding the bytes to escape).
+//! plan and the record of an alert), `cef`, `leef` and `json` (the encoders), and `budget`
+//! (shortening to a byte budget).
 
 mod budget;
 pub mod cef;
@@ -22,7 +22,6 @@ mod expr;
 pub(crate) mod json;
 pub mod leef;
 mod plan;
-mod scan;
 
 use std::fmt;
 use std::path::Path;

@@ -11,6 +11,8 @@ use super::{EncodeStats, Format, cef, leef, truncate_str};
 #[derive(Debug, Clone)]
 pub(crate) struct Field {
     pub key: String,
+    /// `key=`, as every record writes it before the value (both formats): one copy.
+    pub key_equals: Vec<u8>,
     pub expr: Expr,
     /// Dictionary length in bytes; values are cut to it before escaping.
     pub limit: Option<usize>,
@@ -81,8 +83,14 @@ pub(crate) trait Syntax {
     fn end_header(&self, out: &mut Vec<u8>);
     /// The separator before a field that is not the first.
     fn separator(&self, out: &mut Vec<u8>);
+    /// A field's value, escaped or cleaned.
+    fn value(&self, text: &str, out: &mut Vec<u8>);
     /// `key=` and the value.
-    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>);
+    fn field(&self, key: &str, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        self.value(text, out);
+    }
 
     fn write(&self, plan: &Plan, record: &Record<'_>, out: &mut Vec<u8>) {
         self.start(out);
@@ -181,6 +189,7 @@ impl Plan {
     }
 
     /// Whether field `i`, a label, must be left out because its base field has no value.
+    #[inline]
     fn label_without_base(&self, i: usize, present: &Present, scope: &Scope<'_, '_>) -> bool {
         match self.fields[i].label_of {
             None => false,
@@ -226,15 +235,16 @@ impl Plan {
                 syntax.separator(out);
             }
             first = false;
+            out.extend_from_slice(&f.key_equals);
             match value {
-                Val::Int(n) => syntax.field(&f.key, digits.format(n), out),
+                Val::Int(n) => syntax.value(digits.format(n), out),
                 // Most values are the alert's own text: written from where they lie.
                 Val::Text(Cow::Borrowed(text)) => {
-                    syntax.field(&f.key, cut_counted(text, f.limit, stats), out);
+                    syntax.value(cut_counted(text, f.limit, stats), out);
                 }
                 value => {
                     let text = truncate_counted(value.into_text(), f.limit, stats);
-                    syntax.field(&f.key, &text, out);
+                    syntax.value(&text, out);
                 }
             }
         }

@@ -81,6 +81,16 @@ impl<'x> Val<'x> {
     pub(crate) fn into_text(self) -> Cow<'x, str> {
         match self {
             Val::Text(t) => t,
+            other => other.formatted(),
+        }
+    }
+
+    /// [`Self::into_text`] of a value that is not text already (kept out of line: the common
+    /// case is a move).
+    #[inline(never)]
+    fn formatted(self) -> Cow<'x, str> {
+        match self {
+            Val::Text(t) => t,
             Val::Int(n) => Cow::Owned(n.to_string()),
             Val::Time(t) => {
                 let mut s = String::with_capacity(30);
@@ -130,7 +140,20 @@ pub(crate) struct ValueMap {
 
 impl Expr {
     /// The value, or `None` when it is missing, null or empty.
+    #[inline]
     pub(crate) fn eval<'x>(&'x self, s: &Scope<'x, '_>) -> Option<Val<'x>> {
+        match self {
+            // Most fields are one of the alert's own strings: no call to the general case.
+            Expr::Path(Path::Str(field)) => {
+                let alert: &'x Alert<'x> = s.alert;
+                let text: &'x str = field(alert)?;
+                (!text.is_empty()).then_some(Val::Text(Cow::Borrowed(text)))
+            }
+            _ => self.eval_any(s),
+        }
+    }
+
+    fn eval_any<'x>(&'x self, s: &Scope<'x, '_>) -> Option<Val<'x>> {
         let v = match self {
             Expr::Literal(l) => Val::Text(Cow::Borrowed(l)),
             Expr::Tenant(TenantField::Name) => Val::Text(Cow::Borrowed(s.tenant_name)),

@@ -57,19 +57,38 @@ pub fn escape_value(s: &str, out: &mut Vec<u8>) {
 fn escape<const VALUE: bool>(b: &[u8], out: &mut Vec<u8>) {
     let (mut from, mut i) = (0, 0);
     while let Some(at) = next_special::<VALUE>(b, i) {
-        let (esc, width): (&[u8], usize) = match b[at] {
-            b'\\' => (b"\\\\", 1),
-            b'|' => (b"\\|", 1),
-            b'=' => (b"\\=", 1),
-            // An extension value escapes CR and LF; a header cannot, and writes a space.
-            b'\n' if VALUE => (b"\\n", 1),
-            b'\r' if VALUE => (b"\\r", 1),
-            0xc2 if c1_at(b, at) => (b" ", 2),
-            0xc2 => (&b[at..at + 1], 1),
-            _ => (b" ", 1),
-        };
+        let c = b[at];
+        if c == 0xc2 && !c1_at(b, at) {
+            // A character that is not a control (such as U+00A0): kept, in the same copy.
+            i = at + 1;
+            continue;
+        }
         out.extend_from_slice(&b[from..at]);
-        out.extend_from_slice(esc);
+        // Replacements of a fixed length: copies the compiler writes inline.
+        let width = match c {
+            b'\\' | b'|' | b'=' => {
+                out.extend_from_slice(&[b'\\', c]);
+                1
+            }
+            // An extension value escapes CR and LF; a header cannot, and writes a space.
+            b'\n' if VALUE => {
+                out.extend_from_slice(b"\\n");
+                1
+            }
+            b'\r' if VALUE => {
+                out.extend_from_slice(b"\\r");
+                1
+            }
+            // A C1 control: two bytes, one space.
+            0xc2 => {
+                out.push(b' ');
+                2
+            }
+            _ => {
+                out.push(b' ');
+                1
+            }
+        };
         i = at + width;
         from = i;
     }

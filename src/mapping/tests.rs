@@ -349,7 +349,9 @@ fn cef_escaping_tables() {
 fn cef_escaping_finds_a_special_at_every_place_of_every_length() {
     for len in 1..=70 {
         for at in 0..len {
-            for special in ['\\', '=', '|', '\n', '\x1b', '\x7f', '\u{85}', 'é'] {
+            for special in [
+                '\\', '=', '|', '\n', '\r', '\t', '\x1b', '\x7f', '\u{85}', '\u{a0}', 'é',
+            ] {
                 let text: String = (0..len)
                     .map(|i| if i == at { special } else { 'a' })
                     .collect();

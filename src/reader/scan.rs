@@ -196,6 +196,11 @@ impl<R: Read> Scanner<R> {
         &self.buf[self.pos..]
     }
 
+    /// Reads more input, keeping everything from `pos`; false at the end of the input.
+    pub(super) fn read_ahead(&mut self) -> io::Result<bool> {
+        Ok(self.more(self.pos)?.0)
+    }
+
     /// Steps over `n` bytes that were read as a value, counting their line breaks.
     pub(super) fn skip(&mut self, n: usize) {
         let bytes = &self.buf[self.pos..self.pos + n];

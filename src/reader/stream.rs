@@ -264,20 +264,21 @@ where
     }
 }
 
-/// How many bytes ahead the first element of an array is looked for; later ones half as much
-/// again as the last one's length, and at least [`LEAST_GUESS`].
+/// How many bytes ahead the first element of an array is looked for; later ones twice the
+/// last one's length, and at least [`LEAST_GUESS`].
 const FIRST_GUESS: usize = 16 * 1024;
 const LEAST_GUESS: usize = 1024;
 
 /// The element at the scanner's place parsed where it lies, its end found by the parse itself:
-/// one pass, as for an NDJSON line. False (nothing consumed) for what the alert model's own
-/// reader gives up on: an element longer than the window, one that is not a well-formed plain
-/// alert, not UTF-8, or a page; the caller then finds its end by scanning, and reads it (serde
-/// decides what the fast reader gave up on) or reports it.
+/// one pass, as for an NDJSON line. False (nothing consumed) for what this cannot read: an
+/// element that is not a well-formed alert, not UTF-8, or a page; the caller then finds its
+/// end by scanning and reports it.
 ///
-/// The window is checked as UTF-8 before it is parsed, so it is kept near the elements' size:
-/// at twice the last one's length and never under 16 KiB, the check read four times the bytes
-/// of a 4 KB alert, which made an array 13-15 % slower to map than the same alerts as NDJSON.
+/// The window is checked as UTF-8 before it is parsed, so it follows the elements' size. It
+/// used to be never under [`FIRST_GUESS`]: for 4 KB alerts that checked four times their bytes,
+/// and made a one-line array 13-15 % slower to map than NDJSON. A window of one and a half
+/// times the last element was no faster, and sent every alert the fast reader leaves to serde
+/// through the scanner first (an array of such alerts took 1.4x as long).
 fn parsed_in_place<R, E, F>(
     s: &mut Scanner<R>,
     position: Position,
@@ -288,31 +289,72 @@ where
     R: Read,
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
-    let (end, handed_out) = {
-        let ahead = s.ahead();
-        let window = &ahead[..ahead.len().min(*guess)];
-        // The window may end inside a character: its complete part.
-        let text = match std::str::from_utf8(window) {
-            Ok(t) => t,
-            Err(e) if e.error_len().is_none() => {
-                std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default()
+    enum Outcome<E> {
+        Emitted(usize, Result<(), E>),
+        NeedMore,
+        No,
+    }
+    loop {
+        let outcome = {
+            let ahead = s.ahead();
+            let window = &ahead[..ahead.len().min(*guess)];
+            // The window may end inside a character: its complete part.
+            let text = match std::str::from_utf8(window) {
+                Ok(t) => t,
+                Err(e) if e.error_len().is_none() => {
+                    std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default()
+                }
+                Err(_) => return Ok(false),
+            };
+            match alert_prefix(text) {
+                Some(Ok((alert, end))) => {
+                    let item = Item::Alert(super::InputAlert {
+                        alert,
+                        raw: Some(&text[..end]),
+                        position,
+                    });
+                    Outcome::Emitted(end, sink(item))
+                }
+                Some(Err(e)) if e.is_eof() => {
+                    if window.len() < ahead.len() {
+                        *guess = guess.saturating_mul(2);
+                        continue;
+                    }
+                    Outcome::NeedMore
+                }
+                _ => Outcome::No,
             }
-            Err(_) => return Ok(false),
         };
-        let Some((alert, end)) = fast::alert_prefix(text) else {
-            return Ok(false);
-        };
-        let item = Item::Alert(super::InputAlert {
-            alert,
-            raw: Some(&text[..end]),
-            position,
-        });
-        (end, sink(item))
-    };
-    s.skip(end);
-    *guess = (end + end / 2).max(LEAST_GUESS);
-    handed_out.map_err(Stop::Consumer)?;
-    Ok(true)
+        match outcome {
+            Outcome::Emitted(end, result) => {
+                s.skip(end);
+                *guess = (end * 2).max(LEAST_GUESS);
+                result.map_err(Stop::Consumer)?;
+                return Ok(true);
+            }
+            Outcome::NeedMore => {
+                if !s.read_ahead()? {
+                    return Ok(false);
+                }
+            }
+            Outcome::No => return Ok(false),
+        }
+    }
+}
+
+/// The alert at the start of `text` and where it ends: read by the alert model's own reader,
+/// or by serde where that gives up (the text ends inside the element, or it is not a plain
+/// alert), whose error then says which. `None` for a page.
+fn alert_prefix(text: &str) -> Option<Result<(Alert<'_>, usize), serde_json::Error>> {
+    if let Some(read) = fast::alert_prefix(text) {
+        return Some(Ok(read));
+    }
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Alert<'_>>();
+    match values.next()? {
+        Ok(alert) if alert.is_page() => None,
+        Ok(alert) => Some(Ok((alert, values.byte_offset()))),
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// An element's text: UTF-8 as it should be, else with the damage replaced (the parse then

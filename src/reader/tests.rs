@@ -176,6 +176,9 @@ fn read_page_stops_at_the_sinks_error_without_falling_back() {
 fn read_page_finds_an_escaped_value_key_and_reports_a_missing_one() {
     let mut ids = Vec::new();
     read_page(br#"{"val\u0075e":[{"id":"a"}]}"#, false, |item| {
+        if let Item::Malformed(m) = &item {
+            eprintln!("MALFORMED {m:?}");
+        }
         if let Item::Alert(a) = item {
             ids.push(a.alert.id().unwrap().to_owned());
         }
@@ -425,5 +428,30 @@ fn array_elements_of_changing_sizes_are_all_read_whatever_the_window() {
                 (_, other) => panic!("element {i}: {other:?}"),
             }
         }
+    }
+}
+
+/// A byte that is not UTF-8 inside the window of the element before it (the window reaches
+/// into the next elements) costs that element neither its place nor its order: every element
+/// of a streamed array is handed out, the damaged one with the byte replaced (`text_of`).
+#[test]
+fn a_non_utf8_element_spoils_neither_its_neighbours_nor_their_order() {
+    let mut text = b"[\n{\"id\":\"e0\"},\n{\"id\":\"e1\",\"description\":\"caf".to_vec();
+    text.push(0xe9); // Latin-1 é
+    text.extend_from_slice(b"\"},\n{\"id\":\"e2\"}\n]\n");
+    let mut seen = Vec::new();
+    read_alerts(&text[..], |item| {
+        if let Item::Alert(a) = item {
+            let description = a.alert.description.as_deref().map(str::to_owned);
+            seen.push((a.alert.id().map(str::to_owned), description, a.position));
+        }
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    let ids: Vec<_> = seen.iter().map(|(id, ..)| id.clone().unwrap()).collect();
+    assert_eq!(ids, ["e0", "e1", "e2"]);
+    assert_eq!(seen[1].1.as_deref(), Some("caf\u{fffd}"));
+    for (i, (.., at)) in seen.iter().enumerate() {
+        assert_eq!(*at, pos(2 + i as u64, Some(i as u64 + 1)));
     }
 }

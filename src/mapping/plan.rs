@@ -189,7 +189,6 @@ impl Plan {
     }
 
     /// Whether field `i`, a label, must be left out because its base field has no value.
-    #[inline]
     fn label_without_base(&self, i: usize, present: &Present, scope: &Scope<'_, '_>) -> bool {
         match self.fields[i].label_of {
             None => false,

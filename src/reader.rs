@@ -117,7 +117,7 @@ where
         }
         line_no += 1;
         if line.len() >= FIRST_LINE_MAX && line.last() != Some(&b'\n') {
-            return read_documents(io::Cursor::new(line).chain(input), line_no, sink);
+            return read_documents(io::Cursor::new(line).chain(input), line_no, INPUT, sink);
         }
         if !trim(&line).is_empty() {
             break;
@@ -125,7 +125,7 @@ where
     }
     if serde_json::from_slice::<IgnoredAny>(trim(&line)).is_ok() {
         loop {
-            read_line(trim(&line), line_no, &mut sink).map_err(ReadError::Stopped)?;
+            read_line(trim(&line), line_no, &mut sink)?;
             loop {
                 line.clear();
                 if input.read_until(b'\n', &mut line)? == 0 {
@@ -139,8 +139,11 @@ where
         }
     }
     let first_line = line_no;
-    read_documents(io::Cursor::new(line).chain(input), first_line, sink)
+    read_documents(io::Cursor::new(line).chain(input), first_line, INPUT, sink)
 }
+
+/// What a syntax error in a streamed document ends.
+const INPUT: &str = "this input";
 
 /// The longest first line read whole to tell NDJSON from a document: longer, it is a page or
 /// an array on one line (no alert is this long), and it is streamed.
@@ -179,33 +182,31 @@ fn trim(b: &[u8]) -> &[u8] {
 }
 
 /// One NDJSON line: an alert, a page or an array.
-fn read_line<E, F>(line: &[u8], line_no: u64, sink: &mut F) -> Result<(), E>
+///
+/// A line that is not UTF-8 is streamed as a document is, so that only the alerts holding
+/// the damage are refused: read whole, one bad byte cost every alert of a page saved on one
+/// line.
+fn read_line<E, F>(line: &[u8], line_no: u64, sink: &mut F) -> Result<(), ReadError<E>>
 where
     F: FnMut(Item<'_>) -> Result<(), E>,
 {
+    // Validating UTF-8 once and parsing from `str` spares serde_json a check per string.
+    let Ok(text) = std::str::from_utf8(line) else {
+        return read_documents(line, line_no, "this line", sink);
+    };
     let position = Position {
         line: line_no,
         index: None,
     };
-    // Validating UTF-8 once and parsing from `str` spares serde_json a check per string.
-    let text = match std::str::from_utf8(line) {
-        Ok(t) => t,
-        Err(e) => {
-            return sink(Item::Malformed(MalformedAlert {
-                position,
-                id: None,
-                reason: format!("not UTF-8: {e}"),
-                raw: None,
-            }));
+    let read = if text.starts_with('[') {
+        read_page_text(text, line_no, PageShape::Array, sink)
+    } else {
+        match Alert::from_json(text) {
+            Ok(alert) if alert.is_page() => read_page_text(text, line_no, PageShape::Page, sink),
+            read => emit_read(read, text, position, sink),
         }
     };
-    if text.starts_with('[') {
-        return read_page_text(text, line_no, PageShape::Array, sink);
-    }
-    match Alert::from_json(text) {
-        Ok(alert) if alert.is_page() => read_page_text(text, line_no, PageShape::Page, sink),
-        read => emit_read(read, text, position, sink),
-    }
+    read.map_err(ReadError::Stopped)
 }
 
 #[derive(Clone, Copy)]

@@ -4,8 +4,12 @@ use super::*;
 type Seen = Vec<Result<(Option<String>, Position), MalformedAlert>>;
 
 fn read(text: &str) -> Seen {
+    read_bytes(text.as_bytes())
+}
+
+fn read_bytes(bytes: &[u8]) -> Seen {
     let mut seen = Vec::new();
-    read_alerts(text.as_bytes(), |item| {
+    read_alerts(bytes, |item| {
         seen.push(match item {
             Item::Alert(a) => {
                 // The raw text must read back as the same alert.
@@ -433,25 +437,87 @@ fn array_elements_of_changing_sizes_are_all_read_whatever_the_window() {
 
 /// A byte that is not UTF-8 inside the window of the element before it (the window reaches
 /// into the next elements) costs that element neither its place nor its order: every element
-/// of a streamed array is handed out, the damaged one with the byte replaced (`text_of`).
+/// of a streamed array is handed out, the damaged one refused with its id and its text.
 #[test]
 fn a_non_utf8_element_spoils_neither_its_neighbours_nor_their_order() {
     let mut text = b"[\n{\"id\":\"e0\"},\n{\"id\":\"e1\",\"description\":\"caf".to_vec();
     text.push(0xe9); // Latin-1 é
     text.extend_from_slice(b"\"},\n{\"id\":\"e2\"}\n]\n");
-    let mut seen = Vec::new();
-    read_alerts(&text[..], |item| {
-        if let Item::Alert(a) = item {
-            let description = a.alert.description.as_deref().map(str::to_owned);
-            seen.push((a.alert.id().map(str::to_owned), description, a.position));
-        }
-        Ok::<_, ()>(())
-    })
-    .unwrap();
-    let ids: Vec<_> = seen.iter().map(|(id, ..)| id.clone().unwrap()).collect();
-    assert_eq!(ids, ["e0", "e1", "e2"]);
-    assert_eq!(seen[1].1.as_deref(), Some("caf\u{fffd}"));
-    for (i, (.., at)) in seen.iter().enumerate() {
-        assert_eq!(*at, pos(2 + i as u64, Some(i as u64 + 1)));
-    }
+    let seen = read_bytes(&text);
+    assert_eq!(ids(&seen), ["e0", "e2"]);
+    assert_eq!(seen[0].as_ref().unwrap().1, pos(2, Some(1)));
+    assert_eq!(seen[2].as_ref().unwrap().1, pos(4, Some(3)));
+    let bad = seen[1].as_ref().unwrap_err();
+    assert_eq!(bad.position, pos(3, Some(2)));
+    assert_eq!(bad.id.as_deref(), Some("e1"));
+    assert_eq!(
+        bad.reason,
+        "not UTF-8: byte 0xe9 at line 3 (offset 29 in the alert)"
+    );
+    let raw = bad.raw.as_deref().unwrap();
+    assert_eq!(raw, "{\"id\":\"e1\",\"description\":\"caf\u{fffd}\"}");
+}
+
+/// Regression: a page saved on one line (under `FIRST_LINE_MAX`) with one byte that is not
+/// UTF-8 passed the first-line test (serde does not check the strings it skips), was read
+/// whole as a line of NDJSON, and was reported as one malformed item without its text: every
+/// alert of the page was lost.
+#[test]
+fn a_one_line_page_with_one_byte_not_utf8_loses_only_the_alert_holding_it() {
+    let mut text = b"{\"@odata.context\":\"x\",\"value\":[{\"id\":\"a\"},{\"id\":\"b\",\"title\":\"\xff\"},{\"id\":\"c\"}]}\n".to_vec();
+    let seen = read_bytes(&text);
+    assert_eq!(ids(&seen), ["a", "c"]);
+    assert_eq!(seen[2].as_ref().unwrap().1, pos(1, Some(3)));
+    let bad = seen[1].as_ref().unwrap_err();
+    assert_eq!(bad.position, pos(1, Some(2)));
+    assert_eq!(bad.id.as_deref(), Some("b"));
+    assert_eq!(
+        bad.reason,
+        "not UTF-8: byte 0xff at line 1 (offset 19 in the alert)"
+    );
+    // The same page as the second line of NDJSON, between two alerts; and an array.
+    text.splice(0..0, b"{\"id\":\"first\"}\n".iter().copied());
+    text.extend_from_slice(b"[{\"id\":\"d\"},{\"id\":\"\xc3\"}]\n{\"id\":\"last\"}\n");
+    let seen = read_bytes(&text);
+    assert_eq!(ids(&seen), ["first", "a", "c", "d", "last"]);
+    let bad: Vec<_> = seen.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(bad.len(), 2);
+    assert_eq!(
+        (bad[0].position, bad[0].id.as_deref()),
+        (pos(2, Some(2)), Some("b"))
+    );
+    assert_eq!(bad[1].position, pos(3, Some(2)));
+    assert!(
+        bad[1].reason.starts_with("not UTF-8: byte 0xc3"),
+        "{}",
+        bad[1]
+    );
+    assert_eq!(seen.last().unwrap().as_ref().unwrap().1, pos(4, None));
+}
+
+/// One alert on a line that is not UTF-8 is refused with its id and text (it used to be
+/// refused with neither); a syntax error on such a line ends that line, not the input.
+#[test]
+fn an_ndjson_alert_not_utf8_is_refused_with_its_id_and_text() {
+    let text = b"{\"id\":\"a\",\"title\":\"\xe9t\xe9\"}\n{\"id\": oops \xff}\n{\"id\":\"b\"}\n";
+    let seen = read_bytes(text);
+    assert_eq!(ids(&seen), ["b"]);
+    let first = seen[0].as_ref().unwrap_err();
+    assert_eq!(first.position, pos(1, None));
+    assert_eq!(first.id.as_deref(), Some("a"));
+    assert_eq!(
+        first.reason,
+        "not UTF-8: byte 0xe9 at line 1 (offset 19 in the alert)"
+    );
+    assert_eq!(
+        first.raw.as_deref(),
+        Some("{\"id\":\"a\",\"title\":\"\u{fffd}t\u{fffd}\"}")
+    );
+    let broken = seen[1].as_ref().unwrap_err();
+    assert_eq!(broken.position.line, 2);
+    assert!(
+        broken.reason.contains("the rest of this line is skipped"),
+        "{broken}"
+    );
+    assert_eq!(seen[2].as_ref().unwrap().1, pos(3, None));
 }

@@ -42,6 +42,31 @@ fn malformed_alerts_are_reported_with_position_and_id_and_the_rest_mapped() {
     assert!(stderr.contains("line 5: malformed alert"), "{stderr}");
 }
 
+/// Regression: a page saved on one line with one byte that is not UTF-8 (a description
+/// re-saved as Latin-1) was refused whole, as one malformed line: none of its alerts was mapped.
+#[test]
+fn a_page_on_one_line_with_a_latin1_byte_loses_only_that_alert() {
+    let dir = scratch("latin1");
+    let page = dir.join("page.json");
+    let mut bytes = br#"{"value":[{"id":"a","title":"ok"},{"id":"b","title":"caf"#.to_vec();
+    bytes.push(0xe9);
+    bytes.extend_from_slice(br#""},{"id":"c","title":"ok"}]}"#);
+    std::fs::write(&page, &bytes).unwrap();
+    let out = siemfwd(&["map", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.contains("externalId=a") && stdout.contains("externalId=c"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "line 1, alert #2 (id b): malformed alert: not UTF-8: byte 0xe9 at line 1 (offset 22 in the alert)"
+        ),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn an_unreadable_file_is_reported_and_the_others_are_still_mapped() {
     let out = siemfwd(&["map", "no/such/file.json", "examples/alerts/single.json"]);

@@ -247,3 +247,17 @@ fn an_escaped_string_is_allocated_once_at_its_length_not_grown_with_realloc() {
         assert_eq!(s.capacity(), s.len(), "{s:?}");
     }
 }
+
+/// An alert pretty-printed with every kind of JSON whitespace reads as serde reads it; one with
+/// a form feed or a vertical tab between members (not JSON whitespace) is refused by both.
+#[test]
+fn whitespace_of_every_kind_between_members_reads_as_serde_reads_it() {
+    let text = "{\r\n\t\"id\" :\t\"a\" ,\n        \"evidence\"\t:\r[ {\n\t\t\"sha1\":  \"x\"\r\n } ]  ,\"title\":\n\"t\"   \n}";
+    assert!(alert_document(text).is_some(), "{text}");
+    same_as_serde(text).expect("the fast path reads it");
+    for not_ws in ["\u{b}", "\u{c}", "\u{1}"] {
+        let text = format!("{{\"id\":\"a\",  \n {not_ws}\"title\":\"t\"}}");
+        assert!(serde_json::from_str::<Alert>(&text).is_err());
+        assert!(alert_document(&text).is_none(), "{text:?}");
+    }
+}

@@ -521,3 +521,22 @@ fn an_ndjson_alert_not_utf8_is_refused_with_its_id_and_text() {
     );
     assert_eq!(seen[2].as_ref().unwrap().1, pos(3, None));
 }
+
+/// A pretty-printed alert (a document of its own) with a byte that is not UTF-8 is refused
+/// with the line the byte is on, and the document after it is read.
+#[test]
+fn a_multi_line_alert_not_utf8_is_refused_with_the_line_of_the_byte() {
+    let text = b"{\n \"id\": \"solo\",\n \"title\": \"caf\xe9\"\n}\n{\n \"id\": \"next\"\n}\n";
+    let seen = read_bytes(text);
+    assert_eq!(ids(&seen), ["next"]);
+    let bad = seen[0].as_ref().unwrap_err();
+    assert_eq!(
+        (bad.position, bad.id.as_deref()),
+        (pos(1, None), Some("solo"))
+    );
+    assert_eq!(
+        bad.reason,
+        "not UTF-8: byte 0xe9 at line 3 (offset 31 in the alert)"
+    );
+    assert_eq!(seen[1].as_ref().unwrap().1, pos(5, None));
+}

@@ -10,7 +10,7 @@ use tokio::runtime::Runtime;
 use siemfwd::alert::Timestamp;
 use siemfwd::config::Config;
 use siemfwd::mapping::{EncodeError, TenantIdentity};
-use siemfwd::reader::InputAlert;
+use siemfwd::reader::{InputAlert, MalformedAlert};
 use siemfwd::transport::{Batch, DeadLetter, DeadLetters, DeliveryError, Output, Receipt};
 
 /// Batches in flight before the reader waits for the oldest: enough to keep the connection
@@ -109,24 +109,26 @@ impl Delivery {
             reason: e.to_string(),
             alert: alert.raw,
         };
-        output.dead_letter(letter).with_context(|| {
-            format!(
-                "cannot write the dead-letter file {}",
-                output
-                    .dead_letters()
-                    .map(|d| d.path().display().to_string())
-                    .unwrap_or_default()
-            )
-        })?;
-        let path = output
-            .dead_letters()
-            .map(|d| d.path().display().to_string());
-        self.counts.dead_lettered += 1;
-        let _ = writeln!(
-            err,
-            "siemfwd: {where_}: {e}; kept in {}",
-            path.unwrap_or_default()
-        );
+        let kept = keep(output, letter, &mut self.counts)?;
+        let _ = writeln!(err, "siemfwd: {where_}: {e}; kept in {kept}");
+        Ok(())
+    }
+
+    /// Keeps an alert that could not be read in the output's dead-letter file, as `run` keeps
+    /// one from the API in the tenant's: reported only, it left nothing to replay from.
+    pub fn dead_letter_malformed(
+        &mut self,
+        malformed: &MalformedAlert,
+        tenant: TenantIdentity<'_>,
+        input: &str,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let letter = DeadLetter {
+            reason: format!("{input}: {malformed}"),
+            ..DeadLetter::malformed(malformed, tenant.name)
+        };
+        let kept = keep(running(&self.output), letter, &mut self.counts)?;
+        let _ = writeln!(err, "siemfwd: {input}: {malformed}; kept in {kept}");
         Ok(())
     }
 
@@ -195,4 +197,21 @@ impl Delivery {
 #[allow(clippy::expect_used)]
 fn running(output: &Option<Output>) -> &Output {
     output.as_ref().expect("running until finish")
+}
+
+/// Appends `letter` to `output`'s dead-letter file and counts it; the file's path.
+fn keep(
+    output: &Output,
+    letter: DeadLetter<'_>,
+    counts: &mut DeliveryCounts,
+) -> anyhow::Result<String> {
+    let path = output
+        .dead_letters()
+        .map(|d| d.path().display().to_string())
+        .unwrap_or_default();
+    output
+        .dead_letter(letter)
+        .with_context(|| format!("cannot write the dead-letter file {path}"))?;
+    counts.dead_lettered += 1;
+    Ok(path)
 }

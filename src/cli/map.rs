@@ -213,6 +213,12 @@ impl Job<'_> {
         let alert = match item {
             Item::Alert(a) => a,
             Item::Malformed(m) => {
+                if let Sink::Output(delivery) = &mut self.sink {
+                    // Counted with the output's dead letters when the run ends.
+                    return delivery
+                        .dead_letter_malformed(&m, self.tenant, name, self.err)
+                        .map_err(Stop::Fatal);
+                }
                 self.outcome.rejected += 1;
                 let _ = writeln!(self.err, "siemfwd: {name}: {m}");
                 return Ok(());

@@ -218,7 +218,7 @@ impl Window<'_> {
         let tenant = &self.client.tenant().name;
         tracing::warn!(tenant = %tenant, "{m}; kept in {}", self.dead_letters.path().display());
         self.dead_letters
-            .append(&malformed_letter(m, tenant))
+            .append(&DeadLetter::malformed(m, tenant))
             .map_err(|e| (self.dead_letters.path().display().to_string(), e))?;
         report.dead_lettered += 1;
         Ok(())
@@ -407,17 +407,5 @@ fn letter_for<'a>(
         last_update_time: alert.alert.last_update_time.map(|t| t.to_string()),
         reason,
         alert: alert.raw,
-    }
-}
-
-fn malformed_letter<'a>(m: &'a MalformedAlert, tenant: &'a str) -> DeadLetter<'a> {
-    DeadLetter {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        output: None,
-        tenant,
-        alert_id: m.id.as_deref(),
-        last_update_time: None,
-        reason: m.to_string(),
-        alert: m.raw.as_deref(),
     }
 }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::reader::MalformedAlert;
+
 /// One rejected alert.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +34,22 @@ pub struct DeadLetter<'a> {
         serialize_with = "one_line_json"
     )]
     pub alert: Option<&'a str>,
+}
+
+impl<'a> DeadLetter<'a> {
+    /// An alert that could not be read (no output: it never became a record), kept with its
+    /// text when the reader had it.
+    pub fn malformed(m: &'a MalformedAlert, tenant: &'a str) -> DeadLetter<'a> {
+        DeadLetter {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            output: None,
+            tenant,
+            alert_id: m.id.as_deref(),
+            last_update_time: None,
+            reason: m.to_string(),
+            alert: m.raw.as_deref(),
+        }
+    }
 }
 
 /// The alert as JSON, without the line breaks a pretty-printed input had.

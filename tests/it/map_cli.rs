@@ -398,3 +398,53 @@ fn output_options_are_checked_against_the_config() {
         text(&out.stderr)
     );
 }
+
+/// With an output, a malformed alert is kept in the output's dead-letter file with its text
+/// (the README promised it; it was only reported, leaving nothing to replay from), and the
+/// good ones are delivered.
+#[test]
+fn with_an_output_a_malformed_alert_goes_to_the_dead_letter_file() {
+    let dir = scratch("malformed-dead-letter");
+    let _ = std::fs::remove_dir_all(dir.join("state"));
+    let _ = std::fs::remove_file(dir.join("alerts.log"));
+    let mut page = br#"{"value":[{"id":"a"},{"id":"b","title":"caf"#.to_vec();
+    page.push(0xe9);
+    page.extend_from_slice(br#""},{"id":"c","evidence":5}]}"#);
+    std::fs::write(dir.join("page.json"), &page).unwrap();
+    let config = config_with(&dir, "type = \"file\"\npath = \"alerts.log\"\n");
+    let out = siemfwd(&[
+        "map",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        "out",
+        dir.join("page.json").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("alert #2 (id b): malformed alert: not UTF-8")
+            && stderr.contains("; kept in /")
+            && stderr.contains("state/dead-letter/out.ndjson"),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(dir.join("alerts.log")).unwrap();
+    assert_eq!(written.lines().count(), 1, "{written}");
+    let letters = std::fs::read_to_string(dir.join("state/dead-letter/out.ndjson")).unwrap();
+    let letters: Vec<serde_json::Value> = letters
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(letters[0]["alertId"], "b");
+    assert_eq!(letters[0]["alert"]["title"], "caf\u{fffd}");
+    assert!(letters[0].get("output").is_none());
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("line 1, alert #2 (id b): malformed alert: not UTF-8: byte 0xe9 at line 1 (offset 22 in the alert)")
+    );
+    assert_eq!(letters[1]["alertId"], "c");
+    assert_eq!(letters[1]["alert"]["evidence"], 5);
+}

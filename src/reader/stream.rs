@@ -390,7 +390,8 @@ where
     };
     let lines_before = bytes[..bad].iter().filter(|&&b| b == b'\n').count() as u64;
     let reason = format!(
-        "not UTF-8: byte {:#04x} at line {} (offset {bad} in the alert)",
+        "not UTF-8: byte {:#04x} at line {} (offset {bad} in the alert); JSON is UTF-8, \
+         save the input as UTF-8",
         bytes[bad],
         position.line + lines_before
     );

@@ -452,7 +452,7 @@ fn a_non_utf8_element_spoils_neither_its_neighbours_nor_their_order() {
     assert_eq!(bad.id.as_deref(), Some("e1"));
     assert_eq!(
         bad.reason,
-        "not UTF-8: byte 0xe9 at line 3 (offset 29 in the alert)"
+        "not UTF-8: byte 0xe9 at line 3 (offset 29 in the alert); JSON is UTF-8, save the input as UTF-8"
     );
     let raw = bad.raw.as_deref().unwrap();
     assert_eq!(raw, "{\"id\":\"e1\",\"description\":\"caf\u{fffd}\"}");
@@ -473,7 +473,7 @@ fn a_one_line_page_with_one_byte_not_utf8_loses_only_the_alert_holding_it() {
     assert_eq!(bad.id.as_deref(), Some("b"));
     assert_eq!(
         bad.reason,
-        "not UTF-8: byte 0xff at line 1 (offset 19 in the alert)"
+        "not UTF-8: byte 0xff at line 1 (offset 19 in the alert); JSON is UTF-8, save the input as UTF-8"
     );
     // The same page as the second line of NDJSON, between two alerts; and an array.
     text.splice(0..0, b"{\"id\":\"first\"}\n".iter().copied());
@@ -507,7 +507,7 @@ fn an_ndjson_alert_not_utf8_is_refused_with_its_id_and_text() {
     assert_eq!(first.id.as_deref(), Some("a"));
     assert_eq!(
         first.reason,
-        "not UTF-8: byte 0xe9 at line 1 (offset 19 in the alert)"
+        "not UTF-8: byte 0xe9 at line 1 (offset 19 in the alert); JSON is UTF-8, save the input as UTF-8"
     );
     assert_eq!(
         first.raw.as_deref(),
@@ -536,7 +536,7 @@ fn a_multi_line_alert_not_utf8_is_refused_with_the_line_of_the_byte() {
     );
     assert_eq!(
         bad.reason,
-        "not UTF-8: byte 0xe9 at line 3 (offset 31 in the alert)"
+        "not UTF-8: byte 0xe9 at line 3 (offset 31 in the alert); JSON is UTF-8, save the input as UTF-8"
     );
     assert_eq!(seen[1].as_ref().unwrap().1, pos(5, None));
 }

@@ -60,7 +60,7 @@ fn a_page_on_one_line_with_a_latin1_byte_loses_only_that_alert() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "line 1, alert #2 (id b): malformed alert: not UTF-8: byte 0xe9 at line 1 (offset 22 in the alert)"
+            "line 1, alert #2 (id b): malformed alert: not UTF-8: byte 0xe9 at line 1 (offset 22 in the alert); JSON is UTF-8, save the input as UTF-8"
         ),
         "{stderr}"
     );
@@ -443,7 +443,7 @@ fn with_an_output_a_malformed_alert_goes_to_the_dead_letter_file() {
         letters[0]["reason"]
             .as_str()
             .unwrap()
-            .ends_with("line 1, alert #2 (id b): malformed alert: not UTF-8: byte 0xe9 at line 1 (offset 22 in the alert)")
+            .ends_with("line 1, alert #2 (id b): malformed alert: not UTF-8: byte 0xe9 at line 1 (offset 22 in the alert); JSON is UTF-8, save the input as UTF-8")
     );
     assert_eq!(letters[1]["alertId"], "c");
     assert_eq!(letters[1]["alert"]["evidence"], 5);

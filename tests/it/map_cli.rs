@@ -278,6 +278,19 @@ fn config_with(dir: &std::path::Path, output: &str) -> PathBuf {
     path
 }
 
+/// `siemfwd map --config CONFIG --output out FILES...`.
+fn map_through_output(config: &std::path::Path, files: &[&str]) -> Output {
+    let mut args = vec![
+        "map",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        "out",
+    ];
+    args.extend_from_slice(files);
+    siemfwd(&args)
+}
+
 #[test]
 fn map_sends_through_a_configured_output() {
     let dir = scratch("output-file");
@@ -286,15 +299,13 @@ fn map_sends_through_a_configured_output() {
         &dir,
         "type = \"file\"\npath = \"alerts.log\"\nsyslog = \"rfc5424\"\n",
     );
-    let out = siemfwd(&[
-        "map",
-        "--config",
-        config.to_str().unwrap(),
-        "--output",
-        "out",
-        "examples/alerts/realistic-page.json",
-        "examples/alerts/adversarial.json",
-    ]);
+    let out = map_through_output(
+        &config,
+        &[
+            "examples/alerts/realistic-page.json",
+            "examples/alerts/adversarial.json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         out.stdout.is_empty(),
@@ -321,14 +332,7 @@ fn a_record_that_cannot_fit_goes_to_the_dead_letter_file() {
             "h".repeat(255)
         ),
     );
-    let out = siemfwd(&[
-        "map",
-        "--config",
-        config.to_str().unwrap(),
-        "--output",
-        "out",
-        "examples/alerts/single.json",
-    ]);
+    let out = map_through_output(&config, &["examples/alerts/single.json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
@@ -412,14 +416,8 @@ fn with_an_output_a_malformed_alert_goes_to_the_dead_letter_file() {
     page.extend_from_slice(br#""},{"id":"c","evidence":5}]}"#);
     std::fs::write(dir.join("page.json"), &page).unwrap();
     let config = config_with(&dir, "type = \"file\"\npath = \"alerts.log\"\n");
-    let out = siemfwd(&[
-        "map",
-        "--config",
-        config.to_str().unwrap(),
-        "--output",
-        "out",
-        dir.join("page.json").to_str().unwrap(),
-    ]);
+    let page = dir.join("page.json");
+    let out = map_through_output(&config, &[page.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
@@ -447,4 +445,24 @@ fn with_an_output_a_malformed_alert_goes_to_the_dead_letter_file() {
     );
     assert_eq!(letters[1]["alertId"], "c");
     assert_eq!(letters[1]["alert"]["evidence"], 5);
+}
+
+/// A malformed alert whose dead letter cannot be written (the dead-letter folder is a file)
+/// stops the run with the file named, rather than being dropped with only a message.
+#[test]
+fn a_malformed_alert_that_cannot_be_kept_stops_the_run() {
+    let dir = scratch("dead-letter-unwritable");
+    let _ = std::fs::remove_dir_all(dir.join("state"));
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::fs::write(dir.join("state/dead-letter"), "not a folder").unwrap();
+    let config = config_with(&dir, "type = \"file\"\npath = \"alerts.log\"\n");
+    let out = map_through_output(&config, &["examples/alerts/malformed.ndjson"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the dead-letter file")
+            && stderr.contains("state/dead-letter/out.ndjson"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -123,10 +123,9 @@ impl Delivery {
         input: &str,
         err: &mut dyn Write,
     ) -> anyhow::Result<()> {
-        let letter = DeadLetter {
-            reason: format!("{input}: {malformed}"),
-            ..DeadLetter::malformed(malformed, tenant.name)
-        };
+        let mut letter = DeadLetter::malformed(malformed, tenant.name);
+        // The input file is in no other field of the letter.
+        letter.reason = format!("{input}: {}", letter.reason);
         let kept = keep(running(&self.output), letter, &mut self.counts)?;
         let _ = writeln!(err, "siemfwd: {input}: {malformed}; kept in {kept}");
         Ok(())

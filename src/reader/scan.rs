@@ -11,7 +11,10 @@ use std::io::{self, Read};
 /// Input read in chunks, kept from the earliest byte still needed.
 pub(super) struct Scanner<R> {
     input: R,
+    /// Held input, `buf[..filled]`; the bytes after it are room for the next read, zeroed
+    /// once when the buffer grows (zeroing it for every read was 1 % of mapping a file).
     buf: Vec<u8>,
+    filled: usize,
     /// The next byte to look at, in `buf`.
     pub(super) pos: usize,
     /// Bytes dropped from the front of `buf` so far: `dropped + pos` is the offset in the input.
@@ -32,7 +35,8 @@ impl<R: Read> Scanner<R> {
     pub(super) fn new(input: R, first_line: u64) -> Scanner<R> {
         Scanner {
             input,
-            buf: Vec::with_capacity(CHUNK),
+            buf: Vec::new(),
+            filled: 0,
             pos: 0,
             dropped: 0,
             line: first_line,
@@ -55,31 +59,37 @@ impl<R: Read> Scanner<R> {
         // Dropping what is no longer needed when it is at least half of what is held keeps
         // the copies amortised and memory at about twice the longest value.
         let drop = keep.min(self.pos);
-        let drop = if drop > 0 && drop * 2 >= self.buf.len() {
-            self.buf.drain(..drop);
+        let drop = if drop > 0 && drop * 2 >= self.filled {
+            self.buf.copy_within(drop..self.filled, 0);
+            self.filled -= drop;
             self.pos -= drop;
             self.dropped += drop as u64;
             drop
         } else {
             0
         };
-        let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
+        let len = self.filled;
+        if self.buf.len() < len + CHUNK {
+            self.buf.resize(len + CHUNK, 0);
+        }
         let n = loop {
-            match self.input.read(&mut self.buf[len..]) {
+            match self.input.read(&mut self.buf[len..len + CHUNK]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + n);
+        self.filled = len + n;
         if n == 0 {
             self.eof = true;
         }
         Ok((n > 0, drop))
+    }
+
+    /// The input held.
+    #[inline]
+    fn held(&self) -> &[u8] {
+        &self.buf[..self.filled]
     }
 
     /// Steps over `buf[pos]`, counting a newline.
@@ -96,7 +106,7 @@ impl<R: Read> Scanner<R> {
     /// `keep` as for [`Self::more`], adjusted in place.
     pub(super) fn peek(&mut self, keep: &mut usize) -> io::Result<Option<u8>> {
         loop {
-            while let Some(&b) = self.buf.get(self.pos) {
+            while let Some(&b) = self.held().get(self.pos) {
                 if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
                     self.step(b);
                 } else {
@@ -113,7 +123,7 @@ impl<R: Read> Scanner<R> {
 
     /// Consumes the byte [`Self::peek`] returned.
     pub(super) fn consume(&mut self) {
-        if let Some(&b) = self.buf.get(self.pos) {
+        if let Some(&b) = self.held().get(self.pos) {
             self.step(b);
         }
     }
@@ -126,9 +136,9 @@ impl<R: Read> Scanner<R> {
         let mut depth = 0u32;
         let mut in_string = false;
         let mut escaped = false;
-        let scalar = !matches!(self.buf.get(self.pos), Some(b'{' | b'[' | b'"'));
+        let scalar = !matches!(self.held().get(self.pos), Some(b'{' | b'[' | b'"'));
         loop {
-            while let Some(&b) = self.buf.get(self.pos) {
+            while let Some(&b) = self.held().get(self.pos) {
                 if in_string {
                     if escaped {
                         escaped = false;
@@ -145,7 +155,7 @@ impl<R: Read> Scanner<R> {
                     } else {
                         // Most of an alert is the inside of strings: jump to where one may end.
                         // (A raw line break inside is invalid JSON the element's parse reports.)
-                        let rest = &self.buf[self.pos..];
+                        let rest = &self.held()[self.pos..];
                         self.pos += memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
                         continue;
                     }
@@ -188,12 +198,12 @@ impl<R: Read> Scanner<R> {
 
     /// The bytes `start..end` of `buf`.
     pub(super) fn bytes(&self, start: usize, end: usize) -> &[u8] {
-        &self.buf[start..end]
+        &self.held()[start..end]
     }
 
     /// The bytes read and not yet looked at.
     pub(super) fn ahead(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.held()[self.pos..]
     }
 
     /// Reads more input, keeping everything from `pos`; false at the end of the input.
@@ -203,7 +213,7 @@ impl<R: Read> Scanner<R> {
 
     /// Steps over `n` bytes that were read as a value, counting their line breaks.
     pub(super) fn skip(&mut self, n: usize) {
-        let bytes = &self.buf[self.pos..self.pos + n];
+        let bytes = &self.held()[self.pos..self.pos + n];
         // The last break found from the end, and the count by a loop the compiler vectorises:
         // a search per break, as before, cost 10 % of mapping a pretty-printed array, where
         // every member has a line of its own.

@@ -129,6 +129,19 @@ impl<'a> Cursor<'a> {
         })
     }
 
+    /// Steps over the member name at the cursor (on its `"`) when it is `name`, written
+    /// without escapes; false, and nothing consumed, when it is not.
+    #[inline(always)]
+    pub(super) fn name_is(&mut self, name: &str) -> bool {
+        let rest = &self.text.as_bytes()[self.pos + 1..];
+        let found =
+            rest.get(..name.len()) == Some(name.as_bytes()) && rest.get(name.len()) == Some(&b'"');
+        if found {
+            self.pos += name.len() + 2;
+        }
+        found
+    }
+
     /// An array's elements: `each` is called with the cursor on each and must read it.
     pub(crate) fn elements(&mut self, each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.delimited(b'[', b']', each)

@@ -261,3 +261,57 @@ fn whitespace_of_every_kind_between_members_reads_as_serde_reads_it() {
         assert!(alert_document(&text).is_none(), "{text:?}");
     }
 }
+
+/// The members of `value`'s objects, at every depth, in reverse order.
+fn reversed(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(members) => members
+            .iter()
+            .rev()
+            .map(|(name, v)| (name.clone(), reversed(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        serde_json::Value::Array(items) => items.iter().map(reversed).collect(),
+        other => other.clone(),
+    }
+}
+
+/// Members are looked for first in the order the API writes them; an alert in any other order,
+/// a name that only begins with the one guessed, or a member named twice reads as serde reads
+/// it (or is refused by both).
+#[test]
+fn members_out_of_the_guessed_order_read_as_serde_reads_them() {
+    let mut read = 0;
+    for text in example_alerts() {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        read += usize::from(same_as_serde(&reversed(&value).to_string()).is_some());
+    }
+    assert!(
+        read > 30,
+        "{read} reversed example alerts read by the fast path"
+    );
+    let first = r#"{"idx":"a","id":"b","incidentIdentifier":"c","incidentId":"d"}"#;
+    same_as_serde(first).expect("the fast path reads it");
+    assert_eq!(alert_document(first).unwrap().id(), Some("b"));
+    for text in [
+        r#"{"id":"a","incidentId":"1","id":"b"}"#,
+        r#"{"id":"a","incidentId":"1","incidentId":"2"}"#,
+        r#"{"entityType":"x","evidence":[{"entityType":"File","entityType":"File"}]}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<Alert>(text).is_err(),
+            "serde reads {text}"
+        );
+        assert!(alert_document(text).is_none(), "the fast path reads {text}");
+    }
+    for cut in [
+        "{\"id\":\"a\",\"incidentI",
+        "{\"id\":\"a\",\"incidentId",
+        "{\"i",
+    ] {
+        assert!(alert_document(cut).is_none(), "{cut}");
+        assert!(alert_prefix(cut).is_none(), "{cut}");
+    }
+}

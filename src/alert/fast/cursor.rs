@@ -15,7 +15,29 @@ pub(crate) struct Cursor<'a> {
     /// arena lock (never from the thread's cache): with the forwarder's threads reading pages at
     /// once, that was 7x the context switches and a 20 % slower replay.
     scratch: String,
+    /// For each kind of object, the row of the member that followed each row's member last
+    /// time (`BEFORE_FIRST`'s: the first member); see `members_into!`.
+    member_after: [[u8; ROWS]; KINDS],
 }
+
+/// The kinds of object and the rows of each that [`Cursor::member_after`] keeps.
+const KINDS: usize = 6;
+const ROWS: usize = 64;
+/// The row "before the first member".
+pub(super) const BEFORE_FIRST: u32 = ROWS as u32 - 1;
+/// The row of a member not listed.
+pub(super) const NOT_LISTED: u32 = u32::MAX;
+
+/// At first, each row's next is the row after it: rows are listed in the API's order.
+const IN_ORDER: [[u8; ROWS]; KINDS] = {
+    let mut rows = [0u8; ROWS];
+    let mut i = 0;
+    while i < ROWS - 1 {
+        rows[i] = i as u8 + 1;
+        i += 1;
+    }
+    [rows; KINDS]
+};
 
 /// The first byte at or after `from` that ends a string's plain run: `"`, `\\`, or a control
 /// character (which JSON forbids raw in a string). The first bytes eight at a time (most of an
@@ -77,6 +99,7 @@ impl<'a> Cursor<'a> {
             text,
             pos: 0,
             scratch: String::new(),
+            member_after: IN_ORDER,
         }
     }
 
@@ -127,6 +150,20 @@ impl<'a> Cursor<'a> {
             c.eat(b':')?;
             each(c, name)
         })
+    }
+
+    /// The row guessed to come after row `last` in an object of kind `kind`.
+    #[inline(always)]
+    pub(super) fn member_after(&self, kind: usize, last: u32) -> u32 {
+        u32::from(self.member_after[kind][last as usize % ROWS])
+    }
+
+    /// Row `found` came after row `last` (a member not listed teaches nothing).
+    #[inline(always)]
+    pub(super) fn learn_member_after(&mut self, kind: usize, last: u32, found: u32) {
+        if let Ok(found) = u8::try_from(found) {
+            self.member_after[kind][last as usize % ROWS] = found;
+        }
     }
 
     /// Steps over the member name at the cursor (on its `"`) when it is `name`, written

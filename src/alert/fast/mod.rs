@@ -61,19 +61,22 @@ fn put<T>(seen: &mut u64, bit: u32, field: &mut T, value: T) -> Option<()> {
 
 /// Reads an object's members into the fields of `$target`, one row per member: its bit (for
 /// [`first_time`]), its names (an alias shares the bit, as serde's alias shares the field), the
-/// field, and the reader of its value. Members not listed are skipped.
+/// field, and the reader of its value. Members not listed are skipped. `$kind` names the kind
+/// of object, for the guess below.
 ///
-/// The rows are listed in the order the API writes the members, and the row after the last one
-/// read is tried first, by comparing its name with the text where it lies: finding where a name
-/// ends and then looking it up was a fifth of reading an alert. A member out of that order is
-/// looked up by its name, and the guess goes on from there.
+/// The member after the last one read is guessed and its name compared with the text where it
+/// lies: finding where each name ends and then looking it up was a fifth of reading an alert.
+/// The guess is the member that followed that one last time in an object of the same kind (at
+/// first the next row: the rows are listed in the order the MDE API writes them), so a page
+/// written in another order (Graph's) is guessed right from its second alert on. A wrong guess
+/// costs one comparison; the name is then looked up.
 macro_rules! members_into {
-    ($cursor:expr, $target:expr, {
+    ($cursor:expr, $target:expr, $kind:expr, {
         $($bit:literal: $name:literal $(| $alias:literal)* => $field:ident by $read:ident,)*
     }) => {{
         let c: &mut Cursor<'a> = &mut *$cursor;
         let mut seen = 0u64;
-        let mut next = 0u32;
+        let mut last = cursor::BEFORE_FIRST;
         // The loop of `Cursor::delimited`, written out: as a closure it was not inlined, and
         // the call per member cost more than the guess saved. A member that is not read ends
         // the reading of the whole object (`return None`) as it did.
@@ -85,17 +88,21 @@ macro_rules! members_into {
                 if c.peek()? != b'"' {
                     return None;
                 }
-                let found = match next {
+                let found = match c.member_after($kind, last) {
                     $($bit if c.name_is($name) => $bit,)*
-                    _ => match c.name()? {
-                        $($name $(| $alias)* => $bit,)*
-                        _ => u32::MAX,
-                    },
+                    _ => {
+                        let found = match c.name()? {
+                            $($name $(| $alias)* => $bit,)*
+                            _ => cursor::NOT_LISTED,
+                        };
+                        c.learn_member_after($kind, last, found);
+                        found
+                    }
                 };
                 c.eat(b':')?;
                 match found {
                     $($bit => {
-                        next = $bit + 1;
+                        last = $bit;
                         put(&mut seen, $bit, &mut $target.$field, c.$read()?)?;
                     })*
                     _ => c.skip()?,
@@ -113,6 +120,14 @@ macro_rules! members_into {
         Some(())
     }};
 }
+
+/// The kinds of object whose member order is learned ([`members_into`]).
+const ALERT: usize = 0;
+const EVIDENCE: usize = 1;
+const RELATED_USER: usize = 2;
+const COMMENT: usize = 3;
+const FILE_DETAILS: usize = 4;
+const USER_ACCOUNT: usize = 5;
 
 impl<'a> Cursor<'a> {
     /// An alert at the cursor, read by serde where this path gives up on it; `None` when it is
@@ -196,7 +211,7 @@ impl<'a> Cursor<'a> {
         self.or_null(|c| match c.peek()? {
             b'{' => {
                 let mut user = RelatedUser::default();
-                members_into!(c, user, {
+                members_into!(c, user, RELATED_USER, {
                     0: "userName" => user_name by str_value,
                     1: "domainName" => domain_name by str_value,
                 })?;
@@ -212,7 +227,7 @@ impl<'a> Cursor<'a> {
             let mut comments = Vec::new();
             c.elements(|c| {
                 let mut comment = Comment::default();
-                members_into!(c, comment, {
+                members_into!(c, comment, COMMENT, {
                     0: "comment" => comment by str_value,
                     1: "createdBy" | "createdByDisplayName" => created_by by str_value,
                     2: "createdTime" | "createdDateTime" => created_time by timestamp,
@@ -240,7 +255,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn evidence(&mut self, e: &mut Evidence<'a>) -> Option<()> {
-        members_into!(self, e, {
+        members_into!(self, e, EVIDENCE, {
             0: "entityType" => entity_type by str_value,
             1: "evidenceCreationTime" | "createdDateTime" => evidence_creation_time by timestamp,
             2: "sha1" => sha1 by str_value,
@@ -284,7 +299,7 @@ impl<'a> Cursor<'a> {
     /// array here (a derived struct reads one by position); that rarity is left to it.
     fn file_details(&mut self) -> Option<Option<Box<FileDetails<'a>>>> {
         self.boxed(|c, f: &mut FileDetails<'a>| {
-            members_into!(c, f, {
+            members_into!(c, f, FILE_DETAILS, {
                 0: "fileName" => file_name by str_value,
                 1: "filePath" => file_path by str_value,
                 2: "sha1" => sha1 by str_value,
@@ -296,7 +311,7 @@ impl<'a> Cursor<'a> {
     /// Graph's `userAccount`.
     fn user_account(&mut self) -> Option<Option<Box<UserAccount<'a>>>> {
         self.boxed(|c, u: &mut UserAccount<'a>| {
-            members_into!(c, u, {
+            members_into!(c, u, USER_ACCOUNT, {
                 0: "accountName" => account_name by str_value,
                 1: "domainName" => domain_name by str_value,
                 2: "userSid" => user_sid by str_value,
@@ -326,7 +341,7 @@ impl<'a> Cursor<'a> {
     /// An alert object at the cursor, normalised as serde's reading of it is.
     pub(crate) fn alert(&mut self) -> Option<Alert<'a>> {
         let mut a = Alert::default();
-        members_into!(self, a, {
+        members_into!(self, a, ALERT, {
             0: "id" => id by str_value,
             1: "incidentId" => incident_id by str_value,
             2: "investigationId" => investigation_id by str_value,

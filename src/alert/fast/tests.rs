@@ -315,3 +315,44 @@ fn members_out_of_the_guessed_order_read_as_serde_reads_them() {
         assert!(alert_prefix(cut).is_none(), "{cut}");
     }
 }
+
+/// One reader goes through a page's alerts: the member order it learns from one alert (here
+/// the reverse of the API's) is only a guess for the next, which reads as serde reads it
+/// whatever its order.
+#[test]
+fn a_page_of_alerts_in_changing_orders_reads_as_serde_reads_it() {
+    // The example alerts the fast path reads on their own.
+    let alerts: Vec<serde_json::Value> = example_alerts()
+        .iter()
+        .filter(|text| alert_document(text).is_some())
+        .map(|text| serde_json::from_str(text).unwrap())
+        .collect();
+    assert!(alerts.len() > 30, "{} example alerts", alerts.len());
+    let mut texts = Vec::new();
+    for (i, alert) in alerts.iter().enumerate() {
+        texts.push(alert.to_string());
+        texts.push(reversed(alert).to_string());
+        if i % 3 == 0 {
+            texts.push(reversed(alert).to_string());
+        }
+    }
+    let page = format!("[{}]", texts.join(","));
+    let mut cursor = super::Cursor::new(&page);
+    let mut read = 0;
+    let walked = cursor.elements(|c| {
+        let start = c.pos();
+        let text = texts[read].as_str();
+        read += 1;
+        let fast = c.alert()?;
+        let serde: Alert = serde_json::from_str(text).expect("serde reads it");
+        assert_eq!(format!("{fast:?}"), format!("{serde:?}"), "{text}");
+        assert_eq!(&page[start..c.pos()], text);
+        Some(())
+    });
+    assert!(
+        walked.is_some(),
+        "gave up at alert {read}: {}",
+        texts[read - 1]
+    );
+    assert_eq!(read, texts.len());
+}

@@ -78,8 +78,8 @@ macro_rules! members_into {
         let mut seen = 0u64;
         let mut last = cursor::BEFORE_FIRST;
         // The loop of `Cursor::delimited`, written out: as a closure it was not inlined, and
-        // the call per member cost more than the guess saved. A member that is not read ends
-        // the reading of the whole object (`return None`) as it did.
+        // the call per member cost more than the guess saved. Text this reader does not take
+        // leaves the enclosing reader with `None` (`return`, `?`), as the closure's `None` did.
         c.eat(b'{')?;
         if c.peek()? == b'}' {
             c.pos += 1;

@@ -8,8 +8,12 @@ fn read(text: &str) -> Seen {
 }
 
 fn read_bytes(bytes: &[u8]) -> Seen {
+    read_from(bytes)
+}
+
+fn read_from(input: impl BufRead) -> Seen {
     let mut seen = Vec::new();
-    read_alerts(bytes, |item| {
+    read_alerts(input, |item| {
         seen.push(match item {
             Item::Alert(a) => {
                 // The raw text must read back as the same alert.
@@ -539,4 +543,58 @@ fn a_multi_line_alert_not_utf8_is_refused_with_the_line_of_the_byte() {
         "not UTF-8: byte 0xe9 at line 3 (offset 31 in the alert); JSON is UTF-8, save the input as UTF-8"
     );
     assert_eq!(seen[1].as_ref().unwrap().1, pos(5, None));
+}
+
+/// Input that comes a few bytes at a time, with reads interrupted now and then, as from a pipe
+/// or a slow disk.
+struct Trickle<'a> {
+    rest: &'a [u8],
+    reads: usize,
+}
+
+impl io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        if self.reads % 5 == 0 {
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        let n = (self.reads % 7 + 1).min(out.len()).min(self.rest.len());
+        out[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
+/// The scanner keeps the bytes it no longer needs as room for the next read rather than
+/// zeroing it for each: input that trickles in (every element, character and line break split
+/// across reads, reads interrupted) is read exactly as the same input read at once, a byte that
+/// is not UTF-8 included.
+#[test]
+fn input_that_trickles_in_reads_as_input_read_at_once() {
+    let mut text = b"[\n".to_vec();
+    for i in 0..40 {
+        let title = "\u{e9}".repeat(i * 37 % 300);
+        text.extend_from_slice(
+            format!(" {{\n  \"id\": \"e{i}\",\n  \"title\": \"{title}\"").as_bytes(),
+        );
+        if i == 17 {
+            text.extend_from_slice(b",\n  \"description\": \"caf\xe9\"");
+        }
+        text.extend_from_slice(if i == 39 { b"\n }\n" } else { b"\n },\n" });
+    }
+    text.extend_from_slice(b"]\n");
+    let at_once = read_bytes(&text);
+    assert_eq!(at_once.len(), 40);
+    assert_eq!(ids(&at_once).len(), 39);
+    // Four lines an element from line 2, one more after the 18th.
+    assert_eq!(
+        at_once[39].as_ref().unwrap().1,
+        pos(2 + 39 * 4 + 1, Some(40))
+    );
+    let trickle = Trickle {
+        rest: &text,
+        reads: 0,
+    };
+    let trickled = read_from(io::BufReader::with_capacity(1, trickle));
+    assert_eq!(format!("{trickled:?}"), format!("{at_once:?}"));
 }

@@ -12,7 +12,8 @@ use std::io::{self, Read};
 pub(super) struct Scanner<R> {
     input: R,
     /// Held input, `buf[..filled]`; the bytes after it are room for the next read, zeroed
-    /// once when the buffer grows (zeroing it for every read was 1 % of mapping a file).
+    /// once when the buffer grows (zeroing it for every read was 1 % of the samples of
+    /// mapping a pretty-printed array).
     buf: Vec<u8>,
     filled: usize,
     /// The next byte to look at, in `buf`.
